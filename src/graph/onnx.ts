@@ -1,0 +1,427 @@
+/**
+ * ONNX ModelProto ⇄ Model. Decoding interprets the fields flipguard works with and keeps every
+ * other field's raw bytes; encoding writes the interpreted fields back and appends the kept bytes.
+ * Tensor values are always written as raw_data (little-endian), whatever storage they came from.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { FlipguardError } from '../errors.js';
+import { allocate, fromBytes, numel, toBytes } from './dtype.js';
+import { ProtoReader, ProtoWriter, WIRE_LEN, textDecoder, textEncoder } from './protobuf.js';
+import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type ValueInfo, type Dim } from './types.js';
+
+interface DecodeContext {
+  /** Folder that external data paths are relative to. */
+  baseDir?: string;
+  /** Names of external files already read, cached. */
+  files: Map<string, Uint8Array>;
+}
+
+function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
+  const dims: number[] = [];
+  let dataType = 0;
+  let name = '';
+  let docString: string | undefined;
+  let raw: Uint8Array | undefined;
+  const floats: number[] = [];
+  const int32s: number[] = [];
+  const int64s: bigint[] = [];
+  const doubles: number[] = [];
+  const uint64s: bigint[] = [];
+  const external: [string, string][] = [];
+  let dataLocation = 0;
+  const extra: Uint8Array[] = [];
+  while (!r.done()) {
+    const start = r.pos;
+    const { field, wire } = r.tag();
+    switch (field) {
+      case 1: r.repeatedVarint(wire, dims); break;
+      case 2: dataType = r.varint(); break;
+      case 4:
+        if (wire === WIRE_LEN) { const s = r.sub(); while (!s.done()) floats.push(s.float()); } else floats.push(r.float());
+        break;
+      case 5: {
+        const tmp: number[] = [];
+        r.repeatedVarint(wire, tmp, false);
+        for (const v of tmp) int32s.push(v | 0);
+        break;
+      }
+      case 7:
+        if (wire === WIRE_LEN) { const s = r.sub(); while (!s.done()) int64s.push(BigInt.asIntN(64, s.varintBig())); } else int64s.push(BigInt.asIntN(64, r.varintBig()));
+        break;
+      case 8: name = r.string(); break;
+      case 9: raw = r.bytes(); break;
+      case 10:
+        if (wire === WIRE_LEN) { const s = r.sub(); while (!s.done()) doubles.push(s.double()); } else doubles.push(r.double());
+        break;
+      case 11:
+        if (wire === WIRE_LEN) { const s = r.sub(); while (!s.done()) uint64s.push(s.varintBig()); } else uint64s.push(r.varintBig());
+        break;
+      case 12: docString = r.string(); break;
+      case 13: {
+        const s = r.sub();
+        let k = '', v = '';
+        while (!s.done()) {
+          const t = s.tag();
+          if (t.field === 1) k = s.string(); else if (t.field === 2) v = s.string(); else s.skipRaw(s.pos, t.wire);
+        }
+        external.push([k, v]);
+        break;
+      }
+      case 14: dataLocation = r.varint(); break;
+      default: extra.push(r.skipRaw(start, wire));
+    }
+  }
+  const n = numel(dims);
+  let data;
+  if (dataLocation === 1) {
+    data = readExternal(name, dataType, external, ctx, n);
+  } else if (raw !== undefined) {
+    data = fromBytes(dataType, raw);
+  } else if (dataType === DataType.STRING) {
+    data = new Uint8Array(0); // string tensors: values stay in `extra`
+  } else {
+    data = allocate(dataType, n);
+    const src: ArrayLike<number | bigint> =
+      dataType === DataType.FLOAT ? floats
+        : dataType === DataType.DOUBLE ? doubles
+          : dataType === DataType.INT64 ? int64s
+            : dataType === DataType.UINT64 || dataType === DataType.UINT32 ? uint64s
+              : int32s;
+    if (src.length !== n && !(src.length === 0 && n === 0)) {
+      throw new FlipguardError(`Tensor "${name}" holds ${src.length} values but its shape [${dims.join(', ')}] needs ${n}; the file is corrupt — re-export the model.`);
+    }
+    for (let i = 0; i < n; i++) {
+      const v = src[i];
+      if (data instanceof BigInt64Array || data instanceof BigUint64Array) (data as BigInt64Array)[i] = BigInt(v);
+      else (data as Float32Array)[i] = Number(v);
+    }
+  }
+  if (dataType !== DataType.STRING && data.length !== n) {
+    throw new FlipguardError(`Tensor "${name}" holds ${data.length} values but its shape [${dims.join(', ')}] needs ${n}; the file is corrupt — re-export the model.`);
+  }
+  const t: Tensor = { name, dataType, dims, data };
+  if (docString !== undefined) t.docString = docString;
+  if (extra.length) t.extra = extra;
+  return t;
+}
+
+function readExternal(name: string, dataType: number, entries: [string, string][], ctx: DecodeContext, n: number) {
+  const get = (k: string) => entries.find(([key]) => key === k)?.[1];
+  const location = get('location');
+  if (!location) throw new FlipguardError(`Tensor "${name}" is stored externally but names no file; re-export the model with its weights.`);
+  if (!ctx.baseDir) throw new FlipguardError(`Tensor "${name}" keeps its values in the external file "${location}"; load the model from a path so the folder beside it can be read.`);
+  const path = resolve(ctx.baseDir, location);
+  let file = ctx.files.get(path);
+  if (!file) {
+    if (!existsSync(path)) throw new FlipguardError(`Tensor "${name}" keeps its values in "${path}", which does not exist; put the model's external data file beside the model.`);
+    file = new Uint8Array(readFileSync(path));
+    ctx.files.set(path, file);
+  }
+  const offset = Number(get('offset') ?? 0);
+  const length = get('length') !== undefined ? Number(get('length')) : file.length - offset;
+  if (offset + length > file.length) throw new FlipguardError(`External data file "${path}" is shorter than tensor "${name}" needs (offset ${offset} + ${length} bytes > ${file.length}); the file is truncated.`);
+  const data = fromBytes(dataType, file.subarray(offset, offset + length));
+  void n;
+  return data;
+}
+
+function decodeTypeShape(r: ProtoReader): { elemType?: number; shape?: Dim[]; rawType?: Uint8Array } {
+  // TypeProto: field 1 = tensor_type (TypeProto.Tensor: 1 elem_type, 2 shape)
+  const whole = r.buf.slice(r.pos, r.end);
+  let tensor: ProtoReader | undefined;
+  let other = false;
+  while (!r.done()) {
+    const t = r.tag();
+    if (t.field === 1 && t.wire === WIRE_LEN) tensor = r.sub();
+    else { other = true; r.skipRaw(r.pos, t.wire); }
+  }
+  if (!tensor || other) return { rawType: whole };
+  let elemType: number | undefined;
+  let shape: Dim[] | undefined;
+  let tensorOther = false;
+  while (!tensor.done()) {
+    const t = tensor.tag();
+    if (t.field === 1) elemType = tensor.varint();
+    else if (t.field === 2 && t.wire === WIRE_LEN) {
+      shape = [];
+      const s = tensor.sub();
+      while (!s.done()) {
+        const dt = s.tag();
+        if (dt.field === 1 && dt.wire === WIRE_LEN) {
+          const d = s.sub();
+          let dim: Dim = null;
+          while (!d.done()) {
+            const x = d.tag();
+            if (x.field === 1) dim = d.int64();
+            else if (x.field === 2) dim = d.string();
+            else { d.skipRaw(d.pos, x.wire); tensorOther = true; }
+          }
+          shape.push(dim);
+        } else { s.skipRaw(s.pos, dt.wire); tensorOther = true; }
+      }
+    } else { tensor.skipRaw(tensor.pos, t.wire); tensorOther = true; }
+  }
+  if (tensorOther) return { elemType, shape, rawType: whole };
+  return { elemType, shape };
+}
+
+function decodeValueInfo(r: ProtoReader): ValueInfo {
+  const v: ValueInfo = { name: '' };
+  while (!r.done()) {
+    const t = r.tag();
+    if (t.field === 1) v.name = r.string();
+    else if (t.field === 2) Object.assign(v, decodeTypeShape(r.sub()));
+    else if (t.field === 3) v.docString = r.string();
+    else r.skipRaw(r.pos, t.wire);
+  }
+  return v;
+}
+
+function decodeAttribute(r: ProtoReader, ctx: DecodeContext): [string, Attribute] {
+  const whole = r.buf.slice(r.pos, r.end);
+  let name = '';
+  let type = 0;
+  let f = 0, i = 0, s: Uint8Array | undefined, tensor: Tensor | undefined, graph: Graph | undefined;
+  const floats: number[] = [];
+  const ints: number[] = [];
+  const strings: string[] = [];
+  let unusual = false;
+  while (!r.done()) {
+    const t = r.tag();
+    switch (t.field) {
+      case 1: name = r.string(); break;
+      case 20: type = r.varint(); break;
+      case 2: f = r.float(); break;
+      case 3: i = r.int64(); break;
+      case 4: s = r.bytes(); break;
+      case 5: tensor = decodeTensor(r.sub(), ctx); break;
+      case 6: graph = decodeGraph(r.sub(), ctx); break;
+      case 7:
+        if (t.wire === WIRE_LEN) { const sr = r.sub(); while (!sr.done()) floats.push(sr.float()); } else floats.push(r.float());
+        break;
+      case 8: r.repeatedVarint(t.wire, ints); break;
+      case 9: strings.push(textDecoder.decode(r.bytes())); break;
+      default: unusual = true; r.skipRaw(r.pos, t.wire);
+    }
+  }
+  if (unusual) return [name, { type: 'raw', value: whole }];
+  switch (type) {
+    case 1: return [name, { type: 'float', value: f }];
+    case 2: return [name, { type: 'int', value: i }];
+    case 3: return [name, { type: 'string', value: textDecoder.decode(s ?? new Uint8Array(0)) }];
+    case 4: if (tensor) return [name, { type: 'tensor', value: tensor }]; break;
+    case 5: if (graph) return [name, { type: 'graph', value: graph }]; break;
+    case 6: return [name, { type: 'floats', value: floats }];
+    case 7: return [name, { type: 'ints', value: ints }];
+    case 8: return [name, { type: 'strings', value: strings }];
+  }
+  return [name, { type: 'raw', value: whole }];
+}
+
+function decodeNode(r: ProtoReader, ctx: DecodeContext): Node {
+  const node: Node = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: {} };
+  const extra: Uint8Array[] = [];
+  while (!r.done()) {
+    const start = r.pos;
+    const t = r.tag();
+    switch (t.field) {
+      case 1: node.inputs.push(r.string()); break;
+      case 2: node.outputs.push(r.string()); break;
+      case 3: node.name = r.string(); break;
+      case 4: node.opType = r.string(); break;
+      case 7: node.domain = r.string(); break;
+      case 5: { const [k, a] = decodeAttribute(r.sub(), ctx); node.attributes[k] = a; break; }
+      case 6: node.docString = r.string(); break;
+      default: extra.push(r.skipRaw(start, t.wire));
+    }
+  }
+  if (node.domain === 'ai.onnx') node.domain = '';
+  if (extra.length) node.extra = extra;
+  return node;
+}
+
+function decodeGraph(r: ProtoReader, ctx: DecodeContext): Graph {
+  const g: Graph = { name: '', nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [] };
+  const extra: Uint8Array[] = [];
+  const allInputs: ValueInfo[] = [];
+  while (!r.done()) {
+    const start = r.pos;
+    const t = r.tag();
+    switch (t.field) {
+      case 1: g.nodes.push(decodeNode(r.sub(), ctx)); break;
+      case 2: g.name = r.string(); break;
+      case 5: { const tensor = decodeTensor(r.sub(), ctx); g.initializers.set(tensor.name, tensor); break; }
+      case 10: g.docString = r.string(); break;
+      case 11: allInputs.push(decodeValueInfo(r.sub())); break;
+      case 12: g.outputs.push(decodeValueInfo(r.sub())); break;
+      case 13: g.valueInfo.push(decodeValueInfo(r.sub())); break;
+      default: extra.push(r.skipRaw(start, t.wire));
+    }
+  }
+  const initInputs: ValueInfo[] = [];
+  for (const v of allInputs) (g.initializers.has(v.name) ? initInputs : g.inputs).push(v);
+  if (initInputs.length) g.initializerInputs = initInputs;
+  if (extra.length) g.extra = extra;
+  return g;
+}
+
+/**
+ * Decodes ONNX bytes. `path` (the model file's path) lets external data be read from its folder
+ * and names the file in errors.
+ */
+export function decodeModel(bytes: Uint8Array, path = 'the model'): Model {
+  const ctx: DecodeContext = { baseDir: path === 'the model' ? undefined : dirname(path), files: new Map() };
+  const m: Model = {
+    irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', domain: '', modelVersion: 0,
+    docString: '', metadata: [], graph: undefined as unknown as Graph,
+  };
+  const extra: Uint8Array[] = [];
+  try {
+    const r = new ProtoReader(bytes);
+    while (!r.done()) {
+      const start = r.pos;
+      const t = r.tag();
+      switch (t.field) {
+        case 1: m.irVersion = r.int64(); break;
+        case 2: m.producerName = r.string(); break;
+        case 3: m.producerVersion = r.string(); break;
+        case 4: m.domain = r.string(); break;
+        case 5: m.modelVersion = r.int64(); break;
+        case 6: m.docString = r.string(); break;
+        case 7: m.graph = decodeGraph(r.sub(), ctx); break;
+        case 8: {
+          const s = r.sub();
+          const o = { domain: '', version: 0 };
+          while (!s.done()) {
+            const x = s.tag();
+            if (x.field === 1) o.domain = s.string(); else if (x.field === 2) o.version = s.int64(); else s.skipRaw(s.pos, x.wire);
+          }
+          m.opsetImports.push(o);
+          break;
+        }
+        case 14: {
+          const s = r.sub();
+          let k = '', v = '';
+          while (!s.done()) {
+            const x = s.tag();
+            if (x.field === 1) k = s.string(); else if (x.field === 2) v = s.string(); else s.skipRaw(s.pos, x.wire);
+          }
+          m.metadata.push([k, v]);
+          break;
+        }
+        default: extra.push(r.skipRaw(start, t.wire));
+      }
+    }
+  } catch (e) {
+    if (e instanceof FlipguardError) throw e;
+    throw new FlipguardError(`${path} is not a valid ONNX model (${(e as Error).message}); check that the file is complete and was exported as ONNX.`);
+  }
+  if (!m.graph || m.irVersion <= 0 || m.graph.nodes.length === 0) {
+    throw new FlipguardError(`${path} is not a valid ONNX model (no graph or IR version found); check that the file is complete and was exported as ONNX.`);
+  }
+  if (extra.length) m.extra = extra;
+  return m;
+}
+
+/** Reads an ONNX file (and any external data files beside it). */
+export function readModel(path: string): Model {
+  if (!existsSync(path)) throw new FlipguardError(`Model file "${path}" does not exist; check the path.`);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FlipguardError(`Model file "${path}" cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and its permissions.`);
+  }
+  return decodeModel(bytes, path);
+}
+
+// ───────────────────────────── encoding ─────────────────────────────
+
+function encodeTensor(w: ProtoWriter, t: Tensor): void {
+  if (t.dims.length) w.packedInt64Field(1, t.dims);
+  w.tag(2, 0).varint(t.dataType);
+  if (t.name) w.stringField(8, t.name);
+  if (t.dataType !== DataType.STRING) w.bytesField(9, toBytes(t.data));
+  if (t.docString !== undefined) w.stringField(12, t.docString);
+  for (const e of t.extra ?? []) w.raw(e);
+}
+
+function encodeValueInfo(w: ProtoWriter, v: ValueInfo): void {
+  w.stringField(1, v.name);
+  if (v.rawType) w.bytesField(2, v.rawType);
+  else if (v.elemType !== undefined || v.shape) {
+    w.messageField(2, (tw) => tw.messageField(1, (tt) => {
+      if (v.elemType !== undefined) tt.tag(1, 0).varint(v.elemType);
+      if (v.shape) {
+        tt.messageField(2, (sw) => {
+          for (const d of v.shape!) {
+            sw.messageField(1, (dw) => {
+              if (typeof d === 'number') dw.int64Field(1, d);
+              else if (typeof d === 'string') dw.stringField(2, d);
+            });
+          }
+        });
+      }
+    }));
+  }
+  if (v.docString !== undefined) w.stringField(3, v.docString);
+}
+
+const ATTR_CODES: Record<string, number> = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7, strings: 8 };
+
+function encodeAttribute(w: ProtoWriter, name: string, a: Attribute): void {
+  if (a.type === 'raw') { w.raw(a.value); return; }
+  w.stringField(1, name);
+  switch (a.type) {
+    case 'float': w.floatField(2, a.value); break;
+    case 'int': w.int64Field(3, a.value); break;
+    case 'string': w.bytesField(4, textEncoder.encode(a.value)); break;
+    case 'tensor': w.messageField(5, (tw) => encodeTensor(tw, a.value)); break;
+    case 'graph': w.messageField(6, (gw) => encodeGraph(gw, a.value)); break;
+    case 'floats': for (const f of a.value) w.floatField(7, f); break;
+    case 'ints': for (const i of a.value) w.int64Field(8, i); break;
+    case 'strings': for (const s of a.value) w.stringField(9, s); break;
+  }
+  w.tag(20, 0).varint(ATTR_CODES[a.type]);
+}
+
+function encodeNode(w: ProtoWriter, n: Node): void {
+  for (const i of n.inputs) w.stringField(1, i);
+  for (const o of n.outputs) w.stringField(2, o);
+  if (n.name) w.stringField(3, n.name);
+  w.stringField(4, n.opType);
+  for (const [k, a] of Object.entries(n.attributes)) w.messageField(5, (aw) => encodeAttribute(aw, k, a));
+  if (n.docString !== undefined) w.stringField(6, n.docString);
+  if (n.domain) w.stringField(7, n.domain);
+  for (const e of n.extra ?? []) w.raw(e);
+}
+
+function encodeGraph(w: ProtoWriter, g: Graph): void {
+  for (const n of g.nodes) w.messageField(1, (nw) => encodeNode(nw, n));
+  if (g.name) w.stringField(2, g.name);
+  for (const t of g.initializers.values()) w.messageField(5, (tw) => encodeTensor(tw, t));
+  if (g.docString !== undefined) w.stringField(10, g.docString);
+  for (const v of g.inputs) w.messageField(11, (vw) => encodeValueInfo(vw, v));
+  for (const v of g.initializerInputs ?? []) if (g.initializers.has(v.name)) w.messageField(11, (vw) => encodeValueInfo(vw, v));
+  for (const v of g.outputs) w.messageField(12, (vw) => encodeValueInfo(vw, v));
+  for (const v of g.valueInfo) w.messageField(13, (vw) => encodeValueInfo(vw, v));
+  for (const e of g.extra ?? []) w.raw(e);
+}
+
+/** Encodes a Model as ONNX bytes (tensor values inline as raw_data). */
+export function encodeModel(m: Model): Uint8Array {
+  const w = new ProtoWriter();
+  w.int64Field(1, m.irVersion);
+  if (m.producerName) w.stringField(2, m.producerName);
+  if (m.producerVersion) w.stringField(3, m.producerVersion);
+  if (m.domain) w.stringField(4, m.domain);
+  if (m.modelVersion) w.int64Field(5, m.modelVersion);
+  if (m.docString) w.stringField(6, m.docString);
+  w.messageField(7, (gw) => encodeGraph(gw, m.graph));
+  for (const o of m.opsetImports) w.messageField(8, (ow) => { if (o.domain) ow.stringField(1, o.domain); ow.int64Field(2, o.version); });
+  for (const [k, v] of m.metadata) w.messageField(14, (mw) => { mw.stringField(1, k); mw.stringField(2, v); });
+  for (const e of m.extra ?? []) w.raw(e);
+  return w.finish();
+}
+

@@ -1,0 +1,145 @@
+/**
+ * onnxruntime sessions built from a Model in memory (no temporary files), and a runner that feeds
+ * batches and, when asked, takes parameter tensors as run-time inputs so that a faulty copy of the
+ * parameters can be swapped in without rebuilding the session.
+ */
+import ort from 'onnxruntime-node';
+import { FlipguardError } from '../errors.js';
+import { encodeModel } from '../graph/onnx.js';
+import { ortTypeName } from '../graph/dtype.js';
+import type { Model, Tensor, TensorData, Graph } from '../graph/types.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface RuntimeOptions {
+  /** Intra-op threads; default: onnxruntime's choice (all cores). */
+  threads?: number;
+  /** Execution provider; `cuda` only where the installed onnxruntime has it. Default `cpu`. */
+  executionProvider?: ExecutionProvider;
+  /** Graph optimisation level; default `all`. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** onnxruntime session options from flipguard's runtime options. */
+export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
+  const ep = opts.executionProvider ?? 'cpu';
+  if (ep !== 'cpu' && ep !== 'cuda') throw new FlipguardError(`Unknown execution provider "${ep}"; use cpu or cuda.`);
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new FlipguardError(`--threads must be a whole number ≥ 1, got ${opts.threads}.`);
+    o.intraOpNumThreads = opts.threads;
+  }
+  return o;
+}
+
+/** Creates an onnxruntime session from a Model held in memory. */
+export async function createSession(model: Model | Uint8Array, opts: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions(opts));
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    if (/cuda/i.test(msg) && opts.executionProvider === 'cuda') {
+      throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); use --provider cpu.`);
+    }
+    throw new FlipguardError(`onnxruntime could not load the model: ${msg}`);
+  }
+}
+
+/** Wraps typed data as an onnxruntime tensor (no copy for CPU tensors). */
+export function toOrt(t: { dataType: number; dims: number[]; data: TensorData }): ort.Tensor {
+  return new ort.Tensor(ortTypeName(t.dataType), t.data as never, t.dims);
+}
+
+/**
+ * Returns a copy of `model` whose initializers named in `names` are graph inputs instead, so that
+ * values can be fed per run.
+ */
+export function paramsAsInputs(model: Model, names: Iterable<string>): Model {
+  const g = model.graph;
+  const initializers = new Map(g.initializers);
+  const inputs = [...g.inputs];
+  for (const n of names) {
+    const t = initializers.get(n);
+    if (!t) throw new Error(`no initializer ${n}`);
+    initializers.delete(n);
+    inputs.push({ name: n, elemType: t.dataType, shape: [...t.dims] });
+  }
+  const graph: Graph = { ...g, initializers, inputs, initializerInputs: g.initializerInputs?.filter((v) => initializers.has(v.name)) };
+  return { ...model, graph };
+}
+
+/** The name and per-image shape of a model's single data input. */
+export function dataInput(model: Model): { name: string; shape: (number | string | null)[] } {
+  const ins = model.graph.inputs;
+  if (ins.length !== 1) {
+    throw new FlipguardError(`The model has ${ins.length} data inputs (${ins.map((i) => i.name).join(', ') || 'none'}); flipguard works on image classifiers with exactly one input.`);
+  }
+  return { name: ins[0].name, shape: ins[0].shape ?? [] };
+}
+
+/**
+ * Runs a model on batches. With `swappable`, the named parameters are session inputs and each run
+ * can feed replacement values (the clean ones otherwise).
+ */
+export class ModelRunner {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly inputName: string,
+    readonly outputNames: string[],
+    private readonly cleanFeeds: Record<string, ort.Tensor>,
+    readonly swappable: ReadonlyMap<string, Tensor>,
+  ) {}
+
+  static async create(model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[] } = {}): Promise<ModelRunner> {
+    const swapNames = [...(opts.swappable ?? [])];
+    const swappable = new Map<string, Tensor>();
+    for (const n of swapNames) {
+      const t = model.graph.initializers.get(n);
+      if (!t) throw new Error(`no initializer ${n} to make swappable`);
+      swappable.set(n, t);
+    }
+    let m = swapNames.length ? paramsAsInputs(model, swapNames) : model;
+    const input = dataInput(model).name;
+    if (opts.outputs) {
+      const known = new Set(m.graph.outputs.map((o) => o.name));
+      const extraOuts = opts.outputs.filter((o) => !known.has(o)).map((name) => ({ name }));
+      m = { ...m, graph: { ...m.graph, outputs: [...m.graph.outputs, ...extraOuts] } };
+    }
+    const session = await createSession(m, opts);
+    const clean: Record<string, ort.Tensor> = {};
+    for (const [n, t] of swappable) clean[n] = toOrt(t);
+    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable);
+  }
+
+  /**
+   * Runs one batch `x` of `n` images with per-image shape `imageShape`; returns the requested
+   * outputs. `params` replaces swappable parameters for this run only.
+   */
+  async run(x: Float32Array, dims: number[], params?: ReadonlyMap<string, TensorData>): Promise<Record<string, ort.Tensor>> {
+    const feeds: Record<string, ort.Tensor> = { ...this.cleanFeeds };
+    if (params) {
+      for (const [name, data] of params) {
+        const t = this.swappable.get(name);
+        if (!t) throw new Error(`parameter ${name} is not swappable in this runner`);
+        feeds[name] = new ort.Tensor(ortTypeName(t.dataType), data as never, t.dims);
+      }
+    }
+    feeds[this.inputName] = new ort.Tensor('float32', x, dims);
+    try {
+      return await this.session.run(feeds, this.outputNames);
+    } catch (e) {
+      throw new FlipguardError(`onnxruntime failed to run the model on input of shape [${dims.join(', ')}]: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
