@@ -1,0 +1,22 @@
+import { loadModel } from '../../graph/load.js';
+import { modelInfo } from '../../graph/info.js';
+import type { Command } from '../command.js';
+import { writeJson, bold } from '../output.js';
+import { formatTable, groupInt, humanCount } from '../table.js';
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'layers, shapes, parameters and MACs of an ONNX model',
+  usage: 'MODEL [--json FILE]',
+  positionals: [1, 1],
+  options: { json: { kind: 'string', arg: 'FILE', help: 'also write the report as JSON' } },
+  async run({ positionals, values }) {
+    const info = modelInfo(loadModel(positionals[0]));
+    const rows = info.layers.map((l) => [l.name, l.op, `[${l.outputShape.join('×')}]`, groupInt(l.parameters), groupInt(l.macs)]);
+    process.stdout.write(`${bold(positionals[0])}  (${info.producer || 'unknown producer'}, opset ${info.opset})\n`);
+    process.stdout.write(`input ${info.input.name} [${info.input.shape.map((d) => d ?? '?').join('×')}] → output ${info.output.name} [${info.output.shape.map((d) => d ?? '?').join('×')}]\n\n`);
+    process.stdout.write(formatTable(['layer', 'op', 'output', 'parameters', 'MACs/image'], rows) + '\n\n');
+    process.stdout.write(`total: ${groupInt(info.parameters)} parameters (${humanCount(info.parameters)}), ${(info.storedBytes / 1024).toFixed(1)} KiB stored, ${groupInt(info.macs)} MACs per image (${humanCount(info.macs)})\n`);
+    if (values.json) writeJson(values.json as string, info);
+  },
+};

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * The `flipguard` command. Each subcommand is a thin wrapper over one library function.
+ */
+import { FlipguardError } from '../errors.js';
+import { helpText, parseOptions } from './args.js';
+import { commonOptions, type Command } from './command.js';
+import { commands } from './commands/index.js';
+
+const VERSION = '0.1.0';
+
+function mainHelp(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return `flipguard ${VERSION} — measure and harden neural networks against bit flips in their parameters.
+
+Usage: flipguard <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}
+
+Run "flipguard <command> --help" for a command's options.
+Fault model: IEEE-754 float32 bit flips; bit 0 is the mantissa LSB, bits 23–30 the exponent, bit 31 the sign.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const [name, ...rest] = argv;
+    if (!name || name === '--help' || name === '-h' || name === 'help') { process.stdout.write(mainHelp()); return 0; }
+    if (name === '--version' || name === '-v') { process.stdout.write(`${VERSION}\n`); return 0; }
+    const cmd: Command | undefined = commands.find((c) => c.name === name);
+    if (!cmd) throw new FlipguardError(`Unknown command "${name}"; the commands are ${commands.map((c) => c.name).join(', ')}.`);
+    const spec = { ...cmd.options, ...commonOptions };
+    if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(helpText(cmd.name, cmd.usage, cmd.summary, spec)); return 0; }
+    const parsed = parseOptions(cmd.name, rest, spec, cmd.usage);
+    const [min, max] = cmd.positionals;
+    if (parsed.positionals.length < min) throw new FlipguardError(`"flipguard ${cmd.name}" needs ${cmd.usage.split(' ').slice(0, min).join(' ')}; usage: flipguard ${cmd.name} ${cmd.usage}.`);
+    if (parsed.positionals.length > max) throw new FlipguardError(`"flipguard ${cmd.name}" got an unexpected argument "${parsed.positionals[max]}"; usage: flipguard ${cmd.name} ${cmd.usage}.`);
+    await cmd.run(parsed);
+    return 0;
+  } catch (e) {
+    if (e instanceof FlipguardError) {
+      process.stderr.write(`flipguard: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`flipguard: internal error: ${(e as Error).message}\n`);
+    if (verbose) process.stderr.write(`${(e as Error).stack}\n`);
+    else process.stderr.write('This is a bug in flipguard; run again with --verbose for details and report it.\n');
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
