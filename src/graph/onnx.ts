@@ -3,7 +3,7 @@
  * other field's raw bytes; encoding writes the interpreted fields back and appends the kept bytes.
  * Tensor values are always written as raw_data (little-endian), whatever storage they came from.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FlipguardError } from '../errors.js';
 import { allocate, fromBytes, numel, toBytes } from './dtype.js';
@@ -42,7 +42,7 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
         break;
       case 5: {
         const tmp: number[] = [];
-        r.repeatedVarint(wire, tmp, false);
+        r.repeatedVarint(wire, tmp, true);
         for (const v of tmp) int32s.push(v | 0);
         break;
       }
@@ -168,13 +168,16 @@ function decodeTypeShape(r: ProtoReader): { elemType?: number; shape?: Dim[]; ra
 
 function decodeValueInfo(r: ProtoReader): ValueInfo {
   const v: ValueInfo = { name: '' };
+  const extra: Uint8Array[] = [];
   while (!r.done()) {
+    const start = r.pos;
     const t = r.tag();
     if (t.field === 1) v.name = r.string();
     else if (t.field === 2) Object.assign(v, decodeTypeShape(r.sub()));
     else if (t.field === 3) v.docString = r.string();
-    else r.skipRaw(r.pos, t.wire);
+    else extra.push(r.skipRaw(start, t.wire));
   }
+  if (extra.length) v.extra = extra;
   return v;
 }
 
@@ -317,8 +320,8 @@ export function decodeModel(bytes: Uint8Array, path = 'the model'): Model {
     if (e instanceof FlipguardError) throw e;
     throw new FlipguardError(`${path} is not a valid ONNX model (${(e as Error).message}); check that the file is complete and was exported as ONNX.`);
   }
-  if (!m.graph || m.irVersion <= 0 || m.graph.nodes.length === 0) {
-    throw new FlipguardError(`${path} is not a valid ONNX model (no graph or IR version found); check that the file is complete and was exported as ONNX.`);
+  if (!m.graph || m.irVersion <= 0 || m.graph.nodes.length === 0 || m.opsetImports.length === 0) {
+    throw new FlipguardError(`${path} is not a valid ONNX model (no ${!m.graph || m.graph.nodes.length === 0 ? 'graph' : m.irVersion <= 0 ? 'IR version' : 'opset import'} found); check that the file is complete and was exported as ONNX.`);
   }
   if (extra.length) m.extra = extra;
   return m;
@@ -366,6 +369,7 @@ function encodeValueInfo(w: ProtoWriter, v: ValueInfo): void {
     }));
   }
   if (v.docString !== undefined) w.stringField(3, v.docString);
+  for (const e of v.extra ?? []) w.raw(e);
 }
 
 const ATTR_CODES: Record<string, number> = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7, strings: 8 };
@@ -407,6 +411,50 @@ function encodeGraph(w: ProtoWriter, g: Graph): void {
   for (const v of g.outputs) w.messageField(12, (vw) => encodeValueInfo(vw, v));
   for (const v of g.valueInfo) w.messageField(13, (vw) => encodeValueInfo(vw, v));
   for (const e of g.extra ?? []) w.raw(e);
+}
+
+/** Writes a Model to an ONNX file (tensor values inline). */
+export function writeModel(path: string, m: Model): void {
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, encodeModel(m));
+    renameSync(tmp, path);
+  } catch (e) {
+    throw new FlipguardError(`Cannot write the model to "${path}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`);
+  }
+}
+
+/**
+ * Where each initializer's raw_data lies in encoded model bytes: byte offset and length. Lets a
+ * caller flip bits of stored parameters directly in the bytes (see runtime/patch.ts).
+ */
+export function locateInitializers(bytes: Uint8Array): Map<string, { offset: number; length: number }> {
+  const out = new Map<string, { offset: number; length: number }>();
+  const r = new ProtoReader(bytes);
+  while (!r.done()) {
+    const start = r.pos;
+    const t = r.tag();
+    if (t.field !== 7 || t.wire !== WIRE_LEN) { r.skipRaw(start, t.wire); continue; }
+    const g = r.sub();
+    while (!g.done()) {
+      const gs = g.pos;
+      const gt = g.tag();
+      if (gt.field !== 5 || gt.wire !== WIRE_LEN) { g.skipRaw(gs, gt.wire); continue; }
+      const tr = g.sub();
+      let name = '';
+      let loc: { offset: number; length: number } | undefined;
+      while (!tr.done()) {
+        const ts = tr.pos;
+        const tt = tr.tag();
+        if (tt.field === 8) name = tr.string();
+        else if (tt.field === 9) { const len = tr.varint(); loc = { offset: tr.pos, length: len }; tr.pos += len; }
+        else tr.skipRaw(ts, tt.wire);
+      }
+      if (loc) out.set(name, loc);
+    }
+  }
+  return out;
 }
 
 /** Encodes a Model as ONNX bytes (tensor values inline as raw_data). */

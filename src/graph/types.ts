@@ -44,6 +44,7 @@ export interface ValueInfo {
   docString?: string;
   /** The TypeProto bytes when the type is not a plain tensor type. */
   rawType?: Uint8Array;
+  extra?: Uint8Array[];
 }
 
 export type Attribute =

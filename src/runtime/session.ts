@@ -75,6 +75,16 @@ export function paramsAsInputs(model: Model, names: Iterable<string>): Model {
   return { ...model, graph };
 }
 
+/** The model as a session sees it: swappable parameters as inputs, extra values as outputs. */
+function runnableModel(model: Model, swappable: string[], outputs?: string[]): Model {
+  let m = swappable.length ? paramsAsInputs(model, swappable) : model;
+  if (outputs) {
+    const known = new Set(m.graph.outputs.map((o) => o.name));
+    m = { ...m, graph: { ...m.graph, outputs: [...m.graph.outputs, ...outputs.filter((o) => !known.has(o)).map((name) => ({ name }))] } };
+  }
+  return m;
+}
+
 /** The name and per-image shape of a model's single data input. */
 export function dataInput(model: Model): { name: string; shape: (number | string | null)[] } {
   const ins = model.graph.inputs;
@@ -95,27 +105,31 @@ export class ModelRunner {
     readonly outputNames: string[],
     private readonly cleanFeeds: Record<string, ort.Tensor>,
     readonly swappable: ReadonlyMap<string, Tensor>,
+    /** Shapes of float inputs other than the data input (parameters a gradient graph takes as inputs). */
+    private readonly inputDims: ReadonlyMap<string, number[]> = new Map(),
   ) {}
 
-  static async create(model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[] } = {}): Promise<ModelRunner> {
+  static async create(model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[]; input?: string } = {}): Promise<ModelRunner> {
     const swapNames = [...(opts.swappable ?? [])];
+    for (const n of swapNames) if (!model.graph.initializers.has(n)) throw new Error(`no initializer ${n} to make swappable`);
+    return ModelRunner.fromBytes(encodeModel(runnableModel(model, swapNames, opts.outputs)), model, { ...opts, swappable: swapNames });
+  }
+
+  /**
+   * A runner over already-encoded model bytes (the bytes may be modified after this returns:
+   * onnxruntime copies what it needs). `model` describes those bytes (for names and shapes).
+   */
+  static async fromBytes(bytes: Uint8Array, model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[]; input?: string } = {}): Promise<ModelRunner> {
     const swappable = new Map<string, Tensor>();
-    for (const n of swapNames) {
-      const t = model.graph.initializers.get(n);
-      if (!t) throw new Error(`no initializer ${n} to make swappable`);
-      swappable.set(n, t);
-    }
-    let m = swapNames.length ? paramsAsInputs(model, swapNames) : model;
-    const input = dataInput(model).name;
-    if (opts.outputs) {
-      const known = new Set(m.graph.outputs.map((o) => o.name));
-      const extraOuts = opts.outputs.filter((o) => !known.has(o)).map((name) => ({ name }));
-      m = { ...m, graph: { ...m.graph, outputs: [...m.graph.outputs, ...extraOuts] } };
-    }
-    const session = await createSession(m, opts);
+    for (const n of opts.swappable ?? []) swappable.set(n, model.graph.initializers.get(n)!);
+    const input = opts.input ?? dataInput(model).name;
+    const m = runnableModel(model, [...swappable.keys()], opts.outputs);
+    const session = await createSession(bytes, opts);
     const clean: Record<string, ort.Tensor> = {};
     for (const [n, t] of swappable) clean[n] = toOrt(t);
-    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable);
+    const inputDims = new Map<string, number[]>();
+    for (const v of m.graph.inputs) if (v.name !== input && v.shape && v.shape.every((d) => typeof d === 'number')) inputDims.set(v.name, v.shape as number[]);
+    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable, inputDims);
   }
 
   /**
@@ -123,12 +137,18 @@ export class ModelRunner {
    * outputs. `params` replaces swappable parameters for this run only.
    */
   async run(x: Float32Array, dims: number[], params?: ReadonlyMap<string, TensorData>): Promise<Record<string, ort.Tensor>> {
-    const feeds: Record<string, ort.Tensor> = { ...this.cleanFeeds };
+    return this.runFeeds(x, dims, params);
+  }
+
+  /** Like `run`, with extra named inputs (labels, seeds) and parameters that are graph inputs. */
+  async runFeeds(x: Float32Array, dims: number[], params?: ReadonlyMap<string, TensorData>, extra: Record<string, ort.Tensor> = {}): Promise<Record<string, ort.Tensor>> {
+    const feeds: Record<string, ort.Tensor> = { ...this.cleanFeeds, ...extra };
     if (params) {
       for (const [name, data] of params) {
         const t = this.swappable.get(name);
-        if (!t) throw new Error(`parameter ${name} is not swappable in this runner`);
-        feeds[name] = new ort.Tensor(ortTypeName(t.dataType), data as never, t.dims);
+        if (t) feeds[name] = new ort.Tensor(ortTypeName(t.dataType), data as never, t.dims);
+        else if (this.inputDims.has(name)) feeds[name] = new ort.Tensor('float32', data as never, this.inputDims.get(name)!);
+        else throw new Error(`parameter ${name} is neither swappable nor an input of this runner`);
       }
     }
     feeds[this.inputName] = new ort.Tensor('float32', x, dims);

@@ -1,0 +1,219 @@
+/**
+ * Parameter, storage and multiply-accumulate (MAC) counts of a model, per layer and in total, and
+ * the list of parameter tensors with the layer and role each one plays (what fault injection
+ * targets).
+ *
+ * Conventions:
+ * - A parameter is one element of a floating-point initializer (float32, float64, float16,
+ *   bfloat16). Integer initializers (shapes, axes, indices) are stored but are not parameters.
+ *   Values held in Constant nodes are neither parameters nor stored bytes.
+ * - Each parameter tensor belongs to one layer: the first node in graph order that computes with
+ *   it, reached from the initializer through pass-through ops (Identity, Transpose, Reshape, Cast,
+ *   Unsqueeze, Squeeze, Flatten). Shared tensors are counted once, at that first layer.
+ * - MACs are multiply-accumulates per image of Conv, ConvTranspose, Gemm and MatMul only (bias
+ *   additions, batch normalisation, pooling and activations count 0):
+ *   Conv = Cout·H_out·W_out·(Cin/group)·kh·kw, ConvTranspose = Cin·H_in·W_in·(Cout/group)·kh·kw,
+ *   Gemm/MatMul = M·K·N (per image: the counts at batch 1 — or at the model's fixed batch size,
+ *   divided by it).
+ * - Batch normalisation has 4 parameter tensors (scale, bias, mean, variance), all counted.
+ */
+import { consumers, producers } from './builder.js';
+import { elementSize, isFloatType, numel } from './dtype.js';
+import { inferShapes } from './shapes.js';
+import type { DataTypeCode, Model, Node } from './types.js';
+
+export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'other';
+
+/** A floating-point initializer and how the graph uses it. */
+export interface ParameterTensor {
+  /** Initializer name. */
+  name: string;
+  /** Op type of the first compute node using it ("" when no node uses it). */
+  op: string;
+  /** Name of that node ("" when unused). */
+  node: string;
+  /** Names of every compute node using it, in graph order. */
+  nodes: string[];
+  /** What the tensor is to that first node (Conv/Gemm/MatMul weight, bias, batch-norm statistic…). */
+  role: ParameterRole;
+  /** ONNX element type code. */
+  dataType: DataTypeCode;
+  dims: number[];
+  /** Number of elements (parameters). */
+  numel: number;
+}
+
+/** Ops that only move or re-type a tensor; parameter tracing looks through them (data input 0). */
+const PASS_THROUGH = new Set(['Identity', 'Transpose', 'Reshape', 'Cast', 'Unsqueeze', 'Squeeze', 'Flatten']);
+const LINEAR = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+function nodeLabel(n: Node, index: number): string {
+  return n.name || n.outputs[0] || `${n.opType}_${index}`;
+}
+
+/** The role of a tensor fed as input `idx` of `node`. */
+function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole {
+  switch (node.opType) {
+    case 'Conv': case 'ConvTranspose':
+      return idx === 1 ? 'weight' : idx === 2 ? 'bias' : 'other';
+    case 'Gemm':
+      return idx === 2 ? 'bias' : 'weight';
+    case 'MatMul':
+      return 'weight';
+    case 'BatchNormalization':
+      return (['other', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'] as const)[idx] ?? 'other';
+    case 'Add': {
+      // a bias when added to the output of a linear layer (e.g. PyTorch's MatMul + Add)
+      let other = node.inputs[1 - idx];
+      let p = other ? prod.get(other) : undefined;
+      while (p && PASS_THROUGH.has(p.opType)) { other = p.inputs[0]; p = prod.get(other); }
+      return p && LINEAR.has(p.opType) ? 'bias' : 'other';
+    }
+    default:
+      return 'other';
+  }
+}
+
+/**
+ * Every floating-point initializer, in file order, with the first compute node using it (traced
+ * through Identity/Transpose/Reshape/Cast/Unsqueeze/Squeeze/Flatten), its role there, and all
+ * compute nodes using it.
+ */
+export function parameterTensors(model: Model): ParameterTensor[] {
+  return traceParameters(model).map(({ firstIndex: _, ...p }) => p);
+}
+
+function traceParameters(model: Model): (ParameterTensor & { firstIndex: number })[] {
+  const g = model.graph;
+  const cons = consumers(g);
+  const prod = producers(g);
+  const order = new Map<Node, number>();
+  g.nodes.forEach((n, i) => order.set(n, i));
+  const out: (ParameterTensor & { firstIndex: number })[] = [];
+  for (const t of g.initializers.values()) {
+    if (!isFloatType(t.dataType)) continue;
+    const uses: { node: Node; idx: number }[] = [];
+    const seen = new Set<string>();
+    const queue = [t.name];
+    while (queue.length) {
+      const v = queue.shift()!;
+      if (seen.has(v)) continue;
+      seen.add(v);
+      for (const n of cons.get(v) ?? []) {
+        n.inputs.forEach((inp, idx) => {
+          if (inp !== v) return;
+          if (PASS_THROUGH.has(n.opType) && idx === 0) queue.push(...n.outputs.filter(Boolean));
+          else uses.push({ node: n, idx });
+        });
+      }
+    }
+    uses.sort((a, b) => order.get(a.node)! - order.get(b.node)! || a.idx - b.idx);
+    const nodes: string[] = [];
+    for (const u of uses) { const l = nodeLabel(u.node, order.get(u.node)!); if (!nodes.includes(l)) nodes.push(l); }
+    const first = uses[0];
+    out.push({
+      name: t.name,
+      op: first ? first.node.opType : '',
+      node: first ? nodeLabel(first.node, order.get(first.node)!) : '',
+      nodes,
+      role: first ? roleOf(first.node, first.idx, prod) : 'other',
+      dataType: t.dataType,
+      dims: [...t.dims],
+      numel: numel(t.dims),
+      firstIndex: first ? order.get(first.node)! : -1,
+    });
+  }
+  return out;
+}
+
+export interface LayerCount {
+  /** Node name (its first output's name when the node has none). */
+  name: string;
+  op: string;
+  /** Shape of the node's first input at batch 1 (or the model's fixed batch size), in elements. */
+  inputShape: number[];
+  /** Shape of the node's first output, likewise. */
+  outputShape: number[];
+  /** Parameters (float initializer elements) belonging to this layer. */
+  parameters: number;
+  /** Multiply-accumulates per image. */
+  macs: number;
+}
+
+export interface ModelCount {
+  /** Elements of all floating-point initializers (every stored parameter). */
+  parameters: number;
+  /** Bytes of all initializers (any element type) as stored, uncompressed. */
+  storedBytes: number;
+  /** Multiply-accumulates per image, summed over layers. */
+  macs: number;
+  /** One entry per node that has parameters or MACs, in graph order. */
+  layers: LayerCount[];
+}
+
+/** MACs of one node for the shapes given (for the whole batch those shapes hold). */
+function nodeMacs(n: Node, shapes: Map<string, number[]>): number {
+  const s = (i: number) => shapes.get(n.inputs[i]) ?? [];
+  const o = shapes.get(n.outputs[0]) ?? [];
+  switch (n.opType) {
+    case 'Conv': {
+      const w = s(1);
+      return numel(o) * numel(w.slice(1)); // (N·Cout·H_out·W_out)·(Cin/group)·kh·kw
+    }
+    case 'ConvTranspose': {
+      const w = s(1); // [Cin, Cout/group, kh, kw]
+      return numel(s(0)) * numel(w.slice(1)); // (N·Cin·H_in·W_in)·(Cout/group)·kh·kw
+    }
+    case 'Gemm': {
+      const a = s(0);
+      const transA = n.attributes.transA;
+      const k = transA && transA.type === 'int' && transA.value ? a[0] : a[1];
+      return numel(o) * (k ?? 0);
+    }
+    case 'MatMul': {
+      const a = s(0);
+      return numel(o) * (a[a.length - 1] ?? 0);
+    }
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Parameters, stored bytes and MACs per image of a model, per layer and in total (conventions in
+ * this module's header). Throws a FlipguardError when shapes cannot be inferred.
+ */
+export function countModel(model: Model): ModelCount {
+  const g = model.graph;
+  const shapes = inferShapes(model, { batch: 1 });
+  const firstInput = g.inputs[0] ? shapes.get(g.inputs[0].name) : undefined;
+  const images = firstInput && firstInput.length > 0 && firstInput[0] > 0 ? firstInput[0] : 1;
+
+  const paramsByNode = new Map<number, number>(); // node index → parameters
+  for (const p of traceParameters(model)) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
+
+  let parameters = 0;
+  let storedBytes = 0;
+  for (const t of g.initializers.values()) {
+    const n = numel(t.dims);
+    if (isFloatType(t.dataType)) parameters += n;
+    storedBytes += n * elementSize(t.dataType);
+  }
+
+  const layers: LayerCount[] = [];
+  let macs = 0;
+  g.nodes.forEach((n, i) => {
+    const name = nodeLabel(n, i);
+    const m = nodeMacs(n, shapes) / images;
+    const p = paramsByNode.get(i) ?? 0;
+    if (m === 0 && p === 0) return;
+    macs += m;
+    layers.push({
+      name, op: n.opType,
+      inputShape: [...(shapes.get(n.inputs[0]) ?? [])],
+      outputShape: [...(shapes.get(n.outputs[0]) ?? [])],
+      parameters: p, macs: m,
+    });
+  });
+  return { parameters, storedBytes, macs, layers };
+}
