@@ -30,6 +30,8 @@ export const trainCommand: Command = {
     'weight-decay': { kind: 'number', arg: 'WD', help: 'L2 weight decay on weight matrices and filters', default: 0 },
     schedule: { kind: 'string', arg: 'constant|step|cosine', help: 'learning-rate schedule', choices: ['constant', 'step', 'cosine'], default: 'constant' },
     batch: { kind: 'int', arg: 'B', help: 'images per step', default: 64 },
+    augment: { kind: 'int', arg: 'PIXELS', help: 'random shifts of up to PIXELS pixels during training', default: 0 },
+    hflip: { kind: 'bool', help: 'random horizontal flips during training (natural images, not digits)' },
     seed: { kind: 'int', arg: 'S', help: 'seed for initialisation, shuffling and dropout', default: 0 },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the trained ONNX model' },
@@ -49,7 +51,7 @@ export const trainCommand: Command = {
     const result = await train(model, trainData, {
       epochs: v.epochs as number, batch: v.batch as number, seed: v.seed as number, lr: v.lr as number | undefined,
       optimizer: v.optimizer as OptimizerName, momentum: v.momentum as number, weightDecay: v['weight-decay'] as number,
-      schedule: v.schedule as ScheduleName, threads: v.threads as number | undefined, evalData,
+      schedule: v.schedule as ScheduleName, augment: { shift: v.augment as number, hflip: Boolean(v.hflip) }, threads: v.threads as number | undefined, evalData,
       onProgress: (p) => {
         if (p.epochDone) {
           epochBar?.done();

@@ -1,0 +1,251 @@
+/**
+ * The campaign runner (SPEC §2): golden run, then for each BER × trial a seeded fault plan injected
+ * into copies of the parameters, an evaluation, and one JSON line appended to the output file.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { FlipguardError } from '../errors.js';
+import type { Model } from '../graph/types.js';
+import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
+import type { BitRange } from '../faults/bits.js';
+import { dataFingerprint, modelFingerprint } from '../faults/fingerprint.js';
+import { cleanParameters, injectFaults } from '../faults/inject.js';
+import { checkBer, checkSeed, FaultPlanner, type CountMode, type FaultKind } from '../faults/plan.js';
+import { normalizeFilter, type TargetFilter } from '../faults/targets.js';
+import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
+import {
+  CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, lockOutput, readCampaignFile, RecordWriter,
+  type CampaignConfig, type CampaignHeader, type GoldenResult, type TrialRecord,
+} from './records.js';
+import { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, type CampaignSummary } from './summary.js';
+
+export interface Shard {
+  /** This process's shard, 0 ≤ index < count. */
+  index: number;
+  count: number;
+}
+
+export interface CampaignProgress {
+  ber: number;
+  trial: number;
+  record: TrialRecord;
+  /** How the trial was evaluated (golden shortcut, suffix from a cut point, or the whole model). */
+  path: TrialOutcome['path'];
+  /** Trials finished by this call so far. */
+  done: number;
+  /** Trials this call will run at most (finished and other shards' cells excluded). */
+  total: number;
+}
+
+export interface CampaignOptions {
+  model: Model;
+  /** Evaluation images (e.g. a `Dataset` from loadDataset). */
+  data: ImageSet;
+  /** Bit error rates: probability per stored bit, each in [0, 1]. */
+  bers: readonly number[];
+  /** Trials per BER (≥ 1). */
+  trials: number;
+  /** Campaign seed (32-bit integer, default 1). Fault plans depend on (seed, model, BER, trial). */
+  seed?: number;
+  /** Count rule: 'binomial' (default), 'floor' (paper A) or 'fixed' (with `faults`). */
+  count?: CountMode;
+  /** Faults per trial for count 'fixed'. */
+  faults?: number;
+  /** 'flip' (default), 'stuck0' or 'stuck1'. */
+  kind?: FaultKind;
+  /** Bits that can be hit (0 = mantissa LSB … 31 = sign); default all. */
+  bits?: BitRange | string;
+  /** Which parameter tensors can be hit; default every float32 initializer. */
+  targets?: TargetFilter;
+  /** Output JSON-lines file. Re-running into it resumes; without it nothing is written. */
+  out?: string;
+  /** Evaluate only the first `limit` images. */
+  limit?: number;
+  /**
+   * Early stop per BER once the 95 % half-width of the drop over trials 0…n−1 (n ≥ minTrials) is
+   * below `margin` percentage points. Sharded runs cannot see each other's trials, so each shard runs
+   * all its cells and `mergeRuns` applies the same rule (the result equals an unsharded run's).
+   */
+  margin?: number;
+  /** Fewest trials before the margin rule may stop (default 10). */
+  minTrials?: number;
+  /** Run only the cells (BER, trial) with trial % count === index. */
+  shard?: Shard;
+  onProgress?: (p: CampaignProgress) => void;
+  /** Images per onnxruntime run (default 256). */
+  batch?: number;
+  /** onnxruntime intra-op threads. */
+  threads?: number;
+  /** Exact shortcuts (default all on); see engine.ts. */
+  shortcuts?: Shortcuts | boolean;
+  /** Memory for cached golden activations (prefix shortcut), bytes; default 512 MiB. */
+  cacheBytes?: number;
+  /** How faulted parameters reach onnxruntime (see engine.ts); default 'rebuild'. */
+  swap?: SwapMode;
+}
+
+export interface CampaignResult extends CampaignSummary {
+  config: CampaignConfig;
+  /** The records the summary counts (earlier runs included; after the margin rule), canonical order. */
+  records: TrialRecord[];
+  /** Trials run by this call. */
+  ran: number;
+  /** Cells found finished in the output file. */
+  resumed: number;
+}
+
+/** Whether shard `shard` owns trial `trial` (the same split for every BER). */
+export function inShard(trial: number, shard: Shard | undefined): boolean {
+  return !shard || trial % shard.count === shard.index;
+}
+
+function checkShard(shard: Shard | undefined): void {
+  if (!shard) return;
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new FlipguardError(`Shard ${index}/${count} is invalid; give a shard count ≥ 1 and an index from 0 to count − 1.`);
+  }
+}
+
+/** Limits an image set to its first `limit` images (a view, no copy). */
+export function limitImages(data: ImageSet, limit: number | undefined): ImageSet {
+  if (limit === undefined) return data;
+  if (!Number.isInteger(limit) || limit < 1) throw new FlipguardError(`--limit must be a whole number ≥ 1, got ${limit}.`);
+  if (limit >= data.count) return data;
+  const per = data.shape.reduce((a, b) => a * b, 1);
+  return { ...data, x: data.x.subarray(0, limit * per), y: data.y.subarray(0, limit), count: limit };
+}
+
+/** The configuration header fields of a campaign (what its records depend on). */
+export function campaignConfig(model: Model, data: ImageSet, planner: FaultPlanner, opts: { limit?: number; seed: number; targets?: TargetFilter }): CampaignConfig {
+  return {
+    model: modelFingerprint(model),
+    params: planner.fingerprint,
+    data: { name: data.name, count: data.count, fingerprint: dataFingerprint(data) },
+    limit: opts.limit ?? null,
+    seed: opts.seed,
+    count: planner.count,
+    faults: planner.count === 'fixed' ? planner.fixedFaults : null,
+    kind: planner.kind,
+    bits: [...planner.bits],
+    targets: normalizeFilter(opts.targets),
+  };
+}
+
+/**
+ * Runs a fault-injection campaign and returns the per-BER summary. With `out`, every finished
+ * trial is appended as one JSON line (see records.ts) and a re-run resumes where it stopped; an
+ * output written for another model or configuration is refused.
+ */
+export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult> {
+  const seed = opts.seed ?? 1;
+  checkSeed(seed);
+  if (!Array.isArray(opts.bers) || opts.bers.length === 0) throw new FlipguardError('No bit error rates were given; pass at least one BER such as 1e-6.');
+  for (const b of opts.bers) checkBer(b);
+  const bers = [...new Set(opts.bers)];
+  if (!Number.isInteger(opts.trials) || opts.trials < 1) throw new FlipguardError(`The number of trials must be a whole number ≥ 1, got ${opts.trials}.`);
+  checkShard(opts.shard);
+  if (opts.margin !== undefined && !(typeof opts.margin === 'number' && opts.margin > 0 && Number.isFinite(opts.margin))) {
+    throw new FlipguardError(`The margin must be a positive number of percentage points, got ${opts.margin}.`);
+  }
+  const minTrials = opts.minTrials ?? DEFAULT_MIN_TRIALS;
+  if (!Number.isInteger(minTrials) || minTrials < 2) throw new FlipguardError(`minTrials must be a whole number ≥ 2, got ${minTrials}.`);
+  const data = limitImages(opts.data, opts.limit);
+  checkDataFitsModel(opts.model, data);
+  if (data.count === 0) throw new FlipguardError(`The evaluation set ${data.name} holds no images; give a data set with at least one image.`);
+
+  const planner = new FaultPlanner(opts.model, { count: opts.count, faults: opts.faults, kind: opts.kind, bits: opts.bits, targets: opts.targets });
+  const config = campaignConfig(opts.model, data, planner, { limit: opts.limit, seed, targets: opts.targets });
+
+  if (opts.out && existsSync(opts.out) && statSync(opts.out).isDirectory()) throw new FlipguardError(`Campaign output "${opts.out}" is a folder; give a file name.`);
+  const unlock = opts.out ? lockOutput(opts.out) : undefined;
+  try {
+    return await runLocked(opts, { seed, bers, minTrials, data, planner, config });
+  } finally {
+    unlock?.();
+  }
+}
+
+async function runLocked(
+  opts: CampaignOptions,
+  ctx: { seed: number; bers: number[]; minTrials: number; data: ImageSet; planner: FaultPlanner; config: CampaignConfig },
+): Promise<CampaignResult> {
+  const { seed, bers, minTrials, data, planner, config } = ctx;
+  // existing output: same configuration or refuse
+  let existing: ReturnType<typeof readCampaignFile> | undefined;
+  if (opts.out && existsSync(opts.out)) {
+    existing = readCampaignFile(opts.out);
+    if (existing.header) {
+      const diff = configDifferences(existing.header.config, config);
+      if (diff.length) {
+        throw new FlipguardError(`"${opts.out}" holds a campaign with a different configuration (${diff.join(', ')} differ); write to a new output file or rerun with the original settings.`);
+      }
+    }
+  }
+  const records: TrialRecord[] = existing?.header ? [...existing.records] : [];
+  const done = new Set(records.map((r) => cellKey(r.ber, r.trial)));
+
+  const engine = await TrialEngine.create(opts.model, data, planner.targets, {
+    batch: opts.batch, threads: opts.threads, shortcuts: opts.shortcuts, cacheBytes: opts.cacheBytes, swap: opts.swap,
+  });
+  let writer: RecordWriter | undefined;
+  let ran = 0;
+  try {
+    const golden: GoldenResult = engine.golden;
+    if (existing?.header) {
+      const g = existing.header.golden;
+      if (g.correct !== golden.correct || g.count !== golden.count || g.due !== golden.due) {
+        throw new FlipguardError(`"${opts.out}" records a fault-free accuracy of ${g.correct}/${g.count} but this run measures ${golden.correct}/${golden.count}, so the runtime computes differently here; write to a new output file.`);
+      }
+    }
+    if (opts.out) {
+      const header: CampaignHeader = {
+        flipguard: 'campaign', format: CAMPAIGN_FORMAT, version: FLIPGUARD_VERSION, config, golden,
+        run: { bers, trials: opts.trials, margin: opts.margin ?? null, minTrials, shard: opts.shard ?? null },
+      };
+      if (existing?.header) writer = RecordWriter.open(opts.out, { truncateTo: existing.torn ? existing.validBytes : undefined });
+      else writer = RecordWriter.open(opts.out, { header, truncateTo: existing ? 0 : undefined });
+    }
+    const clean = cleanParameters(opts.model);
+    let total = 0;
+    for (const ber of bers) for (let t = 0; t < opts.trials; t++) if (inShard(t, opts.shard) && !done.has(cellKey(ber, t))) total++;
+    const byBer = new Map<number, TrialRecord[]>();
+    for (const r of records) { const l = byBer.get(r.ber); if (l) l.push(r); else byBer.set(r.ber, [r]); }
+    const stopped = (ber: number): boolean => {
+      if (opts.margin === undefined || opts.shard) return false;
+      const l = [...(byBer.get(ber) ?? [])].sort((a, b) => a.trial - b.trial);
+      return stoppingPoint(l, opts.margin, minTrials) !== undefined;
+    };
+    for (const ber of bers) {
+      for (let trial = 0; trial < opts.trials; trial++) {
+        if (!inShard(trial, opts.shard) || done.has(cellKey(ber, trial))) continue;
+        if (stopped(ber)) break;
+        const t0 = performance.now();
+        const plan = planner.plan(seed, ber, trial);
+        const inj = injectFaults(clean, plan);
+        const o = await engine.evaluate(inj.tensors, inj.changed);
+        const millis = performance.now() - t0;
+        const n = data.count;
+        const record: TrialRecord = {
+          ber, trial, seed: plan.seed, faults: plan.faults.length,
+          accuracy: o.correct / n,
+          accuracyDrop: ((golden.correct - o.correct) * 100) / n,
+          sdcRate: o.sdc / n,
+          dueRate: o.due / n,
+          millis: Math.round(millis * 1000) / 1000,
+        };
+        writer?.write(record);
+        records.push(record);
+        done.add(cellKey(ber, trial));
+        const l = byBer.get(ber); if (l) l.push(record); else byBer.set(ber, [record]);
+        ran++;
+        opts.onProgress?.({ ber, trial, record, path: o.path, done: ran, total });
+      }
+    }
+    const summary = summarize(records, { golden, margin: opts.margin, minTrials });
+    const counted = applyMargin(records, { margin: opts.margin, minTrials }).records;
+    return { ...summary, config, records: canonicalOrder(counted), ran, resumed: existing?.header ? existing.records.length : 0 };
+  } finally {
+    writer?.close();
+    await engine.release();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The fault targets of a model: every float32 initializer, with the node that consumes it, its
+ * layer and role (from `parameterTensors` in graph/count.ts), and whether it can influence any
+ * graph output at all. Other floating-point types (float16, bfloat16, float64) are not targets of
+ * the binary32 fault model.
+ */
+import { parameterTensors, type ParameterRole } from '../graph/count.js';
+import { DataType, type Graph, type Model } from '../graph/types.js';
+
+export type { ParameterRole };
+
+export interface ParameterInfo {
+  /** Initializer name. */
+  name: string;
+  dims: number[];
+  /** Number of float32 elements. */
+  numel: number;
+  /** Op type of the first compute node that reads the tensor (looking through Identity, Reshape…; '' when none). */
+  opType: string;
+  /** Name of that node ('' when none). */
+  node: string;
+  /**
+   * Index of that node among the nodes that are the first compute user of some parameter tensor,
+   * in graph order (0 = first layer holding parameters); -1 when no node reads the tensor.
+   */
+  layer: number;
+  role: ParameterRole;
+  /** False when no graph output depends on the tensor (faults in it provably change nothing). */
+  live: boolean;
+}
+
+/**
+ * Values on which some graph output depends (data flow from the value to an output). Nodes are in
+ * topological order, so one reverse pass suffices.
+ */
+export function liveValues(g: Graph): Set<string> {
+  const live = new Set(g.outputs.map((o) => o.name));
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (n.outputs.some((o) => live.has(o))) for (const x of n.inputs) if (x) live.add(x);
+  }
+  return live;
+}
+
+/** Float32 initializers of `model` in file order, with consumer, layer, role and liveness. */
+export function listParameters(model: Model): ParameterInfo[] {
+  const g = model.graph;
+  const live = liveValues(g);
+  const order = new Map<string, number>();
+  g.nodes.forEach((n, i) => { const label = n.name || n.outputs[0] || `${n.opType}_${i}`; if (!order.has(label)) order.set(label, i); });
+  const tensors = parameterTensors(model).filter((p) => p.dataType === DataType.FLOAT);
+  const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+  const layerOf = new Map(layerNodes.map((n, i) => [n, i]));
+  return tensors.map((p) => ({
+    name: p.name, dims: [...p.dims], numel: p.numel, opType: p.op, node: p.node,
+    layer: p.node ? layerOf.get(p.node)! : -1, role: p.role, live: live.has(p.name),
+  }));
+}

@@ -1,0 +1,191 @@
+/**
+ * Seeded fault plans (SPEC §1). A plan is plain data — a list of (tensor, index, bit, kind) — and a
+ * pure function of (campaign seed, model parameter fingerprint, BER, trial) plus the fault-model
+ * options (count rule, kind, bit range, target filter). Print it, store it, replay it with
+ * `applyFaults`.
+ *
+ * Count rules, per selected tensor of `numel` float32 elements and `nbits` selected bits per word:
+ * - `binomial` (default): every selected (element, bit) position is hit independently with
+ *   probability BER, so a tensor receives Binomial(numel × nbits, BER) faults at distinct positions.
+ *   Sampled exactly with geometric gaps over the flattened position space of all selected tensors
+ *   (cost O(number of faults), no normal approximation).
+ * - `floor` (paper A): exactly floor(BER × numel × nbits) faults per tensor, positions drawn
+ *   uniformly over (element, bit) WITH replacement. A position drawn twice is listed twice; for
+ *   flips the second flip restores the bit (net no change), which is what the rule implies.
+ *   A product within 1e-9 (relative) of an integer counts as that integer, so a BER written in
+ *   decimal (1e-4 × 50 000 × 32) gives the intended 160, not 159.
+ * - `fixed`: exactly `faults` faults in total, at distinct positions drawn uniformly over all
+ *   selected (element, bit) positions (BER only seeds the draw).
+ *
+ * Kinds: `flip` (u32 ^= 1 << bit), `stuck0` / `stuck1` (the bit forced to 0 / 1 for the trial).
+ * Bits are numbered 0 = mantissa LSB … 22, 23–30 exponent, 31 sign.
+ */
+import { FlipguardError } from '../errors.js';
+import type { Model } from '../graph/types.js';
+import { Rng } from '../util/rng.js';
+import { resolveBits, type BitRange } from './bits.js';
+import { parameterFingerprint } from './fingerprint.js';
+import type { ParameterInfo } from './params.js';
+import { bernoulliPositions, positionsWithoutReplacement, positionsWithReplacement } from './sample.js';
+import { selectTargets, type TargetFilter } from './targets.js';
+
+export type FaultKind = 'flip' | 'stuck0' | 'stuck1';
+export const FAULT_KINDS: readonly FaultKind[] = ['flip', 'stuck0', 'stuck1'];
+export type CountMode = 'binomial' | 'floor' | 'fixed';
+export const COUNT_MODES: readonly CountMode[] = ['binomial', 'floor', 'fixed'];
+
+/** One fault in a stored parameter word: element `index` (flat, row-major) of `tensor`, bit `bit`. */
+export interface WeightFault {
+  tensor: string;
+  index: number;
+  bit: number;
+  kind: FaultKind;
+}
+
+/** How faults are drawn (everything but seed, BER and trial). */
+export interface FaultModelOptions {
+  /** Count rule; default `binomial`. */
+  count?: CountMode;
+  /** Number of faults for `count: 'fixed'`. */
+  faults?: number;
+  /** Fault kind; default `flip`. */
+  kind?: FaultKind;
+  /** Bits that can be hit; default all 32. `[lo, hi]` inclusive, `{list}`, "23-30", "exponent"… */
+  bits?: BitRange | string;
+  /** Which parameter tensors can be hit; default every float32 initializer. */
+  targets?: TargetFilter;
+}
+
+export interface FaultPlan {
+  /** The derived per-trial seed (what `Rng` was seeded with). */
+  seed: number;
+  /** The campaign seed it came from. */
+  campaignSeed: number;
+  /** Parameter fingerprint of the model (SHA-256 hex). */
+  fingerprint: string;
+  /** Bit error rate: probability per stored bit, in [0, 1]. */
+  ber: number;
+  trial: number;
+  count: CountMode;
+  kind: FaultKind;
+  faults: WeightFault[];
+}
+
+/** Throws a FlipguardError unless `ber` is a number in [0, 1]. */
+export function checkBer(ber: unknown): asserts ber is number {
+  if (typeof ber !== 'number' || !Number.isFinite(ber) || ber < 0 || ber > 1) {
+    throw new FlipguardError(`BER ${String(ber)} is not a probability in [0, 1]; give a bit error rate such as 1e-6.`);
+  }
+}
+
+/** Throws a FlipguardError unless `seed` is a 32-bit integer. */
+export function checkSeed(seed: unknown): asserts seed is number {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < -2147483648 || seed >= 4294967296) {
+    throw new FlipguardError(`Seed ${String(seed)} is not a 32-bit integer; give a whole number such as 1.`);
+  }
+}
+
+function checkTrial(trial: unknown): asserts trial is number {
+  if (typeof trial !== 'number' || !Number.isInteger(trial) || trial < 0) {
+    throw new FlipguardError(`Trial ${String(trial)} is not a trial number; give a whole number ≥ 0.`);
+  }
+}
+
+/** floor(x) where x within 1e-9 (relative) below an integer counts as that integer. */
+export function floorCount(x: number): number {
+  const r = Math.round(x);
+  if (Math.abs(x - r) <= 1e-9 * Math.max(1, Math.abs(x))) return r;
+  return Math.floor(x);
+}
+
+/** The seed a trial's generator starts from: a hash of (campaign seed, fingerprint, BER, trial). */
+export function trialSeed(seed: number, fingerprint: string, ber: number, trial: number): number {
+  return Rng.derive(seed, 'faults', fingerprint, ber, trial);
+}
+
+/**
+ * Draws plans for one model and fault model; construct once per campaign (it resolves targets and
+ * hashes the parameters), then call `plan` per (seed, BER, trial).
+ */
+export class FaultPlanner {
+  readonly targets: readonly ParameterInfo[];
+  readonly bits: readonly number[];
+  /** Selected (element, bit) positions over all targets: Σ numel × bits.length. */
+  readonly totalBits: number;
+  readonly fingerprint: string;
+  readonly count: CountMode;
+  readonly kind: FaultKind;
+  readonly fixedFaults: number;
+  private readonly offsets: number[];
+
+  constructor(model: Model, opts: FaultModelOptions = {}, fingerprint?: string) {
+    this.count = opts.count ?? 'binomial';
+    if (!COUNT_MODES.includes(this.count)) throw new FlipguardError(`Unknown fault count rule "${String(this.count)}"; use ${COUNT_MODES.join(', ')}.`);
+    this.kind = opts.kind ?? 'flip';
+    if (!FAULT_KINDS.includes(this.kind)) throw new FlipguardError(`Unknown fault kind "${String(this.kind)}"; use ${FAULT_KINDS.join(', ')}.`);
+    this.bits = resolveBits(opts.bits);
+    this.targets = selectTargets(model, opts.targets);
+    this.offsets = [];
+    let total = 0;
+    for (const t of this.targets) { this.offsets.push(total); total += t.numel * this.bits.length; }
+    this.totalBits = total;
+    this.fixedFaults = 0;
+    if (this.count === 'fixed') {
+      const k = opts.faults;
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0) throw new FlipguardError(`The fixed fault count ${String(k)} is not a whole number ≥ 0; pass faults: N with count 'fixed'.`);
+      if (k > total) throw new FlipguardError(`${k} faults do not fit in the ${total} selected bit positions; ask for at most ${total} or widen the targets.`);
+      this.fixedFaults = k;
+    } else if (opts.faults !== undefined) {
+      throw new FlipguardError(`A fault count (faults: ${opts.faults}) only applies to count 'fixed', not '${this.count}'; drop it or use count 'fixed'.`);
+    }
+    this.fingerprint = fingerprint ?? parameterFingerprint(model);
+  }
+
+  /** Expected number of faults per trial at `ber` (exact for floor and fixed). */
+  expectedFaults(ber: number): number {
+    checkBer(ber);
+    if (this.count === 'fixed') return this.fixedFaults;
+    if (this.count === 'floor') return this.targets.reduce((s, t) => s + floorCount(ber * t.numel * this.bits.length), 0);
+    return ber * this.totalBits;
+  }
+
+  /** Maps a flat position over all selected (element, bit) positions to a fault. */
+  private at(pos: number): WeightFault {
+    let lo = 0;
+    let hi = this.offsets.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (this.offsets[mid] <= pos) lo = mid; else hi = mid - 1; }
+    const local = pos - this.offsets[lo];
+    const nb = this.bits.length;
+    return { tensor: this.targets[lo].name, index: Math.floor(local / nb), bit: this.bits[local % nb], kind: this.kind };
+  }
+
+  /** The plan of one trial. Pure: the same arguments give the same plan on every machine. */
+  plan(seed: number, ber: number, trial: number): FaultPlan {
+    checkSeed(seed);
+    checkBer(ber);
+    checkTrial(trial);
+    const s = trialSeed(seed, this.fingerprint, ber, trial);
+    const rng = new Rng(s);
+    let faults: WeightFault[];
+    if (this.count === 'binomial') {
+      faults = bernoulliPositions(rng, this.totalBits, ber).map((p) => this.at(p));
+    } else if (this.count === 'fixed') {
+      faults = positionsWithoutReplacement(rng, this.totalBits, this.fixedFaults).map((p) => this.at(p));
+    } else {
+      faults = [];
+      this.targets.forEach((t, i) => {
+        const space = t.numel * this.bits.length;
+        const k = floorCount(ber * space);
+        for (const p of positionsWithReplacement(rng, space, k)) faults.push(this.at(this.offsets[i] + p));
+      });
+    }
+    return { seed: s, campaignSeed: seed, fingerprint: this.fingerprint, ber, trial, count: this.count, kind: this.kind, faults };
+  }
+}
+
+/** One trial's plan: `new FaultPlanner(model, opts).plan(seed, ber, trial)`. */
+export function planFaults(model: Model, opts: FaultModelOptions & { seed: number; ber: number; trial?: number }): FaultPlan {
+  checkBer(opts.ber);
+  checkSeed(opts.seed);
+  return new FaultPlanner(model, opts).plan(opts.seed, opts.ber, opts.trial ?? 0);
+}
