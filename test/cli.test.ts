@@ -109,3 +109,65 @@ test('data whose image shape does not fit the model is refused clearly', () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /expects images of shape \[3, 32, 32\].*\[1, 28, 28\]/);
 });
+
+test('inject runs a seeded campaign, writes records and the summary JSON, resumes, and refuses bad input', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
+  const model = tinyModelFile(dir);
+  const out = join(dir, 'run.jsonl');
+  const json = join(dir, 'summary.json');
+  const args = ['inject', model, '--ber', '1e-4,1e-3', '--trials', '4', '--limit', '100', '--seed', '5', '--out', out, '--quiet'];
+  const r = run(...args, '--json', json);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /BER/);
+  const s = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(s.bers.length, 2);
+  for (const k of ['ber', 'trials', 'meanDrop', 'stdDrop', 'ci95', 'meanSdc', 'meanDue', 'trialsPerSecond']) assert.ok(k in s.bers[0], k);
+  assert.ok(typeof s.golden.accuracy === 'number');
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 1 + 8);
+  const rec = JSON.parse(lines[1]);
+  for (const k of ['ber', 'trial', 'seed', 'faults', 'accuracy', 'accuracyDrop', 'sdcRate', 'dueRate', 'millis']) assert.ok(k in rec, k);
+  // re-running into the same file runs nothing new and gives the same summary
+  const json2 = join(dir, 'summary2.json');
+  const again = run(...args, '--json', json2);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /0 trials run, 8 resumed/);
+  const s2 = JSON.parse(readFileSync(json2, 'utf8'));
+  assert.deepEqual(s2.bers.map((b: { meanDrop: number }) => b.meanDrop), s.bers.map((b: { meanDrop: number }) => b.meanDrop));
+  // the same file with another configuration is refused and left as it was
+  const before = readFileSync(out, 'utf8');
+  const other = run('inject', model, '--ber', '1e-4', '--trials', '4', '--limit', '100', '--seed', '6', '--out', out, '--quiet');
+  assert.equal(other.code, 2);
+  assert.equal(readFileSync(out, 'utf8'), before);
+  for (const [extra, re] of [
+    [['--ber', '2'], /BER|bit error rate/i],
+    [['--ber', 'abc'], /--ber must be a comma-separated list of numbers/],
+    [['--ber', '1e-3', '--bits', '23-40'], /0.?31/],
+    [['--ber', '1e-3', '--targets', 'ConvTranspose'], /select|match|no parameter/i],
+    [['--ber', '1e-3', '--fault-list', join(dir, 'nofile.json')], /nofile\.json/],
+    [['--ber', '1e-3', '--shard', '3'], /--shard must look like i\/n/],
+  ] as [string[], RegExp][]) {
+    const e = run('inject', model, '--limit', '10', '--quiet', ...extra);
+    assert.equal(e.code, 2, `${extra.join(' ')}: ${e.err}`);
+    assert.match(e.err, re, extra.join(' '));
+    assert.equal(e.err.trim().split('\n').length, 1, e.err);
+  }
+});
+
+test('inject --dry-run prints the replayable plan; --fault-list replays it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
+  const model = tinyModelFile(dir);
+  const r = run('inject', model, '--ber', '1e-3', '--seed', '9', '--dry-run');
+  assert.equal(r.code, 0, r.err);
+  const plan = JSON.parse(r.out.trim().split('\n')[0]);
+  assert.equal(plan.ber, 1e-3);
+  assert.ok(plan.faults.length > 0);
+  for (const f of plan.faults) assert.ok(f.bit >= 0 && f.bit <= 31 && typeof f.tensor === 'string');
+  assert.deepEqual(JSON.parse(run('inject', model, '--ber', '1e-3', '--seed', '9', '--dry-run').out.trim().split('\n')[0]), plan);
+  const list = join(dir, 'plan.json');
+  writeFileSync(list, JSON.stringify(plan));
+  const json = join(dir, 'replay.json');
+  const rr = run('inject', model, '--fault-list', list, '--limit', '50', '--json', json, '--quiet');
+  assert.equal(rr.code, 0, rr.err);
+  assert.equal(JSON.parse(readFileSync(json, 'utf8')).faults, plan.faults.length);
+});

@@ -12,3 +12,4 @@ export {
   type SampleSizeOptions,
 } from './stats.js';
 export { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, type BerSummary, type CampaignSummary, type SummaryOptions } from './summary.js';
+export { evaluateFaultList, type ReplayResult } from './replay.js';

@@ -1,0 +1,140 @@
+import { FlipguardError } from '../../errors.js';
+import { loadModel } from '../../graph/load.js';
+import { runCampaign, mergeRuns, evaluateFaultList, type CampaignSummary } from '../../campaign/index.js';
+import { planFaults, readFaultList, type TargetFilter } from '../../faults/index.js';
+import type { CountMode, FaultKind } from '../../faults/plan.js';
+import { Progress } from '../progress.js';
+import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { writeJson, bold } from '../output.js';
+import { formatTable } from '../table.js';
+
+const OP_ALIASES: Record<string, string> = {
+  conv: 'Conv', convtranspose: 'ConvTranspose', gemm: 'Gemm', matmul: 'MatMul', dense: 'Gemm',
+  batchnorm: 'BatchNormalization', bn: 'BatchNormalization', batchnormalization: 'BatchNormalization',
+};
+
+/** --targets conv,gemm,batchnorm → op types; other words are taken as exact op types. */
+export function targetOps(list: string[] | undefined): string[] | undefined {
+  return list?.map((t) => OP_ALIASES[t.toLowerCase()] ?? t);
+}
+
+/** Parses --shard i/n. */
+export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  if (!m) throw new FlipguardError(`--shard must look like i/n (e.g. 0/4), got "${s}".`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+export function summaryTable(s: CampaignSummary): string {
+  return formatTable(
+    ['BER', 'trials', 'mean faults', 'drop (pp)', '± std', '95% CI (pp)', 'SDC', 'DUE', 'trials/s'],
+    s.bers.map((b) => [b.ber.toExponential(0), b.trials, b.meanFaults.toFixed(1), b.meanDrop.toFixed(2), b.stdDrop.toFixed(2), `[${b.ci95[0].toFixed(2)}, ${b.ci95[1].toFixed(2)}]`, `${(b.meanSdc * 100).toFixed(2)}%`, `${(b.meanDue * 100).toFixed(2)}%`, b.trialsPerSecond.toFixed(1)]),
+  );
+}
+
+/** The summary JSON of the issue: golden accuracy and per-BER statistics. */
+export function summaryJson(s: CampaignSummary, extra: Record<string, unknown> = {}) {
+  return {
+    ...extra,
+    golden: { accuracy: s.golden.accuracy },
+    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, trialsPerSecond: b.trialsPerSecond, meanFaults: b.meanFaults, ci95Sdc: b.ci95Sdc, stoppedEarly: b.stoppedEarly })),
+  };
+}
+
+export const injectCommand: Command = {
+  name: 'inject',
+  summary: 'fault-injection campaign: bit flips at bit error rates, many seeded trials',
+  usage: 'MODEL --ber 1e-7,1e-6,1e-5 --trials 100 [--out run.jsonl] [--json summary.json]',
+  positionals: [1, 1],
+  options: {
+    ...dataOptions,
+    ber: { kind: 'numbers', arg: 'B1,B2,…', help: 'bit error rates: probability that each stored bit flips, in [0, 1]' },
+    trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100 },
+    seed: { kind: 'int', arg: 'S', help: 'campaign seed: (seed, model, BER, trial) fixes every fault', default: 1 },
+    count: { kind: 'string', arg: 'binomial|floor|fixed', help: 'faults per tensor: Binomial(bits, BER), exactly floor(BER·bits) (paper A), or --faults N', choices: ['binomial', 'floor', 'fixed'], default: 'binomial' },
+    faults: { kind: 'int', arg: 'N', help: 'faults per trial with --count fixed' },
+    kind: { kind: 'string', arg: 'flip|stuck0|stuck1', help: 'fault kind', choices: ['flip', 'stuck0', 'stuck1'], default: 'flip' },
+    bits: { kind: 'string', arg: 'LO-HI', help: 'bits that can be hit: 0 = mantissa LSB, 23–30 exponent, 31 sign (e.g. 23-30, exponent, 31)', default: '0-31' },
+    targets: { kind: 'strings', arg: 'conv,gemm,batchnorm', help: 'only parameters of these op types' },
+    names: { kind: 'strings', arg: 'GLOB,…', help: 'only tensors whose names match (glob or /regex/)' },
+    exclude: { kind: 'strings', arg: 'GLOB,…', help: 'leave out tensors whose names match' },
+    layers: { kind: 'strings', arg: 'NAME|INDEX,…', help: 'only parameters of these layers (node name pattern or index)' },
+    out: { kind: 'string', arg: 'FILE', help: 'JSON-lines record file; re-running into it resumes' },
+    json: { kind: 'string', arg: 'FILE', help: 'write the summary as JSON' },
+    margin: { kind: 'number', arg: 'PP', help: 'stop a BER early once its 95% CI half-width is below PP percentage points' },
+    shard: { kind: 'string', arg: 'i/n', help: 'run only part i of n of the trials (join with flipguard merge)' },
+    'dry-run': { kind: 'bool', help: 'print the fault plan of each BER\'s first trial and stop' },
+    'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
+    'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
+    swap: { kind: 'string', arg: 'rebuild|feed', help: 'how faulty parameters reach onnxruntime', choices: ['rebuild', 'feed'], default: 'rebuild' },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256 },
+    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+  },
+  async run({ positionals, values: v }) {
+    const model = loadModel(positionals[0]);
+    const data = datasetFromOptions(v, model);
+    const targets: TargetFilter = {};
+    if (v.targets) targets.ops = targetOps(v.targets as string[]);
+    if (v.names) targets.names = v.names as string[];
+    if (v.exclude) targets.exclude = v.exclude as string[];
+    if (v.layers) targets.layers = (v.layers as string[]).map((l) => (/^\d+$/.test(l) ? Number(l) : l));
+    if (v['fault-list']) {
+      const list = readFaultList(v['fault-list'] as string, model);
+      const r = await evaluateFaultList(model, data, list, { batch: v.batch as number, threads: v.threads as number | undefined });
+      process.stdout.write(`${r.faults} faults: accuracy ${(r.goldenAccuracy * 100).toFixed(2)}% → ${(r.accuracy * 100).toFixed(2)}% (drop ${r.accuracyDrop.toFixed(2)} pp), SDC ${(r.sdcRate * 100).toFixed(2)}%, DUE ${(r.dueRate * 100).toFixed(2)}%\n`);
+      if (v.json) writeJson(v.json as string, r);
+      return;
+    }
+    if (!v.ber) throw new FlipguardError('flipguard inject needs --ber, e.g. --ber 1e-7,1e-6,1e-5 (probability that each stored bit flips).');
+    const faultOpts = { count: v.count as CountMode, faults: v.faults as number | undefined, kind: v.kind as FaultKind, bits: v.bits as string, targets };
+    if (v['dry-run']) {
+      for (const ber of v.ber as number[]) {
+        const plan = planFaults(model, { ...faultOpts, seed: v.seed as number, ber, trial: 0 });
+        process.stdout.write(`${JSON.stringify(plan)}\n`);
+      }
+      return;
+    }
+    const bers = v.ber as number[];
+    const trials = v.trials as number;
+    const bar = new Progress('inject', 0, { quiet: Boolean(v.quiet) });
+    let progress: Progress | undefined;
+    const drops = new Map<number, number[]>();
+    const result = await runCampaign({
+      model, data, bers, trials, seed: v.seed as number, ...faultOpts, out: v.out as string | undefined,
+      margin: v.margin as number | undefined, shard: parseShard(v.shard as string | undefined), batch: v.batch as number,
+      threads: v.threads as number | undefined, shortcuts: !v['no-shortcuts'], swap: v.swap as 'rebuild' | 'feed',
+      onProgress: (p) => {
+        progress ??= new Progress('inject', p.total, { quiet: Boolean(v.quiet) });
+        const d = drops.get(p.ber) ?? [];
+        d.push(p.record.accuracyDrop);
+        drops.set(p.ber, d);
+        const mean = d.reduce((a, b) => a + b, 0) / d.length;
+        progress.update(p.done, `BER ${p.ber.toExponential(0)} trial ${p.trial + 1}/${trials} mean drop ${mean.toFixed(2)} pp`);
+      },
+    });
+    progress?.done();
+    bar.done();
+    process.stdout.write(`${bold('golden')} accuracy ${(result.golden.accuracy * 100).toFixed(2)}% on ${data.count} ${data.name} images; ${result.ran} trials run, ${result.resumed} resumed${v.out ? ` → ${v.out}` : ''}\n\n`);
+    process.stdout.write(summaryTable(result) + '\n');
+    if (v.json) writeJson(v.json as string, summaryJson(result, { model: positionals[0], config: result.config }));
+  },
+};
+
+export const mergeCommand: Command = {
+  name: 'merge',
+  summary: 'join shard outputs of one campaign into the result of a single run',
+  usage: 'RUN.jsonl... [--out merged.jsonl] [--json summary.json]',
+  positionals: [1, 1000],
+  options: {
+    out: { kind: 'string', arg: 'FILE', help: 'write the merged records as one JSON-lines file' },
+    json: { kind: 'string', arg: 'FILE', help: 'write the summary as JSON' },
+    margin: { kind: 'number', arg: 'PP', help: 'apply the early-stop margin rule when summarising' },
+  },
+  async run({ positionals, values: v }) {
+    const r = mergeRuns(positionals, { out: v.out as string | undefined, margin: v.margin as number | undefined });
+    process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}%; ${r.records.length} trials from ${positionals.length} files${v.out ? ` → ${v.out}` : ''}\n\n`);
+    process.stdout.write(summaryTable(r) + '\n');
+    if (v.json) writeJson(v.json as string, summaryJson(r, { config: r.config }));
+  },
+};
