@@ -1,0 +1,13 @@
+/** Add (broadcasting): da = dy and db = dy, each summed over the axes its operand was broadcast along. */
+import { registerRule, type GradRule } from '../rule.js';
+
+export const addRule: GradRule = {
+  backward(ctx) {
+    const { e, node } = ctx;
+    const dy = ctx.gradOutputs[0]!;
+    const ys = ctx.shape(node.outputs[0]);
+    return node.inputs.map((v, i) => (ctx.needs[i] ? e.unbroadcast(dy, ys, v, ctx.shape(v)) : undefined));
+  },
+};
+
+registerRule('Add', addRule);

@@ -1,0 +1,4 @@
+/** ConstantOfShape: the output's values do not depend on the (integer) shape input. */
+import { NON_DIFFERENTIABLE, registerRule } from '../rule.js';
+
+registerRule('ConstantOfShape', NON_DIFFERENTIABLE);

@@ -1,0 +1,18 @@
+/** Div (broadcasting, y = a / b): da = dy / b, db = −dy·y / b, each summed over its broadcast axes. */
+import { registerRule, type GradRule } from '../rule.js';
+
+export const divRule: GradRule = {
+  backward(ctx) {
+    const { e, node } = ctx;
+    const [a, b] = node.inputs;
+    const y = node.outputs[0];
+    const dy = ctx.gradOutputs[0]!;
+    const ys = ctx.shape(y);
+    return [
+      ctx.needs[0] ? e.unbroadcast(e.div(dy, b), ys, a, ctx.shape(a)) : undefined,
+      ctx.needs[1] ? e.neg(e.unbroadcast(e.div(e.mul(dy, y), b), ys, b, ctx.shape(b))) : undefined,
+    ];
+  },
+};
+
+registerRule('Div', divRule);

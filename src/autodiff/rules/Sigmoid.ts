@@ -1,0 +1,12 @@
+/** Sigmoid: dx = dy·y·(1 − y), from the forward output y. */
+import { registerRule, type GradRule } from '../rule.js';
+
+export const sigmoidRule: GradRule = {
+  backward(ctx) {
+    const { e, node } = ctx;
+    const y = node.outputs[0];
+    return [e.mul(ctx.gradOutputs[0]!, e.mul(y, e.sub(e.scalar(1), y)))];
+  },
+};
+
+registerRule('Sigmoid', sigmoidRule);

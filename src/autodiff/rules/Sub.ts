@@ -1,0 +1,17 @@
+/** Sub (broadcasting): da = dy, db = −dy, each summed over the axes its operand was broadcast along. */
+import { registerRule, type GradRule } from '../rule.js';
+
+export const subRule: GradRule = {
+  backward(ctx) {
+    const { e, node } = ctx;
+    const [a, b] = node.inputs;
+    const dy = ctx.gradOutputs[0]!;
+    const ys = ctx.shape(node.outputs[0]);
+    return [
+      ctx.needs[0] ? e.unbroadcast(dy, ys, a, ctx.shape(a)) : undefined,
+      ctx.needs[1] ? e.neg(e.unbroadcast(dy, ys, b, ctx.shape(b))) : undefined,
+    ];
+  },
+};
+
+registerRule('Sub', subRule);
