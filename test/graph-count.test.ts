@@ -129,3 +129,26 @@ test('parameterTensors traces through Transpose, Cast, Identity, Unsqueeze to th
   const mm = c.layers.find((l) => l.name === 'mm_b')!;
   assert.deepEqual([mm.parameters, mm.macs], [0, 9]);
 });
+
+test('parameterTensors follows constant subgraphs (a vote over stored copies) to the layer', () => {
+  const b = new GraphBuilder('vote');
+  const x = b.input('x', ['N', 4]);
+  const [w1, w2, w3] = ['fc.w', 'fc.w.copy2', 'fc.w.copy3'].map((n) => w(b, n, [3, 4]));
+  // median of three copies, selected with Where: constant, so it belongs to the Gemm
+  const med = b.op('Max', [b.op('Min', [w1, w2]), b.op('Min', [b.op('Max', [w1, w2]), w3])]);
+  const voted = b.op('Where', [b.op('Equal', [w1, w2]), w1, med]);
+  let h = b.op('Gemm', [x, b.op('Identity', [voted]), w(b, 'fc.b', [3])], { transB: A.i(1) }, 'fc');
+  // a parameter mixed with activations right away is unchanged
+  h = b.op('Mul', [h, w(b, 'scale', [3])], {}, 'scale_mul');
+  // a constant product that meets activations in an Add is used there, as 'other'
+  h = b.op('Add', [h, b.op('Mul', [w(b, 'sa', [3]), w(b, 'sb', [3])], {}, 'prod')], {}, 'shift');
+  b.output(h);
+  const m = makeModel(b.build());
+  const ps = new Map(parameterTensors(m).map((p) => [p.name, [p.op, p.node, p.role, p.nodes]]));
+  for (const n of ['fc.w', 'fc.w.copy2', 'fc.w.copy3']) assert.deepEqual(ps.get(n), ['Gemm', 'fc', 'weight', ['fc']], n);
+  assert.deepEqual(ps.get('fc.b'), ['Gemm', 'fc', 'bias', ['fc']]);
+  assert.deepEqual(ps.get('sa'), ['Add', 'shift', 'other', ['shift']]);
+  assert.deepEqual(ps.get('scale'), ['Mul', 'scale_mul', 'other', ['scale_mul']]);
+  const c = countModel(m);
+  assert.deepEqual(c.layers.map((l) => [l.name, l.parameters]), [['fc', 3 * 12 + 3], ['scale_mul', 3], ['shift', 6]]);
+});

@@ -305,6 +305,127 @@ add('ConstantOfShape from a computed shape (opset 13)', 13, ['N', 3], (b, x) => 
   b.op('Concat', [x, z], { axis: A.i(1) });
 });
 
+// ---------------------------------------------------------------- ops flipguard's transforms emit
+
+add('comparisons broadcast to bool (opset 13)', 13, ['N', 3, 4], (b, x) => {
+  b.op('Equal', [x, w(b, 'e', [4])]);
+  b.op('Less', [w(b, 'l', [3, 1]), x]);
+  b.op('Greater', [x, w(b, 'g', [])]);
+  b.op('GreaterOrEqual', [x, w(b, 'ge', [1, 1, 4])]);
+  b.op('LessOrEqual', [w(b, 'le', [2, 1, 1, 1]), x]);
+});
+add('logic: And, Or, Xor, Not; IsNaN, IsInf (opset 17)', 17, ['N', 3, 4], (b, x) => {
+  const p = b.op('Greater', [x, w(b, 't', [4])]);
+  const q = b.op('IsNaN', [b.op('Reciprocal', [x])]);
+  const r = b.op('IsInf', [b.op('Log', [b.op('Abs', [x])])], { detect_negative: A.i(0) });
+  b.op('And', [p, b.op('Less', [x, w(b, 'u', [3, 1])])]);
+  b.op('Or', [q, r]);
+  b.op('Xor', [p, b.op('IsInf', [x])]);
+  b.op('Not', [p]);
+});
+add('Where with three-way broadcasting (opset 16)', 16, ['N', 1, 4], (b, x) => {
+  const cond = b.op('Greater', [w(b, 'c', [3, 1]), w(b, 'z', [])]);
+  b.op('Where', [cond, x, w(b, 'y', [])]);
+  b.op('Where', [b.op('IsNaN', [x]), w(b, 'a', [2, 1, 1, 1]), x]);
+});
+add('Min and Max: one to three inputs, broadcast (opset 13)', 13, ['N', 3, 4], (b, x) => {
+  b.op('Min', [x]);
+  b.op('Min', [x, w(b, 'm', [4]), w(b, 'm2', [3, 1])]);
+  b.op('Max', [w(b, 'n', [1, 1, 1]), x]);
+  b.op('Max', [x, w(b, 'n2', [2, 1, 1, 1]), w(b, 'n3', [])]);
+});
+add('unary math and Pow (opset 13)', 13, ['N', 2, 5], (b, x) => {
+  for (const op of ['Abs', 'Neg', 'Reciprocal', 'Exp', 'Floor', 'Ceil', 'Sign']) b.op(op, [x]);
+  const pos = b.op('Abs', [x]);
+  b.op('Log', [pos]);
+  b.op('Sqrt', [pos]);
+  b.op('Pow', [pos, w(b, 'p', [5])]);
+  b.op('Pow', [w(b, 'base', [3, 1, 1, 1]), x]);
+});
+add('Mod fmod 1 on floats and both forms folded on integers (opset 13)', 13, ['N', 3, 4], (b, x) => {
+  b.op('Mod', [x, w(b, 'd', [4])], { fmod: A.i(1) });
+  const s = b.op('Shape', [x]);
+  const neg = b.ints('neg', [-7, 7, -7]);
+  b.op('Mod', [neg, b.ints('three', [3], [])]);
+  b.op('Mod', [neg, b.ints('mthree', [-3], [])]);
+  b.op('Mod', [neg, b.ints('five', [5], [])], { fmod: A.i(1) });
+  b.op('Mod', [s, b.ints('two', [2], [])]);
+});
+add('ReduceSum axes input, keepdims, noop_with_empty_axes (opset 13)', 13, ['N', 3, 4, 5], (b, x) => {
+  b.op('ReduceSum', [x, b.ints('a', [1, -1])]);
+  b.op('ReduceSum', [x, b.ints('a2', [2])], { keepdims: A.i(0) });
+  b.op('ReduceSum', [x], { keepdims: A.i(0) });
+  b.op('ReduceSum', [x, b.ints('none', [], [0])]);
+  b.op('ReduceSum', [x], { noop_with_empty_axes: A.i(1) });
+  b.op('ReduceSum', [b.op('Shape', [x]), b.ints('a0', [0])], { keepdims: A.i(0) });
+});
+add('ReduceSum axes attribute (opset 11)', 11, ['N', 3, 4], (b, x) => {
+  b.op('ReduceSum', [x], { axes: A.is([1]), keepdims: A.i(0) });
+  b.op('ReduceSum', [x]);
+});
+add('TopK k attribute (opset 9)', 9, ['N', 5], (b, x) => { b.node('TopK', [x], { k: A.i(3) }, { outputs: 2 }); });
+add('ReduceMin/Max/Mean axes attribute (opset 17)', 17, ['N', 3, 4, 5], (b, x) => {
+  b.op('ReduceMin', [x], { axes: A.is([0, 2, 3]), keepdims: A.i(0) });
+  b.op('ReduceMax', [x], { axes: A.is([-1]) });
+  b.op('ReduceMean', [x]);
+  b.op('ReduceMax', [b.op('Shape', [x])], { keepdims: A.i(0) });
+});
+add('ReduceMin/Max/Mean axes input (opset 18)', 18, ['N', 3, 4, 5], (b, x) => {
+  b.op('ReduceMin', [x, b.ints('a', [0, 2, 3])], { keepdims: A.i(0) });
+  b.op('ReduceMax', [x, b.ints('a2', [-2])]);
+  b.op('ReduceMean', [x]);
+  b.op('ReduceMean', [x], { noop_with_empty_axes: A.i(1), keepdims: A.i(0) });
+  b.op('ReduceMin', [b.op('Shape', [x])]);
+});
+add('TopK both outputs, axis, k from input (opset 13)', 13, ['N', 3, 6], (b, x) => {
+  b.node('TopK', [x, b.ints('k', [2])], { axis: A.i(1) }, { outputs: 2 });
+  b.node('TopK', [x, b.ints('k2', [6])], { largest: A.i(0), sorted: A.i(0) }, { outputs: 2 });
+  b.node('TopK', [b.op('Reshape', [x, b.ints('flat', [-1])]), b.ints('k3', [5])], { axis: A.i(0) }, { outputs: 2 });
+});
+add('GatherElements (opset 13)', 13, ['N', 3, 4], (b, x) => {
+  b.op('GatherElements', [x, b.ints('i', [0, 3, -1, 2, 1, 0], [1, 3, 2])], { axis: A.i(2) });
+  b.op('GatherElements', [x, b.ints('i2', [2, 0, 1, 1], [1, 1, 4])], { axis: A.i(-2) });
+  b.op('GatherElements', [b.op('Shape', [x]), b.ints('i3', [2, 0, -1], [3])], { axis: A.i(0) });
+});
+add('ScatterElements and ScatterND keep the data shape (opset 16)', 16, ['N', 3, 4], (b, x) => {
+  b.op('ScatterElements', [x, b.ints('i', [2, 0, 1, 1], [1, 1, 4]), w(b, 'u', [1, 1, 4])], { axis: A.i(1) });
+  b.op('ScatterElements', [x, b.ints('i2', [3, -1], [1, 1, 2]), w(b, 'u2', [1, 1, 2])], { axis: A.i(2), reduction: A.s('add') });
+  b.op('ScatterND', [x, b.ints('nd', [0, 1, 0, 2], [2, 2]), w(b, 'u3', [2, 4])]);
+  b.op('ScatterND', [x, b.ints('nd2', [0, 2, 3], [1, 3]), w(b, 'u4', [1])]);
+});
+add('Expand and Tile, folded on integers (opset 13)', 13, ['N', 3, 1], (b, x) => {
+  b.op('Expand', [x, b.ints('s', [2, 1, 1, 5])]);
+  b.op('Expand', [x, b.ints('s2', [1])]);
+  b.op('Tile', [x, b.ints('r', [1, 2, 3])]);
+  const s = b.op('Shape', [x]);
+  b.op('Expand', [s, b.ints('s3', [2, 3])]);
+  b.op('Tile', [s, b.ints('r2', [2])]);
+});
+add('Range on constants sizes a Reshape (opset 13)', 13, ['N', 12], (b, x) => {
+  const r = b.op('Range', [b.ints('start', [1], []), b.ints('limit', [4], []), b.ints('delta', [1], [])]);
+  const target = b.op('Concat', [b.ints('m1', [-1]), b.op('Add', [r, b.ints('one', [1], [])])], { axis: A.i(0) });
+  b.op('Reshape', [x, b.op('Slice', [target, b.ints('s0', [0]), b.ints('s1', [3])])]);
+  b.op('Range', [b.ints('s', [10], []), b.ints('l', [0], []), b.ints('d', [-3], [])]);
+  b.op('Range', [b.init('fs', [], [0.5]), b.init('fl', [], [2.9]), b.init('fd', [], [0.25])]);
+});
+add('a vote subgraph like tmr-weights on constants (opset 17)', 17, ['N', 2, 5, 5], (b, x) => {
+  const wt = w(b, 'w', [3, 2, 3, 3]);
+  const flat = b.op('Reshape', [wt, b.ints('flat', [-1])]);
+  const idx = b.init('idx', [4], new Int32Array([0, 5, 9, 53]), DataType.INT32);
+  const a = b.op('Gather', [flat, idx], { axis: A.i(0) });
+  const c2 = w(b, 'c2', [4]);
+  const c3 = w(b, 'c3', [4]);
+  const pick = b.op('Or', [b.op('Equal', [a, c2]), b.op('Equal', [a, c3])]);
+  const which = b.op('Where', [pick, b.ints('zero', [0], []), b.ints('one', [1], [])]);
+  const row = b.ints('row', [1, -1]);
+  const stack = b.op('Concat', [a, c2, b.op('Max', [b.op('Min', [a, c2]), c3])].map((v) => b.op('Reshape', [v, row])), { axis: A.i(0) });
+  const v0 = b.op('Reshape', [b.op('GatherElements', [stack, b.op('Reshape', [which, row])], { axis: A.i(0) }), b.ints('f2', [-1])]);
+  const [, sel] = b.node('TopK', [b.op('Cast', [b.op('Not', [pick])], { to: A.i(DataType.FLOAT) }), b.ints('k', [2])], { axis: A.i(0) }, { outputs: 2 });
+  const fixed = b.op('ScatterElements', [v0, sel, b.op('Gather', [c3, sel], { axis: A.i(0) })], { axis: A.i(0) });
+  const voted = b.op('Reshape', [b.op('ScatterElements', [flat, idx, fixed], { axis: A.i(0) }), b.ints('shape', [3, 2, 3, 3])]);
+  b.op('Conv', [x, voted]);
+});
+
 // ---------------------------------------------------------------- tests
 
 test('inferShapes matches onnxruntime for every value at batch 1 and 3', async () => {
@@ -424,6 +545,45 @@ test('opset check: 11–18 silent, 7–10 and 19–21 warn, others fail', () => 
   noDefault.opsetImports = [{ domain: 'com.example', version: 1 }];
   assertFlip(() => checkSupported(noDefault), 'default ONNX opset');
   assert.equal(opsetCheck(at(13, [{ domain: 'com.example', version: 1 }])), undefined);
+});
+
+test('transform ops: element types, folded integer values and named errors', () => {
+  const m = build(17, [['x', ['N', 3, 4]]], (b, x) => {
+    const s = b.op('Shape', [x], {}, 'shape');
+    b.op('Equal', [x, w(b, 'e', [4])], {}, 'eq');
+    b.op('Less', [s, b.ints('four', [4], [])], {}, 'lt');
+    b.op('Where', [b.op('Greater', [s, b.ints('three', [3], [])]), s, b.ints('m1', [-1], [])], {}, 'where');
+    b.op('Mod', [b.ints('v', [-7, 7]), b.ints('d', [3], [])], {}, 'mod');
+    b.op('Mod', [b.ints('v2', [-7, 7]), b.ints('d2', [3], [])], { fmod: A.i(1) }, 'fmod');
+    b.op('ReduceSum', [s, b.ints('ax', [0])], { keepdims: A.i(0) }, 'sum');
+    b.op('Max', [s, b.ints('two', [2], [])], {}, 'max');
+    b.node('TopK', [x, b.ints('k', [2])], {}, { name: 'topk', outputs: 2 });
+    b.op('Tile', [s, b.ints('r', [2])], {}, 'tile');
+    b.op('Range', [b.ints('a', [0], []), b.op('Gather', [s, b.ints('i', [2], [])], { axis: A.i(0) }), b.ints('st', [2], [])], {}, 'range');
+    b.op('GatherElements', [s, b.ints('ge', [2, 2, 0])], { axis: A.i(0) }, 'gel');
+  });
+  const a = analyzeShapes(m, { batch: 5 });
+  const out = (name: string, i = 0) => m.graph.nodes.find((n) => n.name === name)!.outputs[i];
+  assert.equal(a.types.get(out('eq')), DataType.BOOL);
+  assert.deepEqual(a.values.get(out('lt')), [0, 1, 0]);
+  assert.deepEqual(a.values.get(out('where')), [5, -1, 4]);
+  assert.deepEqual(a.values.get(out('mod')), [2, 1]);
+  assert.deepEqual(a.values.get(out('fmod')), [-1, 1]);
+  assert.deepEqual(a.values.get(out('sum')), [12]);
+  assert.deepEqual(a.shapes.get(out('sum')), []);
+  assert.deepEqual(a.values.get(out('max')), [5, 3, 4]);
+  assert.deepEqual([a.shapes.get(out('topk', 1)), a.types.get(out('topk', 1)), a.types.get(out('topk'))], [[5, 3, 2], DataType.INT64, DataType.FLOAT]);
+  assert.deepEqual(a.values.get(out('tile')), [5, 3, 4, 5, 3, 4]);
+  assert.deepEqual(a.values.get(out('range')), [0, 2]);
+  assert.deepEqual(a.values.get(out('gel')), [4, 4, 5]);
+  const topk = build(13, [['x', ['N', 3]]], (b, x) => { b.node('TopK', [x, b.ints('k', [4])], {}, { name: 'tk', outputs: 2 }); });
+  assertFlip(() => inferShapes(topk), 'tk', 'top 4 of 3');
+  const where = build(13, [['x', ['N', 3]]], (b, x) => { b.op('Where', [b.op('IsNaN', [x]), x, w(b, 'y', [2])], {}, 'wh'); });
+  assertFlip(() => inferShapes(where), 'wh', '[1, 3]', '[2]');
+  const mod = build(13, [['x', ['N', 3]]], (b, x) => { b.op('Mod', [x, w(b, 'y', [3])], {}, 'md'); });
+  assertFlip(() => inferShapes(mod), 'md', 'fmod = 1');
+  const reduce = build(18, [['x', ['N', 3]], ['ax', [1]]], (b, x, ax) => { b.op('ReduceMax', [x, ax], {}, 'rm'); });
+  assertFlip(() => inferShapes(reduce), 'rm', '"ax"', 'run time');
 });
 
 test('analyzeShapes reports element types and folds int arithmetic exactly', () => {

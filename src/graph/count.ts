@@ -10,6 +10,13 @@
  * - Each parameter tensor belongs to one layer: the first node in graph order that computes with
  *   it, reached from the initializer through pass-through ops (Identity, Transpose, Reshape, Cast,
  *   Unsqueeze, Squeeze, Flatten). Shared tensors are counted once, at that first layer.
+ * - When that first node is part of a constant subgraph (every input an initializer, a Constant or
+ *   computed from those only — e.g. tmr-weights' vote, which merges three stored copies of a
+ *   weight with Gather/Equal/Where/GatherElements/ScatterElements/… into the weight a Conv reads),
+ *   the tensor is traced on through that subgraph to where its data enters the computation on the
+ *   input: the Conv/ConvTranspose/Gemm/MatMul/BatchNormalization it arrives at, or the first node
+ *   that mixes it with non-constant values. Its layer and role are taken there, so a replica is the
+ *   'weight' of the layer it protects.
  * - MACs are multiply-accumulates per image of Conv, ConvTranspose, Gemm and MatMul only (bias
  *   additions, batch normalisation, pooling and activations count 0):
  *   Conv = Cout·H_out·W_out·(Cin/group)·kh·kw, ConvTranspose = Cin·H_in·W_in·(Cout/group)·kh·kw,
@@ -46,6 +53,8 @@ export interface ParameterTensor {
 /** Ops that only move or re-type a tensor; parameter tracing looks through them (data input 0). */
 const PASS_THROUGH = new Set(['Identity', 'Transpose', 'Reshape', 'Cast', 'Unsqueeze', 'Squeeze', 'Flatten']);
 const LINEAR = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+/** Ops that own parameters: constant-subgraph tracing stops at them. */
+const COMPUTE = new Set([...LINEAR, 'BatchNormalization']);
 
 function nodeLabel(n: Node, index: number): string {
   return n.name || n.outputs[0] || `${n.opType}_${index}`;
@@ -76,11 +85,56 @@ function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole
 
 /**
  * Every floating-point initializer, in file order, with the first compute node using it (traced
- * through Identity/Transpose/Reshape/Cast/Unsqueeze/Squeeze/Flatten), its role there, and all
- * compute nodes using it.
+ * through Identity/Transpose/Reshape/Cast/Unsqueeze/Squeeze/Flatten, and through constant
+ * subgraphs such as tmr-weights' vote — see the module header), its role there, and all compute
+ * nodes using it. A tmr-weights replica is thus the 'weight' of the Conv/Gemm it protects.
  */
 export function parameterTensors(model: Model): ParameterTensor[] {
   return traceParameters(model).map(({ firstIndex: _, ...p }) => p);
+}
+
+type Use = { node: Node; idx: number };
+
+/**
+ * Names of the values known without any graph input: initializers, Constant outputs, and outputs
+ * of nodes whose every (given) input is such a value.
+ */
+function constantValues(model: Model): Set<string> {
+  const g = model.graph;
+  const known = new Set<string>(g.initializers.keys());
+  const done = new Set<Node>();
+  // a pass in graph order settles a topologically sorted graph; repeat for one that is not
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const n of g.nodes) {
+      if (done.has(n) || !n.inputs.every((i) => !i || known.has(i))) continue;
+      done.add(n);
+      changed = true;
+      for (const o of n.outputs) if (o) known.add(o);
+    }
+  }
+  return known;
+}
+
+/**
+ * Where the data of constant value `start` enters the computation: the compute ops (COMPUTE) it
+ * reaches through constant nodes, and the nodes mixing it with non-constant values.
+ */
+function constantArrivals(start: string, cons: Map<string, Node[]>, constant: Set<string>): Use[] {
+  const uses: Use[] = [];
+  const seen = new Set<string>();
+  const queue = [start];
+  while (queue.length) {
+    const v = queue.shift()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    for (const n of cons.get(v) ?? []) {
+      const outs = n.outputs.filter(Boolean);
+      if (!COMPUTE.has(n.opType) && outs.length && outs.every((o) => constant.has(o))) { queue.push(...outs); continue; }
+      n.inputs.forEach((inp, idx) => { if (inp === v) uses.push({ node: n, idx }); });
+    }
+  }
+  return uses;
 }
 
 function traceParameters(model: Model): (ParameterTensor & { firstIndex: number })[] {
@@ -89,10 +143,12 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
   const prod = producers(g);
   const order = new Map<Node, number>();
   g.nodes.forEach((n, i) => order.set(n, i));
+  let constant: Set<string> | undefined;
+  const byOrder = (a: Use, b: Use) => order.get(a.node)! - order.get(b.node)! || a.idx - b.idx;
   const out: (ParameterTensor & { firstIndex: number })[] = [];
   for (const t of g.initializers.values()) {
     if (!isFloatType(t.dataType)) continue;
-    const uses: { node: Node; idx: number }[] = [];
+    let uses: Use[] = [];
     const seen = new Set<string>();
     const queue = [t.name];
     while (queue.length) {
@@ -107,7 +163,25 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
         });
       }
     }
-    uses.sort((a, b) => order.get(a.node)! - order.get(b.node)! || a.idx - b.idx);
+    uses.sort(byOrder);
+    const head = uses[0]?.node;
+    if (head && !COMPUTE.has(head.opType)) {
+      // the first use computes a constant (e.g. a vote over stored copies): follow it to the layer
+      constant ??= constantValues(model);
+      const outs = head.outputs.filter(Boolean);
+      if (outs.length && outs.every((o) => constant!.has(o))) {
+        const arrivals: Use[] = [];
+        for (const u of uses) {
+          const uo = u.node.outputs.filter(Boolean);
+          if (!COMPUTE.has(u.node.opType) && uo.length && uo.every((o) => constant!.has(o))) {
+            for (const o of uo) arrivals.push(...constantArrivals(o, cons, constant!));
+          } else arrivals.push(u);
+        }
+        const dedup = new Map<string, Use>();
+        for (const a of arrivals) dedup.set(`${order.get(a.node)}:${a.idx}`, a);
+        if (dedup.size) uses = [...dedup.values()].sort(byOrder);
+      }
+    }
     const nodes: string[] = [];
     for (const u of uses) { const l = nodeLabel(u.node, order.get(u.node)!); if (!nodes.includes(l)) nodes.push(l); }
     const first = uses[0];

@@ -6,9 +6,25 @@ import { FlipguardError } from '../errors.js';
 import { defaultOpset, type Graph, type Model, type Node } from './types.js';
 
 /**
+ * Ops flipguard's own transforms emit (the hardening stages and voters of src/harden/, interval
+ * profiling), also accepted in imported models: comparisons and logic, selection (Where, TopK,
+ * GatherElements, ScatterElements, ScatterND), elementwise math (Min, Max, Abs, Log, Floor, Mod,
+ * …), reductions and broadcasting helpers (Expand, Tile, Range). Every one has a shape rule
+ * (graph/shapes.ts); they are not layers, so they carry no MACs and no parameters of their own.
+ */
+export const TRANSFORM_OPS: readonly string[] = Object.freeze([
+  'Where', 'Equal', 'Less', 'Greater', 'GreaterOrEqual', 'LessOrEqual',
+  'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf',
+  'Min', 'Max', 'Abs', 'Neg', 'Reciprocal', 'Log', 'Exp', 'Sqrt', 'Pow', 'Floor', 'Ceil', 'Mod', 'Sign',
+  'ReduceSum', 'ReduceMin', 'ReduceMax', 'ReduceMean',
+  'TopK', 'GatherElements', 'ScatterElements', 'ScatterND', 'Expand', 'Tile', 'Range',
+]);
+
+/**
  * Default-domain ONNX operators flipguard supports. Besides the layers of image classifiers this
  * includes the small integer ops (Shape, Gather, Unsqueeze, Squeeze, Cast, ConstantOfShape, …)
- * that PyTorch and TensorFlow exporters put around Flatten and Reshape.
+ * that PyTorch and TensorFlow exporters put around Flatten and Reshape, and TRANSFORM_OPS (what
+ * flipguard's own transforms emit, so that a written hardened model loads again).
  */
 export const SUPPORTED_OPS: readonly string[] = Object.freeze([
   'Conv', 'ConvTranspose', 'Gemm', 'MatMul',
@@ -18,6 +34,7 @@ export const SUPPORTED_OPS: readonly string[] = Object.freeze([
   'Flatten', 'Reshape', 'Transpose', 'Concat', 'Split', 'Slice',
   'Dropout', 'Identity', 'Softmax', 'LogSoftmax', 'Pad', 'Constant',
   'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'ConstantOfShape',
+  ...TRANSFORM_OPS,
 ]);
 
 const SUPPORTED = new Set(SUPPORTED_OPS);

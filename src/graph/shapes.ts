@@ -887,6 +887,288 @@ function constantOfShapeRule(c: NodeCtx): void {
   c.set(0, dims, dt, value);
 }
 
+// ───────────────────────────── ops flipguard's transforms emit ─────────────────────────────
+//
+// Comparisons, logic, selection, elementwise math and reductions (ops.ts TRANSFORM_OPS). Values
+// are folded only when the result is an integer or bool tensor (shape arithmetic, masks, index
+// computations); floating-point results are left to the runtime.
+
+/** Maps a multi-index of the broadcast shape `out` to the flat index of an input of shape `s`. */
+function broadcastIndexer(s: readonly number[], out: readonly number[]): (idx: number[]) => number {
+  const st = stridesOf(s);
+  const off = out.length - s.length;
+  return (idx) => {
+    let f = 0;
+    for (let k = 0; k < s.length; k++) if (s[k] !== 1) f += idx[off + k] * st[k];
+    return f;
+  };
+}
+
+/**
+ * Values of an elementwise op over the broadcast inputs `idx` (node input positions) with output
+ * shape `out` and type `dt`: undefined unless `dt` is an integer or bool type, every input's value
+ * is known, the result is small, and `fn` (given the input values at one position) is defined
+ * everywhere. Results are converted to `dt` (wrap-around, truncation).
+ */
+function foldElementwise(c: NodeCtx, idx: number[], out: number[], dt: DataTypeCode, fn: (xs: number[]) => number | undefined): number[] | undefined {
+  if (!isIntType(dt) || numel(out) > FOLD_LIMIT) return undefined;
+  const vals = idx.map((i) => c.maybeValue(i));
+  if (vals.some((v) => v === undefined)) return undefined;
+  const maps = idx.map((i) => broadcastIndexer(c.shape(i), out));
+  const res: number[] = [];
+  let ok = true;
+  const xs = new Array<number>(idx.length);
+  forEachIndex(out, (ix) => {
+    if (!ok) return;
+    for (let k = 0; k < idx.length; k++) xs[k] = vals[k]![maps[k](ix)];
+    const r = fn(xs);
+    const v = r === undefined ? undefined : castNumber(r, dt);
+    if (v === undefined) ok = false;
+    else res.push(v);
+  });
+  return ok ? res : undefined;
+}
+
+/** The broadcast shape of inputs `idx`; throws naming the shapes when they do not broadcast. */
+function broadcastInputs(c: NodeCtx, idx: number[]): number[] {
+  const shapes = idx.map((i) => c.shape(i));
+  const out = broadcastShapes(...shapes);
+  if (!out) throw c.fail(`cannot broadcast its input shapes ${shapes.map(fmt).join(', ')}`);
+  return out;
+}
+
+/** Positions of the inputs the node is given (optional ones may be named ""). */
+function presentInputs(c: NodeCtx): number[] {
+  return c.node.inputs.map((_, i) => i).filter((i) => c.has(i));
+}
+
+const bool = (b: boolean): number => (b ? 1 : 0);
+
+/** Abs, Neg, Sign, Reciprocal, Log, Exp, Sqrt, Floor, Ceil: same shape and type (Abs, Neg, Sign folded on integers). */
+function unaryMathRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const dt = c.type(0);
+  const fns: Record<string, (v: number) => number> = { Abs: Math.abs, Neg: (v) => -v, Sign: Math.sign };
+  const fn = fns[c.node.opType];
+  c.set(0, [...x], dt, fn ? foldElementwise(c, [0], x, dt, ([v]) => fn(v)) : undefined);
+}
+
+/** IsNaN, IsInf (detect_negative / detect_positive, default 1): bool of the input's shape. */
+function floatPredicateRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  let fn: (v: number) => boolean;
+  if (c.node.opType === 'IsNaN') fn = Number.isNaN;
+  else {
+    const neg = c.int('detect_negative', 1) !== 0;
+    const pos = c.int('detect_positive', 1) !== 0;
+    fn = (v) => (v === Infinity && pos) || (v === -Infinity && neg);
+  }
+  c.set(0, [...x], DataType.BOOL, foldElementwise(c, [0], x, DataType.BOOL, ([v]) => bool(fn(v))));
+}
+
+function notRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  c.set(0, [...x], DataType.BOOL, foldElementwise(c, [0], x, DataType.BOOL, ([v]) => bool(v === 0)));
+}
+
+/** Equal, Less, Greater, GreaterOrEqual, LessOrEqual, And, Or, Xor: broadcast, bool result. */
+function booleanBinaryRule(c: NodeCtx): void {
+  const out = broadcastInputs(c, [0, 1]);
+  const fns: Record<string, (a: number, b: number) => boolean> = {
+    Equal: (a, b) => a === b, Less: (a, b) => a < b, Greater: (a, b) => a > b,
+    GreaterOrEqual: (a, b) => a >= b, LessOrEqual: (a, b) => a <= b,
+    And: (a, b) => a !== 0 && b !== 0, Or: (a, b) => a !== 0 || b !== 0, Xor: (a, b) => (a !== 0) !== (b !== 0),
+  };
+  const fn = fns[c.node.opType];
+  c.set(0, out, DataType.BOOL, foldElementwise(c, [0, 1], out, DataType.BOOL, ([a, b]) => bool(fn(a, b))));
+}
+
+/** Min, Max: one or more inputs, multidirectional broadcasting, the first input's type. */
+function minMaxRule(c: NodeCtx): void {
+  const idx = presentInputs(c);
+  if (!idx.length) throw c.fail('has no inputs', 'fix the model');
+  const out = broadcastInputs(c, idx);
+  const dt = c.type(idx[0]);
+  const fn = c.node.opType === 'Min' ? Math.min : Math.max;
+  c.set(0, out, dt, foldElementwise(c, idx, out, dt, (xs) => fn(...xs)));
+}
+
+/** Pow: broadcast of base and exponent, the base's type. */
+function powRule(c: NodeCtx): void {
+  c.set(0, broadcastInputs(c, [0, 1]), c.type(0));
+}
+
+/**
+ * Mod: broadcast, the first input's type. fmod = 0 (integers only): the remainder takes the
+ * divisor's sign; fmod = 1: the dividend's sign (C fmod). Folded on integers.
+ */
+function modRule(c: NodeCtx): void {
+  const out = broadcastInputs(c, [0, 1]);
+  const dt = c.type(0);
+  const fmod = c.int('fmod', 0) !== 0;
+  if (!fmod && !isIntType(dt)) throw c.fail('has fmod = 0 on floating-point inputs, which ONNX does not allow', 'set fmod = 1');
+  c.set(0, out, dt, foldElementwise(c, [0, 1], out, dt, ([a, b]) => {
+    if (b === 0) return undefined;
+    const r = a % b;
+    return !fmod && r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
+  }));
+}
+
+/** Where(condition, X, Y): broadcast of all three, X's type. */
+function whereRule(c: NodeCtx): void {
+  c.shape(0, 'condition');
+  c.shape(1, 'X');
+  c.shape(2, 'Y');
+  const out = broadcastInputs(c, [0, 1, 2]);
+  const dt = c.type(1, 'X');
+  c.set(0, out, dt, foldElementwise(c, [0, 1, 2], out, dt, ([k, a, b]) => (k !== 0 ? a : b)));
+}
+
+/**
+ * ReduceSum/Min/Max/Mean: axes from the attribute, or from the optional input (ReduceSum from
+ * opset 13, the others from 18); keepdims (default 1) keeps reduced axes as size 1. No axes (or an
+ * empty list) reduces every axis, unless noop_with_empty_axes = 1 (input form), which leaves the
+ * input as it is. Sum, Min and Max are folded on integers.
+ */
+function reduceRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const dt = c.type(0);
+  const op = c.node.opType;
+  const axesAsInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
+  const axesRaw = axesAsInput ? c.optValue(1, 'axes') : c.ints('axes');
+  const keep = c.int('keepdims', 1) !== 0;
+  if ((!axesRaw || !axesRaw.length) && axesAsInput && c.int('noop_with_empty_axes', 0) !== 0) {
+    c.set(0, [...x], dt, c.maybeValue(0));
+    return;
+  }
+  const axes = axesRaw && axesRaw.length ? axesRaw.map((a) => c.axis(a, x.length)) : x.map((_, i) => i);
+  if (new Set(axes).size !== axes.length) throw c.fail(`has repeated axes ${fmt(axesRaw ?? [])}`, 'fix the model');
+  const kept = x.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = keep ? kept : x.filter((_, i) => !axes.includes(i));
+  let value: number[] | undefined;
+  const v = c.maybeValue(0);
+  if (v && isIntType(dt) && op !== 'ReduceMean' && numel(x) > 0) {
+    const acc: number[][] = Array.from({ length: numel(kept) }, () => []);
+    const to = broadcastIndexer(kept, x);
+    let j = 0;
+    forEachIndex(x, (ix) => { acc[to(ix)].push(v[j++]); });
+    const r = acc.map((a) => (op === 'ReduceSum' ? a.reduce((p, q) => p + q, 0) : op === 'ReduceMin' ? Math.min(...a) : Math.max(...a)));
+    value = castAll(r, dt);
+  }
+  c.set(0, out, dt, value);
+}
+
+/** TopK: k from the input (opset ≥ 10) or attribute; values (input type) and indices (int64) with size k along `axis`. */
+function topKRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  if (!x.length) throw c.fail('takes the top k of a scalar', 'fix the model');
+  const axis = c.axis(c.int('axis', -1), x.length);
+  let k: number;
+  if (c.opset >= 10) {
+    const kv = c.value(1, 'K');
+    if (kv.length !== 1) throw c.fail(`has a K input with ${kv.length} values; it needs exactly one`, 'fix the model');
+    k = kv[0];
+  } else k = c.int('k', -1);
+  if (!Number.isInteger(k) || k < 0 || k > x[axis]) throw c.fail(`takes the top ${k} of ${x[axis]} elements along axis ${axis}`, 'use a k between 0 and the axis size');
+  const out = [...x];
+  out[axis] = k;
+  c.set(0, out, c.type(0));
+  c.set(1, [...out], DataType.INT64);
+}
+
+/** GatherElements: output of the indices' shape (same rank as data, no larger outside `axis`). */
+function gatherElementsRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const ind = c.shape(1, 'indices');
+  if (ind.length !== x.length || !x.length) throw c.fail(`has indices of shape ${fmt(ind)} for data of shape ${fmt(x)}; both need the same rank ≥ 1`);
+  const axis = c.axis(c.int('axis', 0), x.length);
+  if (ind.some((d, i) => i !== axis && d > x[i])) throw c.fail(`has indices of shape ${fmt(ind)}, larger than the data ${fmt(x)} outside axis ${axis}`);
+  const iv = c.maybeValue(1);
+  if (iv) for (const i of iv) if (i < -x[axis] || i >= x[axis]) throw c.fail(`gathers index ${i} from axis ${axis} of size ${x[axis]}`);
+  const v = c.maybeValue(0);
+  let value: number[] | undefined;
+  if (v && iv && numel(ind) <= FOLD_LIMIT) {
+    const st = stridesOf(x);
+    let j = 0;
+    value = [];
+    forEachIndex(ind, (ix) => {
+      let t = iv[j++];
+      if (t < 0) t += x[axis];
+      let f = 0;
+      for (let a = 0; a < x.length; a++) f += (a === axis ? t : ix[a]) * st[a];
+      value!.push(v[f]);
+    });
+  }
+  c.set(0, [...ind], c.type(0), value);
+}
+
+/** ScatterElements: the data's shape; indices and updates share one shape of the data's rank. */
+function scatterElementsRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const ind = c.shape(1, 'indices');
+  const upd = c.shape(2, 'updates');
+  if (ind.length !== x.length || upd.length !== ind.length || ind.some((d, i) => d !== upd[i])) {
+    throw c.fail(`has data ${fmt(x)}, indices ${fmt(ind)} and updates ${fmt(upd)}; indices and updates need one shape of the data's rank`);
+  }
+  const axis = c.axis(c.int('axis', 0), x.length);
+  const iv = c.maybeValue(1);
+  if (iv) for (const i of iv) if (i < -x[axis] || i >= x[axis]) throw c.fail(`scatters to index ${i} of axis ${axis} of size ${x[axis]}`);
+  c.set(0, [...x], c.type(0));
+}
+
+/** ScatterND: the data's shape; updates = indices.shape[:-1] + data.shape[indices.shape[-1]:]. */
+function scatterNDRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const ind = c.shape(1, 'indices');
+  const upd = c.shape(2, 'updates');
+  const q = ind[ind.length - 1];
+  const want = q === undefined ? undefined : [...ind.slice(0, -1), ...x.slice(q)];
+  if (!want || q > x.length || want.length !== upd.length || want.some((d, i) => d !== upd[i])) {
+    throw c.fail(`has data ${fmt(x)}, indices ${fmt(ind)} and updates ${fmt(upd)}, which do not fit together`);
+  }
+  c.set(0, [...x], c.type(0));
+}
+
+/** Expand: the input broadcast with the target shape (which may keep input sizes by giving 1). */
+function expandRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const target = c.value(1, 'shape');
+  const out = broadcastShapes(x, target);
+  if (!out) throw c.fail(`cannot expand ${fmt(x)} to ${fmt(target)}`);
+  const dt = c.type(0);
+  c.set(0, out, dt, foldElementwise(c, [0], out, dt, ([v]) => v));
+}
+
+/** Tile: every axis repeated `repeats[i]` times. */
+function tileRule(c: NodeCtx): void {
+  const x = c.shape(0);
+  const reps = c.value(1, 'repeats');
+  if (reps.length !== x.length || reps.some((r) => !Number.isInteger(r) || r < 0)) throw c.fail(`has repeats ${fmt(reps)} for an input of shape ${fmt(x)}`, 'give one repeat count ≥ 0 per axis');
+  const out = x.map((d, i) => d * reps[i]);
+  const v = c.maybeValue(0);
+  const dt = c.type(0);
+  let value: number[] | undefined;
+  if (v && isIntType(dt) && numel(out) <= FOLD_LIMIT) {
+    const st = stridesOf(x);
+    value = [];
+    forEachIndex(out, (ix) => { let f = 0; for (let a = 0; a < x.length; a++) f += (ix[a] % x[a]) * st[a]; value!.push(v[f]); });
+  }
+  c.set(0, out, dt, value);
+}
+
+/** Range: max(⌈(limit − start) / delta⌉, 0) elements of the inputs' type; needs constant scalars. */
+function rangeRule(c: NodeCtx): void {
+  const [start, limit, delta] = [c.value(0, 'start'), c.value(1, 'limit'), c.value(2, 'delta')].map((v, i) => {
+    if (v.length !== 1) throw c.fail(`has a ${['start', 'limit', 'delta'][i]} input with ${v.length} values; it needs a scalar`, 'fix the model');
+    return v[0];
+  });
+  if (delta === 0) throw c.fail('has delta 0', 'fix the model');
+  const n = Math.max(Math.ceil((limit - start) / delta), 0);
+  const dt = c.type(0, 'start');
+  const value = isIntType(dt) && n <= FOLD_LIMIT ? Array.from({ length: n }, (_, i) => start + i * delta) : undefined;
+  c.set(0, [n], dt, value);
+}
+
 /** Shape rule per supported op type (default domain). */
 const RULES: Record<string, Rule> = {
   Conv: convRule,
@@ -924,4 +1206,40 @@ const RULES: Record<string, Rule> = {
   Squeeze: squeezeRule,
   Cast: castRule,
   ConstantOfShape: constantOfShapeRule,
+  Where: whereRule,
+  Equal: booleanBinaryRule,
+  Less: booleanBinaryRule,
+  Greater: booleanBinaryRule,
+  GreaterOrEqual: booleanBinaryRule,
+  LessOrEqual: booleanBinaryRule,
+  And: booleanBinaryRule,
+  Or: booleanBinaryRule,
+  Xor: booleanBinaryRule,
+  Not: notRule,
+  IsNaN: floatPredicateRule,
+  IsInf: floatPredicateRule,
+  Min: minMaxRule,
+  Max: minMaxRule,
+  Abs: unaryMathRule,
+  Neg: unaryMathRule,
+  Reciprocal: unaryMathRule,
+  Log: unaryMathRule,
+  Exp: unaryMathRule,
+  Sqrt: unaryMathRule,
+  Floor: unaryMathRule,
+  Ceil: unaryMathRule,
+  Sign: unaryMathRule,
+  Pow: powRule,
+  Mod: modRule,
+  ReduceSum: reduceRule,
+  ReduceMin: reduceRule,
+  ReduceMax: reduceRule,
+  ReduceMean: reduceRule,
+  TopK: topKRule,
+  GatherElements: gatherElementsRule,
+  ScatterElements: scatterElementsRule,
+  ScatterND: scatterNDRule,
+  Expand: expandRule,
+  Tile: tileRule,
+  Range: rangeRule,
 };

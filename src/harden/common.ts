@@ -1,0 +1,149 @@
+/**
+ * What the hardening transforms share: ratio checks, selection of protected units from Scores,
+ * and the `flipguard.hardened` model metadata.
+ */
+import { FlipguardError } from '../errors.js';
+import { getMetadata, withMetadata, type Model } from '../graph/types.js';
+import type { LayerScores, ScoreUnit, Scores } from '../analysis/scores.js';
+import type { LayerSite } from './layers.js';
+
+/** Metadata key of hardened models: JSON `HardenedInfo`. */
+export const HARDENED_KEY = 'flipguard.hardened';
+
+/** A stage as counting tools must see it: `output` has the shape of `input` cut to `channels` along axis 1 ('channels'), or of `input` itself ('same'). */
+export interface StageRecord {
+  kind: 'channels' | 'same';
+  input: string;
+  output: string;
+  channels?: number;
+}
+
+/** The triple of stored copies of one weight tensor's protected elements (tmr-weights). */
+export interface WeightTriple {
+  /** The layer's weight initializer (copy 1 of the protected elements, and the unprotected ones). */
+  weight: string;
+  /** Int32 initializer: flat indices of the protected elements, ascending. */
+  index: string;
+  /** Float32 initializers holding copies 2 and 3 of the protected elements, in index order. */
+  copies: [string, string];
+}
+
+/** Content of the `flipguard.hardened` metadata entry. */
+export interface HardenedInfo {
+  method: string;
+  ratio: number;
+  /** The Scores' method (e.g. "vulnerability", "lrp", "l1"), or null when no ranking was used. */
+  ranking: string | null;
+  /** Options that shaped the graph (rules, margin, …). */
+  options: Record<string, unknown>;
+  /** Protected units per layer. */
+  layers: { name: string; units: number; protected: number }[];
+  /** Stage boundaries (see StageRecord) — lets counting tools see through the hardening ops. */
+  stages: StageRecord[];
+  /** tmr-weights: the stored triples. */
+  weights?: WeightTriple[];
+}
+
+/** Reads the `flipguard.hardened` metadata, or undefined for a model that is not hardened. */
+export function hardenedInfo(model: Model): HardenedInfo | undefined {
+  const s = getMetadata(model, HARDENED_KEY);
+  if (!s) return undefined;
+  try {
+    return JSON.parse(s) as HardenedInfo;
+  } catch {
+    throw new FlipguardError(`The model's "${HARDENED_KEY}" metadata is not valid JSON; re-create the hardened model with flipguard harden.`);
+  }
+}
+
+/** Returns `model` with `info` stored under HARDENED_KEY (an already hardened model keeps a history under `previous`). */
+export function withHardenedInfo(model: Model, info: HardenedInfo): Model {
+  const prev = getMetadata(model, HARDENED_KEY);
+  const value = prev ? { ...info, previous: JSON.parse(prev) } : info;
+  return withMetadata(model, HARDENED_KEY, JSON.stringify(value));
+}
+
+/** Throws unless `ratio` is a number in [0, 1]. */
+export function checkRatio(ratio: unknown, what = 'hardening ratio'): asserts ratio is number {
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new FlipguardError(`The ${what} must be a number from 0 to 1 (a share, e.g. 0.15 for 15%), got ${String(ratio)}.`);
+  }
+}
+
+/** Units protected out of `n` at ratio r: 0 when r = 0, else max(1, ⌊r·n⌋) (SPEC §4.1's d). */
+export function protectedCount(ratio: number, n: number): number {
+  if (ratio <= 0 || n === 0) return 0;
+  return Math.min(n, Math.max(1, Math.floor(ratio * n + 1e-9)));
+}
+
+/**
+ * The scores of layer `site`, checked: present, of one of the `units` allowed, with `count` values.
+ * (NaN scores rank lowest in the selection functions below.)
+ */
+export function siteScores(scores: Scores, site: LayerSite, units: readonly ScoreUnit[], count: number, method: string): number[] {
+  const l: LayerScores | undefined = scores.layers.find((x) => x.name === site.name);
+  if (!l) throw new FlipguardError(`The ${scores.method} scores have no entry for layer "${site.name}"; compute scores for this model (flipguard rank) before hardening it with ${method}.`);
+  if (!units.includes(l.unit)) {
+    throw new FlipguardError(`${method} needs ${units.join(' or ')} scores for layer "${site.name}", but the ${scores.method} scores are per ${l.unit}; rank the model with a ${units[0]}-level score.`);
+  }
+  if (!Array.isArray(l.scores) || l.scores.length !== count) {
+    throw new FlipguardError(`The ${scores.method} scores for layer "${site.name}" have ${l.scores?.length ?? 0} values but ${method} needs ${count} (one per ${l.unit}); the scores were computed for another model.`);
+  }
+  return l.scores;
+}
+
+/** Indices of the `k` highest scores, returned ascending; ties go to the lower index. */
+export function topIndices(scores: ArrayLike<number>, k: number): number[] {
+  return globalTop([scores], k)[0];
+}
+
+/** The k-th smallest value (0-based) of `a`, reordering `a` (iterative quickselect, Hoare partition). */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as pivot
+    let x = a[lo], y = a[mid], z = a[hi];
+    if (x > y) [x, y] = [y, x];
+    if (y > z) { y = z; if (x > y) y = x; }
+    const pivot = y;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/**
+ * Global top-k over several score lists (ties go to the earlier list, then the lower index):
+ * returns, per list, the chosen indices ascending. Linear time (quickselect for the threshold),
+ * so it handles tens of millions of weights. NaN scores rank lowest.
+ */
+export function globalTop(lists: readonly ArrayLike<number>[], k: number): number[][] {
+  const n = lists.reduce((s, l) => s + l.length, 0);
+  const out = lists.map(() => [] as number[]);
+  if (k <= 0 || n === 0) return out;
+  if (k >= n) return lists.map((l) => Array.from({ length: l.length }, (_, i) => i));
+  const all = new Float64Array(n);
+  let o = 0;
+  for (const l of lists) for (let i = 0; i < l.length; i++) { const v = l[i]; all[o++] = Number.isNaN(v) ? -Infinity : v; }
+  const t = kthSmallest(Float64Array.from(all), n - k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (all[i] > t) above++;
+  let ties = k - above;
+  o = 0;
+  lists.forEach((l, li) => {
+    const dst = out[li];
+    for (let i = 0; i < l.length; i++, o++) {
+      const v = all[o];
+      if (v > t) dst.push(i);
+      else if (v === t && ties > 0) { dst.push(i); ties--; }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,236 @@
+/**
+ * Hardening transforms (SPEC §4): one entry point, `harden(model, options)`, returning a new
+ * ordinary ONNX model (default-domain ops only, the model's own opset, ≥ 13; the zoo's is 17)
+ * whose fault-free outputs equal the original's, whose redundancy (copies, replicas, interval
+ * bounds) is stored as float32 initializers that fault injection reaches, and whose metadata
+ * `flipguard.hardened` (JSON, see HardenedInfo) tells tools what was done.
+ *
+ * Methods:
+ * - `edac` (paper A): duplicate the top max(1, ⌊r·C⌋) channels of every conv/dense layer (the output
+ *   layer entirely) + EDAC layer with detection intervals (cases A–E). edac.ts.
+ * - `edac-nointervals`: the same without intervals (a ≠ b → min; other channels only NaN → 0).
+ * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0).
+ * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
+ * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
+ * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
+ *
+ * Fault-free equivalence (asserted on every zoo architecture in test/harden.test.ts):
+ * - Channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): a widened layer is
+ *   one Conv/Gemm node, which computes its original channels bit-identically to the unhardened
+ *   layer and every copy bit-identically to its original (checked: onnxruntime's per-channel
+ *   arithmetic does not depend on the number of output channels), and the stages only select among
+ *   identical values. So with onnxruntime graph optimisations disabled the logits equal the
+ *   original's bit for bit — provided every pre-activation value lies inside its detection interval
+ *   (interval methods). Intervals profiled on the training split can be exceeded by test images,
+ *   which then ARE changed (zeroed): that is the method (paper A assumes the training data is
+ *   representative), not an error; `margin` widens the intervals. At the default optimisation
+ *   level the original model gets Conv+BatchNorm fusion (and NCHWc layouts) that the hardened one
+ *   cannot have — the stage sits between conv and batch norm — so logits agree to float rounding
+ *   (observed ≤ 1e-6 of the largest logit, same top-1); a value at the very edge of its interval
+ *   can then move by an ulp across it. A −0 may come out of a stage as +0 (onnxruntime's Where);
+ *   only the sign of an exactly zero result downstream could show it.
+ * - tmr-weights: the vote is constant-folded into the weight at session creation, so at the
+ *   default optimisation level the logits are bit-equal to the original's; with optimisations
+ *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
+ */
+import { FlipguardError } from '../errors.js';
+import { defaultOpset, type Model } from '../graph/types.js';
+import type { Scores } from '../analysis/scores.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { checkRatio, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { edacTransform, type ChannelLayerReport } from './edac.js';
+import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
+import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
+import { tmrChannelsTransform } from './tmr-channels.js';
+import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
+import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
+
+export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
+export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons'];
+
+/** Ratio used when none is given (paper A's headline 15%; ranger is always 0). */
+export const DEFAULT_RATIO = 0.15;
+
+export interface HardenOptions {
+  method: HardenMethod;
+  /**
+   * Share in [0, 1] of units to protect: channels per layer (edac, edac-nointervals, tmr-channels),
+   * weights (tmr-weights) or neurons (tmr-neurons). Default 0.15; ranger only accepts 0.
+   */
+  ratio?: number;
+  /**
+   * The ranking: unit 'channel' (conv) / 'neuron' or 'channel' (dense) for the channel methods,
+   * 'weight' for tmr-weights, 'neuron' (C·H·W per conv layer) for tmr-neurons. Required when
+   * the ratio selects anything beyond the fully protected output layer.
+   */
+  scores?: Scores;
+  /** Detection intervals (edac, ranger); otherwise profiled from `data`. */
+  intervals?: Intervals;
+  /** Training images to profile the detection intervals from (edac, ranger). */
+  data?: ProfileData;
+  /** Images per profiling run (default 256). */
+  profileBatch?: number;
+  /** Runtime options for profiling. */
+  runtime?: RuntimeOptions;
+  /** tmr-weights / tmr-neurons: take the ratio of every layer instead of a global top (default false). */
+  perLayer?: boolean;
+  /** edac, edac-nointervals, tmr-channels: protect every channel of the output layer (default true). */
+  protectOutput?: boolean;
+  /** EDAC case C rule (default 'min'); edac-nointervals uses it for every a ≠ b. */
+  bothInside?: BothInside;
+  /** EDAC case D rule (default 'zero'). */
+  bothOutside?: BothOutside;
+  /** EDAC / ranger case E rule (default 'zero'). */
+  outside?: OutsideRule;
+  /** Relative widening of the detection intervals on each side (default 0). */
+  margin?: number;
+  /** Voter when all three copies differ: tmr-channels default 'min', tmr-neurons default 'median'. */
+  allDiffer?: AllDiffer;
+  /** tmr-channels: NaN → 0 in the unprotected channels too (default true). */
+  nanToZero?: boolean;
+}
+
+/** One layer of a hardening report. */
+export type LayerReport = (ChannelLayerReport | WeightLayerReport | NeuronLayerReport) & { name: string; protected: number };
+
+export interface HardenReport {
+  method: HardenMethod;
+  ratio: number;
+  /** Scores method used for the selection, or null. */
+  ranking: string | null;
+  /** Protected units per layer name (channels, weights or neurons by method). */
+  protected: Record<string, number>;
+  /** Unit the counts are in. */
+  unit: 'channel' | 'weight' | 'neuron';
+  /** Per-layer details (indices of the protected units, MAC accounting for neurons, …). */
+  layers: LayerReport[];
+  /** Protected and total units over all layers. */
+  totals: { protected: number; units: number };
+  /** Float parameters added (copies, replicas, interval bounds). */
+  addedParameters: number;
+  /** addedParameters / parameters of the original model. */
+  memoryOverhead: number;
+  /** tmr-neurons: replica MACs per image, as computed by the graph and as paper C counts them. */
+  replicaMacs?: { graph: number; protectedNeurons: number };
+  /** Interval methods: whether the intervals were given or profiled (and on how many images). */
+  intervals?: { source: 'given' | 'profiled'; images?: number; margin: number };
+  /** tmr-weights: the stored triples (for voteWeights and campaigns). */
+  weights?: WeightTriple[];
+}
+
+export interface HardenResult {
+  model: Model;
+  report: HardenReport;
+}
+
+/**
+ * Hardens `model` by `opts.method` (see the module comment); `model` is not modified. Throws a
+ * FlipguardError for a bad option: unknown method, ratio outside [0, 1], missing or mismatched
+ * scores (wrong unit, wrong count, missing layer), missing intervals and data for an interval
+ * method, a grouped convolution for the channel and neuron methods, an opset below 13.
+ */
+export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
+  const method = opts.method;
+  if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
+  const opset = defaultOpset(model);
+  if (opset < 13) throw new FlipguardError(`The model uses ONNX opset ${opset}; hardening emits opset-13 operators — re-export the model with opset 13 to 18.`);
+  const ratio = opts.ratio ?? (method === 'ranger' ? 0 : DEFAULT_RATIO);
+  checkRatio(ratio);
+  if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
+
+  let intervals: Intervals | undefined;
+  let intervalInfo: HardenReport['intervals'];
+  const margin = opts.margin ?? 0;
+  if (method === 'edac' || method === 'ranger') {
+    if (opts.intervals) {
+      intervals = opts.intervals;
+      intervalInfo = { source: 'given', margin };
+    } else if (opts.data) {
+      intervals = await profileIntervals(model, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      intervalInfo = { source: 'profiled', images: opts.data.count, margin };
+    } else {
+      throw new FlipguardError(`${method} needs detection intervals: pass intervals, or data (the training split) to profile them from.`);
+    }
+  }
+
+  let out: Model;
+  let layers: LayerReport[];
+  let stages: StageRecord[];
+  let unit: HardenReport['unit'] = 'channel';
+  let weights: WeightTriple[] | undefined;
+  let replicaMacs: HardenReport['replicaMacs'];
+  const options: Record<string, unknown> = {};
+  switch (method) {
+    case 'edac': case 'edac-nointervals': case 'ranger': {
+      const r = edacTransform(model, {
+        ratio, scores: opts.scores, intervals, useIntervals: method !== 'edac-nointervals',
+        protectOutput: method === 'ranger' ? false : opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
+        outside: opts.outside, margin, method,
+      });
+      Object.assign(options, {
+        protectOutput: method === 'ranger' ? false : opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
+        ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside: opts.outside ?? 'zero', margin }),
+      });
+      ({ model: out, layers, stages } = r);
+      break;
+    }
+    case 'tmr-channels': {
+      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero });
+      Object.assign(options, { protectOutput: opts.protectOutput ?? true, allDiffer: opts.allDiffer ?? 'min', nanToZero: opts.nanToZero ?? true });
+      ({ model: out, layers, stages } = r);
+      break;
+    }
+    case 'tmr-weights': {
+      const r = tmrWeightsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer });
+      Object.assign(options, { perLayer: opts.perLayer ?? false });
+      ({ model: out, layers, stages } = r);
+      unit = 'weight';
+      weights = r.triples;
+      break;
+    }
+    case 'tmr-neurons': {
+      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer });
+      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median' });
+      ({ model: out, layers, stages } = r);
+      unit = 'neuron';
+      replicaMacs = {
+        graph: r.layers.reduce((s, l) => s + l.graphReplicaMacs, 0),
+        protectedNeurons: r.layers.reduce((s, l) => s + l.protectedNeuronMacs, 0),
+      };
+      break;
+    }
+  }
+
+  const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);
+  const protectedBy: Record<string, number> = {};
+  for (const l of layers) protectedBy[l.name] = l.protected;
+  const totals = { protected: layers.reduce((s, l) => s + l.protected, 0), units: layers.reduce((s, l) => s + units(l), 0) };
+  const params = (m: Model): number => { let n = 0; for (const t of m.graph.initializers.values()) if (t.dataType === 1) n += t.data.length; return n; };
+  const before = params(model);
+  const addedParameters = params(out) - before;
+  const info: HardenedInfo = {
+    method, ratio, ranking: opts.scores?.method ?? null, options,
+    layers: layers.map((l) => ({ name: l.name, units: units(l), protected: l.protected })),
+    stages, ...(weights ? { weights } : {}),
+  };
+  out = withHardenedInfo(out, info);
+  return {
+    model: out,
+    report: {
+      method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
+      memoryOverhead: before ? addedParameters / before : 0,
+      ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
+    },
+  };
+}
+
+export { profileIntervals, intervalsFromJson, intervalsToJson, type ChannelInterval, type Intervals, type ProfileData, type ProfileOptions } from './profile.js';
+export { edacTransform, type EdacOptions, type ChannelLayerReport, type TransformResult } from './edac.js';
+export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
+export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
+export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
+export { overheads, countHardened, countingView, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
+export { HARDENED_KEY, hardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+export { HARDEN_TAG } from './graph-edit.js';
+export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
+export { hardenSweep, parseVariants, DEFAULT_VARIANTS, type Variant, type SweepOptions, type SweepRow } from './sweep.js';

@@ -1,0 +1,134 @@
+/**
+ * Overheads of a hardened model against its original (SPEC §6): parameters, stored bytes, MACs
+ * per image and measured inference time per pass over a dataset, each with its ratio
+ * hardened / original.
+ *
+ * Counting conventions are graph/count.ts's (a parameter is a float initializer element, stored
+ * bytes cover every initializer, MACs are Conv/Gemm/MatMul multiply-accumulates per image;
+ * elementwise EDAC and voter ops count 0 MACs). `countModel`'s shape inference does not know the
+ * comparison and selection ops hardening uses, so `countHardened` counts a stand-in graph: every
+ * hardening stage recorded in the model's `flipguard.hardened` metadata is replaced by an op of
+ * the same output shape (Slice to the original channel count, or Identity for a voted weight).
+ * Parameters and stored bytes come from the real initializers, MACs from the real layer shapes.
+ */
+import { FlipguardError } from '../errors.js';
+import { countModel, type ModelCount } from '../graph/count.js';
+import { elementSize, isFloatType, numel } from '../graph/dtype.js';
+import { DataType, type Model, type Node } from '../graph/types.js';
+import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
+import { predict, fixedBatch, type ImageSet } from '../runtime/evaluate.js';
+import { HARDEN_TAG } from './graph-edit.js';
+import { hardenedInfo } from './common.js';
+
+/** The hardened model with its hardening stages replaced by shape-equivalent supported ops (for counting only; it computes nothing useful). */
+export function countingView(model: Model): Model {
+  const info = hardenedInfo(model);
+  if (!info) return model;
+  const g = model.graph;
+  const inits = new Map(g.initializers);
+  const stand: Node[] = [];
+  info.stages.forEach((s, i) => {
+    if (s.kind === 'same') {
+      stand.push({ name: `count.stage${i}`, opType: 'Identity', domain: '', inputs: [s.input], outputs: [s.output], attributes: {} });
+    } else {
+      const mk = (n: string, v: number): string => { const name = `count.stage${i}.${n}`; inits.set(name, { name, dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(BigInt(v)) }); return name; };
+      stand.push({ name: `count.stage${i}`, opType: 'Slice', domain: '', inputs: [s.input, mk('starts', 0), mk('ends', s.channels ?? 0), mk('axes', 1)], outputs: [s.output], attributes: {} });
+    }
+  });
+  // place each stand-in right after the producer of its input (or first, for initializers)
+  const byInput = new Map<string, Node[]>();
+  const first: Node[] = [];
+  for (const [i, s] of info.stages.entries()) {
+    if (g.initializers.has(s.input)) first.push(stand[i]);
+    else { const l = byInput.get(s.input) ?? []; l.push(stand[i]); byInput.set(s.input, l); }
+  }
+  const nodes: Node[] = [...first];
+  for (const n of g.nodes) {
+    if (n.docString === HARDEN_TAG) continue;
+    nodes.push(n);
+    for (const o of n.outputs) nodes.push(...(byInput.get(o) ?? []));
+  }
+  // the stand-ins' own index initializers are not part of the model: count stored bytes on the real one
+  return { ...model, graph: { ...g, nodes, initializers: inits } };
+}
+
+/** countModel of a hardened (or plain) model; parameters and stored bytes are the model's own. */
+export function countHardened(model: Model): ModelCount {
+  const c = countModel(countingView(model));
+  let parameters = 0, storedBytes = 0;
+  for (const t of model.graph.initializers.values()) {
+    const n = numel(t.dims);
+    if (isFloatType(t.dataType)) parameters += n;
+    storedBytes += n * elementSize(t.dataType);
+  }
+  return { ...c, parameters, storedBytes };
+}
+
+export interface Ratio {
+  original: number;
+  hardened: number;
+  /** hardened / original. */
+  ratio: number;
+}
+
+export interface Overheads {
+  /** Float parameters (every stored float element, redundancy and interval bounds included). */
+  parameters: Ratio;
+  /** Bytes of every initializer (indices and masks included). */
+  storedBytes: Ratio;
+  /** Multiply-accumulates per image (Conv/Gemm/MatMul). */
+  macs: Ratio;
+  /** Seconds per pass over `data` (median of `runs` timed passes, after one warm-up each). */
+  time: Ratio & { runs: number; batch: number; images: number };
+}
+
+export interface OverheadOptions extends RuntimeOptions {
+  /** Images per run (default 256; a model with a fixed batch size uses it). */
+  batch?: number;
+  /** Timed passes per model (default 5); passes alternate between the two models. */
+  runs?: number;
+}
+
+const ratio = (original: number, hardened: number): Ratio => ({ original, hardened, ratio: original ? hardened / original : NaN });
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Parameters, stored bytes, MACs and inference time of `hardened` relative to `original`, both run
+ * by onnxruntime with the same options and batch size over `data` (e.g. the test split).
+ */
+export async function overheads(original: Model, hardened: Model, data: ImageSet, opts: OverheadOptions = {}): Promise<Overheads> {
+  const runs = opts.runs ?? 5;
+  if (!Number.isInteger(runs) || runs < 1) throw new FlipguardError(`The number of timed runs must be a whole number ≥ 1, got ${runs}.`);
+  const batch = opts.batch ?? 256;
+  const co = countHardened(original), ch = countHardened(hardened);
+  const ro = await ModelRunner.create(original, opts);
+  const rh = await ModelRunner.create(hardened, opts);
+  const times: [number[], number[]] = [[], []];
+  try {
+    const pass = async (r: ModelRunner, m: Model): Promise<number> => {
+      const t0 = performance.now();
+      await predict(r, data, { batch, fixedBatch: fixedBatch(m) });
+      return (performance.now() - t0) / 1000;
+    };
+    await pass(ro, original);
+    await pass(rh, hardened);
+    for (let i = 0; i < runs; i++) {
+      times[0].push(await pass(ro, original));
+      times[1].push(await pass(rh, hardened));
+    }
+  } finally {
+    await ro.release();
+    await rh.release();
+  }
+  return {
+    parameters: ratio(co.parameters, ch.parameters),
+    storedBytes: ratio(co.storedBytes, ch.storedBytes),
+    macs: ratio(co.macs, ch.macs),
+    time: { ...ratio(median(times[0]), median(times[1])), runs, batch, images: data.count },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Paper A's baseline: selective channel triplication + voter (SPEC §4.2).
+ *
+ * Per conv/dense layer the top k = max(1, ⌊r·C⌋) channels (every channel of the output layer by
+ * default, as for EDAC, so the two compare at equal ratios) are stored and computed three times:
+ * ONE widened weight [C + 2k, …] holds the original filters in place followed by two copies of the
+ * k filters (ascending channel order) — independent stored words, bit-identical fault-free outputs.
+ * A voter right after the layer (before batch norm and activation):
+ *   a = Y[:, P], b = Y[:, C:C+k], c = Y[:, C+k:C+2k], each NaN → 0;
+ *   v = the value at least two copies share (Equal), else min(a, b, c) (option `allDiffer: 'median'`);
+ *   the other channels: NaN → 0 (as the EDAC layer does for every channel; `nanToZero: false`
+ *   passes them through untouched); Concat + one Gather restore channel order.
+ */
+import { FlipguardError } from '../errors.js';
+import type { Model } from '../graph/types.js';
+import type { Scores } from '../analysis/scores.js';
+import { GraphEditor } from './graph-edit.js';
+import { layerSites, retap, widenLayer } from './layers.js';
+import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
+import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
+import type { ChannelLayerReport, TransformResult } from './edac.js';
+
+export interface TmrChannelOptions {
+  ratio: number;
+  /** Channel ranking (unit 'channel' for conv, 'neuron'/'channel' for dense); needed when r > 0. */
+  scores?: Scores;
+  /** Triplicate every channel of the output layer (default true). */
+  protectOutput?: boolean;
+  /** Voter output when all three copies differ (default 'min', paper A). */
+  allDiffer?: AllDiffer;
+  /** Map NaN → 0 in the unprotected channels too (default true). */
+  nanToZero?: boolean;
+}
+
+export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): TransformResult {
+  const allDiffer = opts.allDiffer ?? 'min';
+  if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use min or median.`);
+  const protectOutput = opts.protectOutput ?? true;
+  const nanAll = opts.nanToZero ?? true;
+  const sites = layerSites(model, { requireUngrouped: true });
+  const ed = new GraphEditor(model);
+  const zero = ed.atStart().scalar(0, 'harden.zero');
+  const layers: ChannelLayerReport[] = [];
+  const stages: StageRecord[] = [];
+  for (const site of sites) {
+    const C = site.channels;
+    const k = site.isOutput && protectOutput ? C : protectedCount(opts.ratio, C);
+    let tri: number[] = [];
+    if (k === C) tri = Array.from({ length: C }, (_, i) => i);
+    else if (k > 0) {
+      if (!opts.scores) throw new FlipguardError(`tmr-channels with ratio ${opts.ratio} needs channel scores to choose the channels to triplicate; pass scores (e.g. from flipguard rank).`);
+      tri = topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, 'tmr-channels'), k);
+    }
+    layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: tri, copies: 2 });
+    if (!tri.length && !nanAll) continue;
+    if (tri.length) widenLayer(ed, site, [tri, tri]);
+    const { wide, out } = retap(ed, site);
+    channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
+      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
+      merge: (e, a, [b, c]) => vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer),
+      rest: nanAll ? (e, x) => nanToZero(e, x, zero) : undefined,
+    });
+    stages.push({ kind: 'channels', input: wide, output: out, channels: C });
+  }
+  return { model: { ...model, graph: ed.finish() }, layers, stages };
+}

@@ -1,0 +1,103 @@
+/**
+ * Fault-free equivalence of every hardening transform on every zoo architecture (MNIST size,
+ * width 0.25, random init), on 64 real MNIST test images.
+ *
+ * What is asserted (see src/harden/index.ts for why):
+ * - channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): logits bit-equal
+ *   to the original's with onnxruntime graph optimisations disabled (intervals profiled on the same
+ *   images, so every value is inside its interval);
+ * - tmr-weights: logits bit-equal at the default optimisation level (the vote is constant-folded
+ *   into the weight);
+ * - every method at the default level: same top-1 and logits within 1e-5 of the largest |logit|
+ *   (the original model gets Conv+BatchNorm fusion the hardened one cannot have); intervals widened
+ *   by a 1e-3 margin there, since fusion moves values by a few ulps, also at an interval's edge.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildModel, ARCHS } from '../src/models/index.js';
+import { loadDataset, subset } from '../src/data/index.js';
+import { computeLayers, l1Scores, magnitudeScores, type Scores } from '../src/analysis/scores.js';
+import { inferShapes } from '../src/graph/shapes.js';
+import { modelFingerprint } from '../src/faults/fingerprint.js';
+import { ModelRunner, type RuntimeOptions } from '../src/runtime/session.js';
+import { predict, type Predictions } from '../src/runtime/evaluate.js';
+import { Rng } from '../src/util/rng.js';
+import { harden, profileIntervals, hardenedInfo, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import type { Model } from '../src/graph/types.js';
+
+const test64 = (() => {
+  const all = loadDataset({ data: 'mnist', split: 'test' });
+  return subset(all, Array.from({ length: 64 }, (_, i) => (i * 31) % all.count));
+})();
+
+/** Seeded random neuron scores (C·H·W per conv layer, C per dense layer). */
+function neuronScores(model: Model, seed = 7): Scores {
+  const shapes = inferShapes(model, { batch: 1 });
+  return {
+    method: 'random-neuron',
+    layers: computeLayers(model).map((l) => {
+      const n = shapes.get(l.node.outputs[0])!.slice(1).reduce((a, b) => a * b, 1);
+      const r = new Rng(Rng.derive('neuron', seed, l.node.name));
+      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => r.next()) };
+    }),
+  };
+}
+
+function scoresFor(method: HardenMethod, model: Model): Scores | undefined {
+  if (method === 'ranger') return undefined;
+  if (method === 'tmr-weights') return magnitudeScores(model);
+  if (method === 'tmr-neurons') return neuronScores(model);
+  return l1Scores(model);
+}
+
+async function logits(model: Model, opts: RuntimeOptions): Promise<Predictions> {
+  const r = await ModelRunner.create(model, opts);
+  try {
+    return await predict(r, test64, { batch: 64 });
+  } finally {
+    await r.release();
+  }
+}
+
+function countDiffs(a: Float32Array, b: Float32Array): number {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  let d = 0;
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) d++;
+  return d;
+}
+
+for (const arch of ARCHS) {
+  test(`fault-free equivalence of every hardening method on ${arch}`, async () => {
+    const model = buildModel(arch, { inputShape: [1, 28, 28], classes: 10, width: 0.25, seed: 3 });
+    const fp = modelFingerprint(model);
+    const exact: RuntimeOptions = { optimization: 'disabled' };
+    const intervals = await profileIntervals(model, test64, exact);
+    const refExact = await logits(model, exact);
+    const refAll = await logits(model, {});
+    const maxAbs = refAll.logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (const method of HARDEN_METHODS) {
+      const scores = scoresFor(method, model);
+      const ratio = method === 'ranger' ? 0 : 0.25;
+      const { model: hm, report } = await harden(model, { method, ratio, scores, intervals });
+      assert.equal(hardenedInfo(hm)?.method, method);
+      assert.ok(report.totals.protected > 0 || method === 'ranger', `${method} protects something`);
+      assert.ok(hm.graph.nodes.every((n) => n.domain === ''), 'default-domain ops only');
+      if (method === 'tmr-weights') {
+        const p = await logits(hm, {});
+        assert.equal(countDiffs(p.logits, refAll.logits), 0, `${arch} ${method}: logits bit-equal (default optimisation)`);
+      } else {
+        const p = await logits(hm, exact);
+        assert.equal(countDiffs(p.logits, refExact.logits), 0, `${arch} ${method}: logits bit-equal (optimisation disabled)`);
+        // default optimisation level: rounding-level agreement (intervals given a small margin)
+        const loose = method === 'edac' || method === 'ranger'
+          ? (await harden(model, { method, ratio, scores, intervals, margin: 1e-3 })).model : hm;
+        const q = await logits(loose, {});
+        for (let i = 0; i < q.logits.length; i++) {
+          assert.ok(Math.abs(q.logits[i] - refAll.logits[i]) <= 1e-5 * maxAbs, `${arch} ${method}: logit ${i} ${q.logits[i]} vs ${refAll.logits[i]}`);
+        }
+        assert.deepEqual(Array.from(q.top1), Array.from(refAll.top1), `${arch} ${method}: same top-1`);
+      }
+    }
+    assert.equal(modelFingerprint(model), fp, 'the input model is not mutated');
+  });
+}
