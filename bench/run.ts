@@ -7,7 +7,7 @@ import { benchEvaluate, benchParameterSwap } from './evaluate.js';
 import { benchCampaigns } from './campaign.js';
 import { benchTrain } from './train.js';
 import { benchPrune } from '../src/prune/bench.js';
-import { benchPerSample } from '../src/autodiff/per_sample_run.js';
+import { benchPerSample } from '../src/analysis/per-sample.js';
 import { buildModel } from '../src/models/index.js';
 import { formatTable } from '../src/cli/table.js';
 

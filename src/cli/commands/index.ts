@@ -3,6 +3,10 @@ import { infoCommand } from './info.js';
 import { evaluateCommand } from './evaluate.js';
 import { trainCommand } from './train.js';
 import { injectCommand, mergeCommand } from './inject.js';
+import { hardenCommand } from './harden.js';
+import { pruneCommand } from './prune.js';
+import { rankCommand } from './rank.js';
+import { demoCommand, reportCommand } from './demo.js';
 
 /** Every subcommand, in the order `flipguard --help` lists them. */
-export const commands: Command[] = [infoCommand, evaluateCommand, injectCommand, mergeCommand, trainCommand];
+export const commands: Command[] = [demoCommand, infoCommand, evaluateCommand, injectCommand, mergeCommand, rankCommand, hardenCommand, pruneCommand, trainCommand, reportCommand];

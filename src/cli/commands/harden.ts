@@ -1,0 +1,111 @@
+import { FlipguardError } from '../../errors.js';
+import { loadModel } from '../../graph/load.js';
+import { writeModel } from '../../graph/onnx.js';
+import { readScores, type Scores } from '../../analysis/scores.js';
+import { rank, type RankMethod } from '../../analysis/index.js';
+import { harden, HARDEN_METHODS, overheads, hardenSweep, parseVariants, DEFAULT_VARIANTS, type HardenMethod, type SweepRow } from '../../harden/index.js';
+import type { ImageSet } from '../../runtime/evaluate.js';
+import { Progress } from '../progress.js';
+import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { writeJson, bold } from '../output.js';
+import { formatTable, groupInt } from '../table.js';
+import { summaryJson } from './inject.js';
+
+/** Default ranking per unit kind: Eq. (1) for channels (paper A), LRP for weights (B), neuron criticality for neurons (C). */
+const DEFAULT_RANK = { channel: 'vulnerability', weight: 'lrp', neuron: 'neurons' } as const;
+
+/** A scores provider that computes each unit kind's ranking once. */
+export function scoreProvider(model: Parameters<typeof rank>[0], train: ImageSet, v: Record<string, unknown>): (unit: 'channel' | 'weight' | 'neuron') => Promise<Scores> {
+  const cache = new Map<string, Promise<Scores>>();
+  return (unit) => {
+    if (v.scores) return Promise.resolve(readScores(v.scores as string));
+    const method = ((v.rank as string | undefined) && unit === 'channel' ? v.rank : v[`rank-${unit}`] ?? DEFAULT_RANK[unit]) as RankMethod;
+    const key = `${unit}:${method}`;
+    if (!cache.has(key)) cache.set(key, rank(model, { method, data: train as never, images: v.images as number | undefined, seed: v.seed as number, unit, threads: v.threads as number | undefined }));
+    return cache.get(key)!;
+  };
+}
+
+export function sweepTable(rows: SweepRow[]): string {
+  const bers = rows[0]?.campaign.bers.map((b) => b.ber) ?? [];
+  return formatTable(
+    ['variant', 'params ×', 'MACs ×', 'time ×', ...bers.map((b) => `drop @${b.toExponential(0)}`), ...bers.map((b) => `SDC @${b.toExponential(0)}`)],
+    rows.map((r) => [
+      r.variant,
+      r.overheads ? r.overheads.parameters.ratio.toFixed(3) : '1.000',
+      r.overheads ? r.overheads.macs.ratio.toFixed(3) : '1.000',
+      r.overheads ? r.overheads.time.ratio.toFixed(3) : '1.000',
+      ...r.campaign.bers.map((b) => `${b.meanDrop.toFixed(2)} ±${((b.ci95[1] - b.ci95[0]) / 2).toFixed(2)}`),
+      ...r.campaign.bers.map((b) => `${(b.meanSdc * 100).toFixed(1)}%`),
+    ]),
+  );
+}
+
+export const hardenCommand: Command = {
+  name: 'harden',
+  summary: 'write a hardened ONNX model (EDAC, TMR, range restriction) and report its overheads',
+  usage: 'MODEL --method edac|edac-nointervals|ranger|tmr-channels|tmr-weights|tmr-neurons [--ratio R] --data mnist --out hardened.onnx',
+  positionals: [1, 1],
+  options: {
+    ...dataOptions,
+    method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
+    ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
+    rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
+    scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" instead of computing them' },
+    images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)' },
+    'per-layer': { kind: 'bool', help: 'tmr-weights / tmr-neurons: protect the top share of every layer instead of a global top' },
+    'both-inside': { kind: 'string', arg: 'min|mean|original', help: 'EDAC case C (copies differ, both inside the interval)', choices: ['min', 'mean', 'original'], default: 'min' },
+    'both-outside': { kind: 'string', arg: 'zero|clip|original', help: 'EDAC case D (copies differ, both outside the interval)', choices: ['zero', 'clip', 'original'], default: 'zero' },
+    margin: { kind: 'number', arg: 'M', help: 'widen the detection intervals by M × their width on each side', default: 0 },
+    out: { kind: 'string', arg: 'FILE', help: 'where to write the hardened ONNX model' },
+    json: { kind: 'string', arg: 'FILE', help: 'write the report (protected units, overheads) as JSON' },
+    sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
+    variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
+    ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
+    trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: 1 },
+    'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
+    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+  },
+  async run({ positionals, values: v }) {
+    const model = loadModel(positionals[0]);
+    const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
+    const test = datasetFromOptions(v, model, 'test');
+    const scoresFor = scoreProvider(model, train, v);
+    const runtime = { threads: v.threads as number | undefined };
+    if (v.sweep) {
+      const variants = parseVariants(v.variants as string);
+      const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
+      let bar: Progress | undefined;
+      const rows = await hardenSweep(model, {
+        variants, scores: scoresFor, train, test, outDir: v['out-dir'] as string | undefined, runtime,
+        campaign: { bers, trials: v.trials as number, seed: v.seed as number, threads: runtime.threads },
+        onVariant: (variant, i) => { bar?.done(); bar = undefined; if (!v.quiet) process.stderr.write(`[${i + 1}/${variants.length}] ${variant.name}\n`); },
+        onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
+      });
+      bar?.done();
+      process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${v.trials} trials per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
+      if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) });
+      return;
+    }
+    if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights or tmr-neurons), or --sweep.');
+    if (!v.out) throw new FlipguardError('flipguard harden needs --out FILE for the hardened model.');
+    const method = v.method as HardenMethod;
+    const unit = method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
+    const scores = method === 'ranger' ? undefined : await scoresFor(unit);
+    const { model: hardened, report } = await harden(model, {
+      method, ratio: v.ratio as number | undefined, scores, data: train, runtime, perLayer: Boolean(v['per-layer']),
+      bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
+    });
+    writeModel(v.out as string, hardened);
+    const ov = await overheads(model, hardened, test, { ...runtime, runs: 3 });
+    process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}\n\n`);
+    process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
+      ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
+      ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],
+      ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
+      [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
+    ]) + '\n');
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov });
+  },
+};
