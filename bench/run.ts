@@ -9,6 +9,7 @@ import { benchTrain } from './train.js';
 import { benchPrune } from '../src/prune/bench.js';
 import { benchPerSample } from '../src/analysis/per-sample.js';
 import { buildModel } from '../src/models/index.js';
+import { benchAnalysis } from '../src/analysis/bench.js';
 import { formatTable } from '../src/cli/table.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string> }> = {
@@ -16,6 +17,7 @@ const benches: Record<string, { title: string; run: () => Promise<string> }> = {
   swap: { title: 'parameter swapping', run: () => benchParameterSwap() },
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
   train: { title: 'training throughput', run: () => benchTrain() },
+  analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',

@@ -19,9 +19,8 @@ import { createSession } from '../src/runtime/session.js';
 import { Rng } from '../src/util/rng.js';
 import { floatTensor } from '../src/graph/builder.js';
 import { paramsAsInputs } from '../src/runtime/session.js';
-import {
-  NON_DIFFERENTIABLE, gradientGraph, perSampleNormsByLoop, perSampleSquaredChannelGradNorms, registeredOps, ruleFor,
-} from '../src/autodiff/index.js';
+import { NON_DIFFERENTIABLE, gradientGraph, registeredOps, ruleFor } from '../src/autodiff/index.js';
+import { perSampleNormsByLoop, perSampleSquaredChannelGradNorms } from '../src/analysis/per-sample.js';
 
 const STEP = 1e-2;
 const ATOL = 1e-3;

@@ -41,11 +41,12 @@ export function demoSettings(quick: boolean) {
     : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' };
 }
 
-function summaryDoc(s: CampaignSummary, extra: Record<string, unknown>) {
+function summaryDoc(s: CampaignSummary & { config?: object }, extra: Record<string, unknown>) {
   return {
     ...extra,
+    config: s.config,
     golden: { accuracy: s.golden.accuracy },
-    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, trialsPerSecond: b.trialsPerSecond })),
+    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, meanAccuracy: b.meanAccuracy, trialsPerSecond: b.trialsPerSecond })),
   };
 }
 

@@ -42,7 +42,7 @@ export const pruneCommand: Command = {
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions(v, model, 'train');
     const test = datasetFromOptions({ ...v, limit: undefined }, model, 'test');
-    const scores = v.scores ? readScores(v.scores as string) : await rank(model, { method: v.rank as RankMethod, data: train, images: v.images as number, seed: v.seed as number, threads: v.threads as number | undefined });
+    const scores = v.scores ? readScores(v.scores as string) : await rank(model, { method: v.rank as RankMethod, data: train, images: v.images as number, seed: v.seed as number, unit: 'channel', threads: v.threads as number | undefined });
     let bar: Progress | undefined;
     const { model: pruned, report } = await prune(model, {
       scores, rank: scores.method, data: train, evalData: test,

@@ -87,6 +87,7 @@ export const rankCommand: Command = {
     methods: { kind: 'strings', arg: 'M1,M2,…', help: 'with --compare: methods to compare (default vulnerability,lrp,neurons,l1,taylor,random)', choices: RANK_METHODS },
     trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials },
     faults: { kind: 'int', arg: 'K', help: 'with --compare: exactly K bit flips per unit and trial instead of BER draws' },
+    exhaustive: { kind: 'bool', help: 'with --compare: flip every single (weight, bit) of each unit once instead of random trials (no sampling noise)' },
     bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip (0 = mantissa LSB, 23–30 exponent, 31 sign)', default: '0-31' },
     k: { kind: 'int', arg: 'K', help: 'with --compare: k of the top-k overlap (default 10% of the units)' },
     'compare-unit': { kind: 'string', arg: 'channel|weight', help: 'with --compare: fault whole channels, or a sample of single weights', choices: ['channel', 'weight'], default: 'channel' },
@@ -105,7 +106,7 @@ export const rankCommand: Command = {
       start: v.start as 'predicted' | 'true', score: v.score as RankOptions['score'], merge: v.merge as RankOptions['merge'], q: v.q as number,
     };
     if (!v.compare) {
-      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit'] as const) {
+      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit', 'exhaustive'] as const) {
         if (v[k] !== undefined) throw new FlipguardError(`--${k} only applies to "flipguard rank --compare"; add --compare or remove --${k}.`);
       }
       const method = v.method as RankMethod;
@@ -123,7 +124,7 @@ export const rankCommand: Command = {
     let bar: Progress | undefined;
     const result = await compareRankings(model, {
       layer: v.layer as string, ber: v.ber as number, data: test, trials: v.trials as number, seed: v.seed as number,
-      faults: v.faults as number | undefined, bits: v.bits as string, unit: v['compare-unit'] as 'channel' | 'weight', sample: v.sample as number,
+      faults: v.faults as number | undefined, exhaustive: Boolean(v.exhaustive), bits: v.bits as string, unit: v['compare-unit'] as 'channel' | 'weight', sample: v.sample as number,
       methods: v.methods as RankMethod[] | undefined, rankData: train, images: v.images as number | undefined, rankSeed: v.seed as number, k: v.k as number | undefined,
       batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined },
       rankOptions: { ...common, images: undefined },

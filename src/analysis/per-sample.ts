@@ -1,7 +1,7 @@
 /**
- * Running per-sample gradient graphs over a set of images, and the bench hook comparing them with a
- * loop of batch-size-1 gradient graphs. (This file uses `runtime/`; the graph builders of
- * `autodiff/` do not.)
+ * Running per-sample gradient graphs (autodiff/per_sample.ts) over a set of images, and the bench hook
+ * comparing them with a loop of batch-size-1 gradient graphs. It lives in `analysis/` because it runs
+ * onnxruntime sessions (`runtime/`), which `autodiff/` (graph builders only) must not import.
  */
 import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
@@ -9,9 +9,9 @@ import { A, GraphBuilder, attrInt } from '../graph/builder.js';
 import { DataType, type Model } from '../graph/types.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../util/rng.js';
-import { gradientGraph } from './gradient.js';
-import { analyzeForGradient } from './analysis.js';
-import { perSampleGradGraph, type ConvMethod, type PerSampleGraph, type SeedMode } from './per_sample.js';
+import { gradientGraph } from '../autodiff/gradient.js';
+import { analyzeForGradient } from '../autodiff/analysis.js';
+import { perSampleGradGraph, type ConvMethod, type PerSampleGraph, type SeedMode } from '../autodiff/per_sample.js';
 
 export interface PerSampleRunOptions {
   /** Conv, Gemm or MatMul node names. */
