@@ -1,0 +1,342 @@
+/**
+ * The report's charts as Vega-Lite specifications, compiled here (in Node) to Vega specifications
+ * that the page renders to SVG with the inlined Vega runtime.
+ *
+ * Colours: every non-data ink (axes, grid, legends, titles) is `currentColor`, so a chart takes the
+ * page's text colour in light mode, dark mode and print alike; series colours come from PALETTE,
+ * whose every colour has at least 3:1 contrast against both the light and the dark page background.
+ * A variant keeps its colour across all charts.
+ */
+import { compile } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { OVERHEAD_METRICS, type OverheadMetric, type ReportData, type ScoresSeries } from './types.js';
+
+/** Series colours: ≥ 3:1 contrast on both LIGHT_BACKGROUND and DARK_BACKGROUND (checked in tests). */
+export const PALETTE = ['#4e79a7', '#d55e00', '#009e73', '#cc79a7', '#a67c00', '#8f6bb8', '#168a9c', '#9c755f', '#e15759', '#7f7f7f'] as const;
+export const LIGHT_BACKGROUND = '#ffffff';
+export const DARK_BACKGROUND = '#16181d';
+
+/** Most cells drawn per layer in the heat strip; longer layers are binned (bin value: largest |score|). */
+export const MAX_HEAT_CELLS = 256;
+
+export const OVERHEAD_LABELS: Record<OverheadMetric, string> = { parameters: 'parameters', storedBytes: 'stored bytes', macs: 'MACs', time: 'time' };
+
+type Spec = Record<string, unknown>;
+
+/** One chart of the report. */
+export interface ChartDef {
+  /** DOM id of the chart's container. */
+  id: string;
+  /** Section the chart belongs to. */
+  section: 'campaign' | 'overheads' | 'scores';
+  title: string;
+  caption: string;
+  /** Number of series (legend entries / lines / bar groups) the chart must show. */
+  series: number;
+  /** The Vega-Lite specification (kept in report.json so a chart can be reproduced). */
+  vegaLite: Spec;
+  /** The compiled Vega specification the page renders. */
+  vega: Spec;
+}
+
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+
+/** Shared chart configuration: transparent background, currentColor ink, the palette. */
+export function chartConfig(): Spec {
+  const ink = 'currentColor';
+  return {
+    background: 'transparent',
+    font: FONT,
+    padding: 4,
+    view: { stroke: ink, strokeOpacity: 0.25 },
+    axis: {
+      labelColor: ink, titleColor: ink, domainColor: ink, tickColor: ink, gridColor: ink,
+      gridOpacity: 0.13, domainOpacity: 0.55, tickOpacity: 0.55, labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', titlePadding: 8,
+    },
+    legend: { labelColor: ink, titleColor: ink, labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', labelLimit: 260, symbolStrokeWidth: 2 },
+    title: { color: ink, subtitleColor: ink, fontWeight: 'normal' },
+    header: { labelColor: ink, titleColor: ink },
+    range: { category: [...PALETTE] },
+  };
+}
+
+class CollectingLogger {
+  readonly messages: string[] = [];
+  private lvl = 2;
+  level(l?: number): number | this {
+    if (l === undefined) return this.lvl;
+    this.lvl = l;
+    return this;
+  }
+  error(...a: unknown[]): this { this.messages.push(`error: ${a.join(' ')}`); return this; }
+  warn(...a: unknown[]): this { this.messages.push(`warn: ${a.join(' ')}`); return this; }
+  info(): this { return this; }
+  debug(): this { return this; }
+}
+
+/** Compiles a Vega-Lite spec to Vega; Vega-Lite's warnings are returned instead of printed. */
+export function compileChart(vl: Spec): { vega: Spec; warnings: string[] } {
+  const logger = new CollectingLogger();
+  const out = compile(vl as unknown as TopLevelSpec, { logger: logger as unknown as NonNullable<Parameters<typeof compile>[1]>['logger'] });
+  const vega = { ...(out.spec as unknown as Spec) };
+  delete vega.$schema; // the report carries no external address
+  return { vega, warnings: logger.messages };
+}
+
+/** Variants in report order: campaign variants first, then hardened variants not in a campaign. */
+export function variantOrder(data: ReportData): string[] {
+  const out: string[] = [];
+  for (const c of data.campaigns) if (!out.includes(c.variant)) out.push(c.variant);
+  for (const h of data.harden) if (!out.includes(h.variant)) out.push(h.variant);
+  return out;
+}
+
+function colorScale(variants: string[]): Spec {
+  return { domain: variants, range: variants.map((_, i) => PALETTE[i % PALETTE.length]) };
+}
+
+/** BER axis: log scale, one tick per measured BER when there are few. */
+function berAxis(bers: number[]): Spec {
+  const axis: Spec = { title: 'bit error rate (per stored bit, log scale)', format: '~e', grid: true };
+  if (bers.length <= 12) axis.values = bers;
+  return { field: 'ber', type: 'quantitative', scale: { type: 'log', nice: false, padding: 12 }, axis };
+}
+
+function campaignValues(data: ReportData): Spec[] {
+  return data.campaigns.flatMap((c) => c.rows.filter((r) => r.ber > 0).map((r) => ({ variant: c.variant, ...r })));
+}
+
+function rateChart(data: ReportData, variants: string[], field: 'meanDrop' | 'meanSdc' | 'meanDue', band: [string, string] | null, yTitle: string, size: 'wide' | 'narrow'): Spec {
+  const values = campaignValues(data);
+  const bers = [...new Set(values.map((v) => v.ber as number))].sort((a, b) => a - b);
+  const shown = data.campaigns.map((c) => c.variant);
+  const isRate = field !== 'meanDrop';
+  const legend = {
+    title: 'variant', values: shown, symbolType: 'stroke', symbolSize: 260, symbolStrokeWidth: 2.5,
+    // the band (drawn first) would lend the legend its faint fill: show the line's colour at full strength
+    encode: { symbols: { update: { opacity: { value: 1 }, fillOpacity: { value: 1 }, strokeOpacity: { value: 1 } } } },
+    ...(size === 'wide' ? { orient: 'right' } : { orient: 'bottom', direction: 'horizontal', columns: 3, columnPadding: 14 }),
+  };
+  const color = { field: 'variant', type: 'nominal', scale: colorScale(variants), legend };
+  const layers: Spec[] = [];
+  if (band) {
+    // a rate's interval is cut to [0, 1] for drawing (the tables show it as computed)
+    const [lo, hi] = isRate ? [`max(0, datum.${band[0]})`, `min(1, datum.${band[1]})`] : [`datum.${band[0]}`, `datum.${band[1]}`];
+    layers.push({
+      name: 'band',
+      transform: [{ filter: `isValid(datum.${band[0]}) && isValid(datum.${band[1]})` }, { calculate: lo, as: 'bandLow' }, { calculate: hi, as: 'bandHigh' }],
+      mark: { type: 'area', opacity: 0.18, clip: true },
+      encoding: { y: { field: 'bandLow', type: 'quantitative' }, y2: { field: 'bandHigh' }, color },
+    });
+  }
+  const tooltip = [
+    { field: 'variant', type: 'nominal' },
+    { field: 'ber', type: 'quantitative', title: 'BER', format: '.2e' },
+    { field: field, type: 'quantitative', title: yTitle, format: isRate ? '.3%' : '.3f' },
+    { field: 'trials', type: 'quantitative', title: 'trials' },
+  ];
+  if (band) tooltip.push({ field: band[0], type: 'quantitative', title: '95% CI low', format: isRate ? '.3%' : '.3f' }, { field: band[1], type: 'quantitative', title: '95% CI high', format: isRate ? '.3%' : '.3f' });
+  layers.push(
+    { name: 'mean', mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { field, type: 'quantitative', title: yTitle, axis: isRate ? { format: '~%' } : {} }, color } },
+    { name: 'points', mark: { type: 'point', filled: true, size: 36, opacity: 1 }, encoding: { y: { field, type: 'quantitative' }, color, tooltip } },
+  );
+  return {
+    width: size === 'wide' ? 560 : 360,
+    height: size === 'wide' ? 280 : 220,
+    config: chartConfig(),
+    data: { values },
+    encoding: { x: berAxis(bers) },
+    layer: layers,
+  };
+}
+
+/** Accuracy drop (pp) vs BER: mean line and 95 % interval band per variant. */
+export function dropChartSpec(data: ReportData): Spec {
+  const variants = variantOrder(data);
+  return rateChart(data, variants, 'meanDrop', ['ciLow', 'ciHigh'], 'accuracy drop (percentage points)', 'wide');
+}
+
+/** SDC rate vs BER (band when the inputs have its interval). */
+export function sdcChartSpec(data: ReportData): Spec {
+  const hasBand = data.campaigns.some((c) => c.rows.some((r) => r.sdcLow !== null));
+  return rateChart(data, variantOrder(data), 'meanSdc', hasBand ? ['sdcLow', 'sdcHigh'] : null, 'SDC rate (share of images)', 'narrow');
+}
+
+/** DUE rate vs BER. */
+export function dueChartSpec(data: ReportData): Spec {
+  return rateChart(data, variantOrder(data), 'meanDue', null, 'DUE rate (share of images)', 'narrow');
+}
+
+/** Overhead ratios (hardened ÷ original) per metric, one bar per hardened variant. */
+export function overheadChartSpec(data: ReportData): Spec {
+  const variants = variantOrder(data);
+  const hv = data.harden.map((h) => h.variant);
+  const metrics = OVERHEAD_METRICS.filter((m) => data.harden.some((h) => h.overheads[m]));
+  const values = data.harden.flatMap((h) => metrics.filter((m) => h.overheads[m]).map((m) => ({
+    variant: h.variant, method: h.method, hardenedShare: h.ratio, metric: OVERHEAD_LABELS[m], ...h.overheads[m],
+  })));
+  const color = { field: 'variant', type: 'nominal', scale: colorScale(variants), legend: { title: 'variant', orient: 'right', values: hv } };
+  const x = { field: 'metric', type: 'nominal', sort: metrics.map((m) => OVERHEAD_LABELS[m]), axis: { title: null, labelAngle: 0, labelFontSize: 12 } };
+  const xOffset = { field: 'variant', type: 'nominal', sort: hv };
+  const y = { field: 'ratio', type: 'quantitative', title: 'hardened ÷ original (×)', scale: { zero: true } };
+  return {
+    width: 560,
+    height: 280,
+    config: chartConfig(),
+    data: { values },
+    layer: [
+      {
+        name: 'bars',
+        mark: { type: 'bar', cornerRadiusEnd: 2 },
+        encoding: {
+          x, xOffset, y, color,
+          tooltip: [
+            { field: 'variant', type: 'nominal' }, { field: 'method', type: 'nominal' }, { field: 'metric', type: 'nominal' },
+            { field: 'ratio', type: 'quantitative', title: 'ratio (×)', format: '.3f' },
+            { field: 'original', type: 'quantitative', format: ',.4~g' }, { field: 'hardened', type: 'quantitative', format: ',.4~g' },
+          ],
+        },
+      },
+      {
+        name: 'labels',
+        transform: [{ calculate: "format(datum.ratio, '.2f') + '×'", as: 'label' }],
+        mark: { type: 'text', dy: -5, fontSize: 10, fill: 'currentColor', baseline: 'bottom' },
+        encoding: { x, xOffset, y, text: { field: 'label', type: 'nominal' } },
+      },
+      {
+        name: 'baseline',
+        mark: { type: 'rule', stroke: 'currentColor', strokeDash: [4, 3], strokeOpacity: 0.7 },
+        encoding: { y: { datum: 1, type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
+/** Row label of a layer in the heat strip. */
+function layerLabel(l: ScoresSeries['layers'][number]): string {
+  return `${l.name} · ${l.op} · ${l.units} ${l.unit}${l.units === 1 ? '' : 's'}`;
+}
+
+/**
+ * Per-layer vulnerability heat strip: one row per layer in graph order, units left to right
+ * (each layer spans the full width; above MAX_HEAT_CELLS units, bins of consecutive units show
+ * their largest |score|), colour = score ÷ the file's largest |score|; beside it, each layer's share
+ * of the file's Σ|score|.
+ */
+export function heatStripSpec(s: ScoresSeries): Spec {
+  let maxAbs = 0;
+  let negative = false;
+  for (const l of s.layers) for (const x of l.scores) { maxAbs = Math.max(maxAbs, Math.abs(x)); if (x < 0) negative = true; }
+  const norm = maxAbs > 0 ? maxAbs : 1;
+  const cells: Spec[] = [];
+  const labels = s.layers.map(layerLabel);
+  s.layers.forEach((l, li) => {
+    const n = l.units;
+    const bins = Math.min(n, MAX_HEAT_CELLS);
+    for (let b = 0; b < bins; b++) {
+      const i0 = Math.floor((b * n) / bins);
+      const i1 = Math.floor(((b + 1) * n) / bins);
+      let v = l.scores[i0];
+      for (let i = i0 + 1; i < i1; i++) if (Math.abs(l.scores[i]) > Math.abs(v)) v = l.scores[i];
+      cells.push({
+        layer: labels[li], x0: i0 / n, x1: i1 / n, score: v, rel: v / norm,
+        units: i1 - i0 === 1 ? `${l.unit} ${i0}` : `${l.unit}s ${i0}–${i1 - 1} (largest)`,
+      });
+    }
+  });
+  const rows = s.layers.map((l, i) => ({ layer: labels[i], share: l.share, max: l.max, mean: l.mean, argmax: l.argmax }));
+  const step = s.layers.length > 40 ? 12 : 18;
+  const y = { field: 'layer', type: 'nominal', sort: labels, scale: { paddingInner: 0.14, paddingOuter: 0.07 }, axis: { title: null, labelLimit: 280, labelFontSize: 11, domain: false, ticks: false } };
+  const color = negative
+    ? { field: 'rel', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-1, 1] }, legend: { title: 'score ÷ largest |score|', orient: 'bottom', gradientLength: 220, titleLimit: 320 } }
+    : { field: 'rel', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], type: 'sqrt' }, legend: { title: 'score ÷ largest score (square-root colour scale)', orient: 'bottom', gradientLength: 220, titleLimit: 320 } };
+  return {
+    config: chartConfig(),
+    spacing: 12,
+    resolve: { scale: { y: 'shared' } },
+    hconcat: [
+      {
+        width: 420,
+        height: { step },
+        data: { values: cells },
+        layer: [
+          {
+            name: 'cells',
+            mark: { type: 'rect' },
+            encoding: {
+              y, x: { field: 'x0', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: { title: 'units in graph order (each layer spans the full width)', labels: false, ticks: false, grid: false, domain: false } },
+              x2: { field: 'x1' }, color,
+              tooltip: [{ field: 'layer', type: 'nominal' }, { field: 'units', type: 'nominal', title: 'unit' }, { field: 'score', type: 'quantitative', format: '.4~g' }],
+            },
+          },
+          {
+            name: 'outline',
+            transform: [{ aggregate: [{ op: 'min', field: 'x0', as: 'a' }, { op: 'max', field: 'x1', as: 'b' }], groupby: ['layer'] }],
+            mark: { type: 'rect', fill: null, stroke: 'currentColor', strokeOpacity: 0.45, strokeWidth: 1 },
+            encoding: { y, x: { field: 'a', type: 'quantitative' }, x2: { field: 'b' } },
+          },
+        ],
+      },
+      {
+        name: 'shares',
+        width: 170,
+        height: { step },
+        data: { values: rows },
+        mark: { type: 'bar', color: PALETTE[0], height: { band: 0.72 } },
+        encoding: {
+          y: { ...y, axis: null },
+          x: { field: 'share', type: 'quantitative', axis: { title: 'share of Σ|score|', format: '.0%', tickCount: 3 }, scale: { zero: true } },
+          tooltip: [
+            { field: 'layer', type: 'nominal' }, { field: 'share', type: 'quantitative', format: '.2%' },
+            { field: 'max', type: 'quantitative', title: 'largest score', format: '.4~g' }, { field: 'argmax', type: 'quantitative', title: 'at unit' },
+            { field: 'mean', type: 'quantitative', title: 'mean score', format: '.4~g' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** All charts of a report, compiled. Throws if Vega-Lite reports a problem with a spec. */
+export function buildCharts(data: ReportData): { charts: ChartDef[]; warnings: string[] } {
+  const charts: ChartDef[] = [];
+  const warnings: string[] = [];
+  const add = (def: Omit<ChartDef, 'vega'>): void => {
+    const c = compileChart(def.vegaLite);
+    warnings.push(...c.warnings.map((w) => `${def.id}: ${w}`));
+    charts.push({ ...def, vega: c.vega });
+  };
+  const n = data.campaigns.length;
+  if (n > 0) {
+    add({
+      id: 'chart-drop', section: 'campaign', series: n, title: 'Accuracy drop vs bit error rate',
+      caption: 'Mean top-1 accuracy drop (golden − faulty, percentage points) per BER; the shaded band is the 95 % Student-t confidence interval of the mean over trials.',
+      vegaLite: dropChartSpec(data),
+    });
+    add({
+      id: 'chart-sdc', section: 'campaign', series: n, title: 'Silent data corruption vs bit error rate',
+      caption: 'Mean share of images whose top-1 class changes with finite outputs (SDC).',
+      vegaLite: sdcChartSpec(data),
+    });
+    add({
+      id: 'chart-due', section: 'campaign', series: n, title: 'Detected unrecoverable errors vs bit error rate',
+      caption: 'Mean share of images whose outputs hold NaN or ±Inf (DUE).',
+      vegaLite: dueChartSpec(data),
+    });
+  }
+  if (data.harden.length > 0) {
+    add({
+      id: 'chart-overheads', section: 'overheads', series: data.harden.length, title: 'Hardening overheads',
+      caption: 'Hardened ÷ original for each cost; the dashed line at 1× is no overhead.',
+      vegaLite: overheadChartSpec(data),
+    });
+  }
+  data.scores.forEach((s, i) => {
+    add({
+      id: `chart-scores-${i}`, section: 'scores', series: s.layers.length, title: `Per-layer vulnerability (${s.method})`,
+      caption: `Scores by ${s.method} from ${s.source}: each row is a layer in graph order, each cell a unit (higher = more vulnerable); the bars give each layer's share of the summed |score|.`,
+      vegaLite: heatStripSpec(s),
+    });
+  });
+  return { charts, warnings };
+}

@@ -1,0 +1,298 @@
+/**
+ * The report as one self-contained HTML page: inline CSS, the inlined Vega runtime, the compiled
+ * chart specifications as a JSON data block, and tables with units. Works offline (no external
+ * address), follows the reader's light/dark preference, and prints on white.
+ */
+import { OVERHEAD_LABELS, type ChartDef } from './charts.js';
+import { fmtBer, fmtBytes, fmtInt, fmtInterval, fmtMs, fmtNum, fmtPct, fmtPp, fmtRatio, fmtSi, MISSING, NBSP } from './format.js';
+import { KIND_LABELS } from './load.js';
+import { OVERHEAD_METRICS, type CampaignRow, type Overhead, type OverheadMetric, type ReportData } from './types.js';
+
+/** Escapes text for HTML element content and attribute values. */
+export function esc(s: unknown): string {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** JSON safe to place inside a <script> element. */
+export function scriptJson(x: unknown): string {
+  return JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** JavaScript source safe inside a <script> element (no closing tag or comment opener). */
+function scriptSource(js: string): string {
+  return js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+}
+
+/** Drop threshold (pp) of the "at a glance" table. */
+export const GLANCE_THRESHOLD_PP = 1;
+
+/**
+ * The largest measured BER up to which every measured BER keeps the drop within `thresholdPp`
+ * (using the 95 % interval's upper end, or the mean where there is no interval); null if even the
+ * smallest BER exceeds it.
+ */
+export function toleratedBer(rows: readonly CampaignRow[], thresholdPp = GLANCE_THRESHOLD_PP): number | null {
+  let best: number | null = null;
+  for (const r of [...rows].sort((a, b) => a.ber - b.ber)) {
+    const upper = r.ciHigh ?? r.meanDrop;
+    if (upper > thresholdPp) break;
+    best = r.ber;
+  }
+  return best;
+}
+
+const CSS = `
+:root{color-scheme:light dark;--bg:#ffffff;--fg:#1d2025;--muted:#5b6270;--line:#d9dce1;--soft:#f3f4f6;--accent:#3b6aa0;--warn-bg:#fff6db;--warn-fg:#6b4e00;--hi:#eef4fb}
+@media (prefers-color-scheme:dark){:root{--bg:#16181d;--fg:#e4e6ea;--muted:#a3a9b5;--line:#363a43;--soft:#1f2228;--accent:#8fb5e6;--warn-bg:#3a3113;--warn-fg:#f1d98a;--hi:#1d2a3a}}
+*{box-sizing:border-box}
+html{background:var(--bg);color:var(--fg)}
+body{margin:0 auto;max-width:1080px;padding:24px 28px 48px;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+h1{font-size:26px;margin:0 0 4px}
+h2{font-size:20px;margin:36px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:16px;margin:20px 0 6px}
+p{margin:6px 0}
+a{color:var(--accent)}
+.meta,figcaption,.note{color:var(--muted);font-size:13px}
+nav{margin:12px 0 0;font-size:14px}
+nav a{margin-right:14px;white-space:nowrap}
+figure{margin:14px 0 22px;padding:12px 14px;border:1px solid var(--line);border-radius:6px;background:var(--bg)}
+figure h3{margin:0 0 6px}
+.chart{color:var(--fg);overflow-x:auto;min-height:40px}
+.chart svg{max-width:100%;height:auto;display:block}
+.chart[data-rendered=error]{color:#c0392b}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:0 16px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13.5px;font-variant-numeric:tabular-nums}
+p.tcap{color:var(--muted);font-size:13px;margin:14px 0 4px;max-width:80ch}
+td.nowrap{white-space:nowrap}
+.cmds code{display:block;padding-left:1.4em;text-indent:-1.4em}
+.cmds code::before{content:"$ ";color:var(--muted)}
+th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:var(--soft);font-weight:600}
+td.num,th.num{text-align:right;white-space:nowrap}
+tr.chosen td{background:var(--hi);font-weight:600}
+td.best{font-weight:700}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
+pre{background:var(--soft);border:1px solid var(--line);border-radius:4px;padding:10px 12px;overflow-x:auto;font-size:13px;white-space:pre-wrap;word-break:break-all}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.warnings{background:var(--warn-bg);color:var(--warn-fg);border-radius:6px;padding:8px 14px;margin:16px 0}
+.warnings ul{margin:4px 0;padding-left:20px}
+details{margin:6px 0 12px}
+summary{cursor:pointer;color:var(--muted);font-size:13.5px}
+.scroll{overflow-x:auto}
+@media print{
+:root{--bg:#ffffff;--fg:#000000;--muted:#444a55;--line:#c8ccd2;--soft:#f1f2f4;--accent:#000000;--warn-bg:#fff6db;--warn-fg:#5a4100;--hi:#eaf1f9}
+html,body{background:#fff;color:#000}
+body{max-width:none;padding:0;font-size:11pt}
+nav{display:none}
+h2{break-after:avoid}
+figure,table,pre{break-inside:avoid}
+figure{border:none;padding:0}
+a{color:inherit;text-decoration:none}
+.chart{overflow:visible}
+@page{margin:14mm}
+}
+`;
+
+const RENDER_JS = `(function(){
+var root=document.documentElement,charts=JSON.parse(document.getElementById('flipguard-charts').textContent),failed=0;
+function fail(el,e){failed++;el.setAttribute('data-rendered','error');el.textContent='This chart could not be drawn ('+(e&&e.message||e)+'); the tables hold the same numbers.';console.error('flipguard report: chart '+el.id+' failed:',e);}
+if(typeof vega==='undefined'){root.setAttribute('data-charts','error');console.error('flipguard report: the Vega runtime is missing');return;}
+Promise.all(charts.map(function(c){var el=document.getElementById(c.id);if(!el)return Promise.resolve();
+try{var view=new vega.View(vega.parse(c.spec),{renderer:'svg',container:el,hover:true});
+return view.runAsync().then(function(){el.setAttribute('data-rendered','ok');},function(e){fail(el,e);});}
+catch(e){fail(el,e);return Promise.resolve();}})).then(function(){root.setAttribute('data-charts',failed?'error':'ok');});
+window.addEventListener('beforeprint',function(){Array.prototype.forEach.call(document.querySelectorAll('details'),function(d){d.open=true;});});
+})();`;
+
+function table(head: string[], rows: string[][], opts: { numeric?: number[]; caption?: string; rowClass?: (i: number) => string } = {}): string {
+  const num = new Set(opts.numeric ?? []);
+  const th = head.map((h, i) => `<th${num.has(i) ? ' class="num"' : ''} scope="col">${h}</th>`).join('');
+  const body = rows.map((r, ri) => {
+    const cls = opts.rowClass?.(ri);
+    return `<tr${cls ? ` class="${cls}"` : ''}>${r.map((c, i) => `<td${num.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
+  }).join('\n');
+  return `${opts.caption ? `<p class="tcap">${opts.caption}</p>` : ''}<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
+}
+
+function figure(c: ChartDef): string {
+  return `<figure><h3>${esc(c.title)}</h3><div class="chart" id="${esc(c.id)}" data-series="${c.series}" role="img" aria-label="${esc(c.title)}"></div><figcaption>${esc(c.caption)}</figcaption></figure>`;
+}
+
+function swatch(color: string | undefined): string {
+  return color ? `<span class="swatch" style="background:${esc(color)}" aria-hidden="true"></span>` : '';
+}
+
+const METRIC_FORMAT: Record<OverheadMetric, (x: number) => string> = {
+  parameters: (x) => fmtSi(x),
+  storedBytes: (x) => fmtBytes(x),
+  macs: (x) => fmtSi(x, 'MAC'),
+  time: (x) => fmtMs(x),
+};
+
+const METRIC_NAMES: Record<OverheadMetric, string> = { parameters: 'parameters', storedBytes: 'stored bytes', macs: 'MACs per image', time: 'inference time' };
+
+/** Renders the page. `colors` maps each variant to its chart colour (for table swatches). */
+export function renderHtml(data: ReportData, charts: readonly ChartDef[], vegaRuntime: string, colors: ReadonlyMap<string, string>): string {
+  const parts: string[] = [];
+  const sections: [string, string][] = [];
+  const byId = new Map(charts.map((c) => [c.id, c]));
+  const variantCell = (v: string): string => `${swatch(colors.get(v))}${esc(v)}`;
+
+  // warnings
+  if (data.warnings.length) {
+    parts.push(`<div class="warnings" role="note"><b>Notes on the inputs</b><ul>${data.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></div>`);
+  }
+
+  // campaign
+  if (data.campaigns.length) {
+    sections.push(['campaign', 'Fault-injection campaigns']);
+    const glance = data.campaigns.map((c) => {
+      const worst = c.rows.reduce((a, r) => (r.meanDrop > a.meanDrop ? r : a), c.rows[0]);
+      const tol = toleratedBer(c.rows);
+      return [
+        variantCell(c.variant), esc(fmtPct(c.goldenAccuracy)), esc(String(c.rows.length)),
+        esc(`${fmtBer(c.rows[0].ber)} … ${fmtBer(c.rows[c.rows.length - 1].ber)}`),
+        esc(`${fmtPp(worst.meanDrop)} at ${fmtBer(worst.ber)}`), esc(tol === null ? `none (already above ${GLANCE_THRESHOLD_PP}${NBSP}pp)` : fmtBer(tol)),
+        esc(c.seed === null ? MISSING : String(c.seed)),
+      ];
+    });
+    const rows = data.campaigns.flatMap((c) => c.rows.map((r) => [
+      variantCell(c.variant), esc(fmtBer(r.ber)), esc(fmtInt(r.trials)), esc(fmtPp(r.meanDrop)), esc(fmtInterval(r.ciLow, r.ciHigh, 'pp')),
+      esc(fmtPp(r.stdDrop)), esc(fmtPct(r.meanSdc)), esc(fmtPct(r.meanDue)), esc(fmtPct(r.meanAccuracy)), esc(fmtNum(r.trialsPerSecond, 2)),
+    ]));
+    parts.push(`<section id="campaign"><h2>Fault-injection campaigns</h2>
+<p>Each variant's campaign flips stored parameter bits at the given bit error rate (BER, the probability per stored bit), over independent seeded trials. Drops are in percentage points (pp) of top-1 accuracy; SDC and DUE rates are shares of the evaluated images.</p>
+${table(['variant', 'golden accuracy', 'BERs', 'BER range', 'worst mean drop', `highest BER with drop ≤ ${GLANCE_THRESHOLD_PP}${NBSP}pp`, 'seed'], glance, { numeric: [1, 2], caption: `At a glance. "Highest BER with drop ≤ ${GLANCE_THRESHOLD_PP} pp": the largest measured BER up to which the 95 % interval's upper end (the mean, with one trial) stays within ${GLANCE_THRESHOLD_PP} pp at every measured BER.` })}
+${byId.has('chart-drop') ? figure(byId.get('chart-drop')!) : ''}
+<div class="grid2">${byId.has('chart-sdc') ? figure(byId.get('chart-sdc')!) : ''}${byId.has('chart-due') ? figure(byId.get('chart-due')!) : ''}</div>
+${table(['variant', 'BER', 'trials', 'mean drop', '95 % CI of mean drop', 'std of drop', 'SDC rate', 'DUE rate', 'mean accuracy', 'trials/s'], rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9], caption: 'Per-BER statistics (95 % CI: Student t with n − 1 degrees of freedom; trials/s: trials per second of trial wall time).' })}
+</section>`);
+  }
+
+  // overheads
+  if (data.harden.length) {
+    sections.push(['overheads', 'Hardening overheads']);
+    const metrics = OVERHEAD_METRICS.filter((m) => data.harden.some((h) => h.overheads[m]));
+    const body = data.harden.map((h) => {
+      const ms = metrics.filter((m) => h.overheads[m]);
+      return ms.map((m, i) => {
+        const o = h.overheads[m]!;
+        const f = METRIC_FORMAT[m];
+        const lead = i === 0 ? `<td class="nowrap" rowspan="${ms.length}">${variantCell(h.variant)}</td><td rowspan="${ms.length}">${esc(h.method)}</td><td class="num" rowspan="${ms.length}">${esc(fmtPct(h.ratio, 1))}</td>` : '';
+        return `<tr>${lead}<td>${esc(METRIC_NAMES[m])}</td><td class="num">${esc(f(o.original))}</td><td class="num">${esc(f(o.hardened))}</td><td class="num"><b>${esc(fmtRatio(o.ratio))}</b></td></tr>`;
+      }).join('\n');
+    }).join('\n');
+    parts.push(`<section id="overheads"><h2>Hardening overheads</h2>
+${byId.has('chart-overheads') ? figure(byId.get('chart-overheads')!) : ''}
+<p class="tcap">Costs of each hardened variant and their ratio hardened ÷ original. MACs: multiply-accumulates per image; time: inference time as measured by the harden command.</p>
+<div class="scroll"><table class="overheads"><thead><tr><th scope="col">variant</th><th scope="col">method</th><th class="num" scope="col">units hardened</th><th scope="col">cost</th><th class="num" scope="col">original</th><th class="num" scope="col">hardened</th><th class="num" scope="col">ratio</th></tr></thead><tbody>
+${body}
+</tbody></table></div>
+</section>`);
+  }
+
+  // scores
+  if (data.scores.length) {
+    sections.push(['vulnerability', 'Per-layer vulnerability']);
+    const blocks = data.scores.map((s, i) => {
+      const c = byId.get(`chart-scores-${i}`);
+      const rows = s.layers.map((l) => [esc(l.name), esc(l.op), esc(`${fmtInt(l.units)} ${l.unit}${l.units === 1 ? '' : 's'}`), esc(fmtNum(l.max, 4)), esc(fmtInt(l.argmax)), esc(fmtNum(l.mean, 4)), esc(fmtPct(l.share, 1))]);
+      return `${c ? figure(c) : ''}<details><summary>Per-layer table (${esc(s.method)}, ${s.layers.length} layers)</summary>${table(['layer', 'op', 'units', 'largest score', 'at unit', 'mean score', 'share of Σ|score|'], rows, { numeric: [2, 3, 4, 5, 6] })}</details>`;
+    });
+    parts.push(`<section id="vulnerability"><h2>Per-layer vulnerability</h2><p>Importance scores rank the units (channels, neurons or weights) whose faults hurt most; scores are unitless and comparable within one method only.</p>${blocks.join('\n')}</section>`);
+  }
+
+  // compare
+  if (data.compare.length) {
+    sections.push(['ranking', 'Ranking vs ground truth']);
+    const blocks = data.compare.map((c) => {
+      const best = (f: (r: (typeof c.rows)[number]) => number): number => Math.max(...c.rows.map(f));
+      const bs = best((r) => r.spearman), bk = best((r) => r.kendall), bt = best((r) => r.topkOverlap);
+      const cell = (v: string, isBest: boolean): string => (isBest ? `<b>${v}</b>` : v);
+      const rows = c.rows.map((r) => [esc(r.method), cell(esc(fmtNum(r.spearman)), r.spearman === bs), cell(esc(fmtNum(r.kendall)), r.kendall === bk), cell(esc(fmtPct(r.topkOverlap, 1)), r.topkOverlap === bt)]);
+      return table(['method', 'Spearman ρ', 'Kendall τ', `top-${c.k ?? 'k'} overlap`], rows, {
+        numeric: [1, 2, 3],
+        caption: `Layer ${esc(c.layer)}, ground truth from fault injection at BER ${esc(fmtBer(c.ber))} (${esc(c.source)}). Correlations in [−1, 1]; overlap: share of the ground truth's top-${c.k ?? 'k'} units also in the method's top-${c.k ?? 'k'}; best in bold.`,
+      });
+    });
+    parts.push(`<section id="ranking"><h2>Ranking vs ground truth</h2>${blocks.join('\n')}</section>`);
+  }
+
+  // prune
+  if (data.prune.length) {
+    sections.push(['pruning', 'Pruning']);
+    const blocks = data.prune.map((p) => {
+      const isChosen = (e: (typeof p.explored)[number]): boolean => p.chosen !== null && p.chosen.pConv === e.pConv && p.chosen.pFc === e.pFc;
+      const rows = p.explored.map((e) => [
+        esc(fmtPct(e.pConv, 1)), esc(fmtPct(e.pFc, 1)), esc(fmtPct(e.accuracy)), esc(fmtSi(e.parameters)), esc(fmtSi(e.macs, 'MAC')), esc(fmtMs(e.timeMs)),
+        e.accepted ? 'yes' : 'no', isChosen(e) ? '◀ chosen' : '',
+      ]);
+      const chosen = p.chosen ? `chosen: ${fmtPct(p.chosen.pConv, 1)} of conv channels and ${fmtPct(p.chosen.pFc, 1)} of dense neurons pruned, accuracy ${fmtPct(p.chosen.accuracy)}` : 'no point was chosen';
+      return table(['conv pruned', 'dense pruned', 'accuracy', 'parameters', 'MACs per image', 'time', 'accepted', ''], rows, {
+        numeric: [0, 1, 2, 3, 4, 5],
+        caption: `${p.variant ? `${esc(p.variant)}: ` : ''}explored pruning ratios (${esc(p.source)}); ${esc(chosen)}.`,
+        rowClass: (i) => (isChosen(p.explored[i]) ? 'chosen' : ''),
+      });
+    });
+    parts.push(`<section id="pruning"><h2>Pruning</h2>${blocks.join('\n')}</section>`);
+  }
+
+  // provenance
+  sections.push(['provenance', 'Provenance']);
+  const pv = data.provenance;
+  const commands = pv.commands.length
+    ? `<pre class="cmds">${pv.commands.map((c) => `<code>${esc(c)}</code>`).join('')}</pre>`
+    : '<p class="note">No commands were recorded: pass them as provenance.commands (the flipguard CLI passes its own command line) or give a provenance file.</p>';
+  const seedRows = data.campaigns.filter((c) => c.seed !== null).map((c) => [variantCell(c.variant), esc(String(c.seed)), esc(c.source)]);
+  const seeds = [
+    pv.seeds.length ? `<pre><code>${esc(pv.seeds.map((s) => JSON.stringify(s)).join('\n'))}</code></pre>` : '',
+    seedRows.length ? table(['variant', 'campaign seed', 'from'], seedRows, { numeric: [1] }) : '',
+  ].join('') || '<p class="note">No seeds were recorded.</p>';
+  const kv = (o: Record<string, unknown>): string => table(['item', 'value'], Object.entries(o).map(([k, v]) => [esc(k), esc(typeof v === 'string' ? v : JSON.stringify(v))]));
+  const m = pv.machine;
+  const machineRows = { OS: m.os, platform: `${m.platform} (${m.arch})`, CPU: m.cpu, cores: String(m.cores), memory: `${m.memoryGiB}${NBSP}GiB` };
+  const recorded = pv.recorded.filter((r) => r.versions || r.machine).map((r) =>
+    `<h3>As recorded in ${esc(r.source)}</h3>${r.versions ? kv(r.versions) : ''}${r.machine ? kv(r.machine) : ''}`).join('');
+  const configs = data.campaigns.filter((c) => c.config).map((c) =>
+    `<details><summary>Campaign configuration of ${esc(c.variant)}</summary><pre><code>${esc(JSON.stringify(c.config, null, 2))}</code></pre></details>`).join('');
+  const variantOf = new Map<string, string>([...data.campaigns.map((c) => [c.source, c.variant] as const), ...data.harden.map((h) => [h.source, h.variant] as const)]);
+  const inputs = table(['file', 'kind', 'variant'], data.inputs.map((i) => [esc(i.source), esc(KIND_LABELS[i.kind]), esc(variantOf.get(i.source) ?? MISSING)]));
+  parts.push(`<section id="provenance"><h2>Provenance</h2>
+<h3>Commands</h3>${commands}
+<h3>Seeds</h3>${seeds}
+<h3>Versions</h3>${kv(pv.versions)}
+<h3>Machine</h3>${kv(machineRows)}
+${recorded}
+<h3>Inputs</h3>${inputs}${configs}
+</section>`);
+
+  const nav = sections.map(([id, label]) => `<a href="#${id}">${esc(label)}</a>`).join('');
+  const generated = data.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+  const chartData = charts.map((c) => ({ id: c.id, spec: c.vega }));
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="generator" content="flipguard ${esc(pv.versions.flipguard ?? '')}">
+<title>${esc(data.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header>
+<h1>${esc(data.title)}</h1>
+<p class="meta">Generated ${esc(generated)} by flipguard ${esc(pv.versions.flipguard ?? '')} from ${data.inputs.length} input${data.inputs.length === 1 ? '' : 's'}.</p>
+<nav aria-label="Sections">${nav}</nav>
+<noscript><p class="note">The charts need JavaScript; the tables hold the same numbers.</p></noscript>
+</header>
+<main>
+${parts.join('\n')}
+</main>
+<script type="application/json" id="flipguard-charts">${scriptJson(chartData)}</script>
+<script>${scriptSource(vegaRuntime)}</script>
+<script>${RENDER_JS}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,495 @@
+/**
+ * Reading the files flipguard writes: detects each file's kind from its content, checks every field
+ * the report uses, and stops with one FlipguardError sentence naming the file (and the field) when a
+ * file is unknown, damaged or incomplete.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { FlipguardError } from '../errors.js';
+import {
+  OVERHEAD_METRICS,
+  type BerStats, type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine, type CompareFile,
+  type HardenReportFile, type InputKind, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
+  type RankScoresFile, type ReportInput, type ScoreUnit,
+} from './types.js';
+
+/** Human names of the kinds, for messages. */
+export const KIND_LABELS: Record<InputKind, string> = {
+  'campaign-summary': 'campaign summary',
+  'campaign-records': 'campaign record file',
+  scores: 'rank scores file',
+  harden: 'harden report',
+  compare: 'ranking comparison',
+  prune: 'prune report',
+  provenance: 'provenance file',
+};
+
+const KNOWN = 'a campaign summary or record file, rank scores, a harden, compare or prune report, or provenance JSON';
+
+/** A field that does not hold what the report needs: `field` is a path like `bers[2].ci95`. */
+class FieldError extends Error {
+  constructor(readonly field: string, readonly problem: string) {
+    super(`${field} ${problem}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function obj(v: unknown, field: string): Obj {
+  if (!isObj(v)) throw new FieldError(field, 'is missing or not an object');
+  return v;
+}
+
+function arr(v: unknown, field: string, nonEmpty = false): unknown[] {
+  if (!Array.isArray(v)) throw new FieldError(field, 'is missing or not a list');
+  if (nonEmpty && v.length === 0) throw new FieldError(field, 'is empty');
+  return v;
+}
+
+function num(v: unknown, field: string, range?: [number, number]): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FieldError(field, 'is missing or not a finite number');
+  if (range && (v < range[0] || v > range[1])) throw new FieldError(field, `is ${v}, outside [${range[0]}, ${range[1]}]`);
+  return v;
+}
+
+function numOrNull(v: unknown, field: string): number | null {
+  if (v === null) return null;
+  return num(v, field);
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new FieldError(field, 'is missing or not a non-empty string');
+  return v;
+}
+
+function optStr(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  return str(v, field);
+}
+
+function pair(v: unknown, field: string): [number | null, number | null] {
+  if (!Array.isArray(v) || v.length !== 2) throw new FieldError(field, 'is missing or not a pair [low, high]');
+  return [numOrNull(v[0], `${field}[0]`), numOrNull(v[1], `${field}[1]`)];
+}
+
+/** Field path helper: `bers[2]`. */
+const at = (base: string, i: number): string => `${base}[${i}]`;
+
+// ───────────────────────────── validators per kind ─────────────────────────────
+
+function validateBerStats(v: unknown, f: string): BerStats {
+  const o = obj(v, f);
+  const s: BerStats = {
+    ber: num(o.ber, `${f}.ber`, [0, 1]),
+    trials: num(o.trials, `${f}.trials`, [0, Number.MAX_SAFE_INTEGER]),
+    meanDrop: num(o.meanDrop, `${f}.meanDrop`),
+    stdDrop: num(o.stdDrop, `${f}.stdDrop`, [0, Infinity]),
+    ci95: pair(o.ci95, `${f}.ci95`),
+    meanSdc: num(o.meanSdc, `${f}.meanSdc`, [0, 1]),
+    meanDue: num(o.meanDue, `${f}.meanDue`, [0, 1]),
+    trialsPerSecond: o.trialsPerSecond === undefined ? null : numOrNull(o.trialsPerSecond, `${f}.trialsPerSecond`),
+  };
+  if (o.ci95Sdc !== undefined) s.ci95Sdc = pair(o.ci95Sdc, `${f}.ci95Sdc`);
+  if (o.meanAccuracy !== undefined && o.meanAccuracy !== null) s.meanAccuracy = num(o.meanAccuracy, `${f}.meanAccuracy`, [0, 1]);
+  if (o.meanFaults !== undefined && o.meanFaults !== null) s.meanFaults = num(o.meanFaults, `${f}.meanFaults`);
+  return s;
+}
+
+function validateSummary(o: Obj): CampaignSummaryFile {
+  const golden = obj(o.golden, 'golden');
+  const bers = arr(o.bers, 'bers', true).map((b, i) => validateBerStats(b, at('bers', i)));
+  const seen = new Set<number>();
+  for (const [i, b] of bers.entries()) {
+    if (seen.has(b.ber)) throw new FieldError(at('bers', i), `repeats BER ${b.ber}`);
+    seen.add(b.ber);
+  }
+  const out: CampaignSummaryFile = { golden: { ...golden, accuracy: num(golden.accuracy, 'golden.accuracy', [0, 1]) }, bers };
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  if (o.config !== undefined && o.config !== null) out.config = obj(o.config, 'config');
+  return out;
+}
+
+function isHeader(o: unknown): o is CampaignRecordsHeader {
+  return isObj(o) && (o.kind === 'flipguard-campaign' || o.flipguard === 'campaign');
+}
+
+function validateHeader(o: Obj): CampaignRecordsHeader {
+  if (o.golden !== undefined) num(obj(o.golden, 'header.golden').accuracy, 'header.golden.accuracy', [0, 1]);
+  optStr(o.variant, 'header.variant');
+  optStr(o.model, 'header.model');
+  return o as CampaignRecordsHeader;
+}
+
+const TRIAL_KEYS = ['ber', 'trial', 'seed', 'faults', 'accuracy', 'accuracyDrop', 'sdcRate', 'dueRate', 'millis'] as const;
+
+function validateTrial(v: unknown, f: string): CampaignTrialLine {
+  const o = obj(v, f);
+  for (const k of TRIAL_KEYS) num(o[k], `${f}.${k}`);
+  num(o.ber, `${f}.ber`, [0, 1]);
+  num(o.accuracy, `${f}.accuracy`, [0, 1]);
+  num(o.sdcRate, `${f}.sdcRate`, [0, 1]);
+  num(o.dueRate, `${f}.dueRate`, [0, 1]);
+  const t: Partial<CampaignTrialLine> = {};
+  for (const k of TRIAL_KEYS) t[k] = o[k] as number;
+  return t as CampaignTrialLine;
+}
+
+/** Checks trial lines and drops exact duplicates; the same cell with two results is an error. */
+function validateTrials(records: readonly unknown[], lineOf: (i: number) => string): CampaignTrialLine[] {
+  const cells = new Map<string, CampaignTrialLine>();
+  const out: CampaignTrialLine[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = validateTrial(records[i], lineOf(i));
+    const key = `${r.ber}|${r.trial}`;
+    const prev = cells.get(key);
+    if (prev) {
+      if (TRIAL_KEYS.some((k) => k !== 'millis' && prev[k] !== r[k])) {
+        throw new FieldError(lineOf(i), `repeats trial ${r.trial} at BER ${r.ber} with a different result`);
+      }
+      continue;
+    }
+    cells.set(key, r);
+    out.push(r);
+  }
+  return out;
+}
+
+const UNITS: readonly ScoreUnit[] = ['channel', 'neuron', 'weight'];
+
+function validateScores(o: Obj): RankScoresFile {
+  const method = str(o.method, 'method');
+  const layers = arr(o.layers, 'layers', true).map((l, i) => {
+    const f = at('layers', i);
+    const lo = obj(l, f);
+    const unit = lo.unit;
+    if (typeof unit !== 'string' || !UNITS.includes(unit as ScoreUnit)) throw new FieldError(`${f}.unit`, `is ${JSON.stringify(unit)}, not one of ${UNITS.join(', ')}`);
+    const scores = arr(lo.scores, `${f}.scores`, true);
+    for (let j = 0; j < scores.length; j++) {
+      if (typeof scores[j] !== 'number' || !Number.isFinite(scores[j])) throw new FieldError(at(`${f}.scores`, j), 'is not a finite number');
+    }
+    return { name: str(lo.name, `${f}.name`), op: str(lo.op, `${f}.op`), unit: unit as ScoreUnit, scores: scores as number[] };
+  });
+  const out: RankScoresFile = { method, layers };
+  if (isObj(o.info)) out.info = o.info;
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  return out;
+}
+
+function validateOverhead(v: unknown, f: string): Overhead {
+  const o = obj(v, f);
+  const original = num(o.original, `${f}.original`, [0, Infinity]);
+  const hardened = num(o.hardened, `${f}.hardened`, [0, Infinity]);
+  let ratio: number;
+  if (o.ratio === undefined || o.ratio === null) {
+    if (original === 0) throw new FieldError(`${f}.ratio`, 'is missing and cannot be computed (original is 0)');
+    ratio = hardened / original;
+  } else ratio = num(o.ratio, `${f}.ratio`, [0, Infinity]);
+  return { original, hardened, ratio };
+}
+
+function validateHarden(o: Obj): HardenReportFile {
+  const ov = obj(o.overheads, 'overheads');
+  const overheads: HardenReportFile['overheads'] = {};
+  for (const m of OVERHEAD_METRICS) if (ov[m] !== undefined && ov[m] !== null) overheads[m] = validateOverhead(ov[m], `overheads.${m}`);
+  if (Object.keys(overheads).length === 0) throw new FieldError('overheads', `holds none of ${OVERHEAD_METRICS.join(', ')}`);
+  const out: HardenReportFile = { method: str(o.method, 'method'), ratio: num(o.ratio, 'ratio', [0, 1]), overheads };
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
+}
+
+function validateCompare(o: Obj): CompareFile {
+  const rows = arr(o.rows, 'rows', true).map((r, i) => {
+    const f = at('rows', i);
+    const ro = obj(r, f);
+    return {
+      method: str(ro.method, `${f}.method`),
+      spearman: num(ro.spearman, `${f}.spearman`, [-1, 1]),
+      kendall: num(ro.kendall, `${f}.kendall`, [-1, 1]),
+      topkOverlap: num(ro.topkOverlap, `${f}.topkOverlap`, [0, 1]),
+    };
+  });
+  const out: CompareFile = { layer: str(o.layer, 'layer'), ber: num(o.ber, 'ber', [0, 1]), rows };
+  if (o.k !== undefined && o.k !== null) out.k = num(o.k, 'k', [1, Number.MAX_SAFE_INTEGER]);
+  return out;
+}
+
+function validatePrunePoint(v: unknown, f: string): PrunePoint {
+  const o = obj(v, f);
+  if (typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false');
+  return {
+    pConv: num(o.pConv, `${f}.pConv`, [0, 1]),
+    pFc: num(o.pFc, `${f}.pFc`, [0, 1]),
+    accuracy: num(o.accuracy, `${f}.accuracy`, [0, 1]),
+    parameters: num(o.parameters, `${f}.parameters`, [0, Infinity]),
+    macs: num(o.macs, `${f}.macs`, [0, Infinity]),
+    timeMs: num(o.timeMs, `${f}.timeMs`, [0, Infinity]),
+    accepted: o.accepted,
+  };
+}
+
+function validatePrune(o: Obj): PruneReportFile {
+  const explored = arr(o.explored, 'explored', true).map((p, i) => validatePrunePoint(p, at('explored', i)));
+  const chosen = o.chosen === undefined || o.chosen === null ? null : validatePrunePoint(o.chosen, 'chosen');
+  const out: PruneReportFile = { explored, chosen };
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
+}
+
+function validateProvenance(o: Obj): ProvenanceFile {
+  const commands = arr(o.commands, 'commands').map((c, i) => str(c, at('commands', i)));
+  const out: ProvenanceFile = { commands };
+  if (o.seeds !== undefined) out.seeds = arr(o.seeds, 'seeds');
+  if (o.versions !== undefined) {
+    const v = obj(o.versions, 'versions');
+    out.versions = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+  }
+  if (o.machine !== undefined) out.machine = obj(o.machine, 'machine');
+  return out;
+}
+
+// ───────────────────────────── detection ─────────────────────────────
+
+/**
+ * The kind of a parsed JSON document, from the fields it holds (undefined: not a flipguard file).
+ * A lone campaign header (a record file with no trials yet) is 'campaign-records'.
+ */
+export function detectKind(doc: unknown): InputKind | undefined {
+  if (!isObj(doc)) return undefined;
+  if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
+  if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
+  if ('overheads' in doc) return 'harden';
+  if ('explored' in doc) return 'prune';
+  if ('rows' in doc && ('layer' in doc || 'ber' in doc)) return 'compare';
+  if ('layers' in doc && 'method' in doc) return 'scores';
+  if ('commands' in doc) return 'provenance';
+  return undefined;
+}
+
+function isReportOutput(doc: unknown): boolean {
+  return isObj(doc) && doc.format === 'flipguard-report';
+}
+
+const GENERIC_NAMES = new Set(['campaign', 'summary', 'records', 'trials', 'results', 'result', 'out', 'output', 'scores', 'rank', 'harden', 'hardened', 'compare', 'prune', 'provenance', 'report']);
+
+/**
+ * A display name from a file path: the file name without `.json`/`.jsonl` and without a trailing
+ * `.summary`/`-summary`/`.records` or a kind such as `.harden`; a generic name such as `campaign.json` or `summary.json` gives way to its
+ * folder's name (`runs/vgg11-tmr/summary.json` → `vgg11-tmr`).
+ */
+export function nameFromPath(path: string): string {
+  let b = basename(path);
+  const ext = extname(b).toLowerCase();
+  if (ext === '.json' || ext === '.jsonl') b = b.slice(0, -ext.length);
+  b = b.replace(/[._-](summary|records)$/i, '').replace(/\.(campaign|trials|harden|hardened|scores|rank|compare|prune|provenance)$/i, '');
+  if (b === '' || GENERIC_NAMES.has(b.toLowerCase())) {
+    const dir = basename(dirname(resolve(path)));
+    if (dir && dir !== '.' && dir !== '/') return dir;
+  }
+  return b || basename(path);
+}
+
+function wrap(source: string, kind: InputKind, e: unknown): never {
+  if (e instanceof FieldError) {
+    throw new FlipguardError(`"${source}" looks like a ${KIND_LABELS[kind]} but its ${e.field} ${e.problem}; regenerate it with flipguard or fix that field.`);
+  }
+  throw e;
+}
+
+/** Validates a parsed document of kind `kind` (see detectKind). */
+function validate(kind: InputKind, doc: Obj, source: string, name: string): LoadedInput {
+  try {
+    switch (kind) {
+      case 'campaign-summary': return { kind, source, name, data: validateSummary(doc) };
+      case 'campaign-records': {
+        const header = validateHeader(isHeader(doc) ? doc : obj(doc.header, 'header'));
+        const raw = isHeader(doc) ? [] : arr(doc.records, 'records');
+        const records = validateTrials(raw, (i) => at('records', i));
+        if (records.length === 0) throw new FlipguardError(`"${source}" is a campaign record file with no finished trials yet; let the campaign run, or leave the file out.`);
+        return { kind, source, name, data: { header, records }, warnings: [] };
+      }
+      case 'scores': return { kind, source, name, data: validateScores(doc) };
+      case 'harden': return { kind, source, name, data: validateHarden(doc) };
+      case 'compare': return { kind, source, name, data: validateCompare(doc) };
+      case 'prune': return { kind, source, name, data: validatePrune(doc) };
+      case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
+    }
+  } catch (e) {
+    wrap(source, kind, e);
+  }
+}
+
+function unknownFile(source: string, why: string): FlipguardError {
+  return new FlipguardError(`"${source}" is not a file flipguard writes (${why}); pass ${KNOWN}.`);
+}
+
+/** Parses a campaign JSON-lines text (header line, then one trial per line). */
+function parseCampaignLines(text: string, source: string, name: string): LoadedInput {
+  const warnings: string[] = [];
+  const endsWithNewline = text.endsWith('\n');
+  const lines = text.split('\n');
+  if (endsWithNewline) lines.pop();
+  let header: CampaignRecordsHeader | undefined;
+  const records: unknown[] = [];
+  const lineNos: number[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      if (i === lines.length - 1 && !endsWithNewline && header) {
+        // a process killed while writing leaves a torn last line: finished lines are still valid
+        warnings.push(`"${source}": the unfinished last line ${i + 1} was ignored (the campaign was stopped while writing it).`);
+        continue;
+      }
+      if (!header) throw unknownFile(source, 'its first line is not JSON');
+      throw new FlipguardError(`Line ${i + 1} of "${source}" is damaged (not JSON); move the file away or remove that line.`);
+    }
+    if (!header) {
+      if (!isHeader(v)) {
+        if (detectKind(v) !== undefined || (isObj(v) && typeof v.ber === 'number' && typeof v.trial === 'number')) {
+          throw new FlipguardError(`"${source}" holds JSON lines without a campaign header line; pass the campaign's own output file, which starts with {"flipguard":"campaign",...} or {"kind":"flipguard-campaign",...}.`);
+        }
+        throw unknownFile(source, 'its first line is not a campaign header');
+      }
+      try {
+        header = validateHeader(v);
+      } catch (e) {
+        wrap(source, 'campaign-records', e);
+      }
+      continue;
+    }
+    records.push(v);
+    lineNos.push(i + 1);
+  }
+  if (!header) throw new FlipguardError(`"${source}" is empty; pass ${KNOWN}.`);
+  let trials: CampaignTrialLine[];
+  try {
+    trials = validateTrials(records, (i) => `line ${lineNos[i]}`);
+  } catch (e) {
+    const m = e instanceof FieldError ? /^line (\d+)(?:\.(.*))?$/.exec(e.field) : null;
+    if (e instanceof FieldError && m) {
+      throw new FlipguardError(`Line ${m[1]} of "${source}" is damaged (${m[2] ? `its ${m[2]} ` : ''}${e.problem}); move the file away or remove that line.`);
+    }
+    throw e;
+  }
+  if (trials.length === 0) throw new FlipguardError(`"${source}" is a campaign record file with no finished trials yet; let the campaign run, or leave the file out.`);
+  const data: CampaignRecordsFile = { header, records: trials };
+  return { kind: 'campaign-records', source, name, data, warnings };
+}
+
+/** Parses the text of one input file (JSON document or campaign JSON lines). */
+export function parseInputText(text: string, source: string, name = nameFromPath(source)): LoadedInput {
+  const t = text.replace(/^\uFEFF/, '');
+  if (t.trim() === '') throw new FlipguardError(`"${source}" is empty; pass ${KNOWN}.`);
+  let doc: unknown;
+  let jsonError: string | undefined;
+  try {
+    doc = JSON.parse(t);
+  } catch (e) {
+    jsonError = (e as Error).message;
+  }
+  if (jsonError !== undefined) {
+    const firstLine = t.trimStart().split('\n', 1)[0];
+    let first: unknown;
+    try {
+      first = JSON.parse(firstLine);
+    } catch {
+      first = undefined;
+    }
+    if (first !== undefined && t.trim().includes('\n')) return parseCampaignLines(t, source, name);
+    throw new FlipguardError(`"${source}" is not valid JSON (${jsonError}); it may be cut short or damaged, so regenerate it with flipguard.`);
+  }
+  if (isReportOutput(doc)) throw new FlipguardError(`"${source}" is a report written by flipguard report, not one of its inputs; pass the campaign, rank, harden, compare, prune or provenance files it was made from.`);
+  const kind = detectKind(doc);
+  if (!kind) throw unknownFile(source, Array.isArray(doc) ? 'it holds a JSON list' : isObj(doc) ? 'its fields match no known kind' : 'it holds a single JSON value');
+  return validate(kind, doc as Obj, source, name);
+}
+
+/** Reads and validates one input file. */
+export function loadInputFile(path: string): LoadedInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FlipguardError(`Input "${path}" does not exist; check the path.`);
+    throw new FlipguardError(`Input "${path}" cannot be read (${code ?? (e as Error).message}); check the path and its permissions.`);
+  }
+  return parseInputText(text, path);
+}
+
+/** The *.json and *.jsonl files directly inside a folder, sorted by name. */
+function folderFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isFile() && /\.(json|jsonl)$/i.test(d.name))
+    .map((d) => join(dir, d.name))
+    .sort();
+}
+
+function isNamed(v: unknown): v is { name: string; data: unknown } {
+  return isObj(v) && typeof v.name === 'string' && 'data' in v && Object.keys(v).length === 2;
+}
+
+/**
+ * Loads every input: a file path, a folder path (its *.json and *.jsonl files, not recursing; a
+ * report.json written by this module is skipped), a parsed document, or `{name, data}`.
+ */
+export function loadInputs(inputs: readonly ReportInput[]): LoadedInput[] {
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new FlipguardError('No inputs were given to the report; pass campaign, rank, harden, compare, prune or provenance files.');
+  const out: LoadedInput[] = [];
+  inputs.forEach((input, i) => {
+    if (typeof input === 'string') {
+      let isDir = false;
+      try {
+        isDir = statSync(input).isDirectory();
+      } catch {
+        isDir = false; // loadInputFile gives the message
+      }
+      if (!isDir) { out.push(loadInputFile(input)); return; }
+      const files = folderFiles(input);
+      let n = 0;
+      for (const f of files) {
+        let text: string;
+        try {
+          text = readFileSync(f, 'utf8');
+        } catch (e) {
+          throw new FlipguardError(`Input "${f}" cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check its permissions.`);
+        }
+        try {
+          if (isReportOutput(JSON.parse(text))) continue;
+        } catch {
+          // not one JSON document: parseInputText decides
+        }
+        out.push(parseInputText(text, f));
+        n++;
+      }
+      if (n === 0) throw new FlipguardError(`The folder "${input}" holds no .json or .jsonl files flipguard wrote; pass the run folder or the files themselves.`);
+      return;
+    }
+    const named = isNamed(input);
+    const name = named ? input.name : undefined;
+    const doc = named ? input.data : input;
+    const source = name ?? `input ${i + 1}`;
+    if (isReportOutput(doc)) throw new FlipguardError(`Input ${i + 1} is a report written by flipguard report, not one of its inputs; pass the documents it was made from.`);
+    const kind = detectKind(doc);
+    if (!kind) throw new FlipguardError(`Input ${i + 1}${name ? ` ("${name}")` : ''} is not a document flipguard writes; pass ${KNOWN}.`);
+    out.push(validate(kind, doc as Obj, source, name ?? (isObj(doc) && typeof doc.variant === 'string' ? doc.variant : source)));
+  });
+  return out;
+}

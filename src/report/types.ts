@@ -1,0 +1,325 @@
+/**
+ * Types of the files flipguard writes (the report's inputs) and of the combined report data
+ * (`report.json`). Units follow the rest of flipguard:
+ * - BER: bit error rate, the probability that one stored bit is faulty;
+ * - accuracy: top-1 accuracy as a fraction in [0, 1];
+ * - drop: golden accuracy minus faulty accuracy, in percentage points (pp);
+ * - SDC / DUE rate: share of images in [0, 1] (silent data corruption: a finite but different top-1;
+ *   detected unrecoverable error: NaN or ±Inf logits);
+ * - overhead ratio: hardened ÷ original (1 = no overhead).
+ */
+
+// ───────────────────────────── inputs ─────────────────────────────
+
+/** Per-BER statistics of a campaign, as in a campaign summary JSON. */
+export interface BerStats {
+  /** Bit error rate (probability per stored bit). */
+  ber: number;
+  /** Trials summarised. */
+  trials: number;
+  /** Mean accuracy drop, percentage points. */
+  meanDrop: number;
+  /** Sample standard deviation of the drop, percentage points. */
+  stdDrop: number;
+  /** 95 % Student-t confidence interval of the mean drop, percentage points; null ends below 2 trials. */
+  ci95: [number | null, number | null];
+  /** Mean SDC rate, in [0, 1]. */
+  meanSdc: number;
+  /** Mean DUE rate, in [0, 1]. */
+  meanDue: number;
+  /** Trials per second of wall time (null when not measured). */
+  trialsPerSecond: number | null;
+  /** Optional: 95 % confidence interval of the mean SDC rate, in [0, 1]. */
+  ci95Sdc?: [number | null, number | null];
+  /** Optional: mean faulty accuracy, in [0, 1]. */
+  meanAccuracy?: number;
+  /** Optional: mean number of faults per trial. */
+  meanFaults?: number;
+}
+
+/**
+ * Campaign summary JSON (`flipguard campaign --json`):
+ * `{"golden": {"accuracy"}, "bers": [BerStats...], "model"?, "variant"?, "config"?}`.
+ * Extra fields (e.g. the runner's `records`) are allowed and ignored.
+ */
+export interface CampaignSummaryFile {
+  golden: { accuracy: number; [k: string]: unknown };
+  bers: BerStats[];
+  /** Model name or fingerprint. */
+  model?: string;
+  /** Name of the model variant (e.g. "baseline", "tmr-10%"); default: the file name. */
+  variant?: string;
+  config?: Record<string, unknown>;
+}
+
+/**
+ * First line of a campaign JSON-lines record file. Two spellings are accepted:
+ * the runner's `{"flipguard": "campaign", "format", "version", "config", "golden", "run"}` and the
+ * flat `{"kind": "flipguard-campaign", ...config}`.
+ */
+export interface CampaignRecordsHeader {
+  kind?: 'flipguard-campaign';
+  flipguard?: 'campaign';
+  format?: number;
+  variant?: string;
+  model?: string;
+  config?: Record<string, unknown>;
+  golden?: { accuracy: number; [k: string]: unknown };
+  /** Runner options; `margin` (pp) and `minTrials` decide which trials count. */
+  run?: { margin?: number | null; minTrials?: number; [k: string]: unknown };
+  margin?: number | null;
+  minTrials?: number;
+  [k: string]: unknown;
+}
+
+/** One trial line of a campaign record file. */
+export interface CampaignTrialLine {
+  ber: number;
+  trial: number;
+  /** Per-trial seed of the fault plan. */
+  seed: number;
+  /** Number of injected faults. */
+  faults: number;
+  /** Faulty top-1 accuracy, in [0, 1]. */
+  accuracy: number;
+  /** Golden − faulty accuracy, percentage points. */
+  accuracyDrop: number;
+  sdcRate: number;
+  dueRate: number;
+  /** Wall time of the trial, milliseconds. */
+  millis: number;
+}
+
+/** A campaign record file parsed: its header and trial lines. */
+export interface CampaignRecordsFile {
+  header: CampaignRecordsHeader;
+  records: CampaignTrialLine[];
+}
+
+export type ScoreUnit = 'channel' | 'neuron' | 'weight';
+
+/**
+ * Rank scores JSON (`flipguard rank --json`, see analysis/scores.ts): higher = more vulnerable.
+ * Scores are in each layer's natural order (output channel, neuron, or flat weight index).
+ */
+export interface RankScoresFile {
+  method: string;
+  layers: { name: string; op: string; unit: ScoreUnit; scores: number[] }[];
+  info?: Record<string, unknown>;
+  variant?: string;
+}
+
+/** One overhead figure of a hardened model. */
+export interface Overhead {
+  original: number;
+  hardened: number;
+  /** hardened ÷ original. */
+  ratio: number;
+}
+
+export type OverheadMetric = 'parameters' | 'storedBytes' | 'macs' | 'time';
+export const OVERHEAD_METRICS: readonly OverheadMetric[] = ['parameters', 'storedBytes', 'macs', 'time'];
+
+/**
+ * Harden report JSON (`flipguard harden --json`). `overheads` holds at least one of: parameters
+ * (count), storedBytes (bytes), macs (multiply-accumulates per image), time (milliseconds of
+ * inference, as measured by the harden command).
+ */
+export interface HardenReportFile {
+  method: string;
+  /** Share of units hardened, in [0, 1]. */
+  ratio: number;
+  overheads: Partial<Record<OverheadMetric, Overhead>>;
+  variant?: string;
+  model?: string;
+}
+
+/** One ranking method against the fault-injection ground truth. */
+export interface CompareRow {
+  method: string;
+  /** Spearman rank correlation, in [−1, 1]. */
+  spearman: number;
+  /** Kendall rank correlation, in [−1, 1]. */
+  kendall: number;
+  /** Share of the ground truth's top-k units also in the method's top-k, in [0, 1]. */
+  topkOverlap: number;
+}
+
+/** Compare JSON: rankings of one layer vs ground truth measured at one BER. */
+export interface CompareFile {
+  layer: string;
+  ber: number;
+  rows: CompareRow[];
+  /** The k of the top-k overlap, when recorded. */
+  k?: number;
+}
+
+/** One explored point of a pruning search. */
+export interface PrunePoint {
+  /** Share of conv channels pruned, in [0, 1]. */
+  pConv: number;
+  /** Share of dense neurons pruned, in [0, 1]. */
+  pFc: number;
+  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]. */
+  accuracy: number;
+  /** Parameter count. */
+  parameters: number;
+  /** Multiply-accumulates per image. */
+  macs: number;
+  /** Inference time, milliseconds (as measured by the prune command). */
+  timeMs: number;
+  /** Whether the point met the accuracy constraint. */
+  accepted: boolean;
+}
+
+/** Prune report JSON (`flipguard prune --json`). */
+export interface PruneReportFile {
+  explored: PrunePoint[];
+  chosen: PrunePoint | null;
+  variant?: string;
+  model?: string;
+}
+
+/** Provenance JSON: what produced the other files. */
+export interface ProvenanceFile {
+  commands: string[];
+  seeds?: unknown[];
+  versions?: Record<string, string>;
+  machine?: Record<string, unknown>;
+}
+
+/** The kinds of input file the report understands. */
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'compare' | 'prune' | 'provenance';
+
+/** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
+export type LoadedInput =
+  | { kind: 'campaign-summary'; source: string; name: string; data: CampaignSummaryFile }
+  | { kind: 'campaign-records'; source: string; name: string; data: CampaignRecordsFile; warnings: string[] }
+  | { kind: 'scores'; source: string; name: string; data: RankScoresFile }
+  | { kind: 'harden'; source: string; name: string; data: HardenReportFile }
+  | { kind: 'compare'; source: string; name: string; data: CompareFile }
+  | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
+  | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile };
+
+/**
+ * An input to the report: a file or folder path (a folder contributes its *.json and *.jsonl files),
+ * a parsed document of one of the kinds above, or a parsed document with a name
+ * (`{name, data}`; the name plays the role of the file name, e.g. for the variant).
+ */
+export type ReportInput = string | { name: string; data: unknown } | object;
+
+// ───────────────────────────── report data ─────────────────────────────
+
+/** One BER of one variant, as plotted and written to campaign.csv. */
+export interface CampaignRow {
+  ber: number;
+  trials: number;
+  /** Percentage points. */
+  meanDrop: number;
+  stdDrop: number;
+  /** 95 % CI of the mean drop, pp (null below 2 trials). */
+  ciLow: number | null;
+  ciHigh: number | null;
+  /** Fractions in [0, 1]. */
+  meanSdc: number;
+  sdcLow: number | null;
+  sdcHigh: number | null;
+  meanDue: number;
+  meanAccuracy: number | null;
+  trialsPerSecond: number | null;
+}
+
+export interface CampaignSeries {
+  variant: string;
+  source: string;
+  /** 'summary' when read from a summary JSON, 'records' when summarised here from trial lines. */
+  from: 'summary' | 'records';
+  model: string | null;
+  /** Fault-free accuracy, in [0, 1]. */
+  goldenAccuracy: number;
+  /** Campaign seed when the file records it. */
+  seed: number | null;
+  config: Record<string, unknown> | null;
+  rows: CampaignRow[];
+}
+
+export interface LayerScoreSummary {
+  name: string;
+  op: string;
+  unit: ScoreUnit;
+  /** Number of units (scores). */
+  units: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Σ|score| of the layer ÷ Σ|score| of the file, in [0, 1]. */
+  share: number;
+  /** Index of the highest-scoring unit. */
+  argmax: number;
+  scores: number[];
+}
+
+export interface ScoresSeries {
+  source: string;
+  method: string;
+  variant: string | null;
+  layers: LayerScoreSummary[];
+}
+
+export interface HardenSeries {
+  variant: string;
+  source: string;
+  method: string;
+  /** Share of units hardened, in [0, 1]. */
+  ratio: number;
+  model: string | null;
+  overheads: Partial<Record<OverheadMetric, Overhead>>;
+}
+
+export interface CompareTable extends CompareFile {
+  source: string;
+}
+
+export interface PruneTable extends PruneReportFile {
+  source: string;
+}
+
+export interface MachineInfo {
+  os: string;
+  platform: string;
+  arch: string;
+  cpu: string;
+  cores: number;
+  /** Total memory, GiB. */
+  memoryGiB: number;
+}
+
+export interface ReportProvenance {
+  /** Exact commands, in order (given to writeReport and found in provenance inputs). */
+  commands: string[];
+  /** Seeds (given, found in provenance inputs, and the campaigns' own seeds). */
+  seeds: unknown[];
+  /** Versions on the machine that generated the report. */
+  versions: Record<string, string>;
+  machine: MachineInfo;
+  /** Provenance files given as inputs, verbatim (their versions/machine are the run's). */
+  recorded: (ProvenanceFile & { source: string })[];
+}
+
+/** Everything the report shows: written as report.json. */
+export interface ReportData {
+  format: 'flipguard-report';
+  formatVersion: 1;
+  title: string;
+  /** ISO 8601 time the report was generated. */
+  generatedAt: string;
+  inputs: { source: string; kind: InputKind; name: string }[];
+  campaigns: CampaignSeries[];
+  scores: ScoresSeries[];
+  harden: HardenSeries[];
+  compare: CompareTable[];
+  prune: PruneTable[];
+  provenance: ReportProvenance;
+  /** Things the reader should know (e.g. a torn last line ignored). */
+  warnings: string[];
+}

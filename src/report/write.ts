@@ -1,0 +1,98 @@
+/**
+ * Writing a report folder: report.html (self-contained), report.json (all data, plus the charts'
+ * Vega-Lite specifications) and CSV files.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { FlipguardError } from '../errors.js';
+import { buildCharts, PALETTE, variantOrder, type ChartDef } from './charts.js';
+import { CSV_FILES, reportCsv } from './csv.js';
+import { buildReportData, type ReportOptions } from './data.js';
+import { renderHtml } from './html.js';
+import type { ReportData } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+export const DEFAULT_OUT_DIR = 'flipguard-report';
+
+export interface WriteReportOptions extends ReportOptions {
+  /** Output folder (created if needed; default "flipguard-report"). Files of an earlier report there are replaced. */
+  outDir?: string;
+}
+
+export interface WriteReportResult {
+  /** Path of report.html. */
+  html: string;
+  /** Path of report.json. */
+  json: string;
+  /** Paths of the CSV files written. */
+  csv: string[];
+  /** The data the report shows. */
+  data: ReportData;
+  /** Problems Vega-Lite reported while compiling the charts (empty when all is well). */
+  chartWarnings: string[];
+}
+
+/** What report.json holds: the report data and each chart's Vega-Lite specification. */
+export type ReportJson = ReportData & { charts: { id: string; title: string; vegaLite: Record<string, unknown> }[] };
+
+let vegaCache: string | undefined;
+
+/** The minified Vega runtime inlined into the page (from the installed `vega` package). */
+export function vegaRuntimeSource(): string {
+  if (vegaCache !== undefined) return vegaCache;
+  let file: string;
+  try {
+    file = join(dirname(require.resolve('vega')), 'vega.min.js');
+  } catch {
+    throw new FlipguardError('The "vega" package is missing, so the report cannot draw charts; run npm install in the flipguard folder.');
+  }
+  if (!existsSync(file)) throw new FlipguardError(`The Vega runtime ${file} is missing; reinstall the "vega" package with npm install.`);
+  vegaCache = readFileSync(file, 'utf8');
+  return vegaCache;
+}
+
+/** Colour of each variant in the charts. */
+export function variantColors(data: ReportData): Map<string, string> {
+  return new Map(variantOrder(data).map((v, i) => [v, PALETTE[i % PALETTE.length]]));
+}
+
+/** The report page for `data` as one HTML string (charts compiled, Vega inlined). */
+export function reportHtml(data: ReportData): { html: string; charts: ChartDef[]; warnings: string[] } {
+  const { charts, warnings } = buildCharts(data);
+  return { html: renderHtml(data, charts, vegaRuntimeSource(), variantColors(data)), charts, warnings };
+}
+
+/**
+ * Builds the report from flipguard's output files (or parsed documents) and writes
+ * `report.html`, `report.json` and the CSV files (campaign.csv, overheads.csv, scores.csv,
+ * layers.csv, compare.csv, prune.csv — each only when there is such data) into `outDir`.
+ * Throws a FlipguardError naming the input for an unknown or damaged file.
+ */
+export function writeReport(opts: WriteReportOptions): WriteReportResult {
+  const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
+  const data = buildReportData(opts);
+  const { html, charts, warnings } = reportHtml(data);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+    throw new FlipguardError(`The report folder "${outDir}" is a file; give a folder name.`);
+  }
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new FlipguardError(`The report folder "${outDir}" cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and permissions.`);
+  }
+  const json: ReportJson = { ...data, charts: charts.map((c) => ({ id: c.id, title: c.title, vegaLite: c.vegaLite })) };
+  const htmlPath = join(outDir, 'report.html');
+  const jsonPath = join(outDir, 'report.json');
+  writeFileSync(htmlPath, html);
+  writeFileSync(jsonPath, `${JSON.stringify(json, null, 1)}\n`);
+  const csv = reportCsv(data);
+  const csvPaths: string[] = [];
+  for (const name of CSV_FILES) {
+    const p = join(outDir, name);
+    const content = csv.get(name);
+    if (content !== undefined) { writeFileSync(p, content); csvPaths.push(p); } else if (existsSync(p)) rmSync(p); // a stale file of an earlier report
+  }
+  return { html: htmlPath, json: jsonPath, csv: csvPaths, data, chartWarnings: warnings };
+}

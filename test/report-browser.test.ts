@@ -1,0 +1,162 @@
+/**
+ * The generated report in a real browser: Debian's Chromium, headless, driven by playwright-core.
+ * Needs /usr/bin/chromium (or FLIPGUARD_CHROMIUM): `apt-get update && apt-get install -y chromium`.
+ * Screenshots go to $FLIPGUARD_TEST_ARTIFACTS or <os tmpdir>/test-artifacts/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { writeReport, writeSampleInputs, type WriteReportResult } from '../src/report/index.js';
+
+const CHROMIUM = process.env.FLIPGUARD_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = process.env.FLIPGUARD_TEST_ARTIFACTS ?? join(tmpdir(), 'test-artifacts');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let work = '';
+let report: WriteReportResult;
+let context: BrowserContext | undefined;
+let page: Page;
+const consoleErrors: string[] = [];
+const pageErrors: string[] = [];
+const requests: string[] = [];
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: the report's browser test needs Debian's chromium — run "apt-get update && apt-get install -y chromium" (or set FLIPGUARD_CHROMIUM to a Chromium binary); never "npx playwright install".`);
+  }
+  work = mkdtempSync(join(tmpdir(), 'flipguard-report-browser-'));
+  // synthetic inputs: 3 campaign variants × 5 BERs, scores, 3 harden reports, compare, prune, provenance
+  const inputs = writeSampleInputs(join(work, 'run'), 20);
+  report = writeReport({ inputs, outDir: join(work, 'flipguard-report'), title: 'LeNet-5 under bit flips', provenance: { commands: ['flipguard report run/'] } });
+  context = await chromium.launchPersistentContext(join(work, 'profile'), {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1200, height: 900 }, colorScheme: 'light',
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('file:')) return route.continue();
+    requests.push(url);
+    return route.abort();
+  });
+  await page.goto(pathToFileURL(report.html).href);
+  await page.waitForSelector('html[data-charts]', { timeout: 20000 });
+});
+
+after(async () => {
+  await context?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('all charts render to SVG without console errors, page errors or network requests', async () => {
+  assert.equal(await page.getAttribute('html', 'data-charts'), 'ok');
+  const charts = await page.$$eval('.chart', (els) => els.map((e) => ({ id: e.id, rendered: e.getAttribute('data-rendered'), svgChildren: e.querySelector('svg')?.querySelectorAll('*').length ?? 0, width: e.querySelector('svg')?.getBoundingClientRect().width ?? 0 })));
+  assert.deepEqual(charts.map((c) => c.id), ['chart-drop', 'chart-sdc', 'chart-due', 'chart-overheads', 'chart-scores-0']);
+  for (const c of charts) {
+    assert.equal(c.rendered, 'ok', c.id);
+    assert.ok(c.svgChildren > 20, `${c.id} has an almost empty <svg> (${c.svgChildren} elements)`);
+    assert.ok(c.width > 200, `${c.id} is ${c.width}px wide`);
+  }
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(requests, [], 'the report must not load anything from outside its file');
+});
+
+test('campaign charts show one line, band and legend entry per variant, with the same colours', async () => {
+  const variants = report.data.campaigns.map((c) => c.variant);
+  assert.equal(variants.length, 3);
+  const colours: Record<string, string[]> = {};
+  for (const id of ['chart-drop', 'chart-sdc', 'chart-due']) {
+    const info = await page.$eval(`#${id}`, (el) => ({
+      lines: [...el.querySelectorAll('.mean_marks path')].map((p) => p.getAttribute('stroke') ?? ''),
+      bands: el.querySelectorAll('.band_marks path').length,
+      points: el.querySelectorAll('.points_marks path').length,
+      legend: [...el.querySelectorAll('.role-legend-label text')].map((t) => t.textContent ?? ''),
+    }));
+    assert.equal(info.lines.length, 3, `${id}: one line per variant`);
+    assert.equal(new Set(info.lines).size, 3, `${id}: distinct line colours`);
+    assert.deepEqual(info.legend, variants, `${id}: legend entries`);
+    assert.equal(info.points, 15, `${id}: one point per variant × BER`);
+    if (id !== 'chart-due') assert.equal(info.bands, 3, `${id}: one 95 % band per variant`);
+    colours[id] = info.lines;
+  }
+  assert.deepEqual(colours['chart-sdc'], colours['chart-drop']);
+  assert.deepEqual(colours['chart-due'], colours['chart-drop']);
+  // BER axis is logarithmic with one tick per measured BER
+  const ticks = await page.$$eval('#chart-drop .role-axis-label text', (ts) => ts.map((t) => t.textContent));
+  for (const label of ['1e-7', '1e-6', '1e-5', '1e-4', '1e-3']) assert.ok(ticks.includes(label), `tick ${label} in ${ticks.join(' ')}`);
+});
+
+test('overhead bars: one group entry per hardened variant, one bar per variant × metric', async () => {
+  const info = await page.$eval('#chart-overheads', (el) => ({
+    bars: [...el.querySelectorAll('.bars_marks path')].map((p) => p.getAttribute('fill') ?? ''),
+    legend: [...el.querySelectorAll('.role-legend-label text')].map((t) => t.textContent ?? ''),
+    metrics: [...el.querySelectorAll('.role-axis-label text')].map((t) => t.textContent ?? ''),
+  }));
+  assert.deepEqual(info.legend, report.data.harden.map((h) => h.variant));
+  assert.equal(info.bars.length, 3 * 4);
+  assert.equal(new Set(info.bars).size, 3);
+  for (const m of ['parameters', 'stored bytes', 'MACs', 'time']) assert.ok(info.metrics.includes(m), m);
+  // a hardened variant that also ran a campaign keeps its campaign colour
+  const dropColours = await page.$$eval('#chart-drop .mean_marks path', (ps) => ps.map((p) => p.getAttribute('stroke')));
+  const tmr10Bar = await page.$eval('#chart-overheads', (el) => {
+    const p = [...el.querySelectorAll('.bars_marks path')].find((x) => (x.getAttribute('aria-label') ?? '').includes('lenet5-tmr10'));
+    return p?.getAttribute('fill') ?? null;
+  });
+  assert.equal(tmr10Bar, dropColours[1]);
+});
+
+test('heat strip: one row per layer, one cell per unit', async () => {
+  const s = report.data.scores[0];
+  const info = await page.$eval('#chart-scores-0', (el) => ({
+    outlines: el.querySelectorAll('.outline_marks path').length,
+    cells: el.querySelectorAll('.cells_marks path').length,
+    shares: el.querySelectorAll('.shares_marks path').length,
+    rows: [...el.querySelectorAll('.role-axis-label text')].map((t) => t.textContent ?? ''),
+  }));
+  assert.equal(info.outlines, s.layers.length);
+  assert.equal(info.shares, s.layers.length);
+  assert.equal(info.cells, s.layers.reduce((a, l) => a + l.units, 0));
+  for (const l of s.layers) assert.ok(info.rows.some((r) => r.startsWith(l.name)), `row for ${l.name}`);
+});
+
+test('tables carry units; the page is self-contained', async () => {
+  const text = await page.innerText('main');
+  assert.match(text, /\d\.\d\d\u00a0pp/);
+  assert.match(text, /\d\.\d\d\u00a0%/);
+  assert.match(text, /\d×/);
+  assert.match(text, /\d\u00a0ms/);
+  const html = readFileSync(report.html, 'utf8');
+  const external = html.match(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'<>)]*/gi)?.filter((u) => !/^(https?:)?\/\/www\.w3\.org\//.test(u)) ?? [];
+  assert.deepEqual([...new Set(external)].filter((u) => u.startsWith('http')), []);
+  assert.doesNotMatch(html, /<(script|link|img|iframe)[^>]+(src|href)=/i);
+});
+
+test('screenshots in light, dark and print; dark mode switches chart ink', async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const inkOf = (): Promise<{ label: string; bg: string }> => page.evaluate(() => {
+    const t = document.querySelector('#chart-drop .role-axis-label text');
+    return { label: t ? getComputedStyle(t).fill : '', bg: getComputedStyle(document.documentElement).backgroundColor };
+  });
+  const light = await inkOf();
+  await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await inkOf();
+  await page.screenshot({ path: join(ARTIFACTS, 'report-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark', media: 'print' });
+  const print = await inkOf();
+  await page.screenshot({ path: join(ARTIFACTS, 'report-print.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light', media: 'screen' });
+  const lum = (rgb: string): number => { const [r, g, b] = (rgb.match(/\d+/g) ?? ['0', '0', '0']).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  assert.ok(lum(light.bg) > 200 && lum(light.label) < 80, `light: ${JSON.stringify(light)}`);
+  assert.ok(lum(dark.bg) < 40 && lum(dark.label) > 180, `dark: ${JSON.stringify(dark)}`);
+  assert.ok(lum(print.bg) > 200 && lum(print.label) < 80, `print (dark preference): ${JSON.stringify(print)}`);
+  for (const f of ['report.png', 'report-dark.png', 'report-print.png']) assert.ok(existsSync(join(ARTIFACTS, f)), f);
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(pageErrors, []);
+});
