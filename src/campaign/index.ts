@@ -11,5 +11,5 @@ export {
   confidenceInterval, halfWidth, mean, normalCdf, normalQuantile, sampleSize, std, studentTCdf, studentTQuantile, tCritical, trialsForMargin,
   type SampleSizeOptions,
 } from './stats.js';
-export { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, type BerSummary, type CampaignSummary, type SummaryOptions } from './summary.js';
+export { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, summaryJson, type BerSummary, type CampaignSummary, type SummaryOptions } from './summary.js';
 export { evaluateFaultList, type ReplayResult } from './replay.js';

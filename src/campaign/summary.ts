@@ -115,3 +115,17 @@ export function summarize(records: readonly TrialRecord[], opts: SummaryOptions 
   }
   return { golden: opts.golden ?? impliedGolden(records), bers };
 }
+
+/**
+ * The summary document `flipguard inject --json` writes and the report reads: golden accuracy and
+ * per-BER statistics (drop in percentage points; SDC/DUE as shares), plus any `extra` fields
+ * (variant, model, config).
+ */
+export function summaryJson(s: CampaignSummary, extra: Record<string, unknown> = {}) {
+  return {
+    ...extra,
+    golden: { accuracy: s.golden.accuracy },
+    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, trialsPerSecond: b.trialsPerSecond, meanAccuracy: b.meanAccuracy, meanFaults: b.meanFaults, ci95Sdc: b.ci95Sdc, stoppedEarly: b.stoppedEarly })),
+  };
+}
+

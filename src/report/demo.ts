@@ -11,7 +11,7 @@ import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
 import { hardenSweep, parseVariants, type SweepRow } from '../harden/index.js';
-import type { CampaignProgress, CampaignSummary } from '../campaign/index.js';
+import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { writeReport, type WriteReportResult } from './write.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,15 +39,6 @@ export function demoSettings(quick: boolean) {
   return quick
     ? { bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' }
     : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' };
-}
-
-function summaryDoc(s: CampaignSummary & { config?: object }, extra: Record<string, unknown>) {
-  return {
-    ...extra,
-    config: s.config,
-    golden: { accuracy: s.golden.accuracy },
-    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, meanAccuracy: b.meanAccuracy, trialsPerSecond: b.trialsPerSecond })),
-  };
 }
 
 export interface DemoResult extends WriteReportResult {
@@ -111,7 +102,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   for (const r of rows) {
     const slug = r.variant.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
     const summaryPath = join(inputsDir, `${slug}.summary.json`);
-    writeFileSync(summaryPath, JSON.stringify(summaryDoc(r.campaign, { variant: r.variant, model: modelPath })));
+    writeFileSync(summaryPath, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config })));
     inputs.push(summaryPath);
     if (r.overheads) {
       const hp = join(inputsDir, `${slug}.harden.json`);

@@ -9,7 +9,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
-import { summaryJson } from './inject.js';
+import { summaryJson } from '../../campaign/index.js';
 
 /** Default ranking per unit kind: Eq. (1) for channels (paper A), LRP for weights (B), neuron criticality for neurons (C). */
 const DEFAULT_RANK = { channel: 'vulnerability', weight: 'lrp', neuron: 'neurons' } as const;

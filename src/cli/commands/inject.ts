@@ -1,6 +1,6 @@
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
-import { runCampaign, mergeRuns, evaluateFaultList, type CampaignSummary } from '../../campaign/index.js';
+import { runCampaign, mergeRuns, evaluateFaultList, summaryJson, type CampaignSummary } from '../../campaign/index.js';
 import { planFaults, readFaultList, type TargetFilter } from '../../faults/index.js';
 import type { CountMode, FaultKind } from '../../faults/plan.js';
 import { Progress } from '../progress.js';
@@ -31,15 +31,6 @@ export function summaryTable(s: CampaignSummary): string {
     ['BER', 'trials', 'mean faults', 'drop (pp)', '± std', '95% CI (pp)', 'SDC', 'DUE', 'trials/s'],
     s.bers.map((b) => [b.ber.toExponential(0), b.trials, b.meanFaults.toFixed(1), b.meanDrop.toFixed(2), b.stdDrop.toFixed(2), `[${b.ci95[0].toFixed(2)}, ${b.ci95[1].toFixed(2)}]`, `${(b.meanSdc * 100).toFixed(2)}%`, `${(b.meanDue * 100).toFixed(2)}%`, b.trialsPerSecond.toFixed(1)]),
   );
-}
-
-/** The summary JSON of the issue: golden accuracy and per-BER statistics. */
-export function summaryJson(s: CampaignSummary, extra: Record<string, unknown> = {}) {
-  return {
-    ...extra,
-    golden: { accuracy: s.golden.accuracy },
-    bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, trialsPerSecond: b.trialsPerSecond, meanAccuracy: b.meanAccuracy, meanFaults: b.meanFaults, ci95Sdc: b.ci95Sdc, stoppedEarly: b.stoppedEarly })),
-  };
 }
 
 export const injectCommand: Command = {
