@@ -345,7 +345,8 @@ test('benchCampaign returns a table with every setting agreeing', async () => {
 test('the engine picks the latest cut before the first faulted tensor, and respects the cache budget', async () => {
   const data = await dataP;
   const planner = new FaultPlanner(model);
-  const e = await TrialEngine.create(model, data, planner.targets);
+  // minPrefixShare 0: every cut is a candidate here (the default skips cuts whose prefix holds < 25% of the MACs)
+  const e = await TrialEngine.create(model, data, planner.targets, { minPrefixShare: 0 });
   try {
     assert.deepEqual(e.cutValues, ['relu1_out', 'flatten_out']);
     await e.verifyAllCuts();
@@ -366,10 +367,13 @@ test('the engine picks the latest cut before the first faulted tensor, and respe
   } finally {
     await e.release();
   }
-  const small = await TrialEngine.create(model, data, planner.targets, { cacheBytes: data.count * 256 * 4 });
+  const small = await TrialEngine.create(model, data, planner.targets, { cacheBytes: data.count * 256 * 4, minPrefixShare: 0 });
   assert.deepEqual(small.cutValues, ['flatten_out']);
   await small.release();
-  const none = await TrialEngine.create(model, data, planner.targets, { cacheBytes: 16 });
+  const none = await TrialEngine.create(model, data, planner.targets, { cacheBytes: 16, minPrefixShare: 0 });
+  const cheap = await TrialEngine.create(model, data, planner.targets, { minPrefixShare: 1 });
+  assert.deepEqual(cheap.cutValues, [], 'no cut skips all of the compute');
+  await cheap.release();
   assert.deepEqual(none.cutValues, []);
   await none.release();
 });

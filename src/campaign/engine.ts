@@ -35,6 +35,7 @@ import { probeValues } from '../faults/neuron.js';
 import type { ParameterInfo } from '../faults/params.js';
 import { singleValueCuts, splitModels, type GraphSplit } from '../faults/split.js';
 import { consumers, producers } from '../graph/builder.js';
+import { countModel } from '../graph/count.js';
 import type { GoldenResult } from './records.js';
 
 /** Ops whose data input is a cut point for the prefix shortcut. */
@@ -72,6 +73,11 @@ export interface EngineOptions extends RuntimeOptions {
   cacheBytes?: number;
   /** How faulted parameters reach onnxruntime: rebuild a session from patched bytes (default) or feed them as inputs. */
   swap?: SwapMode;
+  /**
+   * Smallest share of the model's MACs a cut's prefix must hold for the prefix shortcut to use it
+   * (default 0.25): skipping less compute than that does not pay for the separate suffix session.
+   */
+  minPrefixShare?: number;
 }
 
 export type SwapMode = 'rebuild' | 'feed';
@@ -196,7 +202,7 @@ export class TrialEngine {
     // a conv and its BN or activation would change fusions and hence rounding).
     const readers = consumers(this.model.graph);
     const made = producers(this.model.graph);
-    const all = singleValueCuts(this.model).filter((c) => {
+    const candidates = singleValueCuts(this.model).filter((c) => {
       const r = readers.get(c.cut) ?? [];
       if (r.length === 0) return false;
       if (r.every((n) => LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut)) return true;
@@ -204,6 +210,12 @@ export class TrialEngine {
       const p = made.get(c.cut);
       return !!p && SAFE_PRODUCERS.has(p.opType) && r.every((n) => (LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut) || SKIP_OPS.has(n.opType));
     });
+    // a cut that skips little compute costs more (a second session, larger cached inputs) than it saves
+    const layerMacs = new Map(countModel(this.model).layers.map((l) => [l.name, l.macs]));
+    const totalMacs = [...layerMacs.values()].reduce((a, b) => a + b, 0);
+    const minShare = this.opts.minPrefixShare ?? 0.25;
+    const worthIt = (c: GraphSplit) => totalMacs === 0 || c.prefixNodes.reduce((sum, n) => sum + (layerMacs.get(n.name) ?? 0), 0) >= minShare * totalMacs;
+    const all = candidates.filter(worthIt);
     if (all.length === 0) return;
     // the latest usable cut for each live target
     const wanted = new Set<number>();
