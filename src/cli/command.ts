@@ -16,7 +16,7 @@ export interface Command {
 /** Options every command takes. */
 export const commonOptions: Record<string, OptionSpec> = {
   quiet: { kind: 'bool', help: 'no progress output' },
-  verbose: { kind: 'bool', help: 'more detail (and stack traces on internal errors)' },
+  verbose: { kind: 'bool', help: 'more detail: one line per trial for inject, stack traces on internal errors' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
 };
 

@@ -101,7 +101,8 @@ export const injectCommand: Command = {
         d.push(p.record.accuracyDrop);
         drops.set(p.ber, d);
         const mean = d.reduce((a, b) => a + b, 0) / d.length;
-        progress.update(p.done, `BER ${p.ber.toExponential(0)} trial ${p.trial + 1}/${trials} mean drop ${mean.toFixed(2)} pp`);
+        if (v.verbose) process.stderr.write(`BER ${p.ber} trial ${p.trial}: ${p.record.faults} faults, accuracy ${(p.record.accuracy * 100).toFixed(2)}%, drop ${p.record.accuracyDrop.toFixed(2)} pp, SDC ${(p.record.sdcRate * 100).toFixed(2)}%, DUE ${(p.record.dueRate * 100).toFixed(2)}% (${p.path}${p.record.millis !== undefined ? `, ${p.record.millis.toFixed(0)} ms` : ''})\n`);
+        else progress.update(p.done, `BER ${p.ber.toExponential(0)} trial ${p.trial + 1}/${trials} mean drop ${mean.toFixed(2)} pp`);
       },
     });
     progress?.done();
