@@ -1,3 +1,4 @@
+import type { TrialRecord } from '../campaign/records.js';
 /**
  * Types of the files flipguard writes (the report's inputs) and of the combined report data
  * (`report.json`). Units follow the rest of flipguard:
@@ -72,23 +73,8 @@ export interface CampaignRecordsHeader {
   [k: string]: unknown;
 }
 
-/** One trial line of a campaign record file. */
-export interface CampaignTrialLine {
-  ber: number;
-  trial: number;
-  /** Per-trial seed of the fault plan. */
-  seed: number;
-  /** Number of injected faults. */
-  faults: number;
-  /** Faulty top-1 accuracy, in [0, 1]. */
-  accuracy: number;
-  /** Golden − faulty accuracy, percentage points. */
-  accuracyDrop: number;
-  sdcRate: number;
-  dueRate: number;
-  /** Wall time of the trial, milliseconds. */
-  millis: number;
-}
+/** One trial line of a campaign record file (the campaign runner's own record type). */
+export type CampaignTrialLine = TrialRecord;
 
 /** A campaign record file parsed: its header and trial lines. */
 export interface CampaignRecordsFile {
