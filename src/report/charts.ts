@@ -212,9 +212,19 @@ export function overheadChartSpec(data: ReportData): Spec {
   };
 }
 
-/** Row label of a layer in the heat strip. */
-function layerLabel(l: ScoresSeries['layers'][number]): string {
-  return `${l.name} · ${l.op} · ${l.units} ${l.unit}${l.units === 1 ? '' : 's'}`;
+/** Longest layer name shown in full in the heat strip; longer names keep their start and end. */
+const LABEL_NAME_CHARS = 34;
+
+/** Row labels of the heat strip: "name · 16 channels", long names shortened in the middle, all distinct. */
+export function layerLabels(layers: ScoresSeries['layers']): string[] {
+  const seen = new Set<string>();
+  return layers.map((l, i) => {
+    const name = l.name.length <= LABEL_NAME_CHARS ? l.name : `${l.name.slice(0, 10)}…${l.name.slice(-(LABEL_NAME_CHARS - 11))}`;
+    let label = `${name} · ${l.units} ${l.unit}${l.units === 1 ? '' : 's'}`;
+    if (seen.has(label)) label = `${label} (#${i + 1})`;
+    seen.add(label);
+    return label;
+  });
 }
 
 /**
@@ -229,7 +239,7 @@ export function heatStripSpec(s: ScoresSeries): Spec {
   for (const l of s.layers) for (const x of l.scores) { maxAbs = Math.max(maxAbs, Math.abs(x)); if (x < 0) negative = true; }
   const norm = maxAbs > 0 ? maxAbs : 1;
   const cells: Spec[] = [];
-  const labels = s.layers.map(layerLabel);
+  const labels = layerLabels(s.layers);
   s.layers.forEach((l, li) => {
     const n = l.units;
     const bins = Math.min(n, MAX_HEAT_CELLS);
@@ -239,14 +249,14 @@ export function heatStripSpec(s: ScoresSeries): Spec {
       let v = l.scores[i0];
       for (let i = i0 + 1; i < i1; i++) if (Math.abs(l.scores[i]) > Math.abs(v)) v = l.scores[i];
       cells.push({
-        layer: labels[li], x0: i0 / n, x1: i1 / n, score: v, rel: v / norm,
+        layer: labels[li], name: l.name, op: l.op, x0: i0 / n, x1: i1 / n, score: v, rel: v / norm,
         units: i1 - i0 === 1 ? `${l.unit} ${i0}` : `${l.unit}s ${i0}–${i1 - 1} (largest)`,
       });
     }
   });
-  const rows = s.layers.map((l, i) => ({ layer: labels[i], share: l.share, max: l.max, mean: l.mean, argmax: l.argmax }));
+  const rows = s.layers.map((l, i) => ({ layer: labels[i], name: l.name, share: l.share, max: l.max, mean: l.mean, argmax: l.argmax }));
   const step = s.layers.length > 40 ? 12 : 18;
-  const y = { field: 'layer', type: 'nominal', sort: labels, scale: { paddingInner: 0.14, paddingOuter: 0.07 }, axis: { title: null, labelLimit: 280, labelFontSize: 11, domain: false, ticks: false } };
+  const y = { field: 'layer', type: 'nominal', sort: labels, scale: { paddingInner: 0.14, paddingOuter: 0.07 }, axis: { title: null, labelLimit: 330, labelFontSize: 11, domain: false, ticks: false } };
   const color = negative
     ? { field: 'rel', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-1, 1] }, legend: { title: 'score ÷ largest |score|', orient: 'bottom', gradientLength: 220, titleLimit: 320 } }
     : { field: 'rel', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], type: 'sqrt' }, legend: { title: 'score ÷ largest score (square-root colour scale)', orient: 'bottom', gradientLength: 220, titleLimit: 320 } };
@@ -266,7 +276,7 @@ export function heatStripSpec(s: ScoresSeries): Spec {
             encoding: {
               y, x: { field: 'x0', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: { title: 'units in graph order (each layer spans the full width)', labels: false, ticks: false, grid: false, domain: false } },
               x2: { field: 'x1' }, color,
-              tooltip: [{ field: 'layer', type: 'nominal' }, { field: 'units', type: 'nominal', title: 'unit' }, { field: 'score', type: 'quantitative', format: '.4~g' }],
+              tooltip: [{ field: 'name', type: 'nominal', title: 'layer' }, { field: 'op', type: 'nominal' }, { field: 'units', type: 'nominal', title: 'unit' }, { field: 'score', type: 'quantitative', format: '.4~g' }],
             },
           },
           {
@@ -287,7 +297,7 @@ export function heatStripSpec(s: ScoresSeries): Spec {
           y: { ...y, axis: null },
           x: { field: 'share', type: 'quantitative', axis: { title: 'share of Σ|score|', format: '.0%', tickCount: 3 }, scale: { zero: true } },
           tooltip: [
-            { field: 'layer', type: 'nominal' }, { field: 'share', type: 'quantitative', format: '.2%' },
+            { field: 'name', type: 'nominal', title: 'layer' }, { field: 'share', type: 'quantitative', format: '.2%' },
             { field: 'max', type: 'quantitative', title: 'largest score', format: '.4~g' }, { field: 'argmax', type: 'quantitative', title: 'at unit' },
             { field: 'mean', type: 'quantitative', title: 'mean score', format: '.4~g' },
           ],
@@ -326,7 +336,7 @@ export function buildCharts(data: ReportData): { charts: ChartDef[]; warnings: s
   }
   if (data.harden.length > 0) {
     add({
-      id: 'chart-overheads', section: 'overheads', series: data.harden.length, title: 'Hardening overheads',
+      id: 'chart-overheads', section: 'overheads', series: data.harden.length, title: 'Overhead ratios by cost',
       caption: 'Hardened ÷ original for each cost; the dashed line at 1× is no overhead.',
       vegaLite: overheadChartSpec(data),
     });

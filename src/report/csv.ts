@@ -22,7 +22,7 @@ export function toCsv(header: readonly string[], rows: readonly Cell[][]): strin
   return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
 }
 
-const METRIC_UNITS: Record<OverheadMetric, string> = { parameters: 'count', storedBytes: 'bytes', macs: 'MACs per image', time: 'ms' };
+const METRIC_UNITS: Record<OverheadMetric, string> = { parameters: 'count', storedBytes: 'bytes', macs: 'MACs per image', time: 's per pass' };
 
 /** The CSV files of a report: file name → content. Kinds without data give no file. */
 export function reportCsv(data: ReportData): Map<string, string> {
@@ -64,9 +64,9 @@ export function reportCsv(data: ReportData): Map<string, string> {
   }
   if (data.prune.length) {
     out.set('prune.csv', toCsv(
-      ['source', 'variant', 'p_conv_share', 'p_fc_share', 'accuracy', 'parameters', 'macs', 'time_ms', 'accepted', 'chosen'],
+      ['source', 'variant', 'p_conv_share', 'p_fc_share', 'accuracy', 'parameters', 'macs', 'time_ms', 'accepted', 'status', 'chosen'],
       data.prune.flatMap((p) => p.explored.map((e) => [
-        p.source, p.variant, e.pConv, e.pFc, e.accuracy, e.parameters, e.macs, e.timeMs, e.accepted,
+        p.source, p.variant, e.pConv, e.pFc, e.accuracy, e.parameters, e.macs, e.timeMs, e.accepted, e.status,
         p.chosen !== null && p.chosen.pConv === e.pConv && p.chosen.pFc === e.pFc,
       ])),
     ));

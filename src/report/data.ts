@@ -4,6 +4,7 @@
 import { summarize } from '../campaign/summary.js';
 import type { GoldenResult, TrialRecord } from '../campaign/records.js';
 import { FlipguardError } from '../errors.js';
+import { fmtBer } from './format.js';
 import { loadInputs } from './load.js';
 import { collectMachine, collectVersions } from './provenance.js';
 import type {
@@ -153,6 +154,18 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         });
         break;
       }
+      case 'harden-sweep':
+        for (const v of l.data.variants) {
+          const c = v.campaign;
+          if (c) {
+            campaigns.push({
+              variant: v.variant, source: l.source, from: 'summary', model: c.model ?? l.data.model ?? null, goldenAccuracy: c.golden.accuracy,
+              seed: num(c.config?.seed), config: c.config ?? null, rows: rowsFromSummary(c),
+            });
+          }
+          if (v.overheads) harden.push({ variant: v.variant, source: l.source, method: v.method, ratio: v.ratio, model: l.data.model ?? null, overheads: v.overheads });
+        }
+        break;
       case 'campaign-records': {
         const d = l.data;
         const s = summarizeRecords(d);
@@ -193,7 +206,8 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
   checkUnique('campaign', campaigns.map((c) => ({ name: c.variant, source: c.source })));
   checkUnique('harden', harden.map((h) => ({ name: h.variant, source: h.source })));
   for (const c of campaigns) {
-    const single = c.rows.filter((r) => r.trials < 2).map((r) => r.ber);
+    const single = c.rows.filter((r) => r.trials < 2).map((r) => fmtBer(r.ber));
+    if (c.rows.some((r) => r.ber <= 0)) data.warnings.push(`Variant "${c.variant}" has rows at BER 0: they are in the tables but not on the log-scale charts.`);
     if (single.length) data.warnings.push(`Variant "${c.variant}" has fewer than 2 trials at BER ${single.join(', ')}: no confidence interval there.`);
   }
   return data;

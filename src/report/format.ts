@@ -68,6 +68,13 @@ export function fmtMs(x: number | null | undefined): string {
   return `${x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US')}${NBSP}ms`;
 }
 
+/** Seconds: "412 ms" below a second, "2.31 s" above. */
+export function fmtSeconds(x: number | null | undefined): string {
+  if (!ok(x)) return MISSING;
+  if (Math.abs(x) < 1) return `${Number((x * 1000).toPrecision(3))}${NBSP}ms`;
+  return `${fixed(x, 2)}${NBSP}s`;
+}
+
 /** A ratio: "1.42×". */
 export function fmtRatio(x: number | null | undefined, digits = 2): string {
   return ok(x) ? `${fixed(x, digits)}×` : MISSING;

@@ -4,7 +4,7 @@
  * address), follows the reader's light/dark preference, and prints on white.
  */
 import { OVERHEAD_LABELS, type ChartDef } from './charts.js';
-import { fmtBer, fmtBytes, fmtInt, fmtInterval, fmtMs, fmtNum, fmtPct, fmtPp, fmtRatio, fmtSi, MISSING, NBSP } from './format.js';
+import { fmtBer, fmtBytes, fmtInt, fmtInterval, fmtMs, fmtNum, fmtPct, fmtPp, fmtRatio, fmtSeconds, fmtSi, MISSING, NBSP } from './format.js';
 import { KIND_LABELS } from './load.js';
 import { OVERHEAD_METRICS, type CampaignRow, type Overhead, type OverheadMetric, type ReportData } from './types.js';
 
@@ -64,6 +64,7 @@ figure h3{margin:0 0 6px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13.5px;font-variant-numeric:tabular-nums}
 p.tcap{color:var(--muted);font-size:13px;margin:14px 0 4px;max-width:80ch}
 td.nowrap{white-space:nowrap}
+p.tcap{break-after:avoid}
 .cmds code{display:block;padding-left:1.4em;text-indent:-1.4em}
 .cmds code::before{content:"$ ";color:var(--muted)}
 th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
@@ -89,6 +90,13 @@ figure,table,pre{break-inside:avoid}
 figure{border:none;padding:0}
 a{color:inherit;text-decoration:none}
 .chart{overflow:visible}
+.scroll{overflow:visible}
+table{font-size:8.5pt}
+th,td{padding:2px 6px}
+td.num,th.num{white-space:normal}
+td.nowrap{white-space:nowrap}
+.swatch,tr.chosen td,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.grid2{display:block}
 @page{margin:14mm}
 }
 `;
@@ -104,12 +112,14 @@ catch(e){fail(el,e);return Promise.resolve();}})).then(function(){root.setAttrib
 window.addEventListener('beforeprint',function(){Array.prototype.forEach.call(document.querySelectorAll('details'),function(d){d.open=true;});});
 })();`;
 
-function table(head: string[], rows: string[][], opts: { numeric?: number[]; caption?: string; rowClass?: (i: number) => string } = {}): string {
+function table(head: string[], rows: string[][], opts: { numeric?: number[]; nowrap?: number[]; caption?: string; rowClass?: (i: number) => string } = {}): string {
   const num = new Set(opts.numeric ?? []);
+  const nowrap = new Set(opts.nowrap ?? []);
+  const cls = (i: number): string => { const c = [num.has(i) ? 'num' : '', nowrap.has(i) ? 'nowrap' : ''].filter(Boolean).join(' '); return c ? ` class="${c}"` : ''; };
   const th = head.map((h, i) => `<th${num.has(i) ? ' class="num"' : ''} scope="col">${h}</th>`).join('');
   const body = rows.map((r, ri) => {
-    const cls = opts.rowClass?.(ri);
-    return `<tr${cls ? ` class="${cls}"` : ''}>${r.map((c, i) => `<td${num.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
+    const rc = opts.rowClass?.(ri);
+    return `<tr${rc ? ` class="${rc}"` : ''}>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`;
   }).join('\n');
   return `${opts.caption ? `<p class="tcap">${opts.caption}</p>` : ''}<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
@@ -123,13 +133,19 @@ function swatch(color: string | undefined): string {
 }
 
 const METRIC_FORMAT: Record<OverheadMetric, (x: number) => string> = {
-  parameters: (x) => fmtSi(x),
+  parameters: (x) => fmtInt(x),
   storedBytes: (x) => fmtBytes(x),
   macs: (x) => fmtSi(x, 'MAC'),
-  time: (x) => fmtMs(x),
+  time: (x) => fmtSeconds(x),
 };
 
 const METRIC_NAMES: Record<OverheadMetric, string> = { parameters: 'parameters', storedBytes: 'stored bytes', macs: 'MACs per image', time: 'inference time' };
+
+/** "2,000 images" when every time overhead records the same image count, else "the evaluation images". */
+function timeImages(data: ReportData): string {
+  const counts = new Set(data.harden.map((h) => h.overheads.time?.images).filter((x) => x !== undefined));
+  return counts.size === 1 ? `${fmtInt([...counts][0])} images` : 'the evaluation images';
+}
 
 /** Renders the page. `colors` maps each variant to its chart colour (for table swatches). */
 export function renderHtml(data: ReportData, charts: readonly ChartDef[], vegaRuntime: string, colors: ReadonlyMap<string, string>): string {
@@ -162,10 +178,10 @@ export function renderHtml(data: ReportData, charts: readonly ChartDef[], vegaRu
     ]));
     parts.push(`<section id="campaign"><h2>Fault-injection campaigns</h2>
 <p>Each variant's campaign flips stored parameter bits at the given bit error rate (BER, the probability per stored bit), over independent seeded trials. Drops are in percentage points (pp) of top-1 accuracy; SDC and DUE rates are shares of the evaluated images.</p>
-${table(['variant', 'golden accuracy', 'BERs', 'BER range', 'worst mean drop', `highest BER with drop ≤ ${GLANCE_THRESHOLD_PP}${NBSP}pp`, 'seed'], glance, { numeric: [1, 2], caption: `At a glance. "Highest BER with drop ≤ ${GLANCE_THRESHOLD_PP} pp": the largest measured BER up to which the 95 % interval's upper end (the mean, with one trial) stays within ${GLANCE_THRESHOLD_PP} pp at every measured BER.` })}
+${table(['variant', 'golden accuracy', 'BERs', 'BER range', 'worst mean drop', `highest BER with drop ≤ ${GLANCE_THRESHOLD_PP}${NBSP}pp`, 'seed'], glance, { numeric: [1, 2], nowrap: [0, 3, 4, 5], caption: `At a glance. "Highest BER with drop ≤ ${GLANCE_THRESHOLD_PP} pp": the largest measured BER up to which the 95 % interval's upper end (the mean, with one trial) stays within ${GLANCE_THRESHOLD_PP} pp at every measured BER.` })}
 ${byId.has('chart-drop') ? figure(byId.get('chart-drop')!) : ''}
 <div class="grid2">${byId.has('chart-sdc') ? figure(byId.get('chart-sdc')!) : ''}${byId.has('chart-due') ? figure(byId.get('chart-due')!) : ''}</div>
-${table(['variant', 'BER', 'trials', 'mean drop', '95 % CI of mean drop', 'std of drop', 'SDC rate', 'DUE rate', 'mean accuracy', 'trials/s'], rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9], caption: 'Per-BER statistics (95 % CI: Student t with n − 1 degrees of freedom; trials/s: trials per second of trial wall time).' })}
+${table(['variant', 'BER', 'trials', 'mean drop', '95 % CI of mean drop', 'std of drop', 'SDC rate', 'DUE rate', 'mean accuracy', 'trials/s'], rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9], nowrap: [0, 1, 4], caption: 'Per-BER statistics (95 % CI: Student t with n − 1 degrees of freedom; trials/s: trials per second of trial wall time).' })}
 </section>`);
   }
 
@@ -184,7 +200,7 @@ ${table(['variant', 'BER', 'trials', 'mean drop', '95 % CI of mean drop', 'std o
     }).join('\n');
     parts.push(`<section id="overheads"><h2>Hardening overheads</h2>
 ${byId.has('chart-overheads') ? figure(byId.get('chart-overheads')!) : ''}
-<p class="tcap">Costs of each hardened variant and their ratio hardened ÷ original. MACs: multiply-accumulates per image; time: inference time as measured by the harden command.</p>
+<p class="tcap">Costs of each hardened variant and their ratio hardened ÷ original. MACs: multiply-accumulates per image; inference time: one pass over ${esc(timeImages(data))} (median of the timed passes the harden command made).</p>
 <div class="scroll"><table class="overheads"><thead><tr><th scope="col">variant</th><th scope="col">method</th><th class="num" scope="col">units hardened</th><th scope="col">cost</th><th class="num" scope="col">original</th><th class="num" scope="col">hardened</th><th class="num" scope="col">ratio</th></tr></thead><tbody>
 ${body}
 </tbody></table></div>
@@ -209,10 +225,10 @@ ${body}
       const best = (f: (r: (typeof c.rows)[number]) => number): number => Math.max(...c.rows.map(f));
       const bs = best((r) => r.spearman), bk = best((r) => r.kendall), bt = best((r) => r.topkOverlap);
       const cell = (v: string, isBest: boolean): string => (isBest ? `<b>${v}</b>` : v);
-      const rows = c.rows.map((r) => [esc(r.method), cell(esc(fmtNum(r.spearman)), r.spearman === bs), cell(esc(fmtNum(r.kendall)), r.kendall === bk), cell(esc(fmtPct(r.topkOverlap, 1)), r.topkOverlap === bt)]);
+      const rows = c.rows.map((r) => [esc(r.method) + (r.constant ? ' <span class="note">(constant scores: correlations undefined, shown as 0)</span>' : ''), cell(esc(fmtNum(r.spearman)), r.spearman === bs), cell(esc(fmtNum(r.kendall)), r.kendall === bk), cell(esc(fmtPct(r.topkOverlap, 1)), r.topkOverlap === bt)]);
       return table(['method', 'Spearman ρ', 'Kendall τ', `top-${c.k ?? 'k'} overlap`], rows, {
         numeric: [1, 2, 3],
-        caption: `Layer ${esc(c.layer)}, ground truth from fault injection at BER ${esc(fmtBer(c.ber))} (${esc(c.source)}). Correlations in [−1, 1]; overlap: share of the ground truth's top-${c.k ?? 'k'} units also in the method's top-${c.k ?? 'k'}; best in bold.`,
+        caption: `Layer ${esc(c.layer)}${c.op ? ` (${esc(c.op)}${c.unit ? `, per ${esc(c.unit)}` : ''})` : ''}, ground truth from fault injection at BER ${esc(fmtBer(c.ber))}${c.trials ? ` with ${esc(String(c.trials))} trials per unit` : ''} (${esc(c.source)}). Correlations in [−1, 1]; overlap: share of the ground truth's top-${c.k ?? 'k'} units also in the method's top-${c.k ?? 'k'}; best in bold.`,
       });
     });
     parts.push(`<section id="ranking"><h2>Ranking vs ground truth</h2>${blocks.join('\n')}</section>`);
@@ -223,14 +239,24 @@ ${body}
     sections.push(['pruning', 'Pruning']);
     const blocks = data.prune.map((p) => {
       const isChosen = (e: (typeof p.explored)[number]): boolean => p.chosen !== null && p.chosen.pConv === e.pConv && p.chosen.pFc === e.pFc;
+      const withStatus = p.explored.some((e) => e.status !== undefined);
       const rows = p.explored.map((e) => [
-        esc(fmtPct(e.pConv, 1)), esc(fmtPct(e.pFc, 1)), esc(fmtPct(e.accuracy)), esc(fmtSi(e.parameters)), esc(fmtSi(e.macs, 'MAC')), esc(fmtMs(e.timeMs)),
-        e.accepted ? 'yes' : 'no', isChosen(e) ? '◀ chosen' : '',
+        esc(fmtPct(e.pConv, 1)), esc(fmtPct(e.pFc, 1)), esc(fmtPct(e.accuracy)), esc(fmtInt(e.parameters)), esc(fmtSi(e.macs, 'MAC')), esc(fmtMs(e.timeMs)),
+        e.accepted === null ? MISSING : e.accepted ? 'yes' : 'no', ...(withStatus ? [esc(e.status ?? MISSING)] : []), isChosen(e) ? '◀ chosen' : '',
       ]);
       const chosen = p.chosen ? `chosen: ${fmtPct(p.chosen.pConv, 1)} of conv channels and ${fmtPct(p.chosen.pFc, 1)} of dense neurons pruned, accuracy ${fmtPct(p.chosen.accuracy)}` : 'no point was chosen';
-      return table(['conv pruned', 'dense pruned', 'accuracy', 'parameters', 'MACs per image', 'time', 'accepted', ''], rows, {
+      const threshold = p.threshold !== undefined ? `; accepted: accuracy drop ≤ ${fmtNum(p.threshold, 2)} accuracy points` : '';
+      const o = p.outcome;
+      const outcome = o ? table(['', 'before', 'after', 'after ÷ before'], [
+        ['accuracy', esc(fmtPct(o.accuracyBefore)), esc(fmtPct(o.accuracyAfter)), MISSING],
+        ['parameters', esc(fmtInt(o.parameters.before)), esc(fmtInt(o.parameters.after)), esc(fmtRatio(o.parameters.ratio, 3))],
+        ...(o.storedBytes ? [['stored bytes', esc(fmtBytes(o.storedBytes.before)), esc(fmtBytes(o.storedBytes.after)), esc(fmtRatio(o.storedBytes.ratio, 3))]] : []),
+        ['MACs per image', esc(fmtSi(o.macs.before, 'MAC')), esc(fmtSi(o.macs.after, 'MAC')), esc(fmtRatio(o.macs.ratio, 3))],
+        ...(o.timeMs ? [['time per inference pass', esc(fmtMs(o.timeMs.before)), esc(fmtMs(o.timeMs.after)), esc(fmtRatio(o.timeMs.ratio, 3))]] : []),
+      ], { numeric: [1, 2, 3], caption: `${p.variant ? `${esc(p.variant)}: ` : ''}the pruned model against the original (${esc(p.source)}).` }) : '';
+      return outcome + table(['conv pruned', 'dense pruned', 'accuracy', 'parameters', 'MACs per image', 'time', 'accepted', ...(withStatus ? ['status'] : []), ''], rows, {
         numeric: [0, 1, 2, 3, 4, 5],
-        caption: `${p.variant ? `${esc(p.variant)}: ` : ''}explored pruning ratios (${esc(p.source)}); ${esc(chosen)}.`,
+        caption: `${p.variant ? `${esc(p.variant)}: ` : ''}explored pruning ratios (${esc(p.source)}); ${esc(chosen)}${esc(threshold)}. Time: milliseconds the prune command recorded for the point (for a search, pruning, fine-tuning and evaluating it).`,
         rowClass: (i) => (isChosen(p.explored[i]) ? 'chosen' : ''),
       });
     });
@@ -255,7 +281,12 @@ ${body}
     `<h3>As recorded in ${esc(r.source)}</h3>${r.versions ? kv(r.versions) : ''}${r.machine ? kv(r.machine) : ''}`).join('');
   const configs = data.campaigns.filter((c) => c.config).map((c) =>
     `<details><summary>Campaign configuration of ${esc(c.variant)}</summary><pre><code>${esc(JSON.stringify(c.config, null, 2))}</code></pre></details>`).join('');
-  const variantOf = new Map<string, string>([...data.campaigns.map((c) => [c.source, c.variant] as const), ...data.harden.map((h) => [h.source, h.variant] as const)]);
+  const variantOf = new Map<string, string>();
+  for (const v of [...data.campaigns, ...data.harden]) {
+    const prev = variantOf.get(v.source);
+    if (prev === undefined) variantOf.set(v.source, v.variant);
+    else if (!prev.split(', ').includes(v.variant)) variantOf.set(v.source, `${prev}, ${v.variant}`);
+  }
   const inputs = table(['file', 'kind', 'variant'], data.inputs.map((i) => [esc(i.source), esc(KIND_LABELS[i.kind]), esc(variantOf.get(i.source) ?? MISSING)]));
   parts.push(`<section id="provenance"><h2>Provenance</h2>
 <h3>Commands</h3>${commands}

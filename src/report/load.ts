@@ -9,7 +9,7 @@ import { FlipguardError } from '../errors.js';
 import {
   OVERHEAD_METRICS,
   type BerStats, type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine, type CompareFile,
-  type HardenReportFile, type InputKind, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
+  type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
   type RankScoresFile, type ReportInput, type ScoreUnit,
 } from './types.js';
 
@@ -19,12 +19,13 @@ export const KIND_LABELS: Record<InputKind, string> = {
   'campaign-records': 'campaign record file',
   scores: 'rank scores file',
   harden: 'harden report',
+  'harden-sweep': 'harden sweep',
   compare: 'ranking comparison',
   prune: 'prune report',
   provenance: 'provenance file',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden, compare or prune report, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, or provenance JSON';
 
 /** A field that does not hold what the report needs: `field` is a path like `bers[2].ci95`. */
 class FieldError extends Error {
@@ -101,13 +102,14 @@ function validateBerStats(v: unknown, f: string): BerStats {
 
 function validateSummary(o: Obj): CampaignSummaryFile {
   const golden = obj(o.golden, 'golden');
+  const accuracy = num(golden.accuracy, 'golden.accuracy', [0, 1]);
   const bers = arr(o.bers, 'bers', true).map((b, i) => validateBerStats(b, at('bers', i)));
   const seen = new Set<number>();
   for (const [i, b] of bers.entries()) {
     if (seen.has(b.ber)) throw new FieldError(at('bers', i), `repeats BER ${b.ber}`);
     seen.add(b.ber);
   }
-  const out: CampaignSummaryFile = { golden: { ...golden, accuracy: num(golden.accuracy, 'golden.accuracy', [0, 1]) }, bers };
+  const out: CampaignSummaryFile = { golden: { ...golden, accuracy }, bers };
   const model = optStr(o.model, 'model');
   if (model !== undefined) out.model = model;
   const variant = optStr(o.variant, 'variant');
@@ -192,17 +194,51 @@ function validateOverhead(v: unknown, f: string): Overhead {
     if (original === 0) throw new FieldError(`${f}.ratio`, 'is missing and cannot be computed (original is 0)');
     ratio = hardened / original;
   } else ratio = num(o.ratio, `${f}.ratio`, [0, Infinity]);
-  return { original, hardened, ratio };
+  const out: Overhead = { original, hardened, ratio };
+  for (const k of ['images', 'runs', 'batch'] as const) if (o[k] !== undefined && o[k] !== null) out[k] = num(o[k], `${f}.${k}`, [0, Infinity]);
+  return out;
+}
+
+function validateOverheads(v: unknown, f: string): HardenReportFile['overheads'] {
+  const ov = obj(v, f);
+  const overheads: HardenReportFile['overheads'] = {};
+  for (const m of OVERHEAD_METRICS) if (ov[m] !== undefined && ov[m] !== null) overheads[m] = validateOverhead(ov[m], `${f}.${m}`);
+  if (Object.keys(overheads).length === 0) throw new FieldError(f, `holds none of ${OVERHEAD_METRICS.join(', ')}`);
+  return overheads;
 }
 
 function validateHarden(o: Obj): HardenReportFile {
-  const ov = obj(o.overheads, 'overheads');
-  const overheads: HardenReportFile['overheads'] = {};
-  for (const m of OVERHEAD_METRICS) if (ov[m] !== undefined && ov[m] !== null) overheads[m] = validateOverhead(ov[m], `overheads.${m}`);
-  if (Object.keys(overheads).length === 0) throw new FieldError('overheads', `holds none of ${OVERHEAD_METRICS.join(', ')}`);
+  const overheads = validateOverheads(o.overheads, 'overheads');
   const out: HardenReportFile = { method: str(o.method, 'method'), ratio: num(o.ratio, 'ratio', [0, 1]), overheads };
   const variant = optStr(o.variant, 'variant');
   if (variant !== undefined) out.variant = variant;
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
+}
+
+function validateHardenSweep(o: Obj): HardenSweepFile {
+  const variants = arr(o.variants, 'variants', true).map((v, i) => {
+    const f = at('variants', i);
+    const vo = obj(v, f);
+    let campaign: CampaignSummaryFile | null = null;
+    if (vo.campaign !== undefined && vo.campaign !== null) {
+      try {
+        campaign = validateSummary(obj(vo.campaign, `${f}.campaign`));
+      } catch (e) {
+        if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.campaign.${e.field}`, e.problem);
+        throw e;
+      }
+    }
+    return {
+      variant: str(vo.variant, `${f}.variant`),
+      method: str(vo.method, `${f}.method`),
+      ratio: num(vo.ratio, `${f}.ratio`, [0, 1]),
+      overheads: vo.overheads === undefined || vo.overheads === null ? null : validateOverheads(vo.overheads, `${f}.overheads`),
+      campaign,
+    };
+  });
+  const out: HardenSweepFile = { variants };
   const model = optStr(o.model, 'model');
   if (model !== undefined) out.model = model;
   return out;
@@ -212,36 +248,85 @@ function validateCompare(o: Obj): CompareFile {
   const rows = arr(o.rows, 'rows', true).map((r, i) => {
     const f = at('rows', i);
     const ro = obj(r, f);
-    return {
+    const row: CompareFile['rows'][number] = {
       method: str(ro.method, `${f}.method`),
       spearman: num(ro.spearman, `${f}.spearman`, [-1, 1]),
       kendall: num(ro.kendall, `${f}.kendall`, [-1, 1]),
       topkOverlap: num(ro.topkOverlap, `${f}.topkOverlap`, [0, 1]),
     };
+    if (ro.constant === true) row.constant = true;
+    return row;
   });
   const out: CompareFile = { layer: str(o.layer, 'layer'), ber: num(o.ber, 'ber', [0, 1]), rows };
   if (o.k !== undefined && o.k !== null) out.k = num(o.k, 'k', [1, Number.MAX_SAFE_INTEGER]);
+  if (typeof o.op === 'string') out.op = o.op;
+  if (typeof o.unit === 'string') out.unit = o.unit;
+  if (typeof o.trials === 'number' && Number.isFinite(o.trials)) out.trials = o.trials;
   return out;
 }
 
 function validatePrunePoint(v: unknown, f: string): PrunePoint {
   const o = obj(v, f);
-  if (typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false');
-  return {
-    pConv: num(o.pConv, `${f}.pConv`, [0, 1]),
-    pFc: num(o.pFc, `${f}.pFc`, [0, 1]),
-    accuracy: num(o.accuracy, `${f}.accuracy`, [0, 1]),
+  if (o.accepted !== null && typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false/null');
+  // the ratio search writes conv/fc, the brief's format pConv/pFc
+  const conv = 'pConv' in o ? 'pConv' : 'conv';
+  const fc = 'pFc' in o ? 'pFc' : 'fc';
+  const p: PrunePoint = {
+    pConv: num(o[conv], `${f}.${conv}`, [0, 1]),
+    pFc: num(o[fc], `${f}.${fc}`, [0, 1]),
+    accuracy: o.accuracy === null ? null : num(o.accuracy, `${f}.accuracy`, [0, 1]),
     parameters: num(o.parameters, `${f}.parameters`, [0, Infinity]),
     macs: num(o.macs, `${f}.macs`, [0, Infinity]),
-    timeMs: num(o.timeMs, `${f}.timeMs`, [0, Infinity]),
-    accepted: o.accepted,
+    timeMs: o.timeMs === null || o.timeMs === undefined ? null : num(o.timeMs, `${f}.timeMs`, [0, Infinity]),
+    accepted: o.accepted as boolean | null,
   };
+  if (typeof o.status === 'string') p.status = o.status;
+  return p;
+}
+
+function comparison(v: unknown, f: string): PruneComparison {
+  const o = obj(v, f);
+  const before = num(o.before, `${f}.before`, [0, Infinity]);
+  const after = num(o.after, `${f}.after`, [0, Infinity]);
+  return { before, after, ratio: o.ratio === undefined || o.ratio === null ? (before > 0 ? after / before : NaN) : num(o.ratio, `${f}.ratio`) };
+}
+
+/** `flipguard prune --json` (prune/index.ts PruneReport) read as explored points, choice and outcome. */
+function validatePruneCommandReport(o: Obj): PruneReportFile {
+  const ratios = obj(o.ratios, 'ratios');
+  const acc = obj(o.accuracy, 'accuracy');
+  const accOf = (k: string): number | null => (acc[k] === null || acc[k] === undefined ? null : num(acc[k], `accuracy.${k}`, [0, 1]));
+  const outcome: PruneOutcome = {
+    accuracyBefore: accOf('before'),
+    accuracyAfter: accOf('after'),
+    parameters: comparison(o.parameters, 'parameters'),
+    macs: comparison(o.macs, 'macs'),
+  };
+  if (o.storedBytes !== undefined && o.storedBytes !== null) outcome.storedBytes = comparison(o.storedBytes, 'storedBytes');
+  outcome.timeMs = o.timeMs === undefined || o.timeMs === null ? null : comparison(o.timeMs, 'timeMs');
+  const chosen: PrunePoint = {
+    pConv: num(ratios.conv, 'ratios.conv', [0, 1]), pFc: num(ratios.fc, 'ratios.fc', [0, 1]),
+    accuracy: outcome.accuracyAfter, parameters: outcome.parameters.after, macs: outcome.macs.after, timeMs: null, accepted: true,
+  };
+  const out: PruneReportFile = { explored: [chosen], chosen, outcome };
+  if (o.search !== undefined && o.search !== null) {
+    const search = obj(o.search, 'search');
+    out.explored = arr(search.rows, 'search.rows', true).map((p, i) => validatePrunePoint(p, at('search.rows', i)));
+    if (search.threshold !== undefined && search.threshold !== null) out.threshold = num(search.threshold, 'search.threshold');
+    const c = out.explored.find((e) => e.pConv === chosen.pConv && e.pFc === chosen.pFc);
+    if (c) out.chosen = c;
+  }
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
 }
 
 function validatePrune(o: Obj): PruneReportFile {
+  if (!('explored' in o)) return validatePruneCommandReport(o);
   const explored = arr(o.explored, 'explored', true).map((p, i) => validatePrunePoint(p, at('explored', i)));
   const chosen = o.chosen === undefined || o.chosen === null ? null : validatePrunePoint(o.chosen, 'chosen');
   const out: PruneReportFile = { explored, chosen };
+  if (typeof o.threshold === 'number' && Number.isFinite(o.threshold)) out.threshold = o.threshold;
   const variant = optStr(o.variant, 'variant');
   if (variant !== undefined) out.variant = variant;
   const model = optStr(o.model, 'model');
@@ -271,8 +356,9 @@ export function detectKind(doc: unknown): InputKind | undefined {
   if (!isObj(doc)) return undefined;
   if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
   if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
+  if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
   if ('overheads' in doc) return 'harden';
-  if ('explored' in doc) return 'prune';
+  if ('explored' in doc || ('ratios' in doc && 'accuracy' in doc && 'macs' in doc)) return 'prune';
   if ('rows' in doc && ('layer' in doc || 'ber' in doc)) return 'compare';
   if ('layers' in doc && 'method' in doc) return 'scores';
   if ('commands' in doc) return 'provenance';
@@ -323,6 +409,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       }
       case 'scores': return { kind, source, name, data: validateScores(doc) };
       case 'harden': return { kind, source, name, data: validateHarden(doc) };
+      case 'harden-sweep': return { kind, source, name, data: validateHardenSweep(doc) };
       case 'compare': return { kind, source, name, data: validateCompare(doc) };
       case 'prune': return { kind, source, name, data: validatePrune(doc) };
       case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
@@ -393,6 +480,19 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
   return { kind: 'campaign-records', source, name, data, warnings };
 }
 
+/** A JSON.parse message on one line, with "position N" turned into a line and column. */
+function jsonProblem(message: string, text: string): string {
+  let m = message.replace(/\s+/g, ' ').trim();
+  const pos = /at position (\d+)/.exec(m);
+  if (pos) {
+    const before = text.slice(0, Number(pos[1]));
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    m = m.replace(/at position \d+( \(line \d+ column \d+\))?/, `at line ${line}, column ${col}`);
+  }
+  return m.length > 120 ? `${m.slice(0, 117)}...` : m;
+}
+
 /** Parses the text of one input file (JSON document or campaign JSON lines). */
 export function parseInputText(text: string, source: string, name = nameFromPath(source)): LoadedInput {
   const t = text.replace(/^\uFEFF/, '');
@@ -413,7 +513,7 @@ export function parseInputText(text: string, source: string, name = nameFromPath
       first = undefined;
     }
     if (first !== undefined && t.trim().includes('\n')) return parseCampaignLines(t, source, name);
-    throw new FlipguardError(`"${source}" is not valid JSON (${jsonError}); it may be cut short or damaged, so regenerate it with flipguard.`);
+    throw new FlipguardError(`"${source}" is not valid JSON (${jsonProblem(jsonError, t)}); it may be cut short or damaged, so regenerate it with flipguard.`);
   }
   if (isReportOutput(doc)) throw new FlipguardError(`"${source}" is a report written by flipguard report, not one of its inputs; pass the campaign, rank, harden, compare, prune or provenance files it was made from.`);
   const kind = detectKind(doc);

@@ -101,15 +101,20 @@ export interface Overhead {
   hardened: number;
   /** hardened ÷ original. */
   ratio: number;
+  /** For time: images per timed pass, timed passes (median taken) and batch size, when recorded. */
+  images?: number;
+  runs?: number;
+  batch?: number;
 }
 
 export type OverheadMetric = 'parameters' | 'storedBytes' | 'macs' | 'time';
 export const OVERHEAD_METRICS: readonly OverheadMetric[] = ['parameters', 'storedBytes', 'macs', 'time'];
 
 /**
- * Harden report JSON (`flipguard harden --json`). `overheads` holds at least one of: parameters
- * (count), storedBytes (bytes), macs (multiply-accumulates per image), time (milliseconds of
- * inference, as measured by the harden command).
+ * Harden report JSON (`flipguard harden --json`, harden/overhead.ts). `overheads` holds at least one
+ * of: parameters (count), storedBytes (bytes), macs (multiply-accumulates per image), time (seconds
+ * per inference pass over `time.images` images, median of `time.runs` passes). Other fields
+ * (ranking, protected, totals, …) are allowed and ignored.
  */
 export interface HardenReportFile {
   method: string;
@@ -131,39 +136,82 @@ export interface CompareRow {
   topkOverlap: number;
 }
 
-/** Compare JSON: rankings of one layer vs ground truth measured at one BER. */
+/**
+ * Compare JSON (`flipguard rank --compare --json`, analysis/groundtruth.ts `Comparison`): rankings
+ * of one layer vs the fault-injection ground truth measured at one BER. Extra fields are ignored.
+ */
 export interface CompareFile {
   layer: string;
   ber: number;
-  rows: CompareRow[];
+  rows: (CompareRow & { constant?: boolean })[];
   /** The k of the top-k overlap, when recorded. */
   k?: number;
+  op?: string;
+  unit?: string;
+  /** Fault-injection trials per unit behind the ground truth. */
+  trials?: number;
 }
 
-/** One explored point of a pruning search. */
+/**
+ * One explored point of a pruning search. Written as `{pConv, pFc, …}` or, by the ratio search
+ * (prune/search.ts `SearchRow`), as `{conv, fc, …, status}`; both are read.
+ */
 export interface PrunePoint {
   /** Share of conv channels pruned, in [0, 1]. */
   pConv: number;
   /** Share of dense neurons pruned, in [0, 1]. */
   pFc: number;
-  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]. */
-  accuracy: number;
+  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]; null when not evaluated. */
+  accuracy: number | null;
   /** Parameter count. */
   parameters: number;
   /** Multiply-accumulates per image. */
   macs: number;
-  /** Inference time, milliseconds (as measured by the prune command). */
-  timeMs: number;
-  /** Whether the point met the accuracy constraint. */
-  accepted: boolean;
+  /** Milliseconds the prune command recorded for the point (for a search: prune, fine-tune and evaluate); null when not measured. */
+  timeMs: number | null;
+  /** Whether the point met the accuracy constraint; null when unknown. */
+  accepted: boolean | null;
+  /** Search status (baseline, accepted, rejected, inferred-…, not-evaluated), when recorded. */
+  status?: string;
 }
 
-/** Prune report JSON (`flipguard prune --json`). */
+/** Before/after figures of a pruned model. */
+export interface PruneComparison { before: number; after: number; ratio: number }
+
+/** The pruned model against the original, when the prune report records it. */
+export interface PruneOutcome {
+  /** Top-1 accuracy in [0, 1] before and after (null when not measured). */
+  accuracyBefore: number | null;
+  accuracyAfter: number | null;
+  parameters: PruneComparison;
+  macs: PruneComparison;
+  storedBytes?: PruneComparison;
+  /** Milliseconds per inference pass, before and after. */
+  timeMs?: PruneComparison | null;
+}
+
+/**
+ * Prune report: `{"explored": [...], "chosen": {...}}`, or what `flipguard prune --json` writes
+ * (prune/index.ts `PruneReport`: `ratios`, `accuracy`, `parameters`, `macs`, `timeMs`,
+ * `search.rows`, …), which is read into the same shape with `outcome` filled in.
+ */
 export interface PruneReportFile {
   explored: PrunePoint[];
   chosen: PrunePoint | null;
   variant?: string;
   model?: string;
+  /** Largest accepted accuracy drop, accuracy points (when recorded). */
+  threshold?: number;
+  outcome?: PruneOutcome;
+}
+
+/**
+ * A hardening sweep (`flipguard harden --sweep --json`): one entry per variant, each with its
+ * overheads (null for the unhardened model) and its campaign summary.
+ */
+export interface HardenSweepFile {
+  model?: string;
+  variants: { variant: string; method: string; ratio: number; overheads: HardenReportFile['overheads'] | null; campaign: CampaignSummaryFile | null }[];
 }
 
 /** Provenance JSON: what produced the other files. */
@@ -175,7 +223,7 @@ export interface ProvenanceFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'compare' | 'prune' | 'provenance';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -183,6 +231,7 @@ export type LoadedInput =
   | { kind: 'campaign-records'; source: string; name: string; data: CampaignRecordsFile; warnings: string[] }
   | { kind: 'scores'; source: string; name: string; data: RankScoresFile }
   | { kind: 'harden'; source: string; name: string; data: HardenReportFile }
+  | { kind: 'harden-sweep'; source: string; name: string; data: HardenSweepFile }
   | { kind: 'compare'; source: string; name: string; data: CompareFile }
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
   | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile };
@@ -281,7 +330,7 @@ export interface MachineInfo {
 }
 
 export interface ReportProvenance {
-  /** Exact commands, in order (given to writeReport and found in provenance inputs). */
+  /** Exact commands, in order: those found in provenance inputs, then those given to writeReport. */
   commands: string[];
   /** Seeds (given, found in provenance inputs, and the campaigns' own seeds). */
   seeds: unknown[];
