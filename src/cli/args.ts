@@ -20,7 +20,7 @@ export interface OptionSpec {
 export type Parsed = { positionals: string[]; values: Record<string, unknown> };
 
 /** Parses `argv` against `spec`; unknown options and bad values raise FlipguardError. */
-export function parseOptions(command: string, argv: string[], spec: Record<string, OptionSpec>, positionalsUsage: string): Parsed {
+export function parseOptions(command: string, argv: string[], spec: Record<string, OptionSpec>): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.kind === 'bool' ? 'boolean' : 'string', ...(s.short ? { short: s.short } : {}) };
   let parsed;
@@ -40,7 +40,6 @@ export function parseOptions(command: string, argv: string[], spec: Record<strin
     if (raw === undefined) { if (s.default !== undefined) values[name] = s.default; continue; }
     values[name] = convert(command, name, s, raw);
   }
-  void positionalsUsage;
   return { positionals: parsed.positionals, values };
 }
 

@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new FlipguardError(`Unknown command "${name}"; the commands are ${commands.map((c) => c.name).join(', ')}.`);
     const spec = { ...cmd.options, ...commonOptions };
     if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(helpText(cmd.name, cmd.usage, cmd.summary, spec)); return 0; }
-    const parsed = parseOptions(cmd.name, rest, spec, cmd.usage);
+    const parsed = parseOptions(cmd.name, rest, spec);
     const [min, max] = cmd.positionals;
     if (parsed.positionals.length < min) throw new FlipguardError(`"flipguard ${cmd.name}" needs ${cmd.usage.split(' ').slice(0, min).join(' ')}; usage: flipguard ${cmd.name} ${cmd.usage}.`);
     if (parsed.positionals.length > max) throw new FlipguardError(`"flipguard ${cmd.name}" got an unexpected argument "${parsed.positionals[max]}"; usage: flipguard ${cmd.name} ${cmd.usage}.`);
@@ -50,5 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// `flipguard … | head` closes stdout early: stop quietly instead of crashing on EPIPE
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -75,7 +75,7 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
   const n = numel(dims);
   let data;
   if (dataLocation === 1) {
-    data = readExternal(name, dataType, external, ctx, n);
+    data = readExternal(name, dataType, external, ctx);
   } else if (raw !== undefined) {
     data = fromBytes(dataType, raw);
   } else if (dataType === DataType.STRING) {
@@ -106,7 +106,7 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
   return t;
 }
 
-function readExternal(name: string, dataType: number, entries: [string, string][], ctx: DecodeContext, n: number) {
+function readExternal(name: string, dataType: number, entries: [string, string][], ctx: DecodeContext) {
   const get = (k: string) => entries.find(([key]) => key === k)?.[1];
   const location = get('location');
   if (!location) throw new FlipguardError(`Tensor "${name}" is stored externally but names no file; re-export the model with its weights.`);
@@ -122,7 +122,6 @@ function readExternal(name: string, dataType: number, entries: [string, string][
   const length = get('length') !== undefined ? Number(get('length')) : file.length - offset;
   if (offset + length > file.length) throw new FlipguardError(`External data file "${path}" is shorter than tensor "${name}" needs (offset ${offset} + ${length} bytes > ${file.length}); the file is truncated.`);
   const data = fromBytes(dataType, file.subarray(offset, offset + length));
-  void n;
   return data;
 }
 

@@ -91,6 +91,19 @@ export function siteScores(scores: Scores, site: LayerSite, units: readonly Scor
   return l.scores;
 }
 
+/**
+ * The units to protect per layer at `ratio`, by the `unit` scores of each site (`counts[i]` units
+ * in site i): a global top share over all layers, or the top share of every layer (`perLayer`).
+ */
+export function chooseUnits(sites: readonly LayerSite[], counts: readonly number[], opts: { ratio: number; scores?: Scores; perLayer?: boolean }, unit: ScoreUnit, method: string, what: string): number[][] {
+  if (opts.ratio <= 0) return sites.map(() => []);
+  if (!opts.scores) throw new FlipguardError(`${method} with ratio ${opts.ratio} needs ${what} to choose the ${unit}s to protect; pass scores.`);
+  const lists = sites.map((s, i) => siteScores(opts.scores!, s, [unit], counts[i], method));
+  return opts.perLayer
+    ? lists.map((l, i) => topIndices(l, protectedCount(opts.ratio, counts[i])))
+    : globalTop(lists, protectedCount(opts.ratio, counts.reduce((a, b) => a + b, 0)));
+}
+
 /** Indices of the `k` highest scores, returned ascending; ties go to the lower index. */
 export function topIndices(scores: ArrayLike<number>, k: number): number[] {
   return globalTop([scores], k)[0];

@@ -9,6 +9,7 @@ import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { writeModel } from '../graph/onnx.js';
 import type { Scores } from '../analysis/scores.js';
+import { rank, type RankMethod } from '../analysis/index.js';
 import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/index.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -45,6 +46,33 @@ export function parseVariants(spec: string): Variant[] {
 /** The default comparison of issue 6 / paper A: unprotected, ranger, edac 0%/15%, tmr-channels 15%, tmr-weights and tmr-neurons at edac-15%'s memory. */
 export const DEFAULT_VARIANTS = 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15';
 
+export type Unit = 'channel' | 'weight' | 'neuron';
+
+/** Default ranking per unit kind: Eq. (1) for channels (paper A), LRP for weights (B), neuron criticality for neurons (C). */
+export const DEFAULT_RANKING: Readonly<Record<Unit, RankMethod>> = { channel: 'vulnerability', weight: 'lrp', neuron: 'neurons' };
+
+/**
+ * A scores provider for hardening: each unit kind's ranking is computed once on `data` (the
+ * training split), by `methods[unit]` or the default for that unit; `given[unit]` is used as is.
+ */
+export function rankingProvider(model: Model, data: ImageSet, opts: { methods?: Partial<Record<Unit, RankMethod>>; given?: Partial<Record<Unit, Scores>>; images?: number; seed?: number; threads?: number } = {}): (unit: Unit) => Promise<Scores> {
+  const cache = new Map<Unit, Promise<Scores>>();
+  return (unit) => {
+    const given = opts.given?.[unit];
+    if (given) return Promise.resolve(given);
+    if (!cache.has(unit)) {
+      const method = opts.methods?.[unit] ?? DEFAULT_RANKING[unit];
+      cache.set(unit, rank(model, { method, data, images: opts.images, seed: opts.seed, unit, threads: opts.threads }));
+    }
+    return cache.get(unit)!;
+  };
+}
+
+/** The unit kind a hardening method protects. */
+export function unitOf(method: HardenMethod): Unit {
+  return method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
+}
+
 export interface SweepOptions {
   variants: Variant[];
   /** Scores per unit kind: channel scores (edac, tmr-channels), weight scores (tmr-weights), neuron scores (tmr-neurons). */
@@ -70,10 +98,6 @@ export interface SweepRow {
   campaign: CampaignResult;
   modelPath?: string;
   recordsPath?: string;
-}
-
-function unitOf(method: HardenMethod): 'channel' | 'weight' | 'neuron' {
-  return method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
 }
 
 /** Hardens, measures and runs a campaign on every variant. Intervals are profiled once. */

@@ -31,7 +31,7 @@ import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, retap, spatial, widenLayer } from './layers.js';
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
-import { globalTop, protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
+import { chooseUnits, type StageRecord } from './common.js';
 
 export interface TmrNeuronOptions {
   /** Share q in [0, 1] of neurons to protect. */
@@ -75,16 +75,7 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
   if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use median or min.`);
   const sites = layerSites(model, { requireUngrouped: true });
   const counts = sites.map((s) => s.channels * spatial(s));
-  let chosen: number[][];
-  if (opts.ratio > 0) {
-    if (!opts.scores) throw new FlipguardError(`tmr-neurons with ratio ${opts.ratio} needs neuron scores (unit 'neuron', one per output element) to choose the neurons to protect; pass scores.`);
-    const lists = sites.map((s, i) => siteScores(opts.scores!, s, ['neuron'], counts[i], 'tmr-neurons'));
-    chosen = opts.perLayer
-      ? lists.map((l, i) => topIndices(l, protectedCount(opts.ratio, counts[i])))
-      : globalTop(lists, protectedCount(opts.ratio, counts.reduce((a, b) => a + b, 0)));
-  } else {
-    chosen = sites.map(() => []);
-  }
+  const chosen = chooseUnits(sites, counts, opts, 'neuron', 'tmr-neurons', "neuron scores (unit 'neuron', one per output element)");
 
   const ed = new GraphEditor(model);
   const zero = ed.atStart().scalar(0, 'harden.zero');

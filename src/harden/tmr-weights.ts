@@ -53,7 +53,7 @@ import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor, type Emitter } from './graph-edit.js';
 import { layerSites } from './layers.js';
-import { globalTop, hardenedInfo, protectedCount, siteScores, topIndices, type StageRecord, type WeightTriple } from './common.js';
+import { chooseUnits, hardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 
 export interface TmrWeightOptions {
   /** Share p in [0, 1] of the conv/dense weights to protect. */
@@ -210,16 +210,7 @@ export function tmrWeightsTransform(model: Model, opts: TmrWeightOptions): Weigh
   const g = model.graph;
   const wNames = sites.map((s) => g.nodes[s.index].inputs[1]);
   const counts = wNames.map((w) => g.initializers.get(w)!.data.length);
-  let chosen: number[][];
-  if (opts.ratio > 0) {
-    if (!opts.scores) throw new FlipguardError(`tmr-weights with ratio ${opts.ratio} needs per-weight scores (unit 'weight', e.g. LRP relevance) to choose the weights to protect; pass scores.`);
-    const lists = sites.map((s, i) => siteScores(opts.scores!, s, ['weight'], counts[i], 'tmr-weights'));
-    chosen = opts.perLayer
-      ? lists.map((l, i) => topIndices(l, protectedCount(opts.ratio, counts[i])))
-      : globalTop(lists, protectedCount(opts.ratio, counts.reduce((a, b) => a + b, 0)));
-  } else {
-    chosen = sites.map(() => []);
-  }
+  const chosen = chooseUnits(sites, counts, opts, 'weight', 'tmr-weights', "per-weight scores (unit 'weight', e.g. LRP relevance)");
   const ed = new GraphEditor(model);
   const layers: WeightLayerReport[] = [];
   const stages: StageRecord[] = [];

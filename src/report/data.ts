@@ -1,13 +1,14 @@
 /**
  * Combining loaded inputs into the report's data (what report.json holds and the HTML shows).
  */
-import { summarize } from '../campaign/summary.js';
+import { summarize, type BerSummary } from '../campaign/summary.js';
 import type { GoldenResult, TrialRecord } from '../campaign/records.js';
 import { FlipguardError } from '../errors.js';
 import { fmtBer } from './format.js';
 import { loadInputs } from './load.js';
 import { collectMachine, collectVersions } from './provenance.js';
 import type {
+  BerStats,
   CampaignRecordsFile, CampaignRow, CampaignSeries, CampaignSummaryFile, HardenSeries, LayerScoreSummary, LoadedInput, MachineInfo,
   RankScoresFile, ReportData, ReportInput, ScoresSeries,
 } from './types.js';
@@ -31,9 +32,9 @@ export const DEFAULT_TITLE = 'flipguard reliability report';
 
 const finiteOrNull = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
-/** Per-BER rows of a campaign summary file, BERs ascending. */
-function rowsFromSummary(s: CampaignSummaryFile): CampaignRow[] {
-  return [...s.bers].sort((a, b) => a.ber - b.ber).map((b) => ({
+/** One per-BER row of the report from a summary's statistics. */
+function rowFromBer(b: BerStats | BerSummary): CampaignRow {
+  return {
     ber: b.ber,
     trials: b.trials,
     meanDrop: b.meanDrop,
@@ -46,7 +47,12 @@ function rowsFromSummary(s: CampaignSummaryFile): CampaignRow[] {
     meanDue: b.meanDue,
     meanAccuracy: finiteOrNull(b.meanAccuracy),
     trialsPerSecond: finiteOrNull(b.trialsPerSecond),
-  }));
+  };
+}
+
+/** Per-BER rows of a campaign summary file, BERs ascending. */
+function rowsFromSummary(s: CampaignSummaryFile): CampaignRow[] {
+  return [...s.bers].sort((a, b) => a.ber - b.ber).map(rowFromBer);
 }
 
 const HEADER_META = new Set(['kind', 'flipguard', 'format', 'version', 'variant', 'model', 'golden', 'run', 'margin', 'minTrials', 'config']);
@@ -71,20 +77,7 @@ export function summarizeRecords(f: CampaignRecordsFile): { goldenAccuracy: numb
   const s = summarize(f.records as TrialRecord[], { golden, margin, minTrials });
   return {
     goldenAccuracy: s.golden.accuracy,
-    rows: s.bers.map((b) => ({
-      ber: b.ber,
-      trials: b.trials,
-      meanDrop: b.meanDrop,
-      stdDrop: b.stdDrop,
-      ciLow: finiteOrNull(b.ci95[0]),
-      ciHigh: finiteOrNull(b.ci95[1]),
-      meanSdc: b.meanSdc,
-      sdcLow: finiteOrNull(b.ci95Sdc[0]),
-      sdcHigh: finiteOrNull(b.ci95Sdc[1]),
-      meanDue: b.meanDue,
-      meanAccuracy: finiteOrNull(b.meanAccuracy),
-      trialsPerSecond: finiteOrNull(b.trialsPerSecond),
-    })),
+    rows: s.bers.map(rowFromBer),
   };
 }
 

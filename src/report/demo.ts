@@ -10,7 +10,7 @@ import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
-import { hardenSweep, parseVariants, type SweepRow } from '../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from '../harden/index.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { writeReport, type WriteReportResult } from './write.js';
 
@@ -86,15 +86,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
   next();
   const variants = parseVariants(s.variants);
-  const cache = new Map<string, Promise<Scores>>();
   const rows = await hardenSweep(model, {
     variants, train, test, runtime, outDir: join(outDir, 'variants'),
-    scores: (unit) => {
-      if (unit === 'channel') return Promise.resolve(scores);
-      const method: RankMethod = unit === 'weight' ? 'lrp' : 'neurons';
-      if (!cache.has(unit)) cache.set(unit, rank(model, { method, data: train, seed, unit, threads: opts.threads }));
-      return cache.get(unit)!;
-    },
+    scores: rankingProvider(model, train, { given: { channel: scores }, seed, threads: opts.threads }),
     campaign: { bers: s.bers, trials: s.trials, seed, threads: opts.threads },
     onProgress: opts.onProgress,
   });

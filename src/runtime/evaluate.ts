@@ -32,10 +32,6 @@ export function checkDataFitsModel(model: Model, data: ImageSet): void {
   if (!ok) {
     throw new FlipguardError(`The model's input "${name}" expects images of shape [${img.map((d) => d ?? '?').join(', ')}] but ${data.name} images are [${data.shape.join(', ')}]; pick the dataset the model was trained on.`);
   }
-  const b = shape[0];
-  if (typeof b === 'number' && b !== 1 && b > 0 && data.count % b !== 0) {
-    // fixed batch other than 1: we can still run it in chunks of that size, padding the last
-  }
 }
 
 /** The fixed batch size of a model's input, or undefined when the batch dimension is free. */

@@ -5,7 +5,7 @@
  *
  * Why not feed parameters as graph inputs? bench/RESULTS.md ("parameter swapping"): with weights
  * as inputs onnxruntime cannot pre-pack convolution weights or fuse batch norm, and a VGG-style
- * MNIST pass became ~10× slower, while building a session from bytes costs a few milliseconds.
+ * MNIST trial was 2.3–3.7× slower per pass, while building a session from bytes costs a few milliseconds.
  */
 import type ort from 'onnxruntime-node';
 import { encodeModel, locateInitializers } from '../graph/onnx.js';

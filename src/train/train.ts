@@ -8,7 +8,7 @@ import { gradientGraph } from '../autodiff/index.js';
 import { A, copyGraph } from '../graph/builder.js';
 import { DataType, type Model, type Tensor } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from '../runtime/session.js';
-import { countCorrect, predict, type ImageSet } from '../runtime/evaluate.js';
+import { argmaxRows, countCorrect, predict, type ImageSet } from '../runtime/evaluate.js';
 import { batches } from '../data/index.js';
 import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { Rng } from '../util/rng.js';
@@ -201,12 +201,9 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
         optimizer.step(params, grads, lr);
         for (const [statIn, statOut] of statOutputs) stats.set(statIn, (out[statOut].data as Float32Array).slice());
         const logits = out[logitsName].data as Float32Array;
-        const classes = logits.length / b.count;
-        for (let i = 0; i < b.count; i++) {
-          let best = 0;
-          for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-          if (best === b.y[i]) correct++;
-        }
+        const top1 = new Int32Array(b.count);
+        argmaxRows(logits, b.count, logits.length / b.count, top1);
+        correct += countCorrect(top1, b.y);
         lossSum += loss * b.count;
         seen += b.count;
         totalImages += b.count;

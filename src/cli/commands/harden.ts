@@ -2,8 +2,9 @@ import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
-import { rank, type RankMethod } from '../../analysis/index.js';
-import { harden, HARDEN_METHODS, overheads, hardenSweep, parseVariants, DEFAULT_VARIANTS, type HardenMethod, type SweepRow } from '../../harden/index.js';
+import type { RankMethod } from '../../analysis/index.js';
+import type { Model } from '../../graph/types.js';
+import { harden, HARDEN_METHODS, overheads, hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, type HardenMethod, type SweepRow, type Unit } from '../../harden/index.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
@@ -11,19 +12,17 @@ import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 
-/** Default ranking per unit kind: Eq. (1) for channels (paper A), LRP for weights (B), neuron criticality for neurons (C). */
-const DEFAULT_RANK = { channel: 'vulnerability', weight: 'lrp', neuron: 'neurons' } as const;
-
-/** A scores provider that computes each unit kind's ranking once. */
-export function scoreProvider(model: Parameters<typeof rank>[0], train: ImageSet, v: Record<string, unknown>): (unit: 'channel' | 'weight' | 'neuron') => Promise<Scores> {
-  const cache = new Map<string, Promise<Scores>>();
-  return (unit) => {
-    if (v.scores) return Promise.resolve(readScores(v.scores as string));
-    const method = ((v.rank as string | undefined) && unit === 'channel' ? v.rank : v[`rank-${unit}`] ?? DEFAULT_RANK[unit]) as RankMethod;
-    const key = `${unit}:${method}`;
-    if (!cache.has(key)) cache.set(key, rank(model, { method, data: train as never, images: v.images as number | undefined, seed: v.seed as number, unit, threads: v.threads as number | undefined }));
-    return cache.get(key)!;
-  };
+/**
+ * The scores hardening uses: a --scores file as given, else computed per unit kind; --rank picks
+ * the ranking of `rankUnit` (the method's unit; channels for --sweep), the others keep their default.
+ */
+function scoresFrom(model: Model, train: ImageSet, v: Record<string, unknown>, rankUnit: Unit): (unit: Unit) => Promise<Scores> {
+  const file = v.scores ? readScores(v.scores as string) : undefined;
+  return rankingProvider(model, train, {
+    methods: v.rank ? { [rankUnit]: v.rank as RankMethod } : {},
+    given: file ? { [rankUnit]: file } : {},
+    images: v.images as number | undefined, seed: v.seed as number, threads: v.threads as number | undefined,
+  });
 }
 
 export function sweepTable(rows: SweepRow[]): string {
@@ -50,8 +49,8 @@ export const hardenCommand: Command = {
     ...dataOptions,
     method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
     ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
-    rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
-    scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" instead of computing them' },
+    rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
+    scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
     images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)' },
     'per-layer': { kind: 'bool', help: 'tmr-weights / tmr-neurons: protect the top share of every layer instead of a global top' },
     'both-inside': { kind: 'string', arg: 'min|mean|original', help: 'EDAC case C (copies differ, both inside the interval)', choices: ['min', 'mean', 'original'], default: 'min' },
@@ -71,14 +70,13 @@ export const hardenCommand: Command = {
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
-    const scoresFor = scoreProvider(model, train, v);
     const runtime = { threads: v.threads as number | undefined };
     if (v.sweep) {
       const variants = parseVariants(v.variants as string);
       const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
       let bar: Progress | undefined;
       const rows = await hardenSweep(model, {
-        variants, scores: scoresFor, train, test, outDir: v['out-dir'] as string | undefined, runtime,
+        variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, runtime,
         campaign: { bers, trials: v.trials as number, seed: v.seed as number, threads: runtime.threads },
         onVariant: (variant, i) => { bar?.done(); bar = undefined; if (!v.quiet) process.stderr.write(`[${i + 1}/${variants.length}] ${variant.name}\n`); },
         onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
@@ -91,8 +89,8 @@ export const hardenCommand: Command = {
     if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights or tmr-neurons), or --sweep.');
     if (!v.out) throw new FlipguardError('flipguard harden needs --out FILE for the hardened model.');
     const method = v.method as HardenMethod;
-    const unit = method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
-    const scores = method === 'ranger' ? undefined : await scoresFor(unit);
+    const unit = unitOf(method);
+    const scores = method === 'ranger' ? undefined : await scoresFrom(model, train, v, unit)(unit);
     const { model: hardened, report } = await harden(model, {
       method, ratio: v.ratio as number | undefined, scores, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,

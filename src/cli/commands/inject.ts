@@ -88,7 +88,6 @@ export const injectCommand: Command = {
     }
     const bers = v.ber as number[];
     const trials = v.trials as number;
-    const bar = new Progress('inject', 0, { quiet: Boolean(v.quiet) });
     let progress: Progress | undefined;
     const drops = new Map<number, number[]>();
     const result = await runCampaign({
@@ -106,7 +105,6 @@ export const injectCommand: Command = {
       },
     });
     progress?.done();
-    bar.done();
     process.stdout.write(`${bold('golden')} accuracy ${(result.golden.accuracy * 100).toFixed(2)}% on ${data.count} ${data.name} images; ${result.ran} trials run, ${result.resumed} resumed${v.out ? ` → ${v.out}` : ''}\n\n`);
     process.stdout.write(summaryTable(result) + '\n');
     if (v.json) writeJson(v.json as string, summaryJson(result, { model: positionals[0], config: result.config }));

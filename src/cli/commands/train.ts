@@ -46,7 +46,6 @@ export const trainCommand: Command = {
     let model: Model = v.from
       ? loadModel(v.from as string)
       : buildModel(v.arch as Arch, { inputShape: trainData.shape, classes: trainData.classes, width: v.width as number, seed: v.seed as number });
-    const bar = new Progress('train', 0, { quiet: Boolean(v.quiet) });
     let epochBar: Progress | undefined;
     const result = await train(model, trainData, {
       epochs: v.epochs as number, batch: v.batch as number, seed: v.seed as number, lr: v.lr as number | undefined,
@@ -63,7 +62,7 @@ export const trainCommand: Command = {
         epochBar.update(p.seen, `loss ${p.loss.toFixed(4)} acc ${(p.accuracy * 100).toFixed(1)}% ${p.imagesPerSecond.toFixed(0)} img/s`);
       },
     });
-    bar.done();
+    epochBar?.done();
     model = result.model;
     const mean = v.mean as number[] | undefined, std = v.std as number[] | undefined;
     if (mean && std) { model = withMetadata(model, NORMALIZE_MEAN_KEY, JSON.stringify(mean)); model = withMetadata(model, NORMALIZE_STD_KEY, JSON.stringify(std)); }
