@@ -24,6 +24,7 @@
 import { FlipguardError } from '../errors.js';
 import { GraphBuilder, producers } from '../graph/builder.js';
 import { isFloatType } from '../graph/dtype.js';
+import { opSet } from '../graph/ops/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, defaultOpset, type Dim, type Model, type Node, type ValueInfo } from '../graph/types.js';
 import { Emitter, prune, ruleFor, upgradeOpset, type RuleContext } from '../autodiff/index.js';
@@ -31,12 +32,13 @@ import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { foldBatchNorm, type FoldedLayer } from './canonize.js';
 import { composite as namedComposite, ruleOf, type Composite, type LrpRule, type Modifier } from './lrp-rules.js';
 
-const PARAMETRIC = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-const PASS = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Identity', 'Dropout']);
-const ROUTE = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice', 'Pad', 'Gather', 'Cast']);
-const NORM = new Set(['Add', 'Sub', 'Mul', 'Div', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization']);
+// LRP roles, read from the op registry (graph/ops/<Op>.ts, field `lrp`; see graph/ops/types.ts LrpRole)
+const PARAMETRIC = opSet((r) => r.lrp === 'linear');
+const PASS = opSet((r) => r.lrp === 'pass');
+const ROUTE = opSet((r) => r.lrp === 'route');
+const NORM = opSet((r) => r.lrp === 'norm' || r.lrp === 'gate');
 /** Ops whose first output is ≥ 0 wherever their (first) input is. */
-const KEEPS_SIGN = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'AveragePool', 'GlobalAveragePool', 'Slice', 'Gather']);
+const KEEPS_SIGN = opSet((r) => !!r.keepsSign);
 
 /** What the graph outputs, per reported layer. */
 export interface RelevanceOutputs {
