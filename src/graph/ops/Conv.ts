@@ -6,8 +6,8 @@
  */
 import { A, attrInt } from '../builder.js';
 import { numel } from '../dtype.js';
-import { windowOf, convWeightGrad } from './window.js';
-import { NodeCtx, convSpatial, fmt, spatialAttrs } from './shape-kit.js';
+import { convSpatial, convWeightGrad, spatialAttrs, windowOf } from './window.js';
+import { NodeCtx, fmt } from './shape-kit.js';
 import { type GradRule, type OpRecord } from './types.js';
 
 function convShape(c: NodeCtx): void {

@@ -5,8 +5,8 @@
  */
 import { A, attrInt, attrInts, attrString } from '../builder.js';
 import { numel } from '../dtype.js';
-import { convWeightGrad, type Window } from './window.js';
-import { NodeCtx, fmt, spatialAttrs } from './shape-kit.js';
+import { convWeightGrad, spatialAttrs, type Window } from './window.js';
+import { NodeCtx, fmt } from './shape-kit.js';
 import { type GradRule, type OpRecord } from './types.js';
 
 /**

@@ -8,6 +8,9 @@ import { FlipguardError } from '../../errors.js';
 import { attrFloat, attrInt, attrInts, attrString } from '../builder.js';
 import { isFloatType, numel } from '../dtype.js';
 import { DataType, type DataTypeCode, type Graph, type Node, type Tensor } from '../types.js';
+import { fmt, poolSpatial, spatialAttrs } from './window.js';
+
+export { fmt };
 
 /** Largest integer (or bool) tensor, in elements, whose values are folded. */
 export const FOLD_LIMIT = 4096;
@@ -170,9 +173,6 @@ export class NodeCtx {
 
 export type Rule = (c: NodeCtx) => void;
 
-export function fmt(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
-}
 
 /** Row-major strides of a shape, in elements. */
 export function stridesOf(shape: readonly number[]): number[] {
@@ -275,68 +275,6 @@ export function foldBinary(op: string, a: number[], as: number[], b: number[], b
     res.push(c ?? 0);
   });
   return ok ? res : undefined;
-}
-
-// ───────────────────────────── convolution and pooling sizes ─────────────────────────────
-
-export interface SpatialAttrs {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  pads: number[];
-  autoPad: string;
-}
-
-export function spatialAttrs(c: NodeCtx, nSpatial: number, kernel: number[]): SpatialAttrs {
-  const strides = c.ints('strides') ?? new Array<number>(nSpatial).fill(1);
-  const dilations = c.ints('dilations') ?? new Array<number>(nSpatial).fill(1);
-  const pads = c.ints('pads') ?? new Array<number>(2 * nSpatial).fill(0);
-  const autoPad = c.str('auto_pad', 'NOTSET');
-  if (kernel.length !== nSpatial) throw c.fail(`has a ${kernel.length}-d kernel for ${nSpatial} spatial dimensions`);
-  if (strides.length !== nSpatial || strides.some((s) => s < 1)) throw c.fail(`has strides ${fmt(strides)}, which do not fit ${nSpatial} spatial dimensions`);
-  if (dilations.length !== nSpatial || dilations.some((s) => s < 1)) throw c.fail(`has dilations ${fmt(dilations)}, which do not fit ${nSpatial} spatial dimensions`);
-  if (pads.length !== 2 * nSpatial) throw c.fail(`has pads ${fmt(pads)}, which need ${2 * nSpatial} values (all begins, then all ends)`);
-  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) throw c.fail(`has auto_pad "${autoPad}"`, 'use NOTSET, SAME_UPPER, SAME_LOWER or VALID');
-  return { kernel, strides, dilations, pads, autoPad };
-}
-
-/** Output sizes of a convolution (floor division; SAME gives ceil(in / stride)). */
-export function convSpatial(c: NodeCtx, inSpatial: number[], a: SpatialAttrs): number[] {
-  return inSpatial.map((x, i) => {
-    const k = (a.kernel[i] - 1) * a.dilations[i] + 1;
-    const s = a.strides[i];
-    let out: number;
-    if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') out = Math.ceil(x / s);
-    else if (a.autoPad === 'VALID') out = Math.floor((x - k) / s) + 1;
-    else out = Math.floor((x + a.pads[i] + a.pads[i + inSpatial.length] - k) / s) + 1;
-    if (out < 1) throw c.fail(`has a ${k}-wide (dilated) kernel that does not fit its padded input of size ${x} in spatial dimension ${i}`, 'use a larger input image');
-    return out;
-  });
-}
-
-/**
- * Output sizes of a pooling op as onnxruntime computes them: floor (or ceil with ceil_mode) of
- * (in + pads − dilated kernel) / stride + 1; SAME pads by (ceil(in/stride) − 1)·stride + kernel − in
- * (undilated kernel, as onnxruntime does); with ceil_mode a last window starting beyond the input
- * and begin padding is dropped.
- */
-export function poolSpatial(c: NodeCtx, inSpatial: number[], a: SpatialAttrs, ceilMode: boolean): number[] {
-  return inSpatial.map((x, i) => {
-    const dk = (a.kernel[i] - 1) * a.dilations[i] + 1;
-    const s = a.strides[i];
-    let padBegin: number;
-    let padTotal: number;
-    if (a.autoPad === 'VALID') { padBegin = 0; padTotal = 0; }
-    else if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
-      padTotal = (Math.ceil(x / s) - 1) * s + a.kernel[i] - x;
-      padBegin = a.autoPad === 'SAME_LOWER' ? Math.floor((padTotal + 1) / 2) : Math.floor(padTotal / 2);
-    } else { padBegin = a.pads[i]; padTotal = a.pads[i] + a.pads[i + inSpatial.length]; }
-    const q = (x + padTotal - dk) / s + 1;
-    let out = ceilMode ? Math.ceil(q) : Math.trunc(q);
-    if (ceilMode && (out - 1) * s >= x + padBegin) out--;
-    if (out < 1) throw c.fail(`has a ${dk}-wide (dilated) window that does not fit its padded input of size ${x} in spatial dimension ${i}`, 'use a larger input image');
-    return out;
-  });
 }
 
 export function poolRule(c: NodeCtx): void {

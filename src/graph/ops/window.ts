@@ -1,13 +1,94 @@
 /**
- * Window geometry of convolutions and pools (explicit pads after resolving auto_pad, from the
- * static input and output sizes) and the weight-gradient correlation shared by the Conv and
- * ConvTranspose rules and by per-sample gradients.
+ * Window geometry of convolutions and pools, the one place it is written: attribute validation and
+ * output sizes (shape rules), explicit pads after resolving auto_pad (VJP rules), and the
+ * weight-gradient correlation shared by the Conv and ConvTranspose rules and by per-sample gradients.
  *
  * Pads follow ONNX: `pads` = [x1_begin, x2_begin, …, x1_end, x2_end, …] in elements.
  */
 import { A, attrInts, attrString } from '../builder.js';
 import type { Node } from '../types.js';
 import type { Emitter } from '../emitter.js';
+import type { NodeCtx } from './shape-kit.js';
+
+
+/** A shape or list of sizes as "[a, b, c]" (error messages). */
+export function fmt(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+/**
+ * Total SAME padding (elements) of one spatial axis of size `size` for a window `extent` wide moved
+ * by `stride`: enough for ceil(size / stride) windows, (ceil(size/stride) − 1)·stride + extent − size.
+ */
+export function samePadTotal(size: number, stride: number, extent: number): number {
+  return (Math.ceil(size / stride) - 1) * stride + extent - size;
+}
+
+/** Begin pad of a SAME total: the odd element goes at the end (SAME_UPPER) or the start (SAME_LOWER). */
+export function samePadBegin(total: number, lower: boolean): number {
+  return lower ? Math.floor((total + 1) / 2) : Math.floor(total / 2);
+}
+
+export interface SpatialAttrs {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+  autoPad: string;
+}
+
+export function spatialAttrs(c: NodeCtx, nSpatial: number, kernel: number[]): SpatialAttrs {
+  const strides = c.ints('strides') ?? new Array<number>(nSpatial).fill(1);
+  const dilations = c.ints('dilations') ?? new Array<number>(nSpatial).fill(1);
+  const pads = c.ints('pads') ?? new Array<number>(2 * nSpatial).fill(0);
+  const autoPad = c.str('auto_pad', 'NOTSET');
+  if (kernel.length !== nSpatial) throw c.fail(`has a ${kernel.length}-d kernel for ${nSpatial} spatial dimensions`);
+  if (strides.length !== nSpatial || strides.some((s) => s < 1)) throw c.fail(`has strides ${fmt(strides)}, which do not fit ${nSpatial} spatial dimensions`);
+  if (dilations.length !== nSpatial || dilations.some((s) => s < 1)) throw c.fail(`has dilations ${fmt(dilations)}, which do not fit ${nSpatial} spatial dimensions`);
+  if (pads.length !== 2 * nSpatial) throw c.fail(`has pads ${fmt(pads)}, which need ${2 * nSpatial} values (all begins, then all ends)`);
+  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) throw c.fail(`has auto_pad "${autoPad}"`, 'use NOTSET, SAME_UPPER, SAME_LOWER or VALID');
+  return { kernel, strides, dilations, pads, autoPad };
+}
+
+/** Output sizes of a convolution (floor division; SAME gives ceil(in / stride)). */
+export function convSpatial(c: NodeCtx, inSpatial: number[], a: SpatialAttrs): number[] {
+  return inSpatial.map((x, i) => {
+    const k = (a.kernel[i] - 1) * a.dilations[i] + 1;
+    const s = a.strides[i];
+    let out: number;
+    if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') out = Math.ceil(x / s);
+    else if (a.autoPad === 'VALID') out = Math.floor((x - k) / s) + 1;
+    else out = Math.floor((x + a.pads[i] + a.pads[i + inSpatial.length] - k) / s) + 1;
+    if (out < 1) throw c.fail(`has a ${k}-wide (dilated) kernel that does not fit its padded input of size ${x} in spatial dimension ${i}`, 'use a larger input image');
+    return out;
+  });
+}
+
+/**
+ * Output sizes of a pooling op as onnxruntime computes them: floor (or ceil with ceil_mode) of
+ * (in + pads − dilated kernel) / stride + 1; SAME pads by (ceil(in/stride) − 1)·stride + kernel − in
+ * (undilated kernel, as onnxruntime does); with ceil_mode a last window starting beyond the input
+ * and begin padding is dropped.
+ */
+export function poolSpatial(c: NodeCtx, inSpatial: number[], a: SpatialAttrs, ceilMode: boolean): number[] {
+  return inSpatial.map((x, i) => {
+    const dk = (a.kernel[i] - 1) * a.dilations[i] + 1;
+    const s = a.strides[i];
+    let padBegin: number;
+    let padTotal: number;
+    if (a.autoPad === 'VALID') { padBegin = 0; padTotal = 0; }
+    else if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
+      padTotal = samePadTotal(x, s, a.kernel[i]);
+      padBegin = samePadBegin(padTotal, a.autoPad === 'SAME_LOWER');
+    } else { padBegin = a.pads[i]; padTotal = a.pads[i] + a.pads[i + inSpatial.length]; }
+    const q = (x + padTotal - dk) / s + 1;
+    let out = ceilMode ? Math.ceil(q) : Math.trunc(q);
+    if (ceilMode && (out - 1) * s >= x + padBegin) out--;
+    if (out < 1) throw c.fail(`has a ${dk}-wide (dilated) window that does not fit its padded input of size ${x} in spatial dimension ${i}`, 'use a larger input image');
+    return out;
+  });
+}
+
 
 export interface Window {
   /** Number of spatial dimensions. */
@@ -41,8 +122,8 @@ export function windowOf(node: Node, x: readonly number[], y: readonly number[],
     if (autoPad === 'VALID') { padsBegin.push(0); padsEnd.push(0); continue; }
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
       const k = pool ? kernel[i] : (kernel[i] - 1) * dilations[i] + 1;
-      const total = Math.max(0, pool ? (Math.ceil(inSpatial[i] / strides[i]) - 1) * strides[i] + k - inSpatial[i] : (outSpatial[i] - 1) * strides[i] + k - inSpatial[i]);
-      const begin = autoPad === 'SAME_LOWER' ? Math.floor((total + 1) / 2) : Math.floor(total / 2);
+      const total = Math.max(0, pool ? samePadTotal(inSpatial[i], strides[i], k) : (outSpatial[i] - 1) * strides[i] + k - inSpatial[i]);
+      const begin = samePadBegin(total, autoPad === 'SAME_LOWER');
       padsBegin.push(begin);
       padsEnd.push(total - begin);
       continue;
