@@ -16,7 +16,7 @@ const FLT_MAX = 3.4028234663852886e38;
 
 /**
  * A copy of `model` whose default-domain opset is max(its opset, 17), with Softmax/LogSoftmax
- * (before 13: flatten-to-2-D semantics), Split/Squeeze/Unsqueeze (before 13: attributes), Clip (before
+ * (before 13: flatten-to-2-D semantics), Split/Squeeze/Unsqueeze/ReduceSum (before 13: attributes), Clip (before
  * 11: attributes), Pad (before 11) and Slice (before 10) rewritten to the opset-17 form, and
  * attributes later opsets removed (Dropout's ratio, BatchNormalization's spatial/is_test, Gemm's
  * broadcast) dropped. The input model is not changed.
@@ -78,6 +78,13 @@ function upgradeNode(b: GraphBuilder, n: Node, from: number, ranks: Map<string, 
     }
     case 'Squeeze':
     case 'Unsqueeze': {
+      if (from >= 13) break;
+      const axes = attrInts(n, 'axes');
+      push(withAttrs(n, ['axes'], axes ? [n.inputs[0], b.ints('axes', axes)] : [n.inputs[0]]));
+      return;
+    }
+    case 'ReduceSum': {
+      // before 13 the axes were an attribute (no axes: every axis, which the input form also means)
       if (from >= 13) break;
       const axes = attrInts(n, 'axes');
       push(withAttrs(n, ['axes'], axes ? [n.inputs[0], b.ints('axes', axes)] : [n.inputs[0]]));

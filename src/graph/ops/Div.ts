@@ -20,6 +20,6 @@ export const Div: OpRecord = {
   opType: 'Div',
   shape: binaryRule,
   vjp: divRule,
-  lrp: 'norm',
+  lrp: 'gate',
   channels: 'binary',
 };

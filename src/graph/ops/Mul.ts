@@ -19,6 +19,6 @@ export const Mul: OpRecord = {
   opType: 'Mul',
   shape: binaryRule,
   vjp: mulRule,
-  lrp: 'norm',
+  lrp: 'gate',
   channels: 'binary',
 };

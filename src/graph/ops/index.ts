@@ -28,20 +28,26 @@ import { Conv } from './Conv.js';
 import { ConvTranspose } from './ConvTranspose.js';
 import { Div } from './Div.js';
 import { Dropout } from './Dropout.js';
+import { Elu } from './Elu.js';
 import { Equal } from './Equal.js';
+import { Erf } from './Erf.js';
 import { Exp } from './Exp.js';
 import { Expand } from './Expand.js';
 import { Flatten } from './Flatten.js';
 import { Floor } from './Floor.js';
 import { Gather } from './Gather.js';
 import { GatherElements } from './GatherElements.js';
+import { Gelu } from './Gelu.js';
 import { Gemm } from './Gemm.js';
 import { GlobalAveragePool } from './GlobalAveragePool.js';
 import { Greater } from './Greater.js';
 import { GreaterOrEqual } from './GreaterOrEqual.js';
+import { HardSigmoid } from './HardSigmoid.js';
+import { HardSwish } from './HardSwish.js';
 import { Identity } from './Identity.js';
 import { IsInf } from './IsInf.js';
 import { IsNaN } from './IsNaN.js';
+import { LayerNormalization } from './LayerNormalization.js';
 import { LeakyRelu } from './LeakyRelu.js';
 import { Less } from './Less.js';
 import { LessOrEqual } from './LessOrEqual.js';
@@ -56,6 +62,7 @@ import { Mul } from './Mul.js';
 import { Neg } from './Neg.js';
 import { Not } from './Not.js';
 import { Or } from './Or.js';
+import { PRelu } from './PRelu.js';
 import { Pad } from './Pad.js';
 import { Pow } from './Pow.js';
 import { Range } from './Range.js';
@@ -74,6 +81,7 @@ import { Sign } from './Sign.js';
 import { Slice } from './Slice.js';
 import { Softmax } from './Softmax.js';
 import { SoftmaxCrossEntropyLoss } from './SoftmaxCrossEntropyLoss.js';
+import { Softplus } from './Softplus.js';
 import { Split } from './Split.js';
 import { Sqrt } from './Sqrt.js';
 import { Squeeze } from './Squeeze.js';
@@ -104,20 +112,26 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     ConvTranspose,
     Div,
     Dropout,
+    Elu,
     Equal,
+    Erf,
     Exp,
     Expand,
     Flatten,
     Floor,
     Gather,
     GatherElements,
+    Gelu,
     Gemm,
     GlobalAveragePool,
     Greater,
     GreaterOrEqual,
+    HardSigmoid,
+    HardSwish,
     Identity,
     IsInf,
     IsNaN,
+    LayerNormalization,
     LeakyRelu,
     Less,
     LessOrEqual,
@@ -132,6 +146,7 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     Neg,
     Not,
     Or,
+    PRelu,
     Pad,
     Pow,
     Range,
@@ -150,6 +165,7 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     Slice,
     Softmax,
     SoftmaxCrossEntropyLoss,
+    Softplus,
     Split,
     Sqrt,
     Squeeze,
