@@ -5,7 +5,7 @@
  * scores, report pieces) are reachable through subpath exports: `flipguard/graph`,
  * `flipguard/runtime`, `flipguard/autodiff`, `flipguard/data`, `flipguard/models`,
  * `flipguard/train`, `flipguard/faults`, `flipguard/campaign`, `flipguard/analysis`,
- * `flipguard/harden`, `flipguard/prune`, `flipguard/report`.
+ * `flipguard/harden`, `flipguard/prune`, `flipguard/report`, `flipguard/workflows`.
  *
  * Conventions used throughout: bit 0 is the least significant mantissa bit of an IEEE-754 float32,
  * bits 23–30 the exponent, bit 31 the sign; a bit error rate (BER) is the probability that any one
@@ -30,12 +30,10 @@ export {
 // explain
 export { rank, compareRankings, RANK_METHODS, type RankMethod, type RankOptions, type CompareRankingsOptions, type Comparison, type Scores } from './analysis/index.js';
 // harden
-export {
-  harden, hardenSweep, overheads, HARDEN_METHODS,
-  type HardenMethod, type HardenOptions, type HardenResult, type HardenReport, type Overheads, type SweepOptions, type SweepRow,
-} from './harden/index.js';
+export { harden, overheads, HARDEN_METHODS, type HardenMethod, type HardenOptions, type HardenResult, type HardenReport, type Overheads } from './harden/index.js';
 // slim
 export { prune, type PruneOptions, type PruneReport } from './prune/index.js';
 // show
 export { writeReport, type WriteReportOptions, type WriteReportResult } from './report/index.js';
-export { runDemo, type DemoOptions, type DemoResult } from './report/demo.js';
+// workflows that chain the above
+export { runDemo, hardenSweep, type DemoOptions, type DemoResult, type SweepOptions, type SweepRow } from './workflows/index.js';
