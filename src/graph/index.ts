@@ -13,5 +13,6 @@ export * from './shapes.js';
 export * from './count.js';
 export * from './info.js';
 export * from './load.js';
+export { upgradeOpset, upgradeNotice, GRADIENT_OPSET } from './upgrade.js';
 export { OP_REGISTRY, opRecord, opsWhere, opSet, NON_DIFFERENTIABLE, type OpRecord, type ShapeRule, type GradRule, type RuleContext, type LrpRole, type ChannelKind, type CampaignRole } from './ops/index.js';
 export { Emitter } from './emitter.js';
