@@ -29,3 +29,19 @@ test('every subpath export in package.json resolves to a module with exports', a
   const runtime = await import('flipguard/runtime');
   assert.equal(typeof runtime.createSession, 'function');
 });
+
+test('only src/runtime/ imports onnxruntime-node', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join, relative } = await import('node:path');
+  const src = new URL('../../src/', import.meta.url).pathname;
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts') && /from\s+['"]onnxruntime-node['"]|import\(['"]onnxruntime-node['"]\)/.test(readFileSync(p, 'utf8'))) offenders.push(relative(src, p));
+    }
+  };
+  walk(src);
+  assert.deepEqual(offenders.filter((p) => !p.startsWith('runtime/')), []);
+});
