@@ -144,6 +144,7 @@ type Edit =
 const UNARY = opSet((r) => r.channels === 'elementwise');
 const POOL = opSet((r) => r.channels === 'pool');
 const BINARY = opSet((r) => r.channels === 'binary');
+const REDUCE = opSet((r) => r.channels === 'reduce');
 
 function label(n: Node): string {
   return n.name || n.outputs[0];
@@ -313,6 +314,15 @@ class ChannelAnalysis {
           return;
         }
         if (BINARY.has(op)) return this.binary(n);
+        if (REDUCE.has(op)) {
+          // over spatial axes only (AdaptiveAvgPool exported as ReduceMean): per channel, like a pool
+          if (!tracked) return;
+          const rank = this.shape(x).length;
+          const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? this.values.get(n.inputs[1]) : undefined);
+          if (!axes || !axes.length || axes.some((a) => (a < 0 ? a + rank : a) < 2)) return this.blockInputs(n, `${op} "${label(n)}" reduces over the channel or batch axis`);
+          this.descs.set(out, dx);
+          return;
+        }
         this.blockInputs(n);
     }
   }
