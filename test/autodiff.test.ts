@@ -293,6 +293,17 @@ add({
     [c.b.op('LayerNormalization', [c.input('x', [2, 3, 2]), c.input('scale', [3, 2])], { axis: A.i(1) })],
 });
 
+// --- elementwise math of decomposed layer norms (ConvNeXt before opset 17: Sub, Pow, ReduceMean, Sqrt, Div)
+add({ op: 'Pow', name: 'Pow by constant 2 and by a computed positive exponent', build: (c) => {
+  const base = c.input('x', [2, 3], 'positive');
+  return [c.b.op('Pow', [c.input('y', [2, 3]), c.b.init('two', [], [2])]), c.b.op('Pow', [base, c.input('p', [3])])];
+} });
+add({ op: 'Sqrt', name: 'Sqrt', build: (c) => [c.b.op('Sqrt', [c.input('x', [2, 4], 'positive')])] });
+add({ op: 'Reciprocal', name: 'Reciprocal', build: (c) => [c.b.op('Reciprocal', [c.input('x', [3, 3], 'denominator')])] });
+add({ op: 'Exp', name: 'Exp', build: (c) => [c.b.op('Exp', [c.input('x', [2, 3])])] });
+add({ op: 'Log', name: 'Log', build: (c) => [c.b.op('Log', [c.input('x', [2, 3], 'positive')])] });
+add({ op: 'Neg', name: 'Neg', build: (c) => [c.b.op('Neg', [c.input('x', [4])])] });
+
 // --- reductions (AdaptiveAvgPool exported as ReduceMean, …), attribute and input forms of axes
 add({ op: 'ReduceMean', name: 'ReduceMean spatial keepdims 0 (opset 13, attribute)', opset: 13, build: (c) => [c.b.op('ReduceMean', [c.input('x', [2, 3, 3, 4])], { axes: A.is([2, 3]), keepdims: A.i(0) })] });
 add({ op: 'ReduceMean', name: 'ReduceMean spatial keepdims 1 (opset 18, input)', opset: 18, build: (c) => [c.b.op('ReduceMean', [c.input('x', [2, 3, 3, 2]), c.b.ints('axes', [-1, 2])])] });
