@@ -30,7 +30,8 @@ import { opRecord, opSet } from './ops/index.js';
 import { inferShapes } from './shapes.js';
 import type { DataTypeCode, Model, Node } from './types.js';
 
-export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'other';
+export type { ParameterRole } from './ops/types.js';
+import type { ParameterRole } from './ops/types.js';
 
 /** A floating-point initializer and how the graph uses it. */
 export interface ParameterTensor {
@@ -64,15 +65,9 @@ function nodeLabel(n: Node, index: number): string {
 
 /** The role of a tensor fed as input `idx` of `node`. */
 function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole {
+  const roles = opRecord(node.opType)?.inputRoles;
+  if (roles) return roles[idx] ?? 'other';
   switch (node.opType) {
-    case 'Conv': case 'ConvTranspose':
-      return idx === 1 ? 'weight' : idx === 2 ? 'bias' : 'other';
-    case 'Gemm':
-      return idx === 2 ? 'bias' : 'weight';
-    case 'MatMul':
-      return 'weight';
-    case 'BatchNormalization':
-      return (['other', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'] as const)[idx] ?? 'other';
     case 'Add': {
       // a bias when added to the output of a linear layer (e.g. PyTorch's MatMul + Add)
       let other = node.inputs[1 - idx];

@@ -80,5 +80,6 @@ export const BatchNormalization: OpRecord = {
   vjp: batchNormRule,
   lrp: 'norm',
   channels: 'special',
+  inputRoles: ['other', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'],
   ownsParameters: true,
 };

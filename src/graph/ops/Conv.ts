@@ -71,5 +71,6 @@ export const Conv: OpRecord = {
   lrp: 'linear',
   channels: 'special',
   campaign: { cut: true },
+  inputRoles: ['other', 'weight', 'bias'],
   ownsParameters: true,
 };

@@ -99,5 +99,6 @@ export const ConvTranspose: OpRecord = {
   vjp: convTransposeRule,
   lrp: 'linear',
   campaign: { cut: true },
+  inputRoles: ['other', 'weight', 'bias'],
   ownsParameters: true,
 };

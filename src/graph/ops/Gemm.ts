@@ -57,5 +57,6 @@ export const Gemm: OpRecord = {
   lrp: 'linear',
   channels: 'special',
   campaign: { cut: true },
+  inputRoles: ['weight', 'weight', 'bias'],
   ownsParameters: true,
 };

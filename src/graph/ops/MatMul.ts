@@ -82,5 +82,6 @@ export const MatMul: OpRecord = {
   lrp: 'linear',
   channels: 'special',
   campaign: { cut: true },
+  inputRoles: ['weight', 'weight'],
   ownsParameters: true,
 };

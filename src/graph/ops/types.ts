@@ -86,6 +86,9 @@ export interface CampaignRole {
   skip?: boolean;
 }
 
+/** What a stored tensor is to the op that computes with it (graph/count.ts ParameterTensor.role). */
+export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'other';
+
 /** Everything flipguard knows about one default-domain ONNX op. */
 export interface OpRecord {
   readonly opType: string;
@@ -105,6 +108,8 @@ export interface OpRecord {
   readonly campaign?: CampaignRole;
   /** Only moves or re-types data: parameter tracing (graph/count.ts) looks through it to the layer that uses a tensor. */
   readonly movesData?: boolean;
+  /** Role of the tensor at each input position (graph/count.ts); positions beyond the list are 'other'. */
+  readonly inputRoles?: readonly ParameterRole[];
   /** Owns parameters (a layer): tracing a constant subgraph stops at it (graph/count.ts). */
   readonly ownsParameters?: boolean;
   /** A layer whose output passes through it still produces the model's output (analysis/scores.ts). */
