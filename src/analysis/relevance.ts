@@ -195,7 +195,7 @@ export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): Relev
   });
   const vjp = (node: Node) => {
     const rule = ruleFor(node);
-    if (!rule) throw new FlipguardError(`No LRP rule for op ${node.opType} (node "${node.name}"); LRP supports the ops listed in analysis/relevance.ts.`);
+    if (!rule) throw new FlipguardError(`No LRP rule for op ${node.opType} (node "${node.name}"); LRP supports the ops whose record in src/graph/ops/ has an lrp role and a vjp rule.`);
     return rule;
   };
   const stabilised = (z: string, eps: number) => (eps === 0 ? z : e.add(z, e.op('Where', [e.op('GreaterOrEqual', [z, e.scalar(0)]), e.scalar(eps), e.scalar(-eps)])));
