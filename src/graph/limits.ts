@@ -18,6 +18,7 @@ export const MAX_MODEL_PARAMETERS = MAX_MODEL_BYTES / 4;
 /** 123456789 → "117.7 MiB" (binary units; bytes below 1 KiB as "N bytes"). */
 export function formatBytes(bytes: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  if (!Number.isFinite(bytes)) return 'unboundedly many bytes';
   if (!(bytes >= 1024)) return `${bytes} bytes`;
   let v = bytes / 1024;
   let i = 0;
