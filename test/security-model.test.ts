@@ -7,40 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { GraphBuilder, makeModel } from '../src/graph/builder.js';
 import { decodeModel, encodeModel, readModel } from '../src/graph/onnx.js';
 import { ProtoWriter } from '../src/graph/protobuf.js';
 import { DataType, type Model, type Tensor } from '../src/graph/types.js';
-import { FlipguardError } from '../src/errors.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', 'src', 'cli', 'main.js');
-
-/** Runs the CLI without blocking the test process (several run at once); a hang shows as code null. */
-function runAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done) => {
-    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('close', (code) => done({ code, out, err }));
-  });
-}
-
-/** Runs CLI invocations at most `width` at a time (the test machine has few cores). */
-async function runPool<T>(jobs: (() => Promise<T>)[], width = 3): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) { const i = next++; out[i] = await jobs[i](); }
-  }));
-  return out;
-}
+import { refusal, runCli, runPool } from './security-helpers.js';
 
 /** An outside file whose size (7777 bytes) and content must never show up in any message. */
 const SECRET_SIZE = 7777;
@@ -85,16 +60,6 @@ function layout() {
   const secret = join(root, 'outside', 'secret.bin');
   writeFileSync(secret, SECRET_TEXT.repeat(Math.ceil(SECRET_SIZE / SECRET_TEXT.length)).slice(0, SECRET_SIZE));
   return { root, dir, secret };
-}
-
-function refusal(fn: () => unknown): string {
-  let message = '';
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FlipguardError, `expected a FlipguardError, got ${String(e)}`);
-    message = e.message;
-    return true;
-  });
-  return message;
 }
 
 /** One sentence, names tensor W, says why, and leaks nothing about the outside file. */
@@ -159,7 +124,7 @@ test('hostile external data is refused with one sentence naming the tensor, neve
     c.setup?.(dir);
     const path = externalModel(dir, c.entries, c.dims);
     assertSentence(refusal(() => readModel(path)), c.reason);
-    if (c.cli) cliRuns.push(() => runAsync('info', path).then((r) => {
+    if (c.cli) cliRuns.push(() => runCli(['info', path]).then((r) => {
       assert.equal(r.code, 2, `${c.name}: ${r.err}`);
       assert.equal(r.out, '');
       const lines = r.err.trimEnd().split('\n');
@@ -178,7 +143,7 @@ test('harden refuses a model pointing outside its folder and writes nothing', as
   mkdirSync(dir);
   const path = externalModel(dir, { location: '../outside/secret.bin', length: '48' });
   const out = join(dir, 'hardened.onnx');
-  const r = await runAsync('harden', path, '--method', 'tmr-weights', '--ratio', '0.5', '--out', out, '--quiet');
+  const r = await runCli(['harden', path, '--method', 'tmr-weights', '--ratio', '0.5', '--out', out, '--quiet']);
   assert.equal(r.code, 2, r.err);
   assert.match(r.err, /^flipguard: Tensor "W" keeps its values in the external file "\.\.\/outside\/secret\.bin", which leads out/);
   assert.equal(existsSync(out), false);
@@ -189,7 +154,7 @@ test('a model path that is a FIFO, a device or a folder is refused up front, wit
   const { root } = layout();
   const pipe = join(root, 'model.onnx');
   spawnSync('mkfifo', [pipe]);
-  const runs = await runPool([() => runAsync('info', pipe), () => runAsync('evaluate', '/dev/zero', '--limit', '10'), () => runAsync('info', root)]);
+  const runs = await runPool([() => runCli(['info', pipe]), () => runCli(['evaluate', '/dev/zero', '--limit', '10']), () => runCli(['info', root])]);
   const kinds = [/is a FIFO \(named pipe\), not a regular file/, /is a device, not a regular file/, /is a folder, not a regular file/];
   runs.forEach((r, i) => {
     assert.equal(r.code, 2, r.err);
