@@ -28,7 +28,7 @@
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
-import { fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
+import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { PatchableModel } from '../runtime/patch.js';
 import { probeValues } from '../faults/neuron.js';
@@ -248,7 +248,7 @@ export class TrialEngine {
     const acts = keep.map((k) => new Float32Array(k.shape.reduce((a, b) => a * b, 1) * this.data.count));
     try {
       const per = this.data.shape.reduce((a, b) => a * b, 1);
-      const batch = this.opts.batch ?? 256;
+      const batch = this.opts.batch ?? DEFAULT_BATCH;
       const fixed = fixedBatch(this.model);
       const step = fixed ?? batch;
       for (let start = 0; start < this.data.count; start += step) {

@@ -15,7 +15,7 @@ import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
-import { argmaxRows, fixedBatch as modelFixedBatch, type ImageSet, type Predictions } from '../runtime/evaluate.js';
+import { argmaxRows, DEFAULT_BATCH, fixedBatch as modelFixedBatch, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { createSession, dataInput, ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { partitionAt, splitModels } from './split.js';
 
@@ -149,7 +149,7 @@ export async function predictWithNeuronFaults(model: Model, data: ImageSet, faul
   const flips = faults.filter((f) => f.kind === 'flip');
   const edited = stuck.length ? insertStuckAtZero(model, stuck, shapes) : model;
   const fixed = modelFixedBatch(model);
-  const batch = fixed ?? opts.batch ?? 256;
+  const batch = fixed ?? opts.batch ?? DEFAULT_BATCH;
   const per = data.shape.reduce((a, b) => a * b, 1);
   const top1 = new Int32Array(data.count);
   let logits: Float32Array | undefined;

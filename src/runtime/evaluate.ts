@@ -6,6 +6,9 @@ import type { Model, TensorData } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from './session.js';
 
 /** The part of a dataset inference needs: NCHW float32 images and labels. */
+/** Images per onnxruntime run when the caller does not say (every module uses this one value). */
+export const DEFAULT_BATCH = 256;
+
 export interface ImageSet {
   name: string;
   x: Float32Array;
@@ -46,7 +49,7 @@ export function fixedBatch(model: Model): number | undefined {
  */
 export async function predict(runner: ModelRunner, data: ImageSet, opts: { batch?: number; fixedBatch?: number; params?: ReadonlyMap<string, TensorData>; onBatch?: (done: number) => void } = {}): Promise<Predictions> {
   const per = data.shape.reduce((a, b) => a * b, 1);
-  const batch = opts.fixedBatch ?? opts.batch ?? 256;
+  const batch = opts.fixedBatch ?? opts.batch ?? DEFAULT_BATCH;
   let logits: Float32Array | undefined;
   let classes = 0;
   const top1 = new Int32Array(data.count);

@@ -8,7 +8,7 @@ import { gradientGraph } from '../autodiff/index.js';
 import { A, copyGraph } from '../graph/builder.js';
 import { DataType, type Model, type Tensor } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from '../runtime/session.js';
-import { argmaxRows, countCorrect, predict, type ImageSet } from '../runtime/evaluate.js';
+import { argmaxRows, countCorrect, DEFAULT_BATCH, predict, type ImageSet } from '../runtime/evaluate.js';
 import { batches } from '../data/index.js';
 import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { Rng } from '../util/rng.js';
@@ -212,7 +212,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
       }
       let evalAccuracy: number | undefined;
       if (evalRunner && opts.evalData) {
-        const pred = await predict(evalRunner, opts.evalData, { batch: 256, params: new Map([...params, ...stats]) });
+        const pred = await predict(evalRunner, opts.evalData, { batch: DEFAULT_BATCH, params: new Map([...params, ...stats]) });
         evalAccuracy = countCorrect(pred.top1, opts.evalData.y) / opts.evalData.count;
         if (!best || evalAccuracy > best.acc) best = { epoch: epoch + 1, acc: evalAccuracy, params: new Map([...params, ...stats].map(([k, v]) => [k, v.slice()])) };
       }
