@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zc, gunzipSync } from 'node:zlib';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 
 /**
  * Most bytes one data file may hold, compressed or decompressed: 2^31 (2 GiB). Node cannot read a
@@ -26,10 +26,10 @@ export const BYTE_TO_UNIT: Float32Array = (() => {
 /** Throws a FlipguardError unless `dir` exists and is a folder. `what` names the expected contents. */
 export function requireDir(dir: string, what: string): void {
   if (!existsSync(dir)) {
-    throw new FlipguardError(`Data folder ${dir} does not exist; pass dataDir (--data-dir) pointing at the folder holding the ${what} files.`);
+    throw new FlipguardError(`Data folder ${dir} does not exist; set ${opt('dataDir')} to the folder holding the ${what} files.`);
   }
   if (!statSync(dir).isDirectory()) {
-    throw new FlipguardError(`Data path ${dir} is a file, not a folder; pass dataDir (--data-dir) pointing at the folder holding the ${what} files.`);
+    throw new FlipguardError(`Data path ${dir} is a file, not a folder; set ${opt('dataDir')} to the folder holding the ${what} files.`);
   }
 }
 

@@ -7,7 +7,7 @@
  * Layout is NCHW. Shapes here are per image ([C, H, W] for feature maps, [F] after Flatten); the
  * graph's data input is `input` ['batch', C, H, W] and its output `logits` ['batch', classes].
  */
-import { FlipguardError, check } from '../errors.js';
+import { FlipguardError, check, opt } from '../errors.js';
 import { A, GraphBuilder, makeModel } from '../graph/builder.js';
 import { elementSize } from '../graph/dtype.js';
 import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from '../graph/limits.js';
@@ -292,7 +292,7 @@ export function buildNet(arch: string, opts: ZooOptions, docString: string, body
   if (!(bytes <= MAX_MODEL_BYTES)) {
     const [c, h, w] = o.inputShape;
     const count = Number.isFinite(parameters) && parameters < 1e21 ? Math.round(parameters).toLocaleString('en-US') : 'more than 10^21';
-    throw new FlipguardError(`${arch} at width ${o.width} on ${c}×${h}×${w} input would have ${count} parameters (${formatBytes(bytes)}), above ${MODEL_LIMIT_TEXT}; lower the width multiplier (width, --width) or the input size.`);
+    throw new FlipguardError(`${arch} at width ${o.width} on ${c}×${h}×${w} input would have ${count} parameters (${formatBytes(bytes)}), above ${MODEL_LIMIT_TEXT}; lower the width multiplier (${opt('width')}) or the input size.`);
   }
   const net = new NetBuilder(arch, o.inputShape, o.classes, o.width, o.seed);
   return net.finish(body(net), docString);
