@@ -8,10 +8,11 @@ import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { BitRange } from '../faults/bits.js';
 import { dataFingerprint, modelFingerprint } from '../faults/fingerprint.js';
-import { cleanParameters, injectFaults } from '../faults/inject.js';
+import { cleanParameters } from '../faults/inject.js';
 import { checkBer, checkSeed, FaultPlanner, type CountMode, type FaultKind } from '../faults/plan.js';
 import { normalizeFilter, type TargetFilter } from '../faults/targets.js';
 import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
+import { runTrial, type TrialContext } from './trial.js';
 import {
   CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, lockOutput, readCampaignFile, RecordWriter,
   type CampaignConfig, type CampaignHeader, type GoldenResult, type TrialRecord,
@@ -205,7 +206,7 @@ async function runLocked(
       if (existing?.header) writer = RecordWriter.open(opts.out, { truncateTo: existing.torn ? existing.validBytes : undefined });
       else writer = RecordWriter.open(opts.out, { header, truncateTo: existing ? 0 : undefined });
     }
-    const clean = cleanParameters(opts.model);
+    const trialCtx: TrialContext = { engine, planner, clean: cleanParameters(opts.model), seed };
     let total = 0;
     for (const ber of bers) for (let t = 0; t < opts.trials; t++) if (inShard(t, opts.shard) && !done.has(cellKey(ber, t))) total++;
     const byBer = new Map<number, TrialRecord[]>();
@@ -219,26 +220,13 @@ async function runLocked(
       for (let trial = 0; trial < opts.trials; trial++) {
         if (!inShard(trial, opts.shard) || done.has(cellKey(ber, trial))) continue;
         if (stopped(ber)) break;
-        const t0 = performance.now();
-        const plan = planner.plan(seed, ber, trial);
-        const inj = injectFaults(clean, plan);
-        const o = await engine.evaluate(inj.tensors, inj.changed);
-        const millis = performance.now() - t0;
-        const n = data.count;
-        const record: TrialRecord = {
-          ber, trial, seed: plan.seed, faults: plan.faults.length,
-          accuracy: o.correct / n,
-          accuracyDrop: ((golden.correct - o.correct) * 100) / n,
-          sdcRate: o.sdc / n,
-          dueRate: o.due / n,
-          millis: Math.round(millis * 1000) / 1000,
-        };
+        const { record, path } = await runTrial(trialCtx, ber, trial);
         writer?.write(record);
         records.push(record);
         done.add(cellKey(ber, trial));
         const l = byBer.get(ber); if (l) l.push(record); else byBer.set(ber, [record]);
         ran++;
-        opts.onProgress?.({ ber, trial, record, path: o.path, done: ran, total });
+        opts.onProgress?.({ ber, trial, record, path, done: ran, total });
       }
     }
     const summary = summarize(records, { golden, margin: opts.margin, minTrials });
