@@ -13,6 +13,7 @@ import { checkBer, checkSeed, FaultPlanner, type CountMode, type FaultKind } fro
 import { normalizeFilter, type TargetFilter } from '../faults/targets.js';
 import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
 import { runTrial, type TrialContext } from './trial.js';
+import { runOnQueue, type QueueRunOptions } from './queue.js';
 import {
   CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, lockOutput, readCampaignFile, RecordWriter,
   type CampaignConfig, type CampaignHeader, type GoldenResult, type TrialRecord,
@@ -82,6 +83,12 @@ export interface CampaignOptions {
   cacheBytes?: number;
   /** How faulted parameters reach onnxruntime (see engine.ts); default 'rebuild'. */
   swap?: SwapMode;
+  /**
+   * Run the trials on a Redis job queue instead of in this process (see queue.ts): this call enqueues
+   * the cells, `flipguard worker` processes run them, and the records and summary are the same. As
+   * with shards, the margin rule is applied to the summary, not used to stop enqueueing.
+   */
+  queue?: QueueRunOptions;
 }
 
 export interface CampaignResult extends CampaignSummary {
@@ -212,21 +219,29 @@ async function runLocked(
     const byBer = new Map<number, TrialRecord[]>();
     for (const r of records) { const l = byBer.get(r.ber); if (l) l.push(r); else byBer.set(r.ber, [r]); }
     const stopped = (ber: number): boolean => {
-      if (opts.margin === undefined || opts.shard) return false;
+      if (opts.margin === undefined || opts.shard || opts.queue) return false;
       const l = [...(byBer.get(ber) ?? [])].sort((a, b) => a.trial - b.trial);
       return stoppingPoint(l, opts.margin, minTrials) !== undefined;
     };
-    for (const ber of bers) {
+    const accept = (record: TrialRecord, path: TrialOutcome['path']) => {
+      writer?.write(record);
+      records.push(record);
+      done.add(cellKey(record.ber, record.trial));
+      const l = byBer.get(record.ber); if (l) l.push(record); else byBer.set(record.ber, [record]);
+      ran++;
+      opts.onProgress?.({ ber: record.ber, trial: record.trial, record, path, done: ran, total });
+    };
+    if (opts.queue) {
+      const cells: { ber: number; trial: number }[] = [];
+      for (const ber of bers) for (let trial = 0; trial < opts.trials; trial++) if (inShard(trial, opts.shard) && !done.has(cellKey(ber, trial))) cells.push({ ber, trial });
+      await runOnQueue(opts.queue, { config, golden, bers, trials: opts.trials, campaignCells: bers.length * opts.trials }, cells, (r) => accept(r.record, r.path), records.length);
+    }
+    for (const ber of opts.queue ? [] : bers) {
       for (let trial = 0; trial < opts.trials; trial++) {
         if (!inShard(trial, opts.shard) || done.has(cellKey(ber, trial))) continue;
         if (stopped(ber)) break;
         const { record, path } = await runTrial(trialCtx, ber, trial);
-        writer?.write(record);
-        records.push(record);
-        done.add(cellKey(ber, trial));
-        const l = byBer.get(ber); if (l) l.push(record); else byBer.set(ber, [record]);
-        ran++;
-        opts.onProgress?.({ ber, trial, record, path, done: ran, total });
+        accept(record, path);
       }
     }
     const summary = summarize(records, { golden, margin: opts.margin, minTrials });
