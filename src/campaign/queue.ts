@@ -74,12 +74,15 @@ export function redisOptions(url: string): RedisOptions {
 export async function checkRedis(url: string): Promise<void> {
   const where = redactUrl(url);
   const client = new Redis({ ...redisOptions(url), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000, enableOfflineQueue: false });
-  client.on('error', () => { /* reported by the awaited calls below */ });
+  // a refused login closes the connection; the reason arrives as an 'error' event first
+  let first: Error | undefined;
+  client.on('error', (e: Error) => { first ??= e; });
   try {
     await client.connect();
     await client.ping();
-  } catch (e) {
-    const msg = (e as Error).message ?? String(e);
+  } catch (err) {
+    const e = first && /NOAUTH|WRONGPASS|AUTH/i.test(first.message) ? first : (err as Error);
+    const msg = e.message ?? String(e);
     if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(msg)) {
       throw new FlipguardError(`Redis at ${where} refused the login (${msg.split('\n')[0].slice(0, 120)}); put the password in the address as redis://:PASSWORD@HOST:PORT.`);
     }
