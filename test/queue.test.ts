@@ -273,3 +273,30 @@ test('Redis queue: a worker with other data refuses; a killed coordinator resume
     await redis.stop();
   }
 });
+
+test('Redis queue: harden --sweep runs its campaigns on the queue with the single-process results', { skip: skipRedis, timeout: 240_000 }, async () => {
+  const redis = await startRedis();
+  try {
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'fg-sweep-'));
+    const args = ['harden', lenet, '--sweep', '--variants', 'none,ranger', '--ber', '1e-4', '--trials', '3', '--limit', '200', '--threads', '1', '--quiet'];
+    const one = start([...args, '--out-dir', join(dir, 'one'), '--json', join(dir, 'one.json')]);
+    // the worker gets the original model and the folder the sweep writes its variants to
+    const worker = start(['worker', '--queue', url, '--model', `${lenet},${join(dir, 'q')}`, '--threads', '1', '--quiet']);
+    const q = await start([...args, '--out-dir', join(dir, 'q'), '--json', join(dir, 'q.json'), '--queue', url]).exit;
+    assert.equal(q.code, 0, q.err);
+    assert.equal((await one.exit).code, 0);
+    worker.child.kill('SIGTERM');
+    const w = await worker.exit;
+    assert.match(w.out, /^6 trials run/m);
+    const campaigns = (f: string) => JSON.stringify(JSON.parse(readFileSync(f, 'utf8')).variants.map((v: { campaign: { bers: Record<string, unknown>[] } }) => ({ ...v.campaign, bers: v.campaign.bers.map(({ trialsPerSecond: _t, ...b }) => b) })));
+    assert.equal(campaigns(join(dir, 'q.json')), campaigns(join(dir, 'one.json')));
+    for (const v of ['none', 'ranger']) assert.deepEqual(recordsText(join(dir, 'q', `${v}.jsonl`)), recordsText(join(dir, 'one', `${v}.jsonl`)));
+    // without --out-dir the workers could not load the variants: refused up front
+    const bad = run([...args, '--queue', url]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /A sweep on a job queue needs outDir \(--out-dir\)/);
+  } finally {
+    await redis.stop();
+  }
+});
