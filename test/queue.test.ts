@@ -6,14 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlipguardError } from '../src/errors.js';
 import { shardFromEnvironment } from '../src/campaign/shard-env.js';
 import { checkResult, jobId, redactUrl, redisOptions } from '../src/campaign/queue.js';
+import { freePort, redisServerAvailable, startRedisServer } from '../bench/redis-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -23,8 +23,7 @@ const lenet = join(repoRoot, 'models', 'lenet5-mnist.onnx');
 const CAMPAIGN = ['--limit', '300', '--ber', '1e-4,1e-3', '--trials', '8', '--seed', '7'];
 const CELLS = 16;
 
-const hasRedis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-const skipRedis = hasRedis ? false : 'no redis-server binary on PATH; install it (apt-get install redis-server, as .ci/run does) to run the Redis queue tests';
+const skipRedis = redisServerAvailable() ? false : 'no redis-server binary on PATH; install it (apt-get install redis-server, as .ci/run does) to run the Redis queue tests';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -39,36 +38,6 @@ function start(args: string[], env: Record<string, string> = {}): { child: Child
   child.stderr!.on('data', (d) => { err += d; });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((res) => child.on('close', (code, signal) => res({ code, signal, out, err })));
   return { child, exit, stderr: () => err };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-  });
-}
-
-/** A private redis-server on a free loopback port, no persistence; `stop` ends it and removes its folder. */
-async function startRedis(extra: string[] = []): Promise<{ port: number; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-redis-'));
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`redis-server did not start: ${log}`)), 15000);
-    child.stdout!.on('data', (d) => { log += d; if (/Ready to accept connections/.test(log)) { clearTimeout(t); res(); } });
-    child.once('exit', (c) => { clearTimeout(t); rej(new Error(`redis-server exited (${c}): ${log}`)); });
-  });
-  return {
-    port,
-    stop: async () => {
-      const gone = new Promise((res) => child.once('exit', res));
-      child.kill('SIGTERM');
-      await gone;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Record lines of a campaign file without wall time, sorted (BER, trial), as JSON text. */
@@ -182,7 +151,7 @@ test('redis addresses map to connection options; results from workers are checke
 test('Redis queue: a coordinator and three workers (one killed mid-run) give the single-process records and summary', { skip: skipRedis, timeout: 240_000 }, async () => {
   const s = singleRun();
   // a password-protected server: the address carries it as redis://:PASSWORD@HOST:PORT
-  const redis = await startRedis(['--requirepass', 'p4ss']);
+  const redis = await startRedisServer(['--requirepass', 'p4ss']);
   try {
     const url = `redis://:p4ss@127.0.0.1:${redis.port}/3`;
     const dir = mkdtempSync(join(tmpdir(), 'fg-queue-'));
@@ -235,7 +204,7 @@ test('Redis queue: a coordinator and three workers (one killed mid-run) give the
 
 test('Redis queue: a worker with other data refuses; a killed coordinator resumes from its file and the queue', { skip: skipRedis, timeout: 240_000 }, async () => {
   const s = singleRun();
-  const redis = await startRedis();
+  const redis = await startRedisServer();
   try {
     const url = `redis://127.0.0.1:${redis.port}`;
     const dir = mkdtempSync(join(tmpdir(), 'fg-queue-'));
@@ -275,7 +244,7 @@ test('Redis queue: a worker with other data refuses; a killed coordinator resume
 });
 
 test('Redis queue: harden --sweep runs its campaigns on the queue with the single-process results', { skip: skipRedis, timeout: 240_000 }, async () => {
-  const redis = await startRedis();
+  const redis = await startRedisServer();
   try {
     const url = `redis://127.0.0.1:${redis.port}`;
     const dir = mkdtempSync(join(tmpdir(), 'fg-sweep-'));

@@ -212,20 +212,31 @@ export async function runOnQueue(
     };
     await client.hset(campaignsKey(name), cid, JSON.stringify(meta), `${cid}:recorded`, String(collected));
 
-    const collect = (id: string) => {
+    // progress for `queue status`, written at most twice a second (a Redis round trip each)
+    let lastMark = 0;
+    const mark = async (force = false) => {
+      if (!force && Date.now() - lastMark < 500) return;
+      lastMark = Date.now();
+      await client.hset(campaignsKey(name), `${cid}:recorded`, String(collected));
+    };
+    /** Takes a finished job's result: from its completed event, or read from Redis when swept. */
+    const collect = (id: string, value?: unknown) => {
       chain = chain.then(async () => {
         const cell = pending.get(id);
         if (!cell || failure) return;
-        const job = await Job.fromId<TrialJob, TrialJobResult>(queue, id);
-        if (!job) return;
-        const checked = checkResult(job.returnvalue, cell, campaign.golden);
+        if (value === undefined) {
+          const job = await Job.fromId<TrialJob, TrialJobResult>(queue, id);
+          if (!job) return;
+          value = job.returnvalue;
+        }
+        const checked = checkResult(value, cell, campaign.golden);
         if (typeof checked === 'string') {
           throw new FlipguardError(`A worker returned an invalid result for BER ${cell.ber} trial ${cell.trial} (${checked}); check that every worker runs this flipguard version, then rerun.`);
         }
         pending.delete(id);
         onResult(checked);
         collected++;
-        await client.hset(campaignsKey(name), `${cid}:recorded`, String(collected));
+        await mark(pending.size === 0);
         if (pending.size === 0) wake?.();
       }).catch((e: Error) => fail(e));
     };
@@ -234,7 +245,7 @@ export async function runOnQueue(
       if (!cell) return;
       fail(new FlipguardError(`The job for BER ${cell.ber} trial ${cell.trial} failed on a worker: ${quoteForeign(reason)}; fix the workers and rerun this command to resume.`));
     };
-    events.on('completed', ({ jobId: id }) => { if (pending.has(id)) collect(id); });
+    events.on('completed', ({ jobId: id, returnvalue }) => { if (pending.has(id)) collect(id, returnvalue ?? undefined); });
     events.on('failed', ({ jobId: id, failedReason }) => failed(id, failedReason));
     await events.waitUntilReady();
 
@@ -384,9 +395,11 @@ export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: numbe
   let trials = 0;
   let refused = 0;
 
+  // one context (engine, planner) serves every seed of a configuration: the seed only enters the plan
   const contextFor = async (job: TrialJob): Promise<WorkerContext> => {
-    const have = contexts.get(job.campaign);
-    if (have) { contexts.delete(job.campaign); contexts.set(job.campaign, have); return have; }
+    const key = campaignId({ ...job.config, seed: 0 });
+    const have = contexts.get(key);
+    if (have) { contexts.delete(key); contexts.set(key, have); return { ...have, seed: job.config.seed, config: job.config }; }
     const config = job.config;
     const model = finder.find(config.model);
     if (!model) throw new UnrecoverableError(`This worker has no model with fingerprint ${config.model.slice(0, 12)}… among ${finder.describe()}; start the worker with --model naming the coordinator's model file (or its folder).`);
@@ -413,7 +426,7 @@ export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: numbe
       if (e instanceof FlipguardError) throw new UnrecoverableError(e.message);
       throw e;
     }
-    contexts.set(job.campaign, ctx);
+    contexts.set(key, ctx);
     while (contexts.size > 2) {
       const [oldest, c] = contexts.entries().next().value as [string, WorkerContext];
       contexts.delete(oldest);
