@@ -40,25 +40,35 @@ async function stopWorkers(ws: ChildProcess[]): Promise<void> {
   await Promise.all(ws.map((w) => new Promise((res) => { w.once('exit', res); w.kill('SIGTERM'); })));
 }
 
-export async function benchQueue(opts: { limit?: number; trials?: number; trivialTrials?: number } = {}): Promise<string> {
+/**
+ * Seconds per extra trial: the campaign time at `small` and at `large` trials (two seeds, so no cell
+ * is shared), divided by the difference, so fixed costs (golden run, connections) cancel out.
+ */
+async function perTrial(opts: CampaignOptions, small: number, large: number): Promise<number> {
+  const a = await timed({ ...opts, trials: small, seed: 11 });
+  const b = await timed({ ...opts, trials: large, seed: 12 });
+  return (b - a) / (large - small);
+}
+
+export async function benchQueue(opts: { limit?: number; trials?: number; trivial?: [number, number] } = {}): Promise<string> {
   if (!redisServerAvailable()) return 'Skipped: no redis-server binary on PATH (apt-get install redis-server).';
   const model = loadModel(modelPath);
   const limit = opts.limit ?? 500;
   const trials = opts.trials ?? 40;
-  const trivialTrials = opts.trivialTrials ?? 400;
+  const [small, large] = opts.trivial ?? [100, 500];
   const data = loadDataset({ data: 'mnist', split: 'test', limit });
   const base = { model, data, seed: 1, threads: 1 };
   const real = { ...base, bers: [1e-4], trials };
   // 1e-12 × ~0.2 M bits of LeNet-5: P(any fault) ≈ 2e-7 per trial, so every trial is the golden result
-  const trivial = { ...base, bers: [1e-12], trials: trivialTrials };
+  const trivial = { ...base, bers: [1e-12], trials: small };
   const redis = await startRedisServer();
   try {
     const url = `redis://127.0.0.1:${redis.port}`;
     const rows: (string | number)[][] = [];
     const single = await timed(real);
-    const singleTrivial = await timed(trivial);
-    rows.push(['single process', (trials / single).toFixed(2), '1.00×', (1000 * singleTrivial / trivialTrials).toFixed(2)]);
-    const perTrivial: number[] = [];
+    const singleTrivial = await perTrial(trivial, small, large);
+    rows.push(['single process', (trials / single).toFixed(2), '1.00×', (1000 * singleTrivial).toFixed(2)]);
+    const queueTrivial: number[] = [];
     for (const n of [1, 2]) {
       const name = `bench-${n}-${Date.now()}`;
       const ws = await startWorkers(n, url, name);
@@ -66,15 +76,15 @@ export async function benchQueue(opts: { limit?: number; trials?: number; trivia
         // warm-up under another seed: every worker loads the model and runs its golden pass once
         await timed({ ...trivial, seed: 99, trials: 4 * n, queue: { url, name } });
         const q = await timed({ ...real, queue: { url, name } });
-        const qt = await timed({ ...trivial, queue: { url, name } });
-        perTrivial.push((1000 * qt) / trivialTrials);
-        rows.push([`queue, ${n} worker${n > 1 ? 's' : ''}`, (trials / q).toFixed(2), `${(single / q).toFixed(2)}×`, ((1000 * qt) / trivialTrials).toFixed(2)]);
+        const qt = await perTrial({ ...trivial, queue: { url, name } }, small, large);
+        queueTrivial.push(qt);
+        rows.push([`queue, ${n} worker${n > 1 ? 's' : ''}`, (trials / q).toFixed(2), `${(single / q).toFixed(2)}×`, (1000 * qt).toFixed(2)]);
       } finally {
         await stopWorkers(ws);
       }
     }
-    const overhead = perTrivial[0] - (1000 * singleTrivial) / trivialTrials;
-    return `LeNet-5, ${limit} MNIST test images per trial, BER 1e-4, ${trials} trials; trivial campaign: BER 1e-12, ${trivialTrials} trials (no fault drawn, no evaluation). Wall time of the whole campaign call including the golden run; workers are \`flipguard worker --threads 1\` processes started beforehand, the coordinator runs in the bench process with one onnxruntime thread.
+    const overhead = 1000 * (queueTrivial[0] - singleTrivial);
+    return `LeNet-5, ${limit} MNIST test images per trial, BER 1e-4, ${trials} trials: wall time of the whole campaign call, including the coordinator's golden run. Trivial campaign: BER 1e-12 (no fault is drawn, so no evaluation runs), time per extra trial = (T(${large} trials) − T(${small} trials)) / ${large - small}, so fixed costs cancel. Workers are \`flipguard worker --threads 1\` processes started and warmed up beforehand (model loaded and golden pass run, on a campaign with another seed); the coordinator runs in the bench process with one onnxruntime thread; Redis is a local redis-server. All processes share the machine's 2 cores.
 
 \`\`\`
 ${formatTable(['run', 'trials/s', 'speed-up', 'ms per trivial trial'], rows)}
