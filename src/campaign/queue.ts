@@ -16,6 +16,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker, type RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../defaults.js';
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { loadModel } from '../graph/load.js';
@@ -29,8 +30,7 @@ import { RECORD_KEYS, configDifferences, type CampaignConfig, type GoldenResult,
 import { campaignConfig, limitImages } from './run.js';
 import { runTrial, type TrialContext } from './trial.js';
 
-/** Queue name used when none is given. */
-export const DEFAULT_QUEUE_NAME = 'flipguard';
+export { DEFAULT_QUEUE_NAME };
 /** How long finished and failed jobs stay in Redis for a restarted coordinator, seconds. */
 const KEEP_SECONDS = 7 * 24 * 3600;
 /** Times a job may be recovered from a dead worker before it fails. */
@@ -387,7 +387,7 @@ function checkJob(d: unknown): TrialJob {
 export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: number; refused: number }> {
   await checkRedis(opts.url);
   const name = opts.name ?? DEFAULT_QUEUE_NAME;
-  const lockMs = Math.round((opts.lockSeconds ?? 30) * 1000);
+  const lockMs = Math.round((opts.lockSeconds ?? DEFAULT_LOCK_SECONDS) * 1000);
   if (!(lockMs >= 100)) throw new FlipguardError(`lockSeconds must be at least 0.1 s, got ${opts.lockSeconds}.`);
   const finder = new ModelFinder(opts.models);
   // contexts by campaign id; at most two engines are kept (each holds an onnxruntime session)

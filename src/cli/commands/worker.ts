@@ -1,5 +1,6 @@
 import { runWorker, queueStatus, redactUrl, DEFAULT_QUEUE_NAME, type QueueRunOptions } from '../../campaign/queue.js';
 import { FlipguardError } from '../../errors.js';
+import { DEFAULT_BATCH, DEFAULT_LOCK_SECONDS } from '../../defaults.js';
 import type { OptionSpec } from '../args.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { bold, writeJson } from '../output.js';
@@ -30,10 +31,10 @@ export const workerCommand: Command = {
     ...dataOptions,
     model: { kind: 'strings', arg: 'FILE|DIR,…', help: 'model files (or folders of .onnx files) this worker may run; jobs for other models are refused' },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads (1 per worker when several share a machine)' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256 },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH },
     swap: { kind: 'string', arg: 'rebuild|feed', help: 'how faulty parameters reach onnxruntime', choices: ['rebuild', 'feed'], default: 'rebuild' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
-    'lock-seconds': { kind: 'number', arg: 'S', help: 'a job whose worker died goes back to the queue after S seconds', default: 30 },
+    'lock-seconds': { kind: 'number', arg: 'S', help: 'a job whose worker died goes back to the queue after S seconds', default: DEFAULT_LOCK_SECONDS },
     'exit-when-idle': { kind: 'number', arg: 'S', help: 'stop once the queue has been empty for S seconds (default: run until Ctrl-C / SIGTERM)' },
   },
   async run({ values: v }) {
