@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +130,7 @@ test('redis addresses map to connection options; results from workers are checke
   assert.deepEqual(redisOptions('redis://localhost:6380/2'), { host: 'localhost', port: 6380, db: 2 });
   assert.deepEqual(redisOptions('rediss://user:p%40ss@cache.example:6390'), { host: 'cache.example', port: 6390, db: 0, username: 'user', password: 'p@ss', tls: { servername: 'cache.example' } });
   assert.deepEqual(redisOptions('redis://:secret@[::1]'), { host: '::1', port: 6379, db: 0, password: 'secret' });
+  assert.deepEqual(redisOptions('rediss://10.0.0.5:6379'), { host: '10.0.0.5', port: 6379, db: 0, tls: {} });
   assert.equal(redactUrl('redis://:secret@host:1/0'), 'redis://:***@host:1/0');
   for (const [bad, re] of [['http://h:1', /not a redis:\/\/ or rediss:\/\/ URL/], ['redis://h/x', /database "\/x"/], ['nonsense', /not a URL/], ['redis://:pw@h?x=1', /query/]] as const) {
     assert.throws(() => redisOptions(bad), (e: unknown) => e instanceof FlipguardError && re.test(e.message) && !e.message.includes('pw@'), bad);
@@ -243,14 +244,16 @@ test('Redis queue: a worker with other data refuses; a killed coordinator resume
   }
 });
 
-test('Redis queue: harden --sweep runs its campaigns on the queue with the single-process results', { skip: skipRedis, timeout: 240_000 }, async () => {
+test('Redis queue: harden --sweep runs its campaigns on the queue with the single-process results', { skip: skipRedis, timeout: 480_000 }, async () => {
   const redis = await startRedisServer();
   try {
     const url = `redis://127.0.0.1:${redis.port}`;
     const dir = mkdtempSync(join(tmpdir(), 'fg-sweep-'));
     const args = ['harden', lenet, '--sweep', '--variants', 'none,ranger', '--ber', '1e-4', '--trials', '3', '--limit', '200', '--threads', '1', '--quiet'];
     const one = start([...args, '--out-dir', join(dir, 'one'), '--json', join(dir, 'one.json')]);
-    // the worker gets the original model and the folder the sweep writes its variants to
+    // the worker gets the original model and the folder the sweep writes its variants to (made first:
+    // a worker refuses model paths that do not exist, to catch typos)
+    mkdirSync(join(dir, 'q'));
     const worker = start(['worker', '--queue', url, '--model', `${lenet},${join(dir, 'q')}`, '--threads', '1', '--quiet']);
     const q = await start([...args, '--out-dir', join(dir, 'q'), '--json', join(dir, 'q.json'), '--queue', url]).exit;
     assert.equal(q.code, 0, q.err);
@@ -265,6 +268,30 @@ test('Redis queue: harden --sweep runs its campaigns on the queue with the singl
     const bad = run([...args, '--queue', url]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /A sweep on a job queue needs outDir \(--out-dir\)/);
+  } finally {
+    await redis.stop();
+  }
+});
+
+const tlsReady = !skipRedis && spawnSync('openssl', ['version']).status === 0;
+test('Redis queue over TLS (rediss://): trusted certificate works, an untrusted one is named', { skip: tlsReady ? false : 'needs redis-server and openssl', timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const g = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const tlsPort = await freePort();
+  const redis = await startRedisServer(['--tls-port', String(tlsPort), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no']);
+  try {
+    for (const host of ['localhost', '127.0.0.1']) {
+      const ok = run(['queue', 'status', `rediss://${host}:${tlsPort}`], { NODE_EXTRA_CA_CERTS: cert });
+      assert.equal(ok.code, 0, ok.err);
+      assert.equal(ok.err, '');
+      assert.match(ok.out, /0 workers connected, 0 campaigns/);
+    }
+    const untrusted = run(['queue', 'status', `rediss://localhost:${tlsPort}`], { NODE_EXTRA_CA_CERTS: '' });
+    assert.equal(untrusted.code, 2);
+    assert.match(untrusted.err, /^flipguard: The TLS certificate of Redis at rediss:\/\/localhost:\d+ is not trusted \([A-Z_]+\); give its CA certificate with NODE_EXTRA_CA_CERTS=ca\.pem/);
   } finally {
     await redis.stop();
   }

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker, type RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -66,7 +67,8 @@ export function redisOptions(url: string): RedisOptions {
   const o: RedisOptions = { host, port: u.port ? Number(u.port) : 6379, db: path ? Number(path) : 0 };
   if (u.username) o.username = decodeURIComponent(u.username);
   if (u.password) o.password = decodeURIComponent(u.password);
-  if (tls) o.tls = { servername: host };
+  // SNI carries host names only (RFC 6066); for an IP address the certificate's IP entry is checked
+  if (tls) o.tls = isIP(host) ? {} : { servername: host };
   return o;
 }
 
@@ -81,12 +83,16 @@ export async function checkRedis(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (err) {
-    const e = first && /NOAUTH|WRONGPASS|AUTH/i.test(first.message) ? first : (err as Error);
+    const e = first ?? (err as Error);
     const msg = e.message ?? String(e);
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      throw new FlipguardError(`The TLS certificate of Redis at ${where} is not trusted (${code}); give its CA certificate with NODE_EXTRA_CA_CERTS=ca.pem, or use the host name the certificate names.`);
+    }
     if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(msg)) {
       throw new FlipguardError(`Redis at ${where} refused the login (${msg.split('\n')[0].slice(0, 120)}); put the password in the address as redis://:PASSWORD@HOST:PORT.`);
     }
-    throw new FlipguardError(`Redis at ${where} cannot be reached (${(e as NodeJS.ErrnoException).code ?? msg.slice(0, 120)}); start redis-server there or fix the queue address.`);
+    throw new FlipguardError(`Redis at ${where} cannot be reached (${code || msg.slice(0, 120)}); start redis-server there or fix the queue address.`);
   } finally {
     client.disconnect();
   }
