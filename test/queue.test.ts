@@ -274,7 +274,7 @@ test('Redis queue: harden --sweep runs its campaigns on the queue with the singl
 });
 
 const tlsReady = !skipRedis && spawnSync('openssl', ['version']).status === 0;
-test('Redis queue over TLS (rediss://): trusted certificate works, an untrusted one is named', { skip: tlsReady ? false : 'needs redis-server and openssl', timeout: 120_000 }, async () => {
+test('Redis queue over TLS (rediss://): trusted certificate works, an untrusted one is named', { skip: tlsReady ? false : 'no redis-server or openssl binary on PATH; install them (apt-get install redis-server openssl) to run the TLS queue test', timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
