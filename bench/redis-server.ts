@@ -26,6 +26,9 @@ export async function startRedisServer(extra: string[] = []): Promise<{ port: nu
   const dir = mkdtempSync(join(tmpdir(), 'fg-redis-'));
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // a test that times out never reaches its `stop`: the server must not outlive this process
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
   let log = '';
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`redis-server did not start within 15 s: ${log}`)), 15000);
@@ -35,6 +38,7 @@ export async function startRedisServer(extra: string[] = []): Promise<{ port: nu
   return {
     port,
     stop: async () => {
+      process.off('exit', orphan);
       const gone = new Promise((res) => child.once('exit', res));
       child.kill('SIGTERM');
       await gone;
