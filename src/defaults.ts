@@ -21,3 +21,9 @@ export const DEFAULT_SAMPLE_SEED = 0;
 
 /** Hardening ratio r (paper A's headline 15%). */
 export const DEFAULT_RATIO = 0.15;
+
+/** Name of the Redis (BullMQ) queue of campaign trials; coordinator and workers must agree. */
+export const DEFAULT_QUEUE_NAME = 'flipguard';
+
+/** Seconds after which a job whose worker stopped renewing its lock (it died) goes back to the queue. */
+export const DEFAULT_LOCK_SECONDS = 30;

@@ -24,7 +24,8 @@ export { train, type TrainOptions, type TrainResult, type TrainProgress } from '
 // assess: fault plans and campaigns
 export { planFaults, type FaultPlan, type TargetFilter } from './faults/index.js';
 export {
-  runCampaign, mergeRuns, summarize, evaluateFaultList,
+  runCampaign, mergeRuns, summarize, evaluateFaultList, shardFromEnvironment, runWorker, queueStatus,
+  type QueueRunOptions, type WorkerRunOptions, type CampaignStatus,
   type CampaignOptions, type CampaignResult, type CampaignSummary, type BerSummary, type TrialRecord, type MergeOptions, type MergeResult, type ReplayResult,
 } from './campaign/index.js';
 // explain

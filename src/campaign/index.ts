@@ -12,3 +12,9 @@ export {
 } from './stats.js';
 export { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, summaryJson, type BerSummary, type CampaignSummary, type SummaryOptions } from './summary.js';
 export { evaluateFaultList, type ReplayResult } from './replay.js';
+export { shardFromEnvironment, type DetectedShard } from './shard-env.js';
+export { runTrial, type TrialContext } from './trial.js';
+export {
+  campaignId, checkRedis, DEFAULT_QUEUE_NAME, queueStatus, redactUrl, redisOptions, runOnQueue, runWorker,
+  type CampaignStatus, type QueueAddress, type QueueRunOptions, type TrialJob, type TrialJobResult, type WorkerRunOptions,
+} from './queue.js';

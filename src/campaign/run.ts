@@ -8,10 +8,12 @@ import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { BitRange } from '../faults/bits.js';
 import { dataFingerprint, modelFingerprint } from '../faults/fingerprint.js';
-import { cleanParameters, injectFaults } from '../faults/inject.js';
+import { cleanParameters } from '../faults/inject.js';
 import { checkBer, checkSeed, FaultPlanner, type CountMode, type FaultKind } from '../faults/plan.js';
 import { normalizeFilter, type TargetFilter } from '../faults/targets.js';
 import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
+import { runTrial, type TrialContext } from './trial.js';
+import { runOnQueue, type QueueRunOptions } from './queue.js';
 import {
   CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, lockOutput, readCampaignFile, RecordWriter,
   type CampaignConfig, type CampaignHeader, type GoldenResult, type TrialRecord,
@@ -82,6 +84,12 @@ export interface CampaignOptions {
   cacheBytes?: number;
   /** How faulted parameters reach onnxruntime (see engine.ts); default 'rebuild'. */
   swap?: SwapMode;
+  /**
+   * Run the trials on a Redis job queue instead of in this process (see queue.ts): this call enqueues
+   * the cells, `flipguard worker` processes run them, and the records and summary are the same. As
+   * with shards, the margin rule is applied to the summary, not used to stop enqueueing.
+   */
+  queue?: QueueRunOptions;
 }
 
 export interface CampaignResult extends CampaignSummary {
@@ -206,40 +214,35 @@ async function runLocked(
       if (existing?.header) writer = RecordWriter.open(opts.out, { truncateTo: existing.torn ? existing.validBytes : undefined });
       else writer = RecordWriter.open(opts.out, { header, truncateTo: existing ? 0 : undefined });
     }
-    const clean = cleanParameters(opts.model);
+    const trialCtx: TrialContext = { engine, planner, clean: cleanParameters(opts.model), seed };
     let total = 0;
     for (const ber of bers) for (let t = 0; t < opts.trials; t++) if (inShard(t, opts.shard) && !done.has(cellKey(ber, t))) total++;
     const byBer = new Map<number, TrialRecord[]>();
     for (const r of records) { const l = byBer.get(r.ber); if (l) l.push(r); else byBer.set(r.ber, [r]); }
     const stopped = (ber: number): boolean => {
-      if (opts.margin === undefined || opts.shard) return false;
+      if (opts.margin === undefined || opts.shard || opts.queue) return false;
       const l = [...(byBer.get(ber) ?? [])].sort((a, b) => a.trial - b.trial);
       return stoppingPoint(l, opts.margin, minTrials) !== undefined;
     };
-    for (const ber of bers) {
+    const accept = (record: TrialRecord, path: TrialOutcome['path']) => {
+      writer?.write(record);
+      records.push(record);
+      done.add(cellKey(record.ber, record.trial));
+      const l = byBer.get(record.ber); if (l) l.push(record); else byBer.set(record.ber, [record]);
+      ran++;
+      opts.onProgress?.({ ber: record.ber, trial: record.trial, record, path, done: ran, total });
+    };
+    if (opts.queue) {
+      const cells: { ber: number; trial: number }[] = [];
+      for (const ber of bers) for (let trial = 0; trial < opts.trials; trial++) if (inShard(trial, opts.shard) && !done.has(cellKey(ber, trial))) cells.push({ ber, trial });
+      await runOnQueue(opts.queue, { config, golden, bers, trials: opts.trials, campaignCells: bers.length * opts.trials }, cells, (r) => accept(r.record, r.path), records.length);
+    }
+    for (const ber of opts.queue ? [] : bers) {
       for (let trial = 0; trial < opts.trials; trial++) {
         if (!inShard(trial, opts.shard) || done.has(cellKey(ber, trial))) continue;
         if (stopped(ber)) break;
-        const t0 = performance.now();
-        const plan = planner.plan(seed, ber, trial);
-        const inj = injectFaults(clean, plan);
-        const o = await engine.evaluate(inj.tensors, inj.changed);
-        const millis = performance.now() - t0;
-        const n = data.count;
-        const record: TrialRecord = {
-          ber, trial, seed: plan.seed, faults: plan.faults.length,
-          accuracy: o.correct / n,
-          accuracyDrop: ((golden.correct - o.correct) * 100) / n,
-          sdcRate: o.sdc / n,
-          dueRate: o.due / n,
-          millis: Math.round(millis * 1000) / 1000,
-        };
-        writer?.write(record);
-        records.push(record);
-        done.add(cellKey(ber, trial));
-        const l = byBer.get(ber); if (l) l.push(record); else byBer.set(ber, [record]);
-        ran++;
-        opts.onProgress?.({ ber, trial, record, path: o.path, done: ran, total });
+        const { record, path } = await runTrial(trialCtx, ber, trial);
+        accept(record, path);
       }
     }
     const summary = summarize(records, { golden, margin: opts.margin, minTrials });

@@ -105,6 +105,8 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
   let intervals: Intervals | undefined;
   const rows: SweepRow[] = [];
   const baseParams = countHardened(model).parameters;
+  // queue workers load each variant's model from a file, so the variants must be written first
+  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError('A sweep on a job queue needs outDir (--out-dir) for the hardened models, and the workers need that folder (--model ORIGINAL,DIR).');
   if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
   for (const [i, v] of opts.variants.entries()) {
     opts.onVariant?.(v, i);

@@ -12,6 +12,8 @@ import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
+import { basename } from 'node:path';
+import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_SEED } from '../../defaults.js';
 
 /**
@@ -67,6 +69,7 @@ export const hardenCommand: Command = {
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    ...queueOptions,
   },
   async run({ positionals, values: v }) {
     const model = loadModel(positionals[0]);
@@ -79,7 +82,7 @@ export const hardenCommand: Command = {
       let bar: Progress | undefined;
       const rows = await hardenSweep(model, {
         variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, runtime,
-        campaign: { bers, trials: v.trials as number, seed: v.seed as number, threads: runtime.threads },
+        campaign: { bers, trials: v.trials as number, seed: v.seed as number, threads: runtime.threads, queue: queueFromOptions(v, `${basename(positionals[0])} sweep`) },
         onVariant: (variant, i) => { bar?.done(); bar = undefined; if (!v.quiet) process.stderr.write(`[${i + 1}/${variants.length}] ${variant.name}\n`); },
         onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
       });

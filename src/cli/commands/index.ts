@@ -7,6 +7,7 @@ import { hardenCommand } from './harden.js';
 import { pruneCommand } from './prune.js';
 import { rankCommand } from './rank.js';
 import { demoCommand, reportCommand } from './demo.js';
+import { queueCommand, workerCommand } from './worker.js';
 
 /** Every subcommand, in the order `flipguard --help` lists them. */
-export const commands: Command[] = [demoCommand, infoCommand, evaluateCommand, injectCommand, mergeCommand, rankCommand, hardenCommand, pruneCommand, trainCommand, reportCommand];
+export const commands: Command[] = [demoCommand, infoCommand, evaluateCommand, injectCommand, mergeCommand, workerCommand, queueCommand, rankCommand, hardenCommand, pruneCommand, trainCommand, reportCommand];

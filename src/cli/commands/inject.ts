@@ -8,6 +8,9 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
+import { basename } from 'node:path';
+import { shardFromEnvironment } from '../../campaign/shard-env.js';
+import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
 
 const OP_ALIASES: Record<string, string> = {
@@ -20,11 +23,19 @@ export function targetOps(list: string[] | undefined): string[] | undefined {
   return list?.map((t) => OP_ALIASES[t.toLowerCase()] ?? t);
 }
 
-/** Parses --shard i/n. */
-export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
-  if (s === undefined) return undefined;
+/** Parses --shard i/n, or --shard auto (from the array-job environment; --shards N where it lacks the count). */
+export function parseShard(s: string | undefined, shards?: number): { index: number; count: number } | undefined {
+  if (s === undefined) {
+    if (shards !== undefined) throw new FlipguardError('--shards N only applies with --shard auto; add --shard auto or drop --shards.');
+    return undefined;
+  }
+  if (s.trim() === 'auto') {
+    const d = shardFromEnvironment(process.env, { shards });
+    return { index: d.index, count: d.count };
+  }
+  if (shards !== undefined) throw new FlipguardError('--shards N only applies with --shard auto; with --shard i/n the count is n.');
   const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  if (!m) throw new FlipguardError(`--shard must look like i/n (e.g. 0/4), got "${s}".`);
+  if (!m) throw new FlipguardError(`--shard must look like i/n (e.g. 0/4) or be auto, got "${s}".`);
   return { index: Number(m[1]), count: Number(m[2]) };
 }
 
@@ -56,7 +67,9 @@ export const injectCommand: Command = {
     out: { kind: 'string', arg: 'FILE', help: 'JSON-lines record file; re-running into it resumes' },
     json: { kind: 'string', arg: 'FILE', help: 'write the summary as JSON' },
     margin: { kind: 'number', arg: 'PP', help: 'stop a BER early once its 95% CI half-width is below PP percentage points' },
-    shard: { kind: 'string', arg: 'i/n', help: 'run only part i of n of the trials (join with flipguard merge)' },
+    shard: { kind: 'string', arg: 'i/n|auto', help: 'run only part i of n of the trials (join with flipguard merge); auto: from a Slurm/PBS/LSF array or Kubernetes Indexed Job' },
+    shards: { kind: 'int', arg: 'N', help: 'with --shard auto: the number of array tasks where the scheduler does not tell it (Kubernetes, PBS)' },
+    ...queueOptions,
     'dry-run': { kind: 'bool', help: 'print the fault plan of each BER\'s first trial and stop' },
     'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
@@ -94,8 +107,9 @@ export const injectCommand: Command = {
     const drops = new Map<number, number[]>();
     const result = await runCampaign({
       model, data, bers, trials, seed: v.seed as number, ...faultOpts, out: v.out as string | undefined,
-      margin: v.margin as number | undefined, shard: parseShard(v.shard as string | undefined), batch: v.batch as number,
+      margin: v.margin as number | undefined, shard: parseShard(v.shard as string | undefined, v.shards as number | undefined), batch: v.batch as number,
       threads: v.threads as number | undefined, shortcuts: !v['no-shortcuts'], swap: v.swap as 'rebuild' | 'feed',
+      queue: queueFromOptions(v, basename(positionals[0])),
       onProgress: (p) => {
         progress ??= new Progress('inject', p.total, { quiet: Boolean(v.quiet) });
         const d = drops.get(p.ber) ?? [];
