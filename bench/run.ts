@@ -11,14 +11,16 @@ import { benchPerSample } from '../src/analysis/per-sample.js';
 import { buildModel } from '../src/models/index.js';
 import { benchAnalysis } from '../src/analysis/bench.js';
 import { formatTable } from '../src/cli/table.js';
+import { benchOverhead, overheadCommand } from './overhead.js';
 
-const benches: Record<string, { title: string; run: () => Promise<string> }> = {
+const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
   swap: { title: 'parameter swapping', run: () => benchParameterSwap() },
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
   train: { title: 'training throughput', run: () => benchTrain() },
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
+  overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {
@@ -43,5 +45,5 @@ for (const [name, b] of Object.entries(benches)) {
   console.error(`bench ${name}…`);
   const body = await b.run();
   console.log(`\n## ${b.title}\n${body}\n`);
-  appendResults(b.title, `npm run bench -- ${name}`, body);
+  appendResults(b.title, b.command?.() ?? `npm run bench -- ${name}`, body);
 }
