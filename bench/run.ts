@@ -12,6 +12,7 @@ import { buildModel } from '../src/models/index.js';
 import { benchAnalysis } from '../src/analysis/bench.js';
 import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
+import { benchProtection, protectionCommand } from './protection.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -21,6 +22,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
+  protection: { title: 'protection of the range-restriction constructions (issue 14)', run: () => benchProtection(), command: protectionCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {
