@@ -145,6 +145,26 @@ test('foldBn folds batch norm before hardening: no BatchNormalization left, same
   }
 });
 
+test('NaN from a faulty weight: zeroing replaces it in every placement, saturation behind batch norm lets it through (as Ranger\'s clamp)', async () => {
+  const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
+  const intervals = await profileIntervals(model, test64);
+  const poison = (m: Model): Model => {
+    const inits = new Map(m.graph.initializers);
+    const w = inits.get(m.graph.nodes.filter((n) => n.opType === 'Conv')[2].inputs[1])!;
+    const data = Float32Array.from(w.data as Float32Array);
+    data[5] = NaN;
+    inits.set(w.name, { ...w, data });
+    return { ...m, graph: { ...m.graph, initializers: inits } };
+  };
+  const nonFinite = async (m: Model): Promise<number> => (await logits(poison(m), test64)).logits.filter((v) => !Number.isFinite(v)).length;
+  assert.equal(await nonFinite(model), 640, 'unprotected: every logit NaN');
+  for (const placement of ['paper', 'after-bn', 'after-act'] as const) {
+    assert.equal(await nonFinite((await harden(model, { method: 'ranger', intervals, placement })).model), 0, `zero ${placement}`);
+  }
+  assert.equal(await nonFinite((await harden(model, { method: 'ranger', intervals, placement: 'paper', rangeMode: 'saturate' })).model), 0, 'saturate paper: NaN → 0 first');
+  assert.equal(await nonFinite((await harden(model, { method: 'ranger', intervals, placement: 'after-act', rangeMode: 'saturate' })).model), 640, 'saturate after-act: NaN propagates');
+});
+
 test('placement, range bounds and bad range options are refused with the option named', async () => {
   const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
   const intervals = await profileIntervals(model, subset(test64, 8));

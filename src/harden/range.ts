@@ -26,8 +26,12 @@
  * rounding of the mapped bounds). 'zero' behind the batch norm is exact the same way (equality of
  * the selections, "→ t"), but behind a ReLU it no longer sees values below the lower bound (the
  * ReLU has already made them 0) and replaces with max(0, t) — a different method, whose protection
- * is measured (bench/RESULTS.md) rather than assumed. NaN: 'zero' replaces NaN by the fill value in
- * every placement; 'saturate' inherits onnxruntime's Clip/Max/Min NaN behaviour (recorded by test).
+ * is measured (bench/RESULTS.md) rather than assumed.
+ *
+ * NaN: 'zero' replaces a NaN by the fill value in every placement (it fails both comparisons).
+ * 'saturate' behind the batch norm follows the Ranger tool (a clamp): onnxruntime's Clip, Max and Min
+ * propagate NaN, so a NaN stays NaN (test/harden-placement.test.ts records it); the campaign's DUE
+ * rate shows what that costs. (At the paper placement, saturation keeps EDAC's NaN → 0 first.)
  *
  * Bounds, fill values are float32 initializers (`<layer>.range.lower`, `.upper`, `.fill`), so faults
  * reach them, as paper A's fault model asks for the interval bounds.
