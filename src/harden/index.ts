@@ -9,7 +9,10 @@
  * - `edac` (paper A): duplicate the top max(1, ⌊r·C⌋) channels of every conv/dense layer (the output
  *   layer entirely) + EDAC layer with detection intervals (cases A–E). edac.ts.
  * - `edac-nointervals`: the same without intervals (a ≠ b → min; other channels only NaN → 0).
- * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0).
+ * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0,
+ *   or clamped with `rangeMode: 'saturate'`), at the conv output (`placement: 'paper'`, edac.ts) or
+ *   behind the batch norm / batch norm + ReLU so onnxruntime keeps its fusions (range.ts).
+ * - `foldBn` (any method): batch norm folded into the conv first (analysis/canonize.ts).
  * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
  * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
  * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
