@@ -19,7 +19,8 @@ import { loadDataset, subset } from '../src/data/index.js';
 import { buildModel } from '../src/models/index.js';
 import { rank, foldBatchNorm } from '../src/analysis/index.js';
 import { harden, profileIntervals, countHardened, type HardenOptions, type Intervals } from '../src/harden/index.js';
-import { profileOps, timeModels, type TimingImages } from '../src/runtime/timing.js';
+import { profileOps, timeInferenceMany } from '../src/runtime/timing.js';
+import type { ImageSet } from '../src/runtime/evaluate.js';
 import { FlipguardError } from '../src/errors.js';
 import { formatTable } from '../src/cli/table.js';
 
@@ -45,7 +46,7 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'tmr-neurons 15%', opts: { method: 'tmr-neurons', ratio: 0.15 }, target: 1.3 },
 ];
 
-function randomImages(count: number, seed: number): TimingImages & { name: string; y: Uint8Array; classes: number; shape: [number, number, number] } {
+function randomImages(count: number, seed: number): ImageSet & { shape: [number, number, number] } {
   const x = new Float32Array(count * 3 * 32 * 32);
   let s = seed >>> 0;
   for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; x[i] = (s >>> 8) / 2 ** 24; }
@@ -56,7 +57,7 @@ function interopDir(): string | undefined {
   return [resolve(repoRoot, '..', 'shared'), resolve(repoRoot, '..', '..', 'shared')].map((d) => resolve(d, 'interop', 'models')).find((d) => existsSync(d));
 }
 
-async function loadCase(name: string, images: number): Promise<{ model: Model; test: TimingImages; train: TimingImages & { shape: number[] } } | string> {
+async function loadCase(name: string, images: number): Promise<{ model: Model; test: ImageSet; train: ImageSet } | string> {
   if (name === 'vgg11-mnist' || name === 'resnet20-mnist') {
     const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
     const train = subset(loadDataset({ data: 'mnist', split: 'train' }), 2000);
@@ -94,8 +95,8 @@ export async function benchOverhead(): Promise<string> {
     const { model, test, train } = c;
     let intervals: Intervals | undefined;
     const iv = async (foldBn?: boolean): Promise<Intervals> => {
-      if (foldBn) return profileIntervals(foldBatchNorm(model).model, train as never, { threads });
-      intervals ??= await profileIntervals(model, train as never, { threads });
+      if (foldBn) return profileIntervals(foldBatchNorm(model).model, train, { threads });
+      intervals ??= await profileIntervals(model, train, { threads });
       return intervals;
     };
     const made: { v: BenchVariant; model: Model }[] = [];
@@ -113,7 +114,7 @@ export async function benchOverhead(): Promise<string> {
         rows.push([name, v.name, '', '', '', '', `not built: ${e.message}`]);
       }
     }
-    const times = await timeModels([model, ...made.map((x) => x.model)], test, { threads, runs, batch: 256 });
+    const times = (await timeInferenceMany([model, ...made.map((x) => x.model)], test, { threads, repeats: runs, batch: 256 })).map((t) => ({ seconds: t.msPerPass / 1000, passes: t.passes.map((ms) => ms / 1000) }));
     profiles.push(`${name}, original — ${profileLine(await profileOps(model, { ...test, count: Math.min(test.count, 512) }, { threads }))}`);
     made.forEach(({ v, model: h }, i) => {
       const r = times[i + 1].seconds / times[0].seconds;

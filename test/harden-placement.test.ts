@@ -168,10 +168,10 @@ test('NaN from a faulty weight: zeroing replaces it in every placement, saturati
 test('placement, range bounds and bad range options are refused with the option named', async () => {
   const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
   const intervals = await profileIntervals(model, subset(test64, 8));
-  await assert.rejects(harden(model, { method: 'edac', ratio: 0, intervals, placement: 'after-bn' }), /placement option applies to ranger only/);
-  await assert.rejects(harden(model, { method: 'ranger', intervals, placement: 'behind' as never }), /placement "behind" is unknown/);
-  await assert.rejects(harden(model, { method: 'ranger', intervals, rangeMode: 'clamp' as never }), /range mode "clamp" is unknown/);
-  await assert.rejects(harden(model, { method: 'tmr-channels', ratio: 0.1, rangeBounds: 'layer' }), /range bounds apply to ranger only/);
+  await assert.rejects(harden(model, { method: 'edac', ratio: 0, intervals, placement: 'after-bn' }), /option "placement" applies to ranger only/);
+  await assert.rejects(harden(model, { method: 'ranger', intervals, placement: 'behind' as never }), /option "placement" "behind" is unknown/);
+  await assert.rejects(harden(model, { method: 'ranger', intervals, rangeMode: 'clamp' as never }), /option "rangeMode" "clamp" is unknown/);
+  await assert.rejects(harden(model, { method: 'tmr-channels', ratio: 0.1, rangeBounds: 'layer' }), /option "rangeBounds" layer\) apply to ranger only/);
 });
 
 const googlenet = resolve(interop, 'googlenet.onnx');

@@ -36,7 +36,7 @@
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -49,12 +49,13 @@ import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
+import { DEFAULT_RATIO } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
 export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons'];
 
 /** Ratio used when none is given (paper A's headline 15%; ranger is always 0). */
-export const DEFAULT_RATIO = 0.15;
+export { DEFAULT_RATIO };
 
 export interface HardenOptions {
   method: HardenMethod;
@@ -167,11 +168,11 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   const rangeMode = opts.rangeMode ?? 'zero';
   const placement = opts.placement ?? (method === 'ranger' ? 'after-bn' : 'paper');
   const rangeBounds = opts.rangeBounds ?? 'channel';
-  if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The range mode "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
-  if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The placement "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
-  if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The range bounds "${String(rangeBounds)}" are unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
-  if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The placement option applies to ranger only; ${method} places its stage at the conv output (placement paper) — use foldBn to keep batch norm out of the way.`);
-  if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer range bounds apply to ranger only, not ${method}.`);
+  if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
+  if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
+  if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
+  if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The ${opt('placement')} applies to ranger only; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
   if (opts.foldBn) {
     const f = foldBatchNorm(model);
@@ -287,4 +288,3 @@ export { overheads, countHardened, countingView, type Overheads, type OverheadOp
 export { HARDENED_KEY, hardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
-export { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_RANKING, DEFAULT_VARIANTS, type Unit, type Variant, type SweepOptions, type SweepRow } from './sweep.js';

@@ -37,7 +37,7 @@
  * reach them, as paper A's fault model asks for the interval bounds.
  */
 import { consumers, attrFloat, attrInt } from '../graph/builder.js';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
@@ -106,9 +106,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
   const mode = opts.mode ?? 'zero';
   const bounds = opts.bounds ?? 'channel';
   const margin = opts.margin ?? 0;
-  if (!RANGE_MODES.includes(mode)) throw new FlipguardError(`The range mode "${String(mode)}" is unknown; use zero or saturate.`);
-  if (!RANGE_BOUNDS.includes(bounds)) throw new FlipguardError(`The range bounds "${String(bounds)}" are unknown; use channel or layer.`);
-  if (opts.placement !== 'after-bn' && opts.placement !== 'after-act') throw new FlipguardError(`The placement "${String(opts.placement)}" is unknown here; use after-bn or after-act (paper is the EDAC stage's own).`);
+  if (!RANGE_MODES.includes(mode)) throw new FlipguardError(`The ${opt('mode')} "${String(mode)}" is unknown; use zero or saturate.`);
+  if (!RANGE_BOUNDS.includes(bounds)) throw new FlipguardError(`The ${opt('bounds')} "${String(bounds)}" is unknown; use channel or layer.`);
+  if (opts.placement !== 'after-bn' && opts.placement !== 'after-act') throw new FlipguardError(`The ${opt('placement')} "${String(opts.placement)}" is unknown here; use after-bn or after-act (paper is the EDAC stage's own).`);
   const sites = layerSites(model);
   const ed = new GraphEditor(model);
   const g = ed.graph;

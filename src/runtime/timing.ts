@@ -1,7 +1,8 @@
 /**
- * Time and profile of bare onnxruntime sessions: several models timed over the same images with
- * their passes interleaved (so machine noise falls on all of them alike), and onnxruntime's own
- * profiler summed per op type (where a model's time goes, after onnxruntime's graph fusions).
+ * Inference timing: milliseconds per pass over a data set, passes of several models interleaved so
+ * drift on a shared machine affects all of them alike. Session creation is never timed. Also where
+ * a model's time goes: onnxruntime's own profiler summed per op type, and the optimised graph
+ * onnxruntime actually runs (to see what it fused and folded).
  */
 import ort from 'onnxruntime-node';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,29 +11,55 @@ import { join } from 'node:path';
 import { FlipguardError } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
 import type { Model } from '../graph/types.js';
-import { createSession, dataInput, sessionOptions, type RuntimeOptions } from './session.js';
-
-/** Images fed to a timing or profiling run: `count` images of per-image shape `shape`, row-major. */
-export interface TimingImages {
-  x: Float32Array;
-  shape: readonly number[];
-  count: number;
-}
+import { ModelRunner, dataInput, sessionOptions, type RuntimeOptions } from './session.js';
+import { DEFAULT_BATCH, predict, type ImageSet } from './evaluate.js';
 
 export interface TimingOptions extends RuntimeOptions {
-  /** Images per session.run (default 256). */
+  /** Images per onnxruntime run (default 256). */
   batch?: number;
-  /** Timed passes per model (default 5), after one untimed warm-up pass each. */
-  runs?: number;
+  /** Timed passes over the data after one warm-up pass (default 5). */
+  repeats?: number;
 }
 
-function median(xs: readonly number[]): number {
+/**
+ * Milliseconds per inference pass over all of `data` (median of `repeats` passes after one
+ * warm-up pass; session creation excluded), and every pass's time.
+ */
+export async function timeInference(model: Model, data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[] }> {
+  const runners = await timeInferenceMany([model], data, opts);
+  return runners[0];
+}
+
+/** Like `timeInference` for several models, their passes interleaved so drift affects all alike. */
+export async function timeInferenceMany(models: Model[], data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[] }[]> {
+  const repeats = opts.repeats ?? 5;
+  const batch = opts.batch ?? DEFAULT_BATCH;
+  const runners = await Promise.all(models.map((m) => ModelRunner.create(m, opts)));
+  try {
+    const passes: number[][] = models.map(() => []);
+    for (const r of runners) await predict(r, data, { batch });
+    for (let k = 0; k < repeats; k++) {
+      for (let i = 0; i < runners.length; i++) {
+        const t0 = performance.now();
+        await predict(runners[i], data, { batch });
+        passes[i].push(performance.now() - t0);
+      }
+    }
+    return passes.map((p) => ({ msPerPass: median(p), passes: p }));
+  } finally {
+    for (const r of runners) await r.release();
+  }
+}
+
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function pass(session: ort.InferenceSession, input: string, data: TimingImages, batch: number): Promise<number> {
+/** One pass of a bare session over `data` in batches (seconds). */
+async function pass(session: ort.InferenceSession, input: string, data: ImageSet, batch: number): Promise<number> {
   const per = data.shape.reduce((a, b) => a * b, 1);
   const t0 = performance.now();
   for (let s = 0; s < data.count; s += batch) {
@@ -40,29 +67,6 @@ async function pass(session: ort.InferenceSession, input: string, data: TimingIm
     await session.run({ [input]: new ort.Tensor('float32', data.x.subarray(s * per, (s + n) * per), [n, ...data.shape]) });
   }
   return (performance.now() - t0) / 1000;
-}
-
-/**
- * Seconds per pass over `data` for each model (median of `runs` passes), in one run: pass i of
- * every model is made before pass i + 1 of any, so a load spike on the machine hits all models.
- * Each model gets its own plain onnxruntime session (no flipguard runner in between).
- */
-export async function timeModels(models: readonly Model[], data: TimingImages, opts: TimingOptions = {}): Promise<{ seconds: number; passes: number[] }[]> {
-  const batch = opts.batch ?? 256;
-  const runs = opts.runs ?? 5;
-  if (!Number.isInteger(runs) || runs < 1) throw new FlipguardError(`The number of timed runs must be a whole number ≥ 1, got ${runs}.`);
-  if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The batch size must be a whole number ≥ 1, got ${batch}.`);
-  const sessions: ort.InferenceSession[] = [];
-  try {
-    for (const m of models) sessions.push(await createSession(m, opts));
-    const inputs = models.map((m) => dataInput(m).name);
-    const times: number[][] = models.map(() => []);
-    for (let i = 0; i < sessions.length; i++) await pass(sessions[i], inputs[i], data, batch);
-    for (let r = 0; r < runs; r++) for (let i = 0; i < sessions.length; i++) times[i].push(await pass(sessions[i], inputs[i], data, batch));
-    return times.map((t) => ({ seconds: median(t), passes: t }));
-  } finally {
-    for (const s of sessions) await s.release();
-  }
 }
 
 /** One op type's share of a profiled pass. */
@@ -77,13 +81,13 @@ export interface OpTime {
 
 /**
  * Per-op-type kernel time of `model` on `data` (one untimed warm-up pass, then `runs` profiled passes,
- * default 1), from onnxruntime's profiler (`enableProfiling`): the trace's node events summed per
+ * default 1 = `repeats`), from onnxruntime's profiler (`enableProfiling`): the trace's node events summed per
  * op type, highest first. The op types are those of onnxruntime's optimised graph, so fusions
  * (FusedConv = Conv + activation, layout reorders of the NCHWc transformer, …) show as they run.
  */
-export async function profileOps(model: Model, data: TimingImages, opts: TimingOptions = {}): Promise<OpTime[]> {
-  const batch = opts.batch ?? 256;
-  const runs = opts.runs ?? 1;
+export async function profileOps(model: Model, data: ImageSet, opts: TimingOptions = {}): Promise<OpTime[]> {
+  const batch = opts.batch ?? DEFAULT_BATCH;
+  const runs = opts.repeats ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'flipguard-profile-'));
   try {
     const o = { ...sessionOptions(opts), enableProfiling: false };
