@@ -187,3 +187,20 @@ test('tmr-weights on a PyTorch export (opset 14): the vote folds at session crea
   const data: ImageSet = { name: 'synthetic', x, y: new Uint8Array(8), shape: [3, 32, 32], count: 8, classes: 10 };
   assert.deepEqual(Array.from((await logits(h, data)).logits), Array.from((await logits(model, data)).logits));
 });
+
+test('CLI: --placement / --range-mode / --range-bounds / --fold-bn reach harden; a misplaced --placement exits 2 naming the flag', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const cli = resolve(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const lenet = resolve(repoRoot, 'models', 'lenet5-mnist.onnx');
+  const dir = mkdtempSync(resolve(tmpdir(), 'fg-placement-'));
+  const out = resolve(dir, 'r.onnx');
+  const ok = spawnSync(process.execPath, [cli, 'harden', lenet, '--method', 'ranger', '--placement', 'after-act', '--range-mode', 'saturate', '--range-bounds', 'layer', '--fold-bn', '--limit', '200', '--out', out, '--quiet'], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  const info = hardenedInfo(readModel(out));
+  assert.deepEqual([info?.options.placement, info?.options.rangeMode, info?.options.rangeBounds, info?.options.foldBn], ['after-act', 'saturate', 'layer', true]);
+  const bad = spawnSync(process.execPath, [cli, 'harden', lenet, '--method', 'edac', '--ratio', '0', '--placement', 'after-bn', '--limit', '200', '--out', resolve(dir, 'e.onnx'), '--quiet'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--placement applies to ranger only/);
+});
