@@ -1,6 +1,6 @@
 /**
- * Time overhead of hardened models (issue 14): for every model × hardening variant, the time of a
- * bare onnxruntime session (2 threads, batch 256) per pass over the images, as the ratio
+ * Time overhead of hardened models (issue 14): for every model × hardening variant, the time of an
+ * onnxruntime session per model (2 threads, batch 256) per pass over the images, as the ratio
  * hardened ÷ original with all variants of one model timed in ONE run (passes interleaved, median
  * of the passes), next to the MAC and parameter ratios; and onnxruntime's profiler per op type for
  * each variant (where the time goes).
@@ -126,5 +126,5 @@ export async function benchOverhead(): Promise<string> {
     for (const { v, model: h } of made) profiles.push(`${name}, ${v.name} — ${profileLine(await profileOps(h, { ...test, count: Math.min(test.count, 512) }, { threads }))}`);
     rows.push([name, 'original', '1.000', '1.000', `${times[0].seconds.toFixed(3)} s`, `${Math.min(...times[0].passes).toFixed(3)} s`, '']);
   }
-  return `Hardened ÷ original time per pass, bare onnxruntime session (${threads} threads, batch 256, ${images} images, median and fastest of ${runs} passes, all variants of a model interleaved in one run; rankings seeded random). Machine shared with other engineers' builds and tests during the run: timings are noisy, the per-op profiles below are the steadier evidence.\n\n\`\`\`\n${formatTable(['model', 'variant', 'MACs ×', 'params ×', 'time × (median)', 'time × (fastest)', 'target'], rows)}\n\`\`\`\n\nProfile per op type (onnxruntime profiler, kernel time per pass of ${Math.min(images, 512)} images, ops after onnxruntime's fusions; Conv here is the NCHWc conv, ReorderInput/ReorderOutput are the layout conversions an unfusable op forces):\n\n\`\`\`\n${profiles.join('\n')}\n\`\`\``;
+  return `Hardened ÷ original time per pass, one onnxruntime session per model (runtime timeInferenceMany: session.run per batch, nothing else; ${threads} threads, batch 256, ${images} images, median and fastest of ${runs} passes, all variants of a model interleaved in one run; rankings seeded random). Machine shared with other engineers' builds and tests during the run: timings are noisy, the per-op profiles below are the steadier evidence.\n\n\`\`\`\n${formatTable(['model', 'variant', 'MACs ×', 'params ×', 'time × (median)', 'time × (fastest)', 'target'], rows)}\n\`\`\`\n\nProfile per op type (onnxruntime profiler, kernel time per pass of ${Math.min(images, 512)} images, ops after onnxruntime's fusions; Conv here is the NCHWc conv, ReorderInput/ReorderOutput are the layout conversions an unfusable op forces):\n\n\`\`\`\n${profiles.join('\n')}\n\`\`\``;
 }
