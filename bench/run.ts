@@ -12,8 +12,10 @@ import { benchPerSample } from '../src/analysis/per-sample.js';
 import { buildModel } from '../src/models/index.js';
 import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
+import { benchOverhead, overheadCommand } from './overhead.js';
+import { benchProtection, protectionCommand } from './protection.js';
 
-const benches: Record<string, { title: string; run: () => Promise<string> }> = {
+const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
   swap: { title: 'parameter swapping', run: () => benchParameterSwap() },
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
@@ -21,6 +23,8 @@ const benches: Record<string, { title: string; run: () => Promise<string> }> = {
   queue: { title: 'Redis queue: trials/s with workers, overhead per trial', run: () => benchQueue() },
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
+  overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
+  protection: { title: 'protection of the range-restriction constructions (issue 14)', run: () => benchProtection(), command: protectionCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {
@@ -45,5 +49,5 @@ for (const [name, b] of Object.entries(benches)) {
   console.error(`bench ${name}…`);
   const body = await b.run();
   console.log(`\n## ${b.title}\n${body}\n`);
-  appendResults(b.title, `npm run bench -- ${name}`, body);
+  appendResults(b.title, b.command?.() ?? `npm run bench -- ${name}`, body);
 }

@@ -9,7 +9,10 @@
  * - `edac` (paper A): duplicate the top max(1, ⌊r·C⌋) channels of every conv/dense layer (the output
  *   layer entirely) + EDAC layer with detection intervals (cases A–E). edac.ts.
  * - `edac-nointervals`: the same without intervals (a ≠ b → min; other channels only NaN → 0).
- * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0).
+ * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0,
+ *   or clamped with `rangeMode: 'saturate'`), at the conv output (`placement: 'paper'`, edac.ts) or
+ *   behind the batch norm / batch norm + ReLU so onnxruntime keeps its fusions (range.ts).
+ * - `foldBn` (any method): batch norm folded into the conv first (analysis/canonize.ts).
  * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
  * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
  * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
@@ -33,7 +36,7 @@
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
@@ -46,6 +49,8 @@ import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.j
 import { tmrChannelsTransform } from './tmr-channels.js';
 import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
+import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
+import { foldBatchNorm } from '../analysis/canonize.js';
 import { DEFAULT_RATIO } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
@@ -93,6 +98,28 @@ export interface HardenOptions {
   allDiffer?: AllDiffer;
   /** tmr-channels: NaN → 0 in the unprotected channels too (default true). */
   nanToZero?: boolean;
+  /**
+   * ranger: out-of-interval values → 'zero' (paper A's case E, default) or 'saturate' (clamped to the
+   * bound, as the Ranger tool does). edac's case E follows it unless `outside` is given.
+   */
+  rangeMode?: RangeMode;
+  /**
+   * ranger: where the range check sits — 'paper' (conv output, before batch norm), 'after-bn'
+   * (behind the batch norm: exact fault-free, keeps Conv+BN fused, also checks faults in the batch-norm
+   * parameters; the default) or 'after-act' (behind batch norm and
+   * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
+   * for 'zero'). See range.ts.
+   */
+  placement?: Placement;
+  /** ranger: one interval per channel (default, paper A) or one per layer (Ranger's; fuses into the conv as a Clip when saturating). */
+  rangeBounds?: RangeBounds;
+  /**
+   * Fold every batch norm that directly follows a conv/dense layer into that layer's weight and bias
+   * before hardening (default false). The batch norm's parameters then ARE the conv's stored weights
+   * for the fault model (a fault in a folded weight is a fault in W·γ/√(σ²+ε)), interval profiling
+   * and any given intervals refer to the folded (post-BN) output.
+   */
+  foldBn?: boolean;
 }
 
 /** One layer of a hardening report. */
@@ -148,6 +175,25 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   checkRatio(ratio);
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
 
+  const rangeMode = opts.rangeMode ?? 'zero';
+  // ranger's default 'after-bn', by measurement (bench/RESULTS.md, issue 14): fault-free it is the
+  // paper's method exactly, it costs the same time (Where/compare passes and layout reorders cost
+  // alike wherever they sit), and it protects much better at high BER because the check also sees
+  // faults in the batch-norm parameters (vgg11-mnist, drop at 1e-4: 0.7 pp vs 34 pp)
+  const placement = opts.placement ?? (method === 'ranger' ? 'after-bn' : 'paper');
+  const rangeBounds = opts.rangeBounds ?? 'channel';
+  if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
+  if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
+  if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
+  if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The ${opt('placement')} applies to ranger only; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
+  const original = model;
+  if (opts.foldBn) {
+    const f = foldBatchNorm(model);
+    model = f.model;
+    if (opts.intervals) opts = { ...opts, intervals: foldedIntervals(original, opts.intervals, f.folded) };
+  }
+
   let intervals: Intervals | undefined;
   let intervalInfo: HardenReport['intervals'];
   const margin = opts.margin ?? 0;
@@ -171,15 +217,27 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   let replicaMacs: HardenReport['replicaMacs'];
   const options: Record<string, unknown> = {};
   switch (method) {
-    case 'edac': case 'edac-nointervals': case 'ranger': {
+    case 'ranger': {
+      const r = placement === 'paper'
+        ? edacTransform(model, {
+          ratio: 0, intervals: rangeBounds === 'layer' ? layerIntervals(intervals!) : intervals, protectOutput: false,
+          outside: opts.outside ?? (rangeMode === 'saturate' ? 'clip' : 'zero'), margin, method,
+        })
+        : rangeTransform(model, { intervals: intervals!, mode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, bounds: rangeBounds, margin });
+      Object.assign(options, { rangeMode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, rangeBounds, margin });
+      ({ model: out, layers, stages } = r);
+      break;
+    }
+    case 'edac': case 'edac-nointervals': {
+      const outside = opts.outside ?? (rangeMode === 'saturate' ? 'clip' : 'zero');
       const r = edacTransform(model, {
         ratio, scores: opts.scores, intervals, useIntervals: method !== 'edac-nointervals',
-        protectOutput: method === 'ranger' ? false : opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
-        outside: opts.outside, margin, method,
+        protectOutput: opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
+        outside, margin, method,
       });
       Object.assign(options, {
-        protectOutput: method === 'ranger' ? false : opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
-        ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside: opts.outside ?? 'zero', margin }),
+        protectOutput: opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
+        ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside, margin }),
       });
       ({ model: out, layers, stages } = r);
       break;
@@ -211,12 +269,13 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     }
   }
 
+  if (opts.foldBn) options.foldBn = true;
   const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);
   const protectedBy: Record<string, number> = {};
   for (const l of layers) protectedBy[l.name] = l.protected;
   const totals = { protected: layers.reduce((s, l) => s + l.protected, 0), units: layers.reduce((s, l) => s + units(l), 0) };
   const params = (m: Model): number => { let n = 0; for (const t of m.graph.initializers.values()) if (t.dataType === 1) n += t.data.length; return n; };
-  const before = params(model);
+  const before = params(original);
   const addedParameters = params(out) - before;
   const info: HardenedInfo = {
     method, ratio, ranking: opts.scores?.method ?? null, options,

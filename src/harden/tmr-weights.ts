@@ -115,12 +115,17 @@ function wordOf(e: Emitter, x: string): string {
   hi.push(Infinity, NaN);
   const asInt = (b: string): string => e.op('Cast', [b], { to: A.i(DataType.INT64) });
   const e1 = e.op('Sub', [e0, asInt(e.op('Less', [ax, e.op('Gather', [e.doubles('exp_lo', [256], lo), e0], { axis: A.i(0) })]))]);
-  const e2 = e.op('Add', [e1, asInt(e.ge(ax, e.op('Gather', [e.doubles('exp_hi', [256], hi), e1], { axis: A.i(0) })))]);
+  // ax ≥ hi[e1] as Greater ∨ Equal (false against the NaN at hi[255]): onnxruntime does not
+  // constant-fold GreaterOrEqual / LessOrEqual on float64 below opset 16 (PyTorch exports use 14),
+  // and one unfolded node leaves the whole vote running on every inference
+  const hiE = e.op('Gather', [e.doubles('exp_hi', [256], hi), e1], { axis: A.i(0) });
+  const e2 = e.op('Add', [e1, asInt(e.or(e.op('Greater', [ax, hiE]), e.eq(ax, hiE)))]);
   const ex = e.where(isNan, e.int64s('e255', [], [255]), e2);
   const scale: number[] = [pow2(149)], offset: number[] = [0];
   for (let k = 1; k <= 254; k++) { scale.push(pow2(150 - k)); offset.push(pow2(23)); }
   scale.push(0); offset.push(0);
-  const axf = e.where(e.le(ax, e.doubles('flt_max', [], [3.4028234663852886e38])), ax, zeroD);
+  // ax is never NaN here, so ax ≤ FLT_MAX is Not(ax > FLT_MAX) (see above for why not LessOrEqual)
+  const axf = e.where(e.not(e.op('Greater', [ax, e.doubles('flt_max', [], [3.4028234663852886e38])])), ax, zeroD);
   const md = e.op('Sub', [
     e.op('Mul', [axf, e.op('Gather', [e.doubles('mant_scale', [256], scale), ex], { axis: A.i(0) })]),
     e.op('Gather', [e.doubles('mant_offset', [256], offset), ex], { axis: A.i(0) }),

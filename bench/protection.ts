@@ -1,0 +1,60 @@
+/**
+ * Protection of the range-restriction constructions of issue 14 on vgg11-mnist: a campaign at paper
+ * A's BER grid (SPEC §2) for the unprotected model, the old construction (paper placement, zeroing)
+ * and every new one (behind batch norm, behind batch norm + ReLU, saturating, per-layer bounds,
+ * batch norm folded first). Intervals are profiled once, on the whole training split (paper A).
+ *
+ * Environment: PROTECTION_TRIALS (10), PROTECTION_IMAGES (1000 test images), PROTECTION_THREADS (2).
+ * Note: every variant is its own model, so its fault plans differ (a plan depends on the model's
+ * fingerprint); constructions that are exactly equivalent agree within the campaign's confidence
+ * intervals, not trial by trial.
+ */
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readModel } from '../src/graph/onnx.js';
+import type { Model } from '../src/graph/types.js';
+import { loadDataset, subset } from '../src/data/index.js';
+import { harden, profileIntervals, type HardenOptions } from '../src/harden/index.js';
+import { runCampaign } from '../src/campaign/run.js';
+import { formatTable } from '../src/cli/table.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Paper A's BER grid (SPEC §2). */
+export const PAPER_A_BERS = [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4];
+
+const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals'> }[] = [
+  { name: 'unprotected' },
+  { name: 'ranger zero, paper (old)', opts: { method: 'ranger', placement: 'paper' } },
+  { name: 'ranger zero, after-bn', opts: { method: 'ranger', placement: 'after-bn' } },
+  { name: 'ranger zero, after-act', opts: { method: 'ranger', placement: 'after-act' } },
+  { name: 'ranger saturate, paper', opts: { method: 'ranger', placement: 'paper', rangeMode: 'saturate' } },
+  { name: 'ranger saturate, after-act', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate' } },
+  { name: 'ranger saturate, after-act, per-layer', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate', rangeBounds: 'layer' } },
+  { name: 'ranger zero, paper, --fold-bn', opts: { method: 'ranger', placement: 'paper', foldBn: true } },
+];
+
+export function protectionCommand(): string {
+  const env = ['PROTECTION_TRIALS', 'PROTECTION_IMAGES', 'PROTECTION_THREADS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  return [...env, 'npm run bench -- protection'].join(' ');
+}
+
+export async function benchProtection(): Promise<string> {
+  const trials = Number(process.env.PROTECTION_TRIALS ?? 10);
+  const images = Number(process.env.PROTECTION_IMAGES ?? 1000);
+  const threads = Number(process.env.PROTECTION_THREADS ?? 2);
+  const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
+  const train = loadDataset({ data: 'mnist', split: 'train' });
+  const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
+  const intervals = await profileIntervals(model, train, { threads });
+  const rows: (string | number)[][] = [];
+  for (const v of VARIANTS) {
+    console.error(`protection: ${v.name}`);
+    let m: Model = model;
+    // with foldBn, harden carries the given intervals through each folded batch norm
+    if (v.opts) m = (await harden(model, { ...v.opts, intervals })).model;
+    const c = await runCampaign({ model: m, data: test, bers: PAPER_A_BERS, trials, seed: 1, threads });
+    rows.push([v.name, `${(c.golden.accuracy * 100).toFixed(2)}%`, ...c.bers.map((b) => b.meanDrop.toFixed(2))]);
+  }
+  return `Accuracy drop (percentage points, mean over ${trials} trials per BER; binomial fault count, every stored float32 bit a target, bounds and fill values included) on the first ${images} MNIST test images, vgg11-mnist; intervals profiled on the 60,000 training images:\n\n\`\`\`\n${formatTable(['construction', 'clean acc', ...PAPER_A_BERS.map((b) => b.toExponential(0))], rows)}\n\`\`\``;
+}

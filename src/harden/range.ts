@@ -1,0 +1,210 @@
+/**
+ * Range restriction placed for speed (SPEC §4.1 "Placement" and "Saturation mode"): the `ranger`
+ * check moved from the conv output to behind the layer's batch norm ('after-bn') or behind its
+ * batch norm and ReLU ('after-act'), so that onnxruntime still fuses Conv + BatchNormalization
+ * (+ ReLU, + Clip) into one kernel.
+ *
+ * The detection intervals are profiled on the conv output (paper A). Per channel c they are carried
+ * through the batch norm y = s·x + t (s = γ/√(σ² + ε), t = β − μ·s) — [L, U] → [s·L + t, s·U + t],
+ * bounds swapped when s < 0 — and, for 'after-act', through the ReLU (both bounds → max(0, ·)).
+ * The replacement value follows too: "→ 0" before the batch norm is "→ t" behind it (and
+ * "→ max(0, t)" behind the ReLU). The mapping is done in float64 and rounded outward to float32
+ * with a relative slack of 2^-20 (about 1e-6) so that onnxruntime's fused float32 arithmetic cannot
+ * push a value that was inside its interval by an ulp across the bound.
+ *
+ * Modes (for the out-of-range values):
+ * - 'zero' (paper A, case E): `Where(L ≤ y ≤ U, y, fill)`; a NaN fails both comparisons and is
+ *   replaced too. Behind the ReLU the lower comparison is dropped when every lower bound is 0
+ *   (the ReLU already guarantees it).
+ * - 'saturate' (Ranger): clamped to the nearest bound. With per-layer bounds (`bounds: 'layer'`:
+ *   one [min L, max U] per layer, as the Ranger tool does) this is one `Clip`, which onnxruntime
+ *   fuses into the conv; per-channel bounds are `Max(y, L)` and `Min(·, U)` with [1, C, 1, 1]
+ *   constants (Max dropped when it cannot change anything: every lower bound 0 behind a ReLU).
+ *
+ * Exactness: saturation commutes with every non-decreasing map (f(clamp(x, L, U)) =
+ * clamp(f(x), f(L), f(U))), so 'saturate' gives the same values in every placement (up to float32
+ * rounding of the mapped bounds). 'zero' behind the batch norm is exact the same way (equality of
+ * the selections, "→ t"), but behind a ReLU it no longer sees values below the lower bound (the
+ * ReLU has already made them 0) and replaces with max(0, t) — a different method, whose protection
+ * is measured (bench/RESULTS.md) rather than assumed.
+ *
+ * NaN: 'zero' replaces a NaN by the fill value in every placement (it fails both comparisons).
+ * 'saturate' behind the batch norm follows the Ranger tool (a clamp): onnxruntime's Clip, Max and Min
+ * propagate NaN, so a NaN stays NaN (test/harden-placement.test.ts records it); the campaign's DUE
+ * rate shows what that costs. (At the paper placement, saturation keeps EDAC's NaN → 0 first.)
+ *
+ * Bounds, fill values are float32 initializers (`<layer>.range.lower`, `.upper`, `.fill`), so faults
+ * reach them, as paper A's fault model asks for the interval bounds.
+ */
+import { consumers, attrFloat, attrInt } from '../graph/builder.js';
+import { FlipguardError, opt } from '../errors.js';
+import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
+import { GraphEditor } from './graph-edit.js';
+import { layerSites } from './layers.js';
+import type { StageRecord } from './common.js';
+import type { ChannelLayerReport, TransformResult } from './edac.js';
+import type { Intervals } from './profile.js';
+
+/** What happens to an out-of-interval value: replaced by 0 (paper A) or clamped to the bound (Ranger). */
+export type RangeMode = 'zero' | 'saturate';
+/** Where the check sits: at the conv output (paper A), behind the batch norm, or behind batch norm and ReLU. */
+export type Placement = 'paper' | 'after-bn' | 'after-act';
+/** One interval per output channel (paper A) or one per layer (Ranger). */
+export type RangeBounds = 'channel' | 'layer';
+
+export const RANGE_MODES: readonly RangeMode[] = ['zero', 'saturate'];
+export const PLACEMENTS: readonly Placement[] = ['paper', 'after-bn', 'after-act'];
+export const RANGE_BOUNDS: readonly RangeBounds[] = ['channel', 'layer'];
+
+/** An inference-mode BatchNormalization reading the layer's tap, as per-channel s and t (float64). */
+export interface AffineBn {
+  node: Node;
+  s: Float64Array;
+  t: Float64Array;
+}
+
+function floats(g: Graph, name: string | undefined, n: number): Float32Array | undefined {
+  const t = name ? g.initializers.get(name) : undefined;
+  return t && t.dataType === DataType.FLOAT && t.data.length === n ? (t.data as Float32Array) : undefined;
+}
+
+/** The batch norm that is the only reader of `value` (with C-channel initializer parameters), as y = s·x + t. */
+export function affineBatchNorm(g: Graph, readers: Map<string, Node[]>, value: string, C: number): AffineBn | undefined {
+  const r = readers.get(value) ?? [];
+  if (r.length !== 1 || r[0].opType !== 'BatchNormalization' || r[0].inputs[0] !== value) return undefined;
+  const bn = r[0];
+  if (attrInt(bn, 'training_mode', 0) !== 0 || bn.outputs.filter(Boolean).length !== 1) return undefined;
+  const [gamma, beta, mean, variance] = bn.inputs.slice(1, 5).map((n) => floats(g, n, C));
+  if (!gamma || !beta || !mean || !variance) return undefined;
+  const eps = attrFloat(bn, 'epsilon', 1e-5);
+  const s = new Float64Array(C), t = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    s[c] = gamma[c] / Math.sqrt(variance[c] + eps);
+    t[c] = beta[c] - mean[c] * s[c];
+  }
+  return { node: bn, s, t };
+}
+
+/** `x` rounded to float32 and moved outward (down for 'lo', up for 'hi') by 2^-20 of its magnitude. */
+function outward(x: number, dir: 'lo' | 'hi'): number {
+  const slack = Math.abs(x) * 2 ** -20;
+  return Math.fround(dir === 'lo' ? x - slack : x + slack);
+}
+
+export interface RangeOptions {
+  intervals: Intervals;
+  mode?: RangeMode;
+  /** 'after-bn' or 'after-act' ('paper' is edacTransform's case E). */
+  placement: Exclude<Placement, 'paper'>;
+  bounds?: RangeBounds;
+  /** Relative widening of every interval on each side, before the mapping (default 0). */
+  margin?: number;
+}
+
+/** Range restriction behind the batch norm (+ ReLU) of every conv/dense layer; see the module comment. */
+export function rangeTransform(model: Model, opts: RangeOptions): TransformResult {
+  const mode = opts.mode ?? 'zero';
+  const bounds = opts.bounds ?? 'channel';
+  const margin = opts.margin ?? 0;
+  if (!RANGE_MODES.includes(mode)) throw new FlipguardError(`The ${opt('mode')} "${String(mode)}" is unknown; use zero or saturate.`);
+  if (!RANGE_BOUNDS.includes(bounds)) throw new FlipguardError(`The ${opt('bounds')} "${String(bounds)}" is unknown; use channel or layer.`);
+  if (opts.placement !== 'after-bn' && opts.placement !== 'after-act') throw new FlipguardError(`The ${opt('placement')} "${String(opts.placement)}" is unknown here; use after-bn or after-act (paper is the EDAC stage's own).`);
+  const sites = layerSites(model);
+  const ed = new GraphEditor(model);
+  const g = ed.graph;
+  const readers = consumers(g);
+  const layers: ChannelLayerReport[] = [];
+  const stages: StageRecord[] = [];
+  for (const site of sites) {
+    const C = site.channels;
+    layers.push({ name: site.name, kind: site.kind, channels: C, protected: 0, indices: [], copies: 1 });
+    const iv = opts.intervals.get(site.name);
+    if (!iv || iv.lower.length !== C || iv.upper.length !== C) {
+      throw new FlipguardError(`The detection intervals for layer "${site.name}" are missing or do not have ${C} channels; profile them for this model (profileIntervals on the training split).`);
+    }
+    const lo = new Float64Array(C), hi = new Float64Array(C), fill = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      const l = iv.lower[c], u = iv.upper[c];
+      if (!(l <= u)) throw new FlipguardError(`The detection interval of channel ${c} of layer "${site.name}" is [${l}, ${u}], which is empty or NaN; re-profile the intervals on data the model runs cleanly on.`);
+      const w = (u - l) * margin;
+      lo[c] = l - w; hi[c] = u + w;
+    }
+    // walk the layer's group: tap → batch norm → ReLU
+    let value = site.tap;
+    const bn = affineBatchNorm(g, readers, value, C);
+    if (bn) {
+      for (let c = 0; c < C; c++) {
+        const a = bn.s[c] * lo[c] + bn.t[c], b = bn.s[c] * hi[c] + bn.t[c];
+        lo[c] = Math.min(a, b); hi[c] = Math.max(a, b); fill[c] = bn.t[c];
+      }
+      value = bn.node.outputs[0];
+    }
+    let afterRelu = false;
+    if (opts.placement === 'after-act') {
+      const r = readers.get(value) ?? [];
+      if (r.length === 1 && r[0].opType === 'Relu') {
+        for (let c = 0; c < C; c++) { lo[c] = Math.max(0, lo[c]); hi[c] = Math.max(0, hi[c]); fill[c] = Math.max(0, fill[c]); }
+        value = r[0].outputs[0];
+        afterRelu = true;
+      }
+    }
+    const anchor = g.nodes.find((n) => n.outputs.includes(value))!;
+    const shape = [1, C, ...site.shape.slice(2).map(() => 1)];
+    const perLayer = bounds === 'layer';
+    const L = perLayer ? [outward(Math.min(...lo), 'lo')] : Array.from(lo, (x) => outward(x, 'lo'));
+    const U = perLayer ? [outward(Math.max(...hi), 'hi')] : Array.from(hi, (x) => outward(x, 'hi'));
+    const dims = perLayer ? [] : shape;
+    const Lt = ed.init(`${site.name}.range.lower`, DataType.FLOAT, dims, Float32Array.from(L));
+    const Ut = ed.init(`${site.name}.range.upper`, DataType.FLOAT, dims, Float32Array.from(U));
+    // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing
+    const needLower = !(afterRelu && L.every((x) => x <= 0));
+    const stageIn = ed.fresh(`${value}.unchecked`);
+    const out = value;
+    anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
+    const e = ed.after(anchor);
+    if (mode === 'saturate') {
+      if (perLayer) e.op('Clip', [stageIn, needLower ? Lt : '', Ut], {}, { out });
+      else e.op('Min', [needLower ? e.max(stageIn, Lt) : stageIn, Ut], {}, { out });
+    } else {
+      const allZero = fill.every((x) => x === 0);
+      const F = allZero ? e.scalar(0, 'harden.zero') : ed.init(`${site.name}.range.fill`, DataType.FLOAT, shape, Float32Array.from(fill, Math.fround));
+      const inside = needLower ? e.and(e.ge(stageIn, Lt), e.ge(Ut, stageIn)) : e.ge(Ut, stageIn);
+      e.where(inside, stageIn, F, out);
+    }
+    // value infos recorded for the renamed value stay true (same shape), nothing to drop
+    stages.push({ kind: 'same', input: stageIn, output: out });
+  }
+  return { model: { ...model, graph: ed.finish() }, layers, stages };
+}
+
+/** The intervals with every layer's channels collapsed to one [min L, max U] (Ranger's per-layer bounds). */
+export function layerIntervals(iv: Intervals): Intervals {
+  const m: Intervals = new Map();
+  for (const [k, v] of iv) {
+    const l = Math.min(...v.lower), u = Math.max(...v.upper);
+    m.set(k, { lower: new Float32Array(v.lower.length).fill(l), upper: new Float32Array(v.upper.length).fill(u) });
+  }
+  return m;
+}
+
+/** Intervals profiled on the unfolded conv outputs, carried through each folded batch norm (rounded outward, as above). */
+export function foldedIntervals(model: Model, iv: Intervals, folded: readonly { layer: string; batchNorm: string }[]): Intervals {
+  const g = model.graph;
+  const readers = consumers(g);
+  const out: Intervals = new Map(iv);
+  const sites = new Map(layerSites(model).map((s) => [s.name, s]));
+  for (const f of folded) {
+    const site = sites.get(f.layer);
+    const v = iv.get(f.layer);
+    if (!site || !v) continue;
+    const bn = affineBatchNorm(g, readers, site.tap, site.channels);
+    if (!bn) continue;
+    const lower = new Float32Array(v.lower.length), upper = new Float32Array(v.upper.length);
+    for (let c = 0; c < lower.length; c++) {
+      const a = bn.s[c] * v.lower[c] + bn.t[c], b = bn.s[c] * v.upper[c] + bn.t[c];
+      lower[c] = outward(Math.min(a, b), 'lo'); upper[c] = outward(Math.max(a, b), 'hi');
+    }
+    out.set(f.layer, { lower, upper });
+  }
+  return out;
+}
