@@ -3,9 +3,10 @@
  * other field's raw bytes; encoding writes the interpreted fields back and appends the kept bytes.
  * Tensor values are always written as raw_data (little-endian), whatever storage they came from.
  */
-import { readFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FlipguardError } from '../errors.js';
+import { writeFileSafe, type OutputOptions } from '../util/fs-safe.js';
 import { allocate, fromBytes, numel, toBytes } from './dtype.js';
 import { ProtoReader, ProtoWriter, WIRE_LEN, textDecoder, textEncoder } from './protobuf.js';
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type ValueInfo, type Dim } from './types.js';
@@ -412,16 +413,9 @@ function encodeGraph(w: ProtoWriter, g: Graph): void {
   for (const e of g.extra ?? []) w.raw(e);
 }
 
-/** Writes a Model to an ONNX file (tensor values inline). */
-export function writeModel(path: string, m: Model): void {
-  try {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, encodeModel(m));
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new FlipguardError(`Cannot write the model to "${path}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`);
-  }
+/** Writes a Model to an ONNX file (tensor values inline), never clobbering (see util/fs-safe). */
+export function writeModel(path: string, m: Model, opts: OutputOptions = {}): void {
+  writeFileSafe(path, encodeModel(m), opts);
 }
 
 /**

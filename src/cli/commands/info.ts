@@ -1,6 +1,6 @@
 import { loadModel } from '../../graph/load.js';
 import { modelInfo } from '../../graph/info.js';
-import type { Command } from '../command.js';
+import { checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt, humanCount } from '../table.js';
 
@@ -11,12 +11,13 @@ export const infoCommand: Command = {
   positionals: [1, 1],
   options: { json: { kind: 'string', arg: 'FILE', help: 'also write the report as JSON' } },
   async run({ positionals, values }) {
+    const out = checkOutputs(values, ['json'], [positionals[0]]);
     const info = modelInfo(loadModel(positionals[0]));
     const rows = info.layers.map((l) => [l.name, l.op, `[${l.outputShape.join('×')}]`, groupInt(l.parameters), groupInt(l.macs)]);
     process.stdout.write(`${bold(positionals[0])}  (${info.producer || 'unknown producer'}, opset ${info.opset})\n`);
     process.stdout.write(`input ${info.input.name} [${info.input.shape.map((d) => d ?? '?').join('×')}] → output ${info.output.name} [${info.output.shape.map((d) => d ?? '?').join('×')}]\n\n`);
     process.stdout.write(formatTable(['layer', 'op', 'output', 'parameters', 'MACs/image'], rows) + '\n\n');
     process.stdout.write(`total: ${groupInt(info.parameters)} parameters (${humanCount(info.parameters)}), ${(info.storedBytes / 1024).toFixed(1)} KiB stored, ${groupInt(info.macs)} MACs per image (${humanCount(info.macs)})\n`);
-    if (values.json) writeJson(values.json as string, info);
+    if (values.json) writeJson(values.json as string, info, out);
   },
 };
