@@ -29,7 +29,7 @@ export const dataOptions: Record<string, OptionSpec> = {
   data: { kind: 'string', arg: 'mnist|cifar10|cifar100|idx', help: 'dataset', choices: ['mnist', 'cifar10', 'cifar100', 'idx'], default: 'mnist' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'folder with the dataset files (cifar10, cifar100, idx)' },
   split: { kind: 'string', arg: 'test|train', help: 'which split', choices: ['test', 'train'], default: 'test' },
-  limit: { kind: 'int', arg: 'N', help: 'use only the first N images of the split' , min: 1 },
+  limit: { kind: 'int', arg: 'N', help: 'use only the first N images of the split', min: 1 },
   mean: { kind: 'numbers', arg: 'M1,M2,…', help: 'per-channel mean to subtract (default: from the model metadata, else none)' },
   std: { kind: 'numbers', arg: 'S1,S2,…', help: 'per-channel std to divide by (with --mean)' },
 };

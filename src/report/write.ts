@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FlipguardError } from '../errors.js';
-import { outputDirOf, type OutputDir } from '../util/fs-safe.js';
+import { checkOutputDir, outputDirOf, type OutputDir } from '../util/fs-safe.js';
 import { buildCharts, PALETTE, variantOrder, type ChartDef } from './charts.js';
 import { CSV_FILES, reportCsv } from './csv.js';
 import { buildReportData, type ReportOptions } from './data.js';
@@ -78,6 +78,8 @@ export function reportHtml(data: ReportData): { html: string; charts: ChartDef[]
  * Throws a FlipguardError naming the input for an unknown or damaged file.
  */
 export function writeReport(opts: WriteReportOptions): WriteReportResult {
+  // refuse a bad folder before reading the inputs; files are only removed once the report is built
+  if (typeof opts.outDir !== 'object') checkOutputDir(opts.outDir ?? DEFAULT_OUT_DIR, { force: opts.force, label: 'report folder' });
   const data = buildReportData(opts);
   const { html, charts, warnings } = reportHtml(data);
   // inputs given as paths may lie in the folder (a demo's inputs/): they are never removed

@@ -188,24 +188,13 @@ export class OutputDir {
 
   /** See prepareOutputDir. */
   static prepare(dir: string, opts: OutputOptions = {}): OutputDir {
-    if (!dir) throw new FlipguardError(`The ${opts.label ?? 'output folder'} name is empty; give a folder name.`);
-    const what = opts.label ?? 'output folder';
-    const kernel = underKernelFs(dir);
-    if (kernel) throw new FlipguardError(`The ${what} "${dir}" lies under ${kernel}, which holds kernel interfaces, not files; choose a path in an ordinary folder.`);
-    const st = statOrUndefined(dir);
-    if (!st) {
+    const state = checkOutputDir(dir, opts);
+    if (state === 'missing') {
       mkdirs(dir);
       return new OutputDir(dir, [], opts.protect ?? []);
     }
-    if (!st.isDirectory()) throw new FlipguardError(`The ${what} "${dir}" is a file; give a folder name.`);
-    let entries: string[];
-    try { entries = readdirSync(dir).filter((e) => e !== MANIFEST_NAME); } catch (e) { throw new FlipguardError(ioErrorMessage(e, dir, 'read the folder')); }
     const listed = readManifest(dir);
-    if (entries.length === 0) return new OutputDir(dir, listed.filter((f) => lstatOrUndefined(join(dir, f))), opts.protect ?? []);
-    if (!opts.force) {
-      const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
-      throw new FlipguardError(`The ${what} "${dir}" is not empty (${shown}); give a new folder, or add --force to replace the files flipguard wrote there (all other files are kept).`);
-    }
+    if (state === 'empty') return new OutputDir(dir, listed.filter((f) => lstatOrUndefined(join(dir, f))), opts.protect ?? []);
     const kept: string[] = [];
     const realDir = realpathSync(dir);
     for (const rel of listed) {
@@ -265,6 +254,30 @@ export class OutputDir {
     const p = join(this.dir, MANIFEST_NAME);
     writeFileSafe(p, `${JSON.stringify({ flipguard: 'output-manifest', files: this.files }, null, 1)}\n`, { force: true });
   }
+}
+
+/**
+ * Checks, without changing anything, that `dir` may become an output folder: not under /proc or
+ * /sys, not a file, empty or `force` given, and a readable manifest if there is one. Returns
+ * whether it is missing, empty (apart from a manifest) or holds files.
+ */
+export function checkOutputDir(dir: string, opts: OutputOptions = {}): 'missing' | 'empty' | 'full' {
+  const what = opts.label ?? 'output folder';
+  if (!dir) throw new FlipguardError(`The ${what} name is empty; give a folder name.`);
+  const kernel = underKernelFs(dir);
+  if (kernel) throw new FlipguardError(`The ${what} "${dir}" lies under ${kernel}, which holds kernel interfaces, not files; choose a path in an ordinary folder.`);
+  const st = statOrUndefined(dir);
+  if (!st) return 'missing';
+  if (!st.isDirectory()) throw new FlipguardError(`The ${what} "${dir}" is a file; give a folder name.`);
+  let entries: string[];
+  try { entries = readdirSync(dir).filter((e) => e !== MANIFEST_NAME); } catch (e) { throw new FlipguardError(ioErrorMessage(e, dir, 'read the folder')); }
+  readManifest(dir);
+  if (entries.length === 0) return 'empty';
+  if (!opts.force) {
+    const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
+    throw new FlipguardError(`The ${what} "${dir}" is not empty (${shown}); give a new folder, or add --force to replace the files flipguard wrote there (all other files are kept).`);
+  }
+  return 'full';
 }
 
 /** Parent folders of a relative path, shallowest first ("a/b/c.txt" → ["a", "a/b"]). */

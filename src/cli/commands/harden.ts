@@ -1,3 +1,4 @@
+import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
@@ -51,7 +52,7 @@ export const hardenCommand: Command = {
     ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
-    images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)' , min: 1 },
+    images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
     'per-layer': { kind: 'bool', help: 'tmr-weights / tmr-neurons: protect the top share of every layer instead of a global top' },
     'both-inside': { kind: 'string', arg: 'min|mean|original', help: 'EDAC case C (copies differ, both inside the interval)', choices: ['min', 'mean', 'original'], default: 'min' },
     'both-outside': { kind: 'string', arg: 'zero|clip|original', help: 'EDAC case D (copies differ, both outside the interval)', choices: ['zero', 'clip', 'original'], default: 'zero' },
@@ -61,7 +62,7 @@ export const hardenCommand: Command = {
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
-    trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20 , min: 1 },
+    trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: 1 },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
     threads: threadsOption,
@@ -69,6 +70,7 @@ export const hardenCommand: Command = {
   async run({ positionals, values: v }) {
     const inputs = [positionals[0], v.scores as string | undefined];
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
+    if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');

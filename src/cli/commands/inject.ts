@@ -44,7 +44,7 @@ export const injectCommand: Command = {
   options: {
     ...dataOptions,
     ber: { kind: 'numbers', arg: 'B1,B2,…', help: 'bit error rates: probability that each stored bit flips, in [0, 1]' },
-    trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100 , min: 1 },
+    trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'campaign seed: (seed, model, BER, trial) fixes every fault', default: 1 },
     count: { kind: 'string', arg: 'binomial|floor|fixed', help: 'faults per tensor: Binomial(bits, BER), exactly floor(BER·bits) (paper A), or --faults N', choices: ['binomial', 'floor', 'fixed'], default: 'binomial' },
     faults: { kind: 'int', arg: 'N', help: 'faults per trial with --count fixed', min: 0 },
@@ -62,7 +62,7 @@ export const injectCommand: Command = {
     'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
     swap: { kind: 'string', arg: 'rebuild|feed', help: 'how faulty parameters reach onnxruntime', choices: ['rebuild', 'feed'], default: 'rebuild' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256 , min: 1 },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256, min: 1 },
     threads: threadsOption,
   },
   async run({ positionals, values: v }) {

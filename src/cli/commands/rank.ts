@@ -63,7 +63,7 @@ export const rankCommand: Command = {
   options: {
     ...rankDataOptions,
     method: { kind: 'string', arg: RANK_METHODS.join('|'), help: 'scoring method', choices: RANK_METHODS, default: 'vulnerability' },
-    images: { kind: 'int', arg: 'N', help: `training images: profiling set (vulnerability, taylor; default ${D.vulnerabilityImages}) or reference set (lrp, neurons; default ${D.referenceImages})` , min: 1 },
+    images: { kind: 'int', arg: 'N', help: `training images: profiling set (vulnerability, taylor; default ${D.vulnerabilityImages}) or reference set (lrp, neurons; default ${D.referenceImages})`, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed of the image samples and random scores (and of the ground-truth faults with --compare)', default: D.seed },
     unit: { kind: 'string', arg: 'channel|weight|neuron', help: 'score unit (default per method: channel; weight for lrp, taylor, magnitude; neuron for neurons)', choices: ['channel', 'weight', 'neuron'] },
     json: { kind: 'string', arg: 'FILE', help: 'write the scores ({"method", "layers": [{"name", "op", "unit", "scores"}], "info"}) or the comparison as JSON' },
@@ -85,7 +85,7 @@ export const rankCommand: Command = {
     layer: { kind: 'string', arg: 'NAME', help: 'with --compare: the conv or dense layer whose units are faulted' },
     ber: { kind: 'number', arg: 'B', help: 'with --compare: bit error rate (probability that each stored bit of the unit flips)' },
     methods: { kind: 'strings', arg: 'M1,M2,…', help: 'with --compare: methods to compare (default vulnerability,lrp,neurons,l1,taylor,random)', choices: RANK_METHODS },
-    trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials , min: 1 },
+    trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials, min: 1 },
     faults: { kind: 'int', arg: 'K', help: 'with --compare: exactly K bit flips per unit and trial instead of BER draws' },
     exhaustive: { kind: 'bool', help: 'with --compare: flip every single (weight, bit) of each unit once instead of random trials (no sampling noise)' },
     bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip (0 = mantissa LSB, 23–30 exponent, 31 sign)', default: '0-31' },
@@ -93,7 +93,7 @@ export const rankCommand: Command = {
     'compare-unit': { kind: 'string', arg: 'channel|weight', help: 'with --compare: fault whole channels, or a sample of single weights', choices: ['channel', 'weight'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },
     'eval-limit': { kind: 'int', arg: 'N', help: 'with --compare: evaluate on the first N test images (default all)' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)' , min: 1 },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)', min: 1 },
     threads: threadsOption,
   },
   async run({ positionals, values: v }) {
