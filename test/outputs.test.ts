@@ -15,7 +15,8 @@ import { FlipguardError } from '../src/errors.js';
 import { RecordWriter } from '../src/campaign/records.js';
 import { bindNegativeValues } from '../src/cli/args.js';
 import { MANIFEST_NAME, checkOutputPath, ioErrorMessage, prepareOutputDir, writeFileSafe } from '../src/util/fs-safe.js';
-import { writeReport, writeSampleInputs } from '../src/report/index.js';
+import { writeReport } from '../src/report/index.js';
+import { writeSampleInputs } from './fixtures/report-sample.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -208,7 +209,7 @@ test('writeFileSafe and the library writers refuse the same targets as the CLI',
   const d = fresh();
   const p = join(d, 'a.json');
   writeFileSafe(p, 'one');
-  assert.throws(() => writeFileSafe(p, 'two'), /already exists; give a new name, or add --force/);
+  assert.throws(() => writeFileSafe(p, 'two'), /already exists; give a new name, or add option "force" to replace it/);
   assert.equal(readFileSync(p, 'utf8'), 'one');
   writeFileSafe(p, 'two', { force: true });
   assert.equal(readFileSync(p, 'utf8'), 'two');

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { writeReport, writeSampleInputs, type WriteReportResult } from '../src/report/index.js';
+import { writeReport, type WriteReportResult } from '../src/report/index.js';
+import { writeSampleInputs } from './fixtures/report-sample.js';
 
 const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 

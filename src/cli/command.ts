@@ -5,6 +5,7 @@ import { MAX_THREADS, CORES } from '../runtime/session.js';
 import { checkOutputPath, type OutputOptions } from '../util/fs-safe.js';
 import { FlipguardError } from '../errors.js';
 import type { OptionSpec, Parsed } from './args.js';
+import { DEFAULT_BATCH } from '../defaults.js';
 
 /** A CLI subcommand: a thin wrapper that parses flags into a library call's options. */
 export interface Command {
@@ -52,7 +53,7 @@ export function datasetFromOptions(v: Record<string, unknown>, model?: Model, sp
 export const threadsOption: OptionSpec = { kind: 'int', arg: 'T', help: `onnxruntime intra-op threads, 1 to ${MAX_THREADS} (default: all cores)`, min: 1, max: MAX_THREADS, rangeWhy: `4 × the ${CORES} cores` };
 
 export const runtimeOptions: Record<string, OptionSpec> = {
-  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256, min: 1 },
+  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH, min: 1 },
   threads: threadsOption,
   provider: { kind: 'string', arg: 'cpu|cuda', help: 'onnxruntime execution provider', choices: ['cpu', 'cuda'], default: 'cpu' },
 };

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
 import { ortTypeName } from '../graph/dtype.js';
 import type { Model, Tensor, TensorData, Graph } from '../graph/types.js';
@@ -38,7 +38,7 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
   };
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > MAX_THREADS) {
-      throw new FlipguardError(`threads (--threads) must be a whole number from 1 to ${MAX_THREADS} (4 × the ${CORES} cores), got ${opts.threads}.`);
+      throw new FlipguardError(`The ${opt('threads')} must be a whole number from 1 to ${MAX_THREADS} (4 × the ${CORES} cores), got ${opts.threads}.`);
     }
     o.intraOpNumThreads = opts.threads;
   }
@@ -53,7 +53,7 @@ export async function createSession(model: Model | Uint8Array, opts: RuntimeOpti
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     if (/cuda/i.test(msg) && opts.executionProvider === 'cuda') {
-      throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); use --provider cpu.`);
+      throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); set ${opt('provider')} to cpu.`);
     }
     throw new FlipguardError(`onnxruntime could not load the model: ${msg}`);
   }

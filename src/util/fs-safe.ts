@@ -16,7 +16,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 
 export interface OutputOptions {
   /** Replace an existing regular file; for a folder, first remove the files flipguard wrote there. */
@@ -124,8 +124,8 @@ export function checkOutputPath(path: string, opts: OutputOptions & { append?: b
   if (st.isSymbolicLink()) throw new FlipguardError(`The output "${path}" is a symbolic link; flipguard does not write through links, so give the real file's path or a new name.`);
   if (st.isDirectory()) throw new FlipguardError(`The output "${path}" is a folder; give a file name.`);
   if (!st.isFile()) throw new FlipguardError(`The output "${path}" is a special file (a device, FIFO or socket), not a regular file; give a new file name.`);
-  if (isProtected(path, st, opts.protect)) throw new FlipguardError(`The output "${path}" is an input of this command; flipguard never writes over its input, even with --force, so give another output name.`);
-  if (!opts.append && !opts.force) throw new FlipguardError(`The output "${path}" already exists; give a new name, or add --force to replace it.`);
+  if (isProtected(path, st, opts.protect)) throw new FlipguardError(`The output "${path}" is an input of this command; flipguard never writes over its input, even with ${opt('force')}, so give another output name.`);
+  if (!opts.append && !opts.force) throw new FlipguardError(`The output "${path}" already exists; give a new name, or add ${opt('force')} to replace it.`);
 }
 
 function statOrUndefined(p: string): Stats | undefined {
@@ -228,7 +228,7 @@ export class OutputDir {
     const p = join(this.dir, n);
     const st = lstatOrUndefined(p);
     if (st && !this.files.includes(n)) {
-      throw new FlipguardError(`"${p}" already exists and was not written by flipguard in this folder (${MANIFEST_NAME} does not list it), so it is kept even with --force; move it away or choose another output folder.`);
+      throw new FlipguardError(`"${p}" already exists and was not written by flipguard in this folder (${MANIFEST_NAME} does not list it), so it is kept even with ${opt('force')}; move it away or choose another output folder.`);
     }
     // a listed file still here is a link, special file or input (kept by prepare): refused with its reason
     checkOutputPath(p, { protect: this.protect, force: true });
@@ -275,7 +275,7 @@ export function checkOutputDir(dir: string, opts: OutputOptions = {}): 'missing'
   if (entries.length === 0) return 'empty';
   if (!opts.force) {
     const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
-    throw new FlipguardError(`The ${what} "${dir}" is not empty (${shown}); give a new folder, or add --force to replace the files flipguard wrote there (all other files are kept).`);
+    throw new FlipguardError(`The ${what} "${dir}" is not empty (${shown}); give a new folder, or add ${opt('force')} to replace the files flipguard wrote there (all other files are kept).`);
   }
   return 'full';
 }

@@ -9,13 +9,14 @@ import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
-import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from '../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { prepareOutputDir } from '../util/fs-safe.js';
-import { writeReport, type WriteReportResult } from './write.js';
+import { writeReport, type WriteReportResult } from '../report/write.js';
+import { DEFAULT_SEED } from '../defaults.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The shipped default model (dist/src/report → repo root/models). */
+/** The shipped default model (dist/src/workflows → repo root/models). */
 export const DEFAULT_MODEL = resolve(here, '..', '..', '..', 'models', 'vgg11-mnist.onnx');
 
 export interface DemoOptions {
@@ -53,7 +54,7 @@ export interface DemoResult extends WriteReportResult {
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const quick = Boolean(opts.quick);
   const s = demoSettings(quick);
-  const seed = opts.seed ?? 1;
+  const seed = opts.seed ?? DEFAULT_SEED;
   const modelPath = opts.model ?? DEFAULT_MODEL;
   // checked before the first minute of work; the model is never replaced, even with force
   const out = prepareOutputDir(opts.outDir ?? 'flipguard-report', { force: opts.force, protect: [modelPath], label: 'report folder' });
