@@ -17,6 +17,7 @@ import { bindNegativeValues } from '../src/cli/args.js';
 import { MANIFEST_NAME, checkOutputPath, ioErrorMessage, prepareOutputDir, writeFileSafe } from '../src/util/fs-safe.js';
 import { writeReport } from '../src/report/index.js';
 import { writeSampleInputs } from './fixtures/report-sample.js';
+import { loadDataset, loadModel, runCampaign } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -60,6 +61,7 @@ test('every command that writes a file refuses an existing target without --forc
     ['train', '--arch', 'lenet5', '--epochs', '1', '--out', target],
     ['inject', model, '--ber', '1e-6', '--trials', '1', '--json', target],
     ['merge', join(d, 'nothing.jsonl'), '--json', target],
+    ['merge', join(d, 'nothing.jsonl'), '--out', target],
   ];
   for (const c of cases) {
     const r = run(d, ...c);
@@ -90,6 +92,23 @@ test('--force replaces an existing file through a temporary file; info/evaluate/
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(readFileSync(ev, 'utf8')).total, 20);
   assert.deepEqual(readdirSync(d).filter((f) => f.includes('.tmp')), []);
+});
+
+test('merge --out: an existing file is refused, --force replaces it once the merge is complete, an input never', async () => {
+  const d = fresh();
+  const run1 = join(d, 'a.jsonl');
+  await runCampaign({ model: loadModel(LENET), data: loadDataset({ data: 'mnist', split: 'test', limit: 10 }), bers: [1e-4], trials: 2, seed: 1, out: run1 });
+  const merged = join(d, 'm.jsonl');
+  writeFileSync(merged, USER);
+  assertRefused(run(d, 'merge', run1, '--out', merged), /"[^"]*m\.jsonl" already exists; give a new name, or add --force/);
+  assert.equal(readFileSync(merged, 'utf8'), USER);
+  const r = run(d, 'merge', run1, '--out', merged, '--force');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(readFileSync(merged, 'utf8').trim().split('\n').length, readFileSync(run1, 'utf8').trim().split('\n').length);
+  const before = readFileSync(run1);
+  assertRefused(run(d, 'merge', run1, '--out', run1, '--force'), /is an input of this command; flipguard never writes over its input, even with --force/);
+  assert.deepEqual(readFileSync(run1), before);
+  assert.deepEqual(readdirSync(d).sort(), ['a.jsonl', 'm.jsonl'], 'no temporary files are left');
 });
 
 test('the input model is never written over, even with --force: same path, hard link, or as a campaign record file', () => {
