@@ -1,6 +1,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ioErrorMessage } from '../../util/fs-safe.js';
+import { terminalJson } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { runCampaign, mergeRuns, evaluateFaultList, summaryJson, type CampaignSummary } from '../../campaign/index.js';
@@ -90,7 +91,7 @@ export const injectCommand: Command = {
     if (v['dry-run']) {
       for (const ber of v.ber as number[]) {
         const plan = planFaults(model, { ...faultOpts, seed: v.seed as number, ber, trial: 0 });
-        process.stdout.write(`${JSON.stringify(plan)}\n`);
+        process.stdout.write(`${terminalJson(plan)}\n`);
       }
       return;
     }
