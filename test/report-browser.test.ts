@@ -1,6 +1,8 @@
 /**
- * The generated report in a real browser: Debian's Chromium, headless, driven by playwright-core.
- * Needs /usr/bin/chromium (or FLIPGUARD_CHROMIUM): `apt-get update && apt-get install -y chromium`.
+ * The generated report in a real browser: headless Chromium driven by playwright-core.
+ * The browser is FLIPGUARD_CHROMIUM if set, else Debian's /usr/bin/chromium when installed, else the
+ * headless Chromium that the @sparticuz/chromium dev dependency ships inside its npm tarball
+ * (unpacked to <os tmpdir>/chromium on first use), so `npm ci && npm test` needs nothing installed by hand.
  * Screenshots go to $FLIPGUARD_TEST_ARTIFACTS or <os tmpdir>/test-artifacts/.
  */
 import { after, before, test } from 'node:test';
@@ -13,7 +15,15 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { writeReport, type WriteReportResult } from '../src/report/index.js';
 import { writeSampleInputs } from './fixtures/report-sample.js';
 
-const CHROMIUM = process.env.FLIPGUARD_CHROMIUM ?? '/usr/bin/chromium';
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+/** The Chromium binary to drive: an explicit one, the system's, or the npm-shipped headless shell. */
+async function chromiumPath(): Promise<string> {
+  if (process.env.FLIPGUARD_CHROMIUM) return process.env.FLIPGUARD_CHROMIUM;
+  if (existsSync(SYSTEM_CHROMIUM)) return SYSTEM_CHROMIUM;
+  const shipped = (await import('@sparticuz/chromium')).default;
+  return shipped.executablePath();
+}
 const ARTIFACTS = process.env.FLIPGUARD_TEST_ARTIFACTS ?? join(tmpdir(), 'test-artifacts');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -26,8 +36,9 @@ const pageErrors: string[] = [];
 const requests: string[] = [];
 
 before(async () => {
+  const CHROMIUM = await chromiumPath();
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: the report's browser test needs Debian's chromium — run "apt-get update && apt-get install -y chromium" (or set FLIPGUARD_CHROMIUM to a Chromium binary); never "npx playwright install".`);
+    throw new Error(`Chromium is not at ${CHROMIUM}: run "npm install" in the flipguard folder (the @sparticuz/chromium dev dependency ships one), or set FLIPGUARD_CHROMIUM to a Chromium binary; never "npx playwright install".`);
   }
   work = mkdtempSync(join(tmpdir(), 'flipguard-report-browser-'));
   // synthetic inputs: 3 campaign variants × 5 BERs, scores, 3 harden reports, compare, prune, provenance

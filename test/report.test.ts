@@ -276,16 +276,19 @@ test('number formats carry units', () => {
   assert.equal(toleratedBer(rows, 0.1), null);
 });
 
-test('writeReport writes html, json and csv; replaces stale files; escapes text; records provenance', () => {
+test('writeReport writes html, json and csv; replaces its own stale files only; escapes text; records provenance', () => {
   const out = join(dir, 'report-out');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'prune.csv'), 'stale');
+  writeFileSync(join(out, 'notes.csv'), 'mine');
+  // an earlier report with a prune table: its prune.csv is flipguard's (listed in the manifest)
+  assert.ok(writeReport({ inputs: sampleReportInputs(3), outDir: out, force: true }).csv.some((p) => p.endsWith('prune.csv')));
   const inputs = sampleReportInputs(3).filter((i) => i.name !== 'prune');
   const evil = { name: 'evil', data: { method: 'x</script><b>', layers: [{ name: '</script><script>alert(1)</script>', op: 'Conv', unit: 'channel', scores: [1, 2] }] } };
-  const r = writeReport({ inputs: [...inputs, evil], outDir: out, title: 'Review <draft> & notes', provenance: { commands: ['flipguard report run/'], seeds: [42] } });
+  const r = writeReport({ inputs: [...inputs, evil], outDir: out, force: true, title: 'Review <draft> & notes', provenance: { commands: ['flipguard report run/'], seeds: [42] } });
   assert.equal(r.html, join(out, 'report.html'));
   assert.deepEqual(r.csv.map((p) => p.slice(out.length + 1)), ['campaign.csv', 'overheads.csv', 'scores.csv', 'layers.csv', 'compare.csv']);
   assert.equal(existsSync(join(out, 'prune.csv')), false);
+  assert.equal(readFileSync(join(out, 'notes.csv'), 'utf8'), 'mine');
   const html = readFileSync(r.html, 'utf8');
   assert.match(html, /<title>Review &lt;draft&gt; &amp; notes<\/title>/);
   assert.equal(html.match(/<\/script>/g)?.length, 3); // the data block, Vega, the renderer: nothing from the inputs

@@ -14,6 +14,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { FlipguardError } from '../errors.js';
+import { ioErrorMessage } from '../util/fs-safe.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
 
 /** Format of the header and records; part of a file's identity. */
@@ -185,7 +186,7 @@ export class RecordWriter {
   private fd: number;
   private lastSync = Date.now();
 
-  private constructor(fd: number) {
+  private constructor(fd: number, private readonly path: string) {
     this.fd = fd;
   }
 
@@ -201,16 +202,21 @@ export class RecordWriter {
     } catch (e) {
       throw new FlipguardError(`Campaign output "${path}" cannot be opened for writing (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the folder exists and is writable.`);
     }
-    const w = new RecordWriter(fd);
+    const w = new RecordWriter(fd, path);
     if (opts.header) w.writeLine(JSON.stringify(opts.header), true);
     return w;
   }
 
   writeLine(line: string, sync = false): void {
     const b = Buffer.from(`${line}\n`, 'utf8');
-    let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
-    if (sync || Date.now() - this.lastSync > 1000) { fsyncSync(this.fd); this.lastSync = Date.now(); }
+    try {
+      let off = 0;
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+      if (sync || Date.now() - this.lastSync > 1000) { fsyncSync(this.fd); this.lastSync = Date.now(); }
+    } catch (e) {
+      // ENOSPC, EIO, EDQUOT: the lines already written are whole; a torn last one is dropped on resume
+      throw new FlipguardError(`${ioErrorMessage(e, this.path)} The trials recorded before are kept; rerun the same command to resume.`);
+    }
   }
 
   write(r: TrialRecord): void {
@@ -224,29 +230,64 @@ export class RecordWriter {
 }
 
 /**
- * Claims `${path}.lock` for this process (holding its pid), so two processes never append to one
- * output. A lock left by a process that no longer exists (killed) is taken over. Returns a release
- * function.
+ * Claims `${path}.lock` for this process (it holds "pid start-time"), so two processes never append
+ * to one output. A stale lock — its process is gone, or the pid now belongs to another program
+ * (a different start time, or not node) — is removed and reported through `onStale`. Returns a
+ * release function.
  */
-export function lockOutput(path: string): () => void {
+export function lockOutput(path: string, onStale?: (message: string) => void): () => void {
   const lock = `${path}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      writeFileSync(lock, `${process.pid} ${processStart(process.pid) ?? ''}`.trim(), { flag: 'wx' });
       return () => rmSync(lock, { force: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new FlipguardError(`Campaign output "${path}" cannot be locked (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the folder exists and is writable.`);
-      }
-      let pid = NaN;
-      try { pid = Number(readFileSync(lock, 'utf8').trim()); } catch { /* vanished meanwhile */ }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new FlipguardError(`Another flipguard process (pid ${pid}) is writing "${path}"; wait for it, or give each process its own output (use shards).`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FlipguardError(ioErrorMessage(e, lock, 'create the lock file'));
+      let text = '';
+      try { text = readFileSync(lock, 'utf8').slice(0, 100).trim(); } catch { /* vanished meanwhile */ }
+      const [pidText, start] = text.split(/\s+/);
+      const pid = Number(pidText);
+      const why = staleReason(pid, start);
+      if (!why) {
+        throw new FlipguardError(`Another flipguard process (pid ${pid}) is writing "${path}" and holds the lock file "${lock}"; wait for it, give each process its own output (use shards), or delete "${lock}" if that process is not a flipguard campaign.`);
       }
       rmSync(lock, { force: true });
+      onStale?.(`removed the stale lock file "${lock}" (${why}).`);
     }
   }
-  throw new FlipguardError(`Campaign output "${path}" could not be locked; remove "${lock}" if no campaign is running.`);
+  throw new FlipguardError(`Campaign output "${path}" could not be locked; delete "${lock}" if no campaign is running.`);
+}
+
+/** Why a lock held by `pid` (started at `start`, clock ticks since boot) is stale, or undefined if it is live. */
+function staleReason(pid: number, start: string | undefined): string | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return 'it names no process';
+  if (pid === process.pid) return 'it was left by this process';
+  if (!processAlive(pid)) return `process ${pid} is not running`;
+  const now = processStart(pid);
+  if (start !== undefined && now !== undefined && now !== start) return `process ${pid} is now another program`;
+  const cmd = processCommand(pid);
+  if (cmd !== undefined && !/node|flipguard/.test(cmd)) return `process ${pid} is "${cmd.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}", not flipguard`;
+  return undefined;
+}
+
+/** A process's start time (field 22 of /proc/PID/stat, clock ticks since boot); undefined off Linux. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) is in parentheses and may hold spaces: count fields after the last ")"
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's command line (arguments joined by spaces); undefined off Linux. */
+function processCommand(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function processAlive(pid: number): boolean {

@@ -2,7 +2,8 @@
  * The campaign runner (SPEC §2): golden run, then for each BER × trial a seeded fault plan injected
  * into copies of the parameters, an evaluation, and one JSON line appended to the output file.
  */
-import { existsSync, statSync } from 'node:fs';
+import { checkOutputPath } from '../util/fs-safe.js';
+import { existsSync } from 'node:fs';
 import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
@@ -74,6 +75,8 @@ export interface CampaignOptions {
   /** Run only the cells (BER, trial) with trial % count === index. */
   shard?: Shard;
   onProgress?: (p: CampaignProgress) => void;
+  /** Notes worth telling the user that change no result (a stale lock file removed). */
+  onNotice?: (message: string) => void;
   /** Images per onnxruntime run (default 256). */
   batch?: number;
   /** onnxruntime intra-op threads. */
@@ -165,8 +168,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const planner = new FaultPlanner(opts.model, { count: opts.count, faults: opts.faults, kind: opts.kind, bits: opts.bits, targets: opts.targets });
   const config = campaignConfig(opts.model, data, planner, { limit: opts.limit, seed, targets: opts.targets });
 
-  if (opts.out && existsSync(opts.out) && statSync(opts.out).isDirectory()) throw new FlipguardError(`Campaign output "${opts.out}" is a folder; give a file name.`);
-  const unlock = opts.out ? lockOutput(opts.out) : undefined;
+  // an existing record file is resumed (appended to), so it is no clobber; links, folders, devices are refused
+  if (opts.out) checkOutputPath(opts.out, { append: true });
+  const unlock = opts.out ? lockOutput(opts.out, opts.onNotice) : undefined;
   try {
     return await runLocked(opts, { seed, bers, minTrials, data, planner, config });
   } finally {

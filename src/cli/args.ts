@@ -15,6 +15,11 @@ export interface OptionSpec {
   short?: string;
   choices?: readonly string[];
   default?: string | number | boolean;
+  /** Smallest and largest allowed value of a number, int or numbers option (inclusive). */
+  min?: number;
+  max?: number;
+  /** Why the range is what it is, shown in the message (e.g. "4 × the 2 cores"). */
+  rangeWhy?: string;
 }
 
 export type Parsed = { positionals: string[]; values: Record<string, unknown> };
@@ -25,7 +30,7 @@ export function parseOptions(command: string, argv: string[], spec: Record<strin
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.kind === 'bool' ? 'boolean' : 'string', ...(s.short ? { short: s.short } : {}) };
   let parsed;
   try {
-    parsed = nodeParseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = nodeParseArgs({ args: bindNegativeValues(argv, spec), options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(msg);
@@ -41,6 +46,34 @@ export function parseOptions(command: string, argv: string[], spec: Record<strin
     values[name] = convert(command, name, s, raw);
   }
   return { positionals: parsed.positionals, values };
+}
+
+/** A token that is a negative number (or list starting with one): "-1", "-.5", "-3e-2,1", "-Infinity". */
+const NEGATIVE_NUMBER = /^-(\d|\.\d|Infinity)/;
+
+/**
+ * Binds a negative number after an option that takes a value to that option, so `--ber -1` parses
+ * like `--ber=-1` (Node's parseArgs calls it ambiguous) and then gets the option's range message.
+ */
+export function bindNegativeValues(argv: readonly string[], spec: Record<string, OptionSpec>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { out.push(...argv.slice(i)); break; }
+    const name = /^--([^=]+)$/.exec(a)?.[1] ?? (/^-([^-])$/.exec(a) ? Object.keys(spec).find((k) => spec[k].short === a[1]) : undefined);
+    const s = name !== undefined ? spec[name] : undefined;
+    if (s && s.kind !== 'bool' && i + 1 < argv.length && NEGATIVE_NUMBER.test(argv[i + 1])) { out.push(`--${name}=${argv[i + 1]}`); i++; } else out.push(a);
+  }
+  return out;
+}
+
+/** Throws the range sentence when `v` lies outside the spec's [min, max]. */
+function checkRange(command: string, name: string, s: OptionSpec, v: number, raw: string): void {
+  const lo = s.min ?? -Infinity, hi = s.max ?? Infinity;
+  if (v >= lo && v <= hi) return;
+  const kind = s.kind === 'int' ? 'a whole number' : 'a number';
+  const range = Number.isFinite(lo) && Number.isFinite(hi) ? `from ${lo} to ${hi}` : Number.isFinite(lo) ? `≥ ${lo}` : `≤ ${hi}`;
+  throw new FlipguardError(`--${name} must be ${kind} ${range}${s.rangeWhy ? ` (${s.rangeWhy})` : ''}, got "${raw}"; run "flipguard ${command} --help".`);
 }
 
 function convert(command: string, name: string, s: OptionSpec, raw: string | boolean): unknown {
@@ -60,11 +93,13 @@ function convert(command: string, name: string, s: OptionSpec, raw: string | boo
     case 'number': {
       const v = Number(raw);
       if (String(raw).trim() === '' || !Number.isFinite(v)) throw bad('a number');
+      checkRange(command, name, s, v, String(raw));
       return v;
     }
     case 'int': {
       const v = Number(raw);
-      if (!Number.isInteger(v)) throw bad('a whole number');
+      if (String(raw).trim() === '' || !Number.isInteger(v)) throw bad('a whole number');
+      checkRange(command, name, s, v, String(raw));
       return v;
     }
     case 'numbers': {
@@ -72,6 +107,7 @@ function convert(command: string, name: string, s: OptionSpec, raw: string | boo
       return parts.map((p) => {
         const v = Number(p);
         if (p === '' || !Number.isFinite(v)) throw new FlipguardError(`--${name} must be a comma-separated list of numbers, but "${p}" is not a number.`);
+        checkRange(command, name, s, v, p);
         return v;
       });
     }

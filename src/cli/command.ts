@@ -1,5 +1,9 @@
 import { loadDataset, normalizationFromMetadata, type Dataset, type DatasetName } from '../data/index.js';
 import type { Model } from '../graph/types.js';
+import { resolve } from 'node:path';
+import { MAX_THREADS, CORES } from '../runtime/session.js';
+import { checkOutputPath, type OutputOptions } from '../util/fs-safe.js';
+import { FlipguardError } from '../errors.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 
@@ -18,6 +22,7 @@ export interface Command {
 export const commonOptions: Record<string, OptionSpec> = {
   quiet: { kind: 'bool', help: 'no progress output' },
   verbose: { kind: 'bool', help: 'more detail: one line per trial for inject, stack traces on internal errors' },
+  force: { kind: 'bool', help: 'replace existing output files (never an input); in an output folder, only the files flipguard wrote there' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
 };
 
@@ -25,7 +30,7 @@ export const dataOptions: Record<string, OptionSpec> = {
   data: { kind: 'string', arg: 'mnist|cifar10|cifar100|idx', help: 'dataset', choices: ['mnist', 'cifar10', 'cifar100', 'idx'], default: 'mnist' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'folder with the dataset files (cifar10, cifar100, idx)' },
   split: { kind: 'string', arg: 'test|train', help: 'which split', choices: ['test', 'train'], default: 'test' },
-  limit: { kind: 'int', arg: 'N', help: 'use only the first N images of the split' },
+  limit: { kind: 'int', arg: 'N', help: 'use only the first N images of the split', min: 1 },
   mean: { kind: 'numbers', arg: 'M1,M2,…', help: 'per-channel mean to subtract (default: from the model metadata, else none)' },
   std: { kind: 'numbers', arg: 'S1,S2,…', help: 'per-channel std to divide by (with --mean)' },
 };
@@ -44,8 +49,31 @@ export function datasetFromOptions(v: Record<string, unknown>, model?: Model, sp
   });
 }
 
+/** --threads, the same everywhere: at most 4 × the cores (more only costs memory). */
+export const threadsOption: OptionSpec = { kind: 'int', arg: 'T', help: `onnxruntime intra-op threads, 1 to ${MAX_THREADS} (default: all cores)`, min: 1, max: MAX_THREADS, rangeWhy: `4 × the ${CORES} cores` };
+
 export const runtimeOptions: Record<string, OptionSpec> = {
-  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH },
-  threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads (default: all cores)' },
+  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH, min: 1 },
+  threads: threadsOption,
   provider: { kind: 'string', arg: 'cpu|cuda', help: 'onnxruntime execution provider', choices: ['cpu', 'cuda'], default: 'cpu' },
 };
+
+/**
+ * Checks, before any work starts, that every output the `flags` name may be written (see
+ * util/fs-safe: no clobber without --force, never an input, no link or special file, nothing under
+ * /proc or /sys), and that no two of them name the same file. `appendFlags` name files that may
+ * exist because writing appends to them (campaign records: a resume). Returns the options for the writes.
+ */
+export function checkOutputs(v: Record<string, unknown>, flags: readonly string[], inputs: readonly (string | undefined)[], appendFlags: readonly string[] = []): OutputOptions {
+  const opts: OutputOptions = { force: Boolean(v.force), protect: inputs.filter((p): p is string => typeof p === 'string') };
+  const seen = new Map<string, string>();
+  for (const f of flags) {
+    const p = v[f];
+    if (typeof p !== 'string') continue;
+    const other = seen.get(resolve(p));
+    if (other) throw new FlipguardError(`--${other} and --${f} name the same file "${p}"; give each its own name.`);
+    seen.set(resolve(p), f);
+    checkOutputPath(p, { ...opts, append: appendFlags.includes(f) });
+  }
+  return opts;
+}

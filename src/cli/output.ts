@@ -1,17 +1,8 @@
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { FlipguardError } from '../errors.js';
+import { writeFileSafe, type OutputOptions } from '../util/fs-safe.js';
 
-/** Writes JSON atomically (temp file + rename), creating the folder. */
-export function writeJson(path: string, value: unknown): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new FlipguardError(`Cannot write "${path}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`);
-  }
+/** Writes JSON through a temporary file renamed into place; refuses to clobber (see util/fs-safe). */
+export function writeJson(path: string, value: unknown, opts: OutputOptions = {}): void {
+  writeFileSafe(path, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
 /** Whether colours may be used on stdout. */

@@ -6,6 +6,7 @@
 import { closeSync, constants as fsc, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep, win32 } from 'node:path';
 import { FlipguardError } from '../errors.js';
+import { writeFileSafe, type OutputOptions } from '../util/fs-safe.js';
 import { allocate, elementSize, fromBytes, toBytes } from './dtype.js';
 import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from './limits.js';
 import { ProtoReader, ProtoWriter, WIRE_LEN, textDecoder, textEncoder } from './protobuf.js';
@@ -525,16 +526,9 @@ function encodeGraph(w: ProtoWriter, g: Graph): void {
   for (const e of g.extra ?? []) w.raw(e);
 }
 
-/** Writes a Model to an ONNX file (tensor values inline). */
-export function writeModel(path: string, m: Model): void {
-  try {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, encodeModel(m));
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new FlipguardError(`Cannot write the model to "${path}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`);
-  }
+/** Writes a Model to an ONNX file (tensor values inline), never clobbering (see util/fs-safe). */
+export function writeModel(path: string, m: Model, opts: OutputOptions = {}): void {
+  writeFileSafe(path, encodeModel(m), opts);
 }
 
 /**

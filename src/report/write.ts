@@ -2,10 +2,11 @@
  * Writing a report folder: report.html (self-contained), report.json (all data, plus the charts'
  * Vega-Lite specifications) and CSV files.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FlipguardError } from '../errors.js';
+import { checkOutputDir, outputDirOf, type OutputDir } from '../util/fs-safe.js';
 import { buildCharts, PALETTE, variantOrder, type ChartDef } from './charts.js';
 import { CSV_FILES, reportCsv } from './csv.js';
 import { buildReportData, type ReportOptions } from './data.js';
@@ -17,8 +18,14 @@ const require = createRequire(import.meta.url);
 export const DEFAULT_OUT_DIR = 'flipguard-report';
 
 export interface WriteReportOptions extends ReportOptions {
-  /** Output folder (created if needed; default "flipguard-report"). Files of an earlier report there are replaced. */
-  outDir?: string;
+  /**
+   * Output folder (created if needed; default "flipguard-report"), or one already prepared by the
+   * caller (the demo). An existing non-empty folder is refused unless `force`; then only the files an
+   * earlier flipguard run listed in its manifest are replaced, never the user's other files or an input.
+   */
+  outDir?: string | OutputDir;
+  /** Replace the files an earlier flipguard run wrote in `outDir`. */
+  force?: boolean;
 }
 
 export interface WriteReportResult {
@@ -71,28 +78,21 @@ export function reportHtml(data: ReportData): { html: string; charts: ChartDef[]
  * Throws a FlipguardError naming the input for an unknown or damaged file.
  */
 export function writeReport(opts: WriteReportOptions): WriteReportResult {
-  const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
+  // refuse a bad folder before reading the inputs; files are only removed once the report is built
+  if (typeof opts.outDir !== 'object') checkOutputDir(opts.outDir ?? DEFAULT_OUT_DIR, { force: opts.force, label: 'report folder' });
   const data = buildReportData(opts);
   const { html, charts, warnings } = reportHtml(data);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
-    throw new FlipguardError(`The report folder "${outDir}" is a file; give a folder name.`);
-  }
-  try {
-    mkdirSync(outDir, { recursive: true });
-  } catch (e) {
-    throw new FlipguardError(`The report folder "${outDir}" cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and permissions.`);
-  }
+  // inputs given as paths may lie in the folder (a demo's inputs/): they are never removed
+  const inputPaths = opts.inputs.filter((i): i is string => typeof i === 'string');
+  const out = outputDirOf(opts.outDir ?? DEFAULT_OUT_DIR, { force: opts.force, protect: inputPaths, label: 'report folder' });
   const json: ReportJson = { ...data, charts: charts.map((c) => ({ id: c.id, title: c.title, vegaLite: c.vegaLite })) };
-  const htmlPath = join(outDir, 'report.html');
-  const jsonPath = join(outDir, 'report.json');
-  writeFileSync(htmlPath, html);
-  writeFileSync(jsonPath, `${JSON.stringify(json, null, 1)}\n`);
+  const htmlPath = out.write('report.html', html);
+  const jsonPath = out.write('report.json', `${JSON.stringify(json, null, 1)}\n`);
   const csv = reportCsv(data);
   const csvPaths: string[] = [];
   for (const name of CSV_FILES) {
-    const p = join(outDir, name);
     const content = csv.get(name);
-    if (content !== undefined) { writeFileSync(p, content); csvPaths.push(p); } else if (existsSync(p)) rmSync(p); // a stale file of an earlier report
+    if (content !== undefined) csvPaths.push(out.write(name, content));
   }
   return { html: htmlPath, json: jsonPath, csv: csvPaths, data, chartWarnings: warnings };
 }

@@ -3,6 +3,7 @@
  * batches and, when asked, takes parameter tensors as run-time inputs so that a faulty copy of the
  * parameters can be swapped in without rebuilding the session.
  */
+import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
@@ -20,6 +21,10 @@ export interface RuntimeOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
+/** Cores of this machine, and the most intra-op threads a session may ask for (more only costs memory). */
+export const CORES = availableParallelism();
+export const MAX_THREADS = 4 * CORES;
+
 /** onnxruntime session options from flipguard's runtime options. */
 export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? 'cpu';
@@ -32,7 +37,9 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
     logSeverityLevel: 3,
   };
   if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new FlipguardError(`The ${opt('threads')} must be a whole number ≥ 1, got ${opts.threads}.`);
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > MAX_THREADS) {
+      throw new FlipguardError(`The ${opt('threads')} must be a whole number from 1 to ${MAX_THREADS} (4 × the ${CORES} cores), got ${opts.threads}.`);
+    }
     o.intraOpNumThreads = opts.threads;
   }
   return o;

@@ -151,6 +151,9 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new FlipguardError(`The ${opt('epochs')} must be a whole number ≥ 1, got ${opts.epochs}.`);
   const batch = opts.batch ?? 64;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${batch}.`);
+  const shift = opts.augment?.shift ?? 0;
+  // a negative shift would index outside the image; a huge one only blanks it (pixels)
+  if (!Number.isInteger(shift) || shift < 0) throw new FlipguardError(`The ${opt('augment')} shift must be a whole number of pixels ≥ 0, got ${shift}.`);
   const optimizerName = opts.optimizer ?? 'sgd';
   const baseLr = opts.lr ?? defaultLr(optimizerName);
   if (!(baseLr > 0)) throw new FlipguardError(`The ${opt('lr')} must be a number > 0, got ${baseLr}.`);

@@ -2,8 +2,7 @@
  * The main job on one model: assess → explain → harden → compare, written as a report.
  * `flipguard demo` runs it on the bundled default (models/vgg11-mnist.onnx + MNIST).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, normalizationFromMetadata, type Dataset } from '../data/index.js';
 import { loadModel } from '../graph/load.js';
@@ -12,6 +11,7 @@ import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
 import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
+import { prepareOutputDir } from '../util/fs-safe.js';
 import { writeReport, type WriteReportResult } from '../report/write.js';
 import { DEFAULT_SEED } from '../defaults.js';
 
@@ -24,8 +24,10 @@ export interface DemoOptions {
   model?: string;
   /** Fewer BERs, trials and images, stated in the report (a few minutes on 2 cores). */
   quick?: boolean;
-  /** Report folder (default flipguard-report). */
+  /** Report folder (default flipguard-report); a non-empty one is refused unless `force`. */
   outDir?: string;
+  /** Replace the files an earlier flipguard run wrote in `outDir` (the user's other files stay). */
+  force?: boolean;
   seed?: number;
   threads?: number;
   /** The command line, for the report's provenance. */
@@ -53,10 +55,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const quick = Boolean(opts.quick);
   const s = demoSettings(quick);
   const seed = opts.seed ?? DEFAULT_SEED;
-  const outDir = opts.outDir ?? 'flipguard-report';
-  const inputsDir = join(outDir, 'inputs');
-  mkdirSync(inputsDir, { recursive: true });
   const modelPath = opts.model ?? DEFAULT_MODEL;
+  // checked before the first minute of work; the model is never replaced, even with force
+  const out = prepareOutputDir(opts.outDir ?? 'flipguard-report', { force: opts.force, protect: [modelPath], label: 'report folder' });
   const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'harden variants and campaigns', 'report'];
   let stage = 0;
   const next = () => opts.onStage?.(stages[stage], stage++, stages.length);
@@ -73,7 +74,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
   next();
   const scores = await rank(model, { method: 'vulnerability', data: train, seed, threads: opts.threads });
-  writeFileSync(join(inputsDir, 'vulnerability.scores.json'), JSON.stringify(scores));
+  const scoresPath = out.write('inputs/vulnerability.scores.json', JSON.stringify(scores));
 
   next();
   // the first conv layer: few channels, so the per-channel ground truth is affordable
@@ -83,33 +84,27 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     layer: layer.node.name, ber: 1e-3, data: load('test', s.compareImages), trials: s.compareTrials, seed, bits: '23-30',
     methods, rankData: train, runtime, onProgress: opts.onGroundTruth,
   });
-  writeFileSync(join(inputsDir, 'ranking.compare.json'), JSON.stringify(comparison));
+  const comparePath = out.write('inputs/ranking.compare.json', JSON.stringify(comparison));
 
   next();
   const variants = parseVariants(s.variants);
   const rows = await hardenSweep(model, {
-    variants, train, test, runtime, outDir: join(outDir, 'variants'),
+    variants, train, test, runtime, outDir: out, outPrefix: 'variants/',
     scores: rankingProvider(model, train, { given: { channel: scores }, seed, threads: opts.threads }),
     campaign: { bers: s.bers, trials: s.trials, seed, threads: opts.threads },
     onProgress: opts.onProgress,
   });
-  const inputs: string[] = [join(inputsDir, 'vulnerability.scores.json'), join(inputsDir, 'ranking.compare.json')];
+  const inputs: string[] = [scoresPath, comparePath];
   for (const r of rows) {
     const slug = r.variant.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
-    const summaryPath = join(inputsDir, `${slug}.summary.json`);
-    writeFileSync(summaryPath, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config })));
-    inputs.push(summaryPath);
-    if (r.overheads) {
-      const hp = join(inputsDir, `${slug}.harden.json`);
-      writeFileSync(hp, JSON.stringify({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads }));
-      inputs.push(hp);
-    }
+    inputs.push(out.write(`inputs/${slug}.summary.json`, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config }))));
+    if (r.overheads) inputs.push(out.write(`inputs/${slug}.harden.json`, JSON.stringify({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads })));
   }
 
   next();
   const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.node.name} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images`;
   const report = writeReport({
-    inputs, outDir,
+    inputs, outDir: out,
     title: `flipguard reliability report — ${modelPath.split('/').pop()}`,
     provenance: { commands: [opts.command ?? 'flipguard demo', `settings: ${settings}`], seeds: [seed] },
   });

@@ -3,11 +3,10 @@
  * original and one fault-injection campaign over the same BERs, seeds and images. What
  * `flipguard harden --sweep` and `flipguard demo` print and report.
  */
-import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { writeModel } from '../graph/onnx.js';
+import { outputDirOf, type OutputDir } from '../util/fs-safe.js';
 import type { Scores } from '../analysis/scores.js';
 import { rank, type RankMethod } from '../analysis/index.js';
 import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/index.js';
@@ -82,8 +81,17 @@ export interface SweepOptions {
   /** Test images (campaigns, time). */
   test: ImageSet;
   campaign: Omit<CampaignOptions, 'model' | 'data' | 'out'>;
-  /** Folder for the hardened models and campaign records (optional). */
-  outDir?: string;
+  /**
+   * Folder for the hardened models and campaign records (optional), or one the caller prepared. A
+   * non-empty folder is refused unless `force` (then only flipguard's earlier files there are replaced).
+   */
+  outDir?: string | OutputDir;
+  /** Subfolder of `outDir` for the files, e.g. "variants/" (default the folder itself). */
+  outPrefix?: string;
+  /** Replace the files an earlier flipguard run wrote in `outDir`. */
+  force?: boolean;
+  /** Files never to replace in `outDir`, even with `force` (the input model). */
+  protect?: readonly string[];
   runtime?: RuntimeOptions;
   onVariant?: (v: Variant, index: number) => void;
   onProgress?: CampaignOptions['onProgress'];
@@ -106,8 +114,9 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
   const rows: SweepRow[] = [];
   const baseParams = countHardened(model).parameters;
   // queue workers load each variant's model from a file, so the variants must be written first
-  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError('A sweep on a job queue needs outDir (--out-dir) for the hardened models, and the workers need that folder (--model ORIGINAL,DIR).');
-  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError(`A sweep on a job queue needs ${opt('outDir')} for the hardened models, and the workers need that folder (--model ORIGINAL,DIR).`);
+  const out = opts.outDir !== undefined ? outputDirOf(opts.outDir, { force: opts.force, protect: opts.protect }) : undefined;
+  const prefix = opts.outPrefix ?? '';
   for (const [i, v] of opts.variants.entries()) {
     opts.onVariant?.(v, i);
     let hardened = model;
@@ -135,9 +144,9 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
     }
     const ov = v.method === 'none' ? null : await overheads(model, hardened, opts.test, { ...opts.runtime, runs: 3 });
     const slug = v.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
-    const modelPath = opts.outDir && v.method !== 'none' ? join(opts.outDir, `${slug}.onnx`) : undefined;
+    const modelPath = out && v.method !== 'none' ? out.claim(`${prefix}${slug}.onnx`) : undefined;
     if (modelPath) writeModel(modelPath, hardened);
-    const recordsPath = opts.outDir ? join(opts.outDir, `${slug}.jsonl`) : undefined;
+    const recordsPath = out?.claim(`${prefix}${slug}.jsonl`);
     const campaign = await runCampaign({ ...opts.campaign, model: hardened, data: opts.test, out: recordsPath, onProgress: opts.onProgress });
     rows.push({ variant: v.name, method: v.method, ratio, overheads: ov, report, campaign, modelPath, recordsPath });
   }

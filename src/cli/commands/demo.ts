@@ -2,7 +2,7 @@ import { visible } from '../../util/text.js';
 import { runDemo, demoSettings } from '../../workflows/demo.js';
 import { writeReport } from '../../report/write.js';
 import { Progress } from '../progress.js';
-import type { Command } from '../command.js';
+import { threadsOption, type Command } from '../command.js';
 import { bold } from '../output.js';
 import { sweepTable } from './harden.js';
 import { DEFAULT_SEED } from '../../defaults.js';
@@ -17,7 +17,7 @@ export const demoCommand: Command = {
     model: { kind: 'string', arg: 'MODEL', help: 'an MNIST model to use instead of the bundled models/vgg11-mnist.onnx' },
     out: { kind: 'string', arg: 'DIR', help: 'report folder', default: 'flipguard-report' },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    threads: threadsOption,
   },
   async run({ values: v }) {
     const quiet = Boolean(v.quiet);
@@ -25,7 +25,7 @@ export const demoCommand: Command = {
     let bar: Progress | undefined;
     const log = (msg: string) => { if (!quiet) process.stderr.write(msg); };
     const r = await runDemo({
-      quick: Boolean(v.quick), model: v.model as string | undefined, outDir: v.out as string, seed: v.seed as number,
+      quick: Boolean(v.quick), model: v.model as string | undefined, outDir: v.out as string, force: Boolean(v.force), seed: v.seed as number,
       threads: v.threads as number | undefined, command: `flipguard ${process.argv.slice(2).join(' ')}`,
       onStage: (stage, i, n) => { bar?.done(); bar = undefined; log(`[${i + 1}/${n}] ${stage}\n`); },
       onGroundTruth: (done, total) => { bar ??= new Progress('  ground truth', total, { quiet }); bar.update(done); },
@@ -51,7 +51,7 @@ export const reportCommand: Command = {
     title: { kind: 'string', arg: 'TEXT', help: 'report title' },
   },
   async run({ positionals, values: v }) {
-    const r = writeReport({ inputs: positionals, outDir: v.out as string, title: v.title as string | undefined, provenance: { commands: [`flipguard ${process.argv.slice(2).join(' ')}`] } });
+    const r = writeReport({ inputs: positionals, outDir: v.out as string, force: Boolean(v.force), title: v.title as string | undefined, provenance: { commands: [`flipguard ${process.argv.slice(2).join(' ')}`] } });
     for (const w of r.chartWarnings) process.stderr.write(`warning: ${visible(w)}\n`);
     process.stdout.write(`report: ${r.html}\n${[r.json, ...r.csv].join('\n')}\n`);
   },

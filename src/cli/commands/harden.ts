@@ -1,3 +1,4 @@
+import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
@@ -8,7 +9,7 @@ import { harden, HARDEN_METHODS, overheads, type HardenMethod } from '../../hard
 import { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
-import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
@@ -55,7 +56,7 @@ export const hardenCommand: Command = {
     ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
-    images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)' },
+    images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
     'per-layer': { kind: 'bool', help: 'tmr-weights / tmr-neurons: protect the top share of every layer instead of a global top' },
     'both-inside': { kind: 'string', arg: 'min|mean|original', help: 'EDAC case C (copies differ, both inside the interval)', choices: ['min', 'mean', 'original'], default: 'min' },
     'both-outside': { kind: 'string', arg: 'zero|clip|original', help: 'EDAC case D (copies differ, both outside the interval)', choices: ['zero', 'clip', 'original'], default: 'zero' },
@@ -69,13 +70,16 @@ export const hardenCommand: Command = {
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
-    trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20 },
+    trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    threads: threadsOption,
     ...queueOptions,
   },
   async run({ positionals, values: v }) {
+    const inputs = [positionals[0], v.scores as string | undefined];
+    const outputs = checkOutputs(v, ['out', 'json'], inputs);
+    if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
@@ -85,14 +89,14 @@ export const hardenCommand: Command = {
       const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
       let bar: Progress | undefined;
       const rows = await hardenSweep(model, {
-        variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, runtime,
+        variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, force: outputs.force, protect: outputs.protect, runtime,
         campaign: { bers, trials: v.trials as number, seed: v.seed as number, threads: runtime.threads, queue: queueFromOptions(v, `${basename(positionals[0])} sweep`) },
         onVariant: (variant, i) => { bar?.done(); bar = undefined; if (!v.quiet) process.stderr.write(`[${i + 1}/${variants.length}] ${variant.name}\n`); },
         onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
       });
       bar?.done();
       process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${v.trials} trials per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) });
+      if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
       return;
     }
     if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights or tmr-neurons), or --sweep.');
@@ -105,7 +109,7 @@ export const hardenCommand: Command = {
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
       rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']),
     });
-    writeModel(v.out as string, hardened);
+    writeModel(v.out as string, hardened, outputs);
     const ov = await overheads(model, hardened, test, { ...runtime, runs: 3 });
     process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}\n\n`);
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
@@ -114,6 +118,6 @@ export const hardenCommand: Command = {
       ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
       [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
     ]) + '\n');
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov });
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov }, outputs);
   },
 };

@@ -1,7 +1,7 @@
 import { visible } from '../../util/text.js';
 import { loadModel } from '../../graph/load.js';
 import { modelInfo } from '../../graph/info.js';
-import type { Command } from '../command.js';
+import { checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt, humanCount } from '../table.js';
 
@@ -12,6 +12,7 @@ export const infoCommand: Command = {
   positionals: [1, 1],
   options: { json: { kind: 'string', arg: 'FILE', help: 'also write the report as JSON' } },
   async run({ positionals, values }) {
+    const out = checkOutputs(values, ['json'], [positionals[0]]);
     const info = modelInfo(loadModel(positionals[0]));
     const rows = info.layers.map((l) => [l.name, l.op, `[${l.outputShape.join('×')}]`, groupInt(l.parameters), groupInt(l.macs)]);
     // producer, value names and symbolic dims come from the file: escaped for the terminal
@@ -20,6 +21,6 @@ export const infoCommand: Command = {
     process.stdout.write(`input ${visible(info.input.name)} [${shape(info.input.shape)}] → output ${visible(info.output.name)} [${shape(info.output.shape)}]\n\n`);
     process.stdout.write(formatTable(['layer', 'op', 'output', 'parameters', 'MACs/image'], rows) + '\n\n');
     process.stdout.write(`total: ${groupInt(info.parameters)} parameters (${humanCount(info.parameters)}), ${(info.storedBytes / 1024).toFixed(1)} KiB stored, ${groupInt(info.macs)} MACs per image (${humanCount(info.macs)})\n`);
-    if (values.json) writeJson(values.json as string, info);
+    if (values.json) writeJson(values.json as string, info, out);
   },
 };

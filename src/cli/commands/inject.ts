@@ -1,3 +1,6 @@
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ioErrorMessage } from '../../util/fs-safe.js';
 import { terminalJson } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
@@ -5,10 +8,9 @@ import { runCampaign, mergeRuns, evaluateFaultList, summaryJson, type CampaignSu
 import { planFaults, readFaultList, type TargetFilter } from '../../faults/index.js';
 import type { CountMode, FaultKind } from '../../faults/plan.js';
 import { Progress } from '../progress.js';
-import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
-import { basename } from 'node:path';
 import { shardFromEnvironment } from '../../campaign/shard-env.js';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
@@ -54,10 +56,10 @@ export const injectCommand: Command = {
   options: {
     ...dataOptions,
     ber: { kind: 'numbers', arg: 'B1,B2,…', help: 'bit error rates: probability that each stored bit flips, in [0, 1]' },
-    trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100 },
+    trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'campaign seed: (seed, model, BER, trial) fixes every fault', default: DEFAULT_SEED },
     count: { kind: 'string', arg: 'binomial|floor|fixed', help: 'faults per tensor: Binomial(bits, BER), exactly floor(BER·bits) (paper A), or --faults N', choices: ['binomial', 'floor', 'fixed'], default: 'binomial' },
-    faults: { kind: 'int', arg: 'N', help: 'faults per trial with --count fixed' },
+    faults: { kind: 'int', arg: 'N', help: 'faults per trial with --count fixed', min: 0 },
     kind: { kind: 'string', arg: 'flip|stuck0|stuck1', help: 'fault kind', choices: ['flip', 'stuck0', 'stuck1'], default: 'flip' },
     bits: { kind: 'string', arg: 'LO-HI', help: 'bits that can be hit: 0 = mantissa LSB, 23–30 exponent, 31 sign (e.g. 23-30, exponent, 31)', default: '0-31' },
     targets: { kind: 'strings', arg: 'conv,gemm,batchnorm', help: 'only parameters of these op types' },
@@ -74,10 +76,14 @@ export const injectCommand: Command = {
     'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
     swap: { kind: 'string', arg: 'rebuild|feed', help: 'how faulty parameters reach onnxruntime', choices: ['rebuild', 'feed'], default: 'rebuild' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH, min: 1 },
+    threads: threadsOption,
   },
   async run({ positionals, values: v }) {
+    // --out is a record file: an existing one is resumed (appended to), not replaced
+    const outputs = checkOutputs(v, ['json', 'out'], [positionals[0], v['fault-list'] as string | undefined], ['out']);
+    if (v.count === 'fixed' && v.faults === undefined) throw new FlipguardError('--count fixed needs --faults N, the number of faults per trial; add it, or use --count binomial or floor.');
+    if (v.count !== 'fixed' && v.faults !== undefined) throw new FlipguardError(`--faults only applies with --count fixed; add --count fixed or remove --faults.`);
     const model = loadModel(positionals[0]);
     const data = datasetFromOptions(v, model);
     const targets: TargetFilter = {};
@@ -89,7 +95,7 @@ export const injectCommand: Command = {
       const list = readFaultList(v['fault-list'] as string, model);
       const r = await evaluateFaultList(model, data, list, { batch: v.batch as number, threads: v.threads as number | undefined });
       process.stdout.write(`${r.faults} faults: accuracy ${(r.goldenAccuracy * 100).toFixed(2)}% → ${(r.accuracy * 100).toFixed(2)}% (drop ${r.accuracyDrop.toFixed(2)} pp), SDC ${(r.sdcRate * 100).toFixed(2)}%, DUE ${(r.dueRate * 100).toFixed(2)}%\n`);
-      if (v.json) writeJson(v.json as string, r);
+      if (v.json) writeJson(v.json as string, r, outputs);
       return;
     }
     if (!v.ber) throw new FlipguardError('flipguard inject needs --ber, e.g. --ber 1e-7,1e-6,1e-5 (probability that each stored bit flips).');
@@ -110,6 +116,7 @@ export const injectCommand: Command = {
       margin: v.margin as number | undefined, shard: parseShard(v.shard as string | undefined, v.shards as number | undefined), batch: v.batch as number,
       threads: v.threads as number | undefined, shortcuts: !v['no-shortcuts'], swap: v.swap as 'rebuild' | 'feed',
       queue: queueFromOptions(v, basename(positionals[0])),
+      onNotice: (msg) => { if (!v.quiet) process.stderr.write(`note: ${msg}\n`); },
       onProgress: (p) => {
         progress ??= new Progress('inject', p.total, { quiet: Boolean(v.quiet) });
         const d = drops.get(p.ber) ?? [];
@@ -123,7 +130,7 @@ export const injectCommand: Command = {
     progress?.done();
     process.stdout.write(`${bold('golden')} accuracy ${(result.golden.accuracy * 100).toFixed(2)}% on ${data.count} ${data.name} images; ${result.ran} trials run, ${result.resumed} resumed${v.out ? ` → ${v.out}` : ''}\n\n`);
     process.stdout.write(summaryTable(result) + '\n');
-    if (v.json) writeJson(v.json as string, summaryJson(result, { model: positionals[0], config: result.config }));
+    if (v.json) writeJson(v.json as string, summaryJson(result, { model: positionals[0], config: result.config }), outputs);
   },
 };
 
@@ -138,9 +145,22 @@ export const mergeCommand: Command = {
     margin: { kind: 'number', arg: 'PP', help: 'apply the early-stop margin rule when summarising' },
   },
   async run({ positionals, values: v }) {
-    const r = mergeRuns(positionals, { out: v.out as string | undefined, margin: v.margin as number | undefined });
+    const outputs = checkOutputs(v, ['json', 'out'], positionals);
+    // mergeRuns never writes over a file: with --force the merged records go to a new name in the
+    // same folder, renamed over the old file only once complete
+    const out = v.out as string | undefined;
+    const replacing = out !== undefined && existsSync(out);
+    const tmp = replacing ? join(dirname(out), `.${basename(out)}.${process.pid}.merge.tmp`) : undefined;
+    let r;
+    try {
+      r = mergeRuns(positionals, { out: tmp ?? out, margin: v.margin as number | undefined });
+      if (tmp) renameSync(tmp, out!);
+    } catch (e) {
+      if (tmp) rmSync(tmp, { force: true });
+      throw e instanceof FlipguardError ? e : new FlipguardError(ioErrorMessage(e, out!));
+    }
     process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}%; ${r.records.length} trials from ${positionals.length} files${v.out ? ` → ${v.out}` : ''}\n\n`);
     process.stdout.write(summaryTable(r) + '\n');
-    if (v.json) writeJson(v.json as string, summaryJson(r, { config: r.config }));
+    if (v.json) writeJson(v.json as string, summaryJson(r, { config: r.config }), outputs);
   },
 };

@@ -5,7 +5,7 @@ import { readScores } from '../../analysis/scores.js';
 import { rank, type RankMethod } from '../../analysis/index.js';
 import { prune } from '../../prune/index.js';
 import { Progress } from '../progress.js';
-import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
 import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
@@ -19,17 +19,17 @@ export const pruneCommand: Command = {
     ...dataOptions,
     rank: { kind: 'string', arg: 'vulnerability|l1|…', help: 'channel ranking (least important removed first)', choices: ['vulnerability', 'l1', 'lrp', 'taylor', 'random'], default: 'vulnerability' },
     scores: { kind: 'string', arg: 'FILE', help: 'use channel scores from "flipguard rank --json" instead of computing them' },
-    images: { kind: 'int', arg: 'N', help: 'profiling images for the ranking', default: 128 },
+    images: { kind: 'int', arg: 'N', help: 'profiling images for the ranking', default: 128, min: 1 },
     conv: { kind: 'number', arg: 'P', help: 'fraction of output channels removed from every conv layer' },
     fc: { kind: 'number', arg: 'P', help: 'fraction of neurons removed from every hidden dense layer' },
     search: { kind: 'bool', help: 'search (p_conv, p_fc) for the smallest model within --threshold of the original accuracy' },
     threshold: { kind: 'number', arg: 'PP', help: 'accuracy loss allowed by --search, percentage points', default: 1 },
-    epochs: { kind: 'int', arg: 'E', help: 'fine-tuning epochs (SGD, paper A)', default: 10 },
+    epochs: { kind: 'int', arg: 'E', help: 'fine-tuning epochs (SGD, paper A)', default: 10, min: 0 },
     lr: { kind: 'number', arg: 'LR', help: 'fine-tuning learning rate', default: 0.001 },
     momentum: { kind: 'number', arg: 'M', help: 'fine-tuning SGD momentum', default: 0.9 },
-    batch: { kind: 'int', arg: 'B', help: 'fine-tuning batch size', default: 64 },
+    batch: { kind: 'int', arg: 'B', help: 'fine-tuning batch size', default: 64, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for ranking samples and shuffling', default: DEFAULT_SAMPLE_SEED },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    threads: threadsOption,
     out: { kind: 'string', arg: 'FILE', help: 'where to write the pruned ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'write the report (ratios, accuracy, parameters, MACs, time, explored points) as JSON' },
   },
@@ -40,6 +40,7 @@ export const pruneCommand: Command = {
       const p = v[k] as number | undefined;
       if (p !== undefined && !(p >= 0 && p < 1)) throw new FlipguardError(`--${k} must be a fraction in [0, 1), got ${p}.`);
     }
+    const outputs = checkOutputs(v, ['out', 'json'], [positionals[0], v.scores as string | undefined]);
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions(v, model, 'train');
     const test = datasetFromOptions({ ...v, limit: undefined }, model, 'test');
@@ -61,7 +62,7 @@ export const pruneCommand: Command = {
       runtime: { threads: v.threads as number | undefined },
       onSearchProgress: (p) => { if (!v.quiet) process.stderr.write(`search: ${describeSearch(p)}\n`); },
     });
-    writeModel(v.out as string, pruned);
+    writeModel(v.out as string, pruned, outputs);
     if (report.search) {
       process.stdout.write(formatTable(['p_conv', 'p_fc', 'accuracy', 'parameters', 'MACs', 'point ms', 'status'], report.search.rows.map((r) => [r.conv, r.fc, r.accuracy === null ? '-' : `${(r.accuracy * 100).toFixed(2)}%`, groupInt(r.parameters), groupInt(r.macs), r.timeMs === null ? '-' : r.timeMs.toFixed(0), r.status])) + '\n\n');
     }
@@ -72,7 +73,7 @@ export const pruneCommand: Command = {
       ['MACs/image', groupInt(report.macs.before), groupInt(report.macs.after), report.macs.ratio.toFixed(3)],
       ...(report.timeMs ? [['ms/test pass', report.timeMs.before.toFixed(1), report.timeMs.after.toFixed(1), report.timeMs.ratio.toFixed(3)]] : []),
     ]) + `\n\npruned with ${report.rank} ranking at p_conv ${report.ratios.conv}, p_fc ${report.ratios.fc} → ${v.out}\n`);
-    if (v.json) writeJson(v.json as string, report);
+    if (v.json) writeJson(v.json as string, report, outputs);
   },
 };
 

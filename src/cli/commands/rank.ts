@@ -7,7 +7,7 @@ import {
 } from '../../analysis/index.js';
 import type { ScoreUnit } from '../../analysis/scores.js';
 import { Progress } from '../progress.js';
-import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
 
@@ -64,11 +64,11 @@ export const rankCommand: Command = {
   options: {
     ...rankDataOptions,
     method: { kind: 'string', arg: RANK_METHODS.join('|'), help: 'scoring method', choices: RANK_METHODS, default: 'vulnerability' },
-    images: { kind: 'int', arg: 'N', help: `training images: profiling set (vulnerability, taylor; default ${D.vulnerabilityImages}) or reference set (lrp, neurons; default ${D.referenceImages})` },
+    images: { kind: 'int', arg: 'N', help: `training images: profiling set (vulnerability, taylor; default ${D.vulnerabilityImages}) or reference set (lrp, neurons; default ${D.referenceImages})`, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed of the image samples and random scores (and of the ground-truth faults with --compare)', default: D.seed },
     unit: { kind: 'string', arg: 'channel|weight|neuron', help: 'score unit (default per method: channel; weight for lrp, taylor, magnitude; neuron for neurons)', choices: ['channel', 'weight', 'neuron'] },
     json: { kind: 'string', arg: 'FILE', help: 'write the scores ({"method", "layers": [{"name", "op", "unit", "scores"}], "info"}) or the comparison as JSON' },
-    top: { kind: 'int', arg: 'K', help: 'units listed per layer', default: 5 },
+    top: { kind: 'int', arg: 'K', help: 'units listed per layer', default: 5, min: 1 },
     approx: { kind: 'string', arg: 'exact|batch', help: 'Eq. (1): exact per-image gradients, or gradients summed over a batch before squaring', choices: ['exact', 'batch'], default: 'exact' },
     'approx-batch': { kind: 'int', arg: 'B', help: 'images per summed batch with --approx batch', default: D.approxBatch },
     'robust-floor': { kind: 'number', arg: 'F', help: 'Eq. (1): floor on |y_t − y_k| (robust option, off by default)' },
@@ -86,7 +86,7 @@ export const rankCommand: Command = {
     layer: { kind: 'string', arg: 'NAME', help: 'with --compare: the conv or dense layer whose units are faulted' },
     ber: { kind: 'number', arg: 'B', help: 'with --compare: bit error rate (probability that each stored bit of the unit flips)' },
     methods: { kind: 'strings', arg: 'M1,M2,…', help: 'with --compare: methods to compare (default vulnerability,lrp,neurons,l1,taylor,random)', choices: RANK_METHODS },
-    trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials },
+    trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials, min: 1 },
     faults: { kind: 'int', arg: 'K', help: 'with --compare: exactly K bit flips per unit and trial instead of BER draws' },
     exhaustive: { kind: 'bool', help: 'with --compare: flip every single (weight, bit) of each unit once instead of random trials (no sampling noise)' },
     bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip (0 = mantissa LSB, 23–30 exponent, 31 sign)', default: '0-31' },
@@ -94,10 +94,11 @@ export const rankCommand: Command = {
     'compare-unit': { kind: 'string', arg: 'channel|weight', help: 'with --compare: fault whole channels, or a sample of single weights', choices: ['channel', 'weight'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },
     'eval-limit': { kind: 'int', arg: 'N', help: 'with --compare: evaluate on the first N test images (default all)' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)' },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)', min: 1 },
+    threads: threadsOption,
   },
   async run({ positionals, values: v }) {
+    const outputs = checkOutputs(v, ['json'], [positionals[0]]);
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions(v, model, 'train');
     const common: Omit<RankOptions, 'method'> = {
@@ -115,7 +116,7 @@ export const rankCommand: Command = {
       if (!v.quiet) process.stderr.write(`rank: ${method} on ${train.name} (${train.count} images)…\n`);
       const scores = await rank(model, { ...common, method, data: train, unit: v.unit as ScoreUnit | undefined });
       process.stdout.write(`${bold(method)} scores of ${visible(positionals[0])} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
-      if (v.json) writeJson(v.json as string, scoresJson(scores));
+      if (v.json) writeJson(v.json as string, scoresJson(scores), outputs);
       return;
     }
     if (!v.layer) throw new FlipguardError('flipguard rank --compare needs --layer NAME (a conv or dense layer; "flipguard info MODEL" lists them).');
@@ -133,6 +134,6 @@ export const rankCommand: Command = {
     });
     bar?.done();
     process.stdout.write(`${bold('rank agreement')} with fault injection on ${visible(result.layer)}\n\n${formatComparison(result)}\n`);
-    if (v.json) writeJson(v.json as string, result);
+    if (v.json) writeJson(v.json as string, result, outputs);
   },
 };

@@ -1,7 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
-import { encodeModel } from '../../graph/onnx.js';
+import { writeModel } from '../../graph/onnx.js';
 import { withMetadata, type Model } from '../../graph/types.js';
 import { ARCHS, buildModel, type Arch } from '../../models/index.js';
 import { train } from '../../train/train.js';
@@ -9,7 +8,7 @@ import type { OptimizerName } from '../../train/optim.js';
 import type { ScheduleName } from '../../train/optim.js';
 import { NORMALIZE_MEAN_KEY, NORMALIZE_STD_KEY } from '../../data/index.js';
 import { Progress } from '../progress.js';
-import { dataOptions, datasetFromOptions, type Command } from '../command.js';
+import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable } from '../table.js';
 import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
@@ -24,17 +23,17 @@ export const trainCommand: Command = {
     from: { kind: 'string', arg: 'MODEL', help: 'fine-tune this ONNX model instead' },
     width: { kind: 'number', arg: 'W', help: 'channel width multiplier for --arch', default: 1 },
     ...dataOptions,
-    epochs: { kind: 'int', arg: 'E', help: 'epochs' },
+    epochs: { kind: 'int', arg: 'E', help: 'epochs', min: 1 },
     lr: { kind: 'number', arg: 'LR', help: 'learning rate (default 0.01 for sgd, 0.001 for adam)' },
     optimizer: { kind: 'string', arg: 'sgd|adam', help: 'optimizer', choices: ['sgd', 'adam'], default: 'sgd' },
     momentum: { kind: 'number', arg: 'M', help: 'SGD momentum', default: 0.9 },
     'weight-decay': { kind: 'number', arg: 'WD', help: 'L2 weight decay on weight matrices and filters', default: 0 },
     schedule: { kind: 'string', arg: 'constant|step|cosine', help: 'learning-rate schedule', choices: ['constant', 'step', 'cosine'], default: 'constant' },
-    batch: { kind: 'int', arg: 'B', help: 'images per step', default: 64 },
-    augment: { kind: 'int', arg: 'PIXELS', help: 'random shifts of up to PIXELS pixels during training', default: 0 },
+    batch: { kind: 'int', arg: 'B', help: 'images per step', default: 64, min: 1 },
+    augment: { kind: 'int', arg: 'PIXELS', help: 'random shifts of up to PIXELS pixels during training', default: 0, min: 0 },
     hflip: { kind: 'bool', help: 'random horizontal flips during training (natural images, not digits)' },
     seed: { kind: 'int', arg: 'S', help: 'seed for initialisation, shuffling and dropout', default: DEFAULT_SAMPLE_SEED },
-    threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
+    threads: threadsOption,
     out: { kind: 'string', arg: 'FILE', help: 'where to write the trained ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'also write the epoch history as JSON' },
   },
@@ -42,6 +41,7 @@ export const trainCommand: Command = {
     if (!v.out) throw new FlipguardError('flipguard train needs --out FILE for the trained model.');
     if (v.epochs === undefined) throw new FlipguardError('flipguard train needs --epochs E.');
     if (Boolean(v.arch) === Boolean(v.from)) throw new FlipguardError('flipguard train needs exactly one of --arch ARCH (train from scratch) or --from MODEL (fine-tune).');
+    const outputs = checkOutputs(v, ['out', 'json'], [v.from as string | undefined]);
     const trainData = datasetFromOptions(v, undefined, 'train');
     const evalData = datasetFromOptions({ ...v, limit: undefined }, undefined, 'test');
     let model: Model = v.from
@@ -68,9 +68,9 @@ export const trainCommand: Command = {
     const mean = v.mean as number[] | undefined, std = v.std as number[] | undefined;
     if (mean && std) { model = withMetadata(model, NORMALIZE_MEAN_KEY, JSON.stringify(mean)); model = withMetadata(model, NORMALIZE_STD_KEY, JSON.stringify(std)); }
     model = withMetadata(model, 'flipguard.trained', JSON.stringify({ data: v.data, epochs: v.epochs, bestEpoch: result.bestEpoch, testAccuracy: result.bestAccuracy, seed: v.seed, optimizer: v.optimizer, lr: v.lr, batch: v.batch }));
-    try { writeFileSync(v.out as string, encodeModel(model)); } catch (e) { throw new FlipguardError(`Cannot write "${v.out}" (${(e as NodeJS.ErrnoException).code}); choose a writable path.`); }
+    writeModel(v.out as string, model, outputs);
     process.stdout.write(formatTable(['epoch', 'loss', 'train acc', 'test acc', 'seconds'], result.history.map((h) => [h.epoch, h.loss.toFixed(4), `${(h.trainAccuracy * 100).toFixed(2)}%`, h.evalAccuracy !== undefined ? `${(h.evalAccuracy * 100).toFixed(2)}%` : '-', h.seconds.toFixed(1)])) + '\n');
     process.stdout.write(`best epoch ${result.bestEpoch}: test accuracy ${((result.bestAccuracy ?? 0) * 100).toFixed(2)}%, ${result.imagesPerSecond.toFixed(0)} training images/s → ${v.out}\n`);
-    if (v.json) writeJson(v.json as string, { history: result.history, bestEpoch: result.bestEpoch, testAccuracy: result.bestAccuracy, imagesPerSecond: result.imagesPerSecond });
+    if (v.json) writeJson(v.json as string, { history: result.history, bestEpoch: result.bestEpoch, testAccuracy: result.bestAccuracy, imagesPerSecond: result.imagesPerSecond }, outputs);
   },
 };
