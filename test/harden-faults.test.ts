@@ -22,6 +22,7 @@ import {
   harden, profileIntervals, hardenedInfo, voteWeights, majority32, overheads, countHardened, type Intervals,
 } from '../src/harden/index.js';
 import { GraphEditor } from '../src/harden/graph-edit.js';
+import { neuronScores } from './helpers/harden.js';
 import { mergeDuplicate, rangeRestrict, vote3, type BothInside, type BothOutside, type OutsideRule } from '../src/harden/stages.js';
 
 const testSet = loadDataset({ data: 'mnist', split: 'test' });
@@ -61,18 +62,6 @@ function agreement(a: Predictions, b: Predictions): number {
 function pickElement(w: Float32Array, row: number, per: number): number {
   for (let j = per >> 1; j < per; j++) if (w[row * per + j] > 0 && w[row * per + j] < 2) return j;
   throw new Error('no element with |w| < 2');
-}
-
-function neuronScores(model: Model, seed = 11): Scores {
-  const shapes = inferShapes(model, { batch: 1 });
-  return {
-    method: 'random-neuron',
-    layers: computeLayers(model).map((l) => {
-      const n = shapes.get(l.node.outputs[0])!.slice(1).reduce((a, b) => a * b, 1);
-      const r = new Rng(Rng.derive('neuron', seed, l.node.name));
-      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => r.next()) };
-    }),
-  };
 }
 
 // ───────────────────────── EDAC case logic (SPEC §4.1) ─────────────────────────
@@ -224,7 +213,7 @@ test('tmr-channels fully masks a flip in any one of the three copies', async () 
 });
 
 test('tmr-neurons masks a flip in a replica filter and keeps unprotected positions as they are', async () => {
-  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet) });
+  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11) });
   const l = report.layers.find((x) => x.name === 'conv1') as { replicatedChannels: number; graphReplicaMacs: number; protectedNeuronMacs: number; protected: number };
   assert.ok(l.replicatedChannels > 0);
   assert.equal(l.protectedNeuronMacs, 2 * l.protected * 25);

@@ -8,7 +8,7 @@
  * channel-level redundancy is stored (one wider weight tensor; see `widenLayer`).
  */
 import { FlipguardError } from '../errors.js';
-import { consumers } from '../graph/builder.js';
+import { A, attrInt, consumers } from '../graph/builder.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
@@ -24,6 +24,8 @@ export interface LayerSite {
   kind: 'conv' | 'dense';
   /** Output channels (conv) or units (dense). */
   channels: number;
+  /** Conv `group` attribute (1 for dense layers and ordinary convs; C_in for depthwise). */
+  group: number;
   /** Weight layout: output channel is the first axis ('rows': Conv, Gemm transB=1) or the last ('cols': Gemm transB=0, MatMul). */
   orient: 'rows' | 'cols';
   /** Index in the node list of the node producing the pre-activation value. */
@@ -45,7 +47,7 @@ function layerLabel(n: Node, i: number): string {
  * The conv/dense layers of `model` (computeLayers order) with their pre-activation taps.
  * Throws a FlipguardError for the cases hardening cannot handle (named in the message).
  */
-export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = {}): LayerSite[] {
+export function layerSites(model: Model): LayerSite[] {
   const g = model.graph;
   const cons = consumers(g);
   const index = new Map<Node, number>();
@@ -59,10 +61,11 @@ export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = 
     let orient: 'rows' | 'cols' = 'rows';
     let tapIndex = i;
     let bias: LayerSite['bias'];
+    let group = 1;
     if (n.opType === 'Conv') {
-      const group = n.attributes.group?.type === 'int' ? n.attributes.group.value : 1;
-      if (opts.requireUngrouped && group !== 1) {
-        throw new FlipguardError(`Layer "${name}" is a grouped convolution (group ${group}); channel duplication and neuron TMR support only group = 1 convolutions — use tmr-weights for this model.`);
+      group = attrInt(n, 'group', 1);
+      if (!Number.isInteger(group) || group < 1 || layer.outChannels % group !== 0) {
+        throw new FlipguardError(`Layer "${name}" has group ${group}, which does not divide its ${layer.outChannels} output channels; the model is not a valid ONNX model — re-export it.`);
       }
       if (n.inputs[2]) bias = { nodeIndex: i, slot: 2, name: n.inputs[2] };
     } else if (n.opType === 'Gemm') {
@@ -89,7 +92,7 @@ export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = 
     const tap = g.nodes[tapIndex].outputs[0];
     const shape = shapes.get(tap);
     if (!shape) throw new FlipguardError(`No shape is known for the output of layer "${name}"; check the model with "flipguard info".`);
-    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
+    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
 }
@@ -120,6 +123,7 @@ function shared(nodes: readonly Node[], name: string): boolean {
  * Returns the new channel count.
  */
 export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): number {
+  if (site.group !== 1) throw new Error(`harden: widenLayer on grouped conv ${site.name}; use widenSite`);
   const g = ed.graph;
   const node = g.nodes[site.index];
   const wName = node.inputs[1];
@@ -167,11 +171,104 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
 }
 
 /**
+ * Adds the copies of a grouped conv's output channels (group g > 1, depthwise included) as ONE
+ * extra Conv beside the original, which stays untouched. Each copied channel brings its whole
+ * group: with m = C/g output channels and n = C_in/g input channels per group, and Q_i the groups
+ * holding the channels of copy list i (ascending),
+ *
+ *   Xc = Gather(X, input channels q·n … q·n + n − 1 of every q in Q_1, Q_2, …)   [N, Σ|Q_i|·n, H, W]
+ *   Yc = Conv(Xc, filters of those groups, their bias) with group = Σ|Q_i|        [N, Σ|Q_i|·m, H', W']
+ *   wide = Concat(Y, Gather(Yc, position of each copied channel))                [N, C + E, H', W']
+ *
+ * Why whole groups: every group of the copy conv then has exactly the original's shape (m filters
+ * of n·kh·kw weights over the same input slice, same strides, pads, dilations), so onnxruntime runs
+ * the same kernel with the same blocking and each copy is bit-identical to its original fault-free.
+ * (A copy conv with one filter per group, i.e. only the copies asked for, gave logits that differ
+ * in the last bits on the group-2 block of test/harden-grouped.test.ts: onnxruntime blocks the
+ * sums differently when a group has fewer filters.) Widening the grouped conv itself would put the appended channels
+ * into the last group, reading the wrong inputs. Cost: |Q|·m·n·kh·kw MACs per position and
+ * parameters per copy — the copies asked for plus the other channels of their groups; for a
+ * depthwise conv (m = n = 1) exactly one filter and one input channel per copy.
+ *
+ * The copies' weights and bias are new float32 initializers `<weight>.copies` / `<bias>.copies`
+ * (their own stored words, so faults reach them). The nodes are tagged COPY_TAG, not HARDEN_TAG:
+ * they are redundant layer computation, which counting tools keep (MACs), not a stage.
+ * Returns the name of `wide`.
+ */
+function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
+  const g = ed.graph;
+  const node = g.nodes[site.index];
+  const w = g.initializers.get(node.inputs[1])!;
+  const C = site.channels;
+  const m = C / site.group;
+  const n = w.dims[1];
+  const per = w.data.length / C;
+  const src = w.data as Float32Array;
+  const groups: number[] = []; // group of the original conv behind each group of the copy conv
+  const pick: number[] = []; // channel of Yc holding each copy, in copy order
+  for (const list of copies) {
+    const qs = [...new Set(list.map((c) => Math.floor(c / m)))].sort((a, b) => a - b);
+    const at = new Map(qs.map((q, j) => [q, groups.length + j]));
+    for (const c of list) pick.push(at.get(Math.floor(c / m))! * m + (c % m));
+    groups.push(...qs);
+  }
+  const data = new Float32Array(groups.length * m * per);
+  groups.forEach((q, j) => data.set(src.subarray(q * m * per, (q + 1) * m * per), j * m * per));
+  const inputs = [ed.init(`${w.name}.copies`, DataType.FLOAT, [groups.length * m, ...w.dims.slice(1)], data)];
+  if (site.bias) {
+    const b = g.initializers.get(site.bias.name)!.data as Float32Array;
+    const bd = new Float32Array(groups.length * m);
+    groups.forEach((q, j) => bd.set(b.subarray(q * m, (q + 1) * m), j * m));
+    inputs.push(ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [bd.length], bd));
+  }
+  const inIdx = groups.flatMap((q) => Array.from({ length: n }, (_, i) => q * n + i));
+  const e = ed.after(node);
+  const tag = { docString: COPY_TAG };
+  const x = e.op('Gather', [node.inputs[0], e.indexInit(`${site.name}.copy_input`, inIdx)], { axis: A.i(1) }, tag);
+  let yc = e.op('Conv', [x, ...inputs], { ...node.attributes, group: A.i(groups.length) }, { name: `${site.name}.copies`, ...tag });
+  if (pick.length !== groups.length * m || pick.some((p, i) => p !== i)) {
+    yc = e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, pick)], { axis: A.i(1) }, tag);
+  }
+  return e.op('Concat', [y, yc], { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+}
+
+/**
+ * Output channels the copy computation of `site` really computes for the copy list `list`:
+ * |list| for an ungrouped layer, the whole groups holding them for a grouped conv (see
+ * addGroupedCopies). For replica MAC and parameter accounting.
+ */
+export function copiedChannels(site: LayerSite, list: readonly number[]): number {
+  if (site.group === 1) return list.length;
+  const m = site.channels / site.group;
+  return new Set(list.map((c) => Math.floor(c / m))).size * m;
+}
+
+/** Doc string of the nodes that compute copies of a grouped conv's channels (see addGroupedCopies). */
+export const COPY_TAG = 'flipguard.harden.copy';
+
+/**
+ * Gives the layer of `site` appended copies of its output channels (`copies` as for widenLayer)
+ * and re-taps its output: returns `wide` [N, C + Σ|copies|, …] (originals first, then the copies
+ * in order) and `out`, the layer's original output name, which the hardening stage must produce.
+ * Ungrouped layers are widened in place (widenLayer); grouped convs get a copy conv beside them
+ * (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
+ */
+export function widenSite(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): { wide: string; out: string } {
+  const order = copies.flat();
+  if (!order.length || site.group === 1) {
+    if (order.length) widenLayer(ed, site, copies);
+    return retap(ed, site);
+  }
+  const { wide: y, out } = retap(ed, site);
+  return { wide: addGroupedCopies(ed, site, copies, y), out };
+}
+
+/**
  * Renames the layer's pre-activation value to a fresh `<tap>.wide` name (what the widened layer
  * now produces) and returns both names: the hardening stage reads `wide` and writes `out` (the
  * original name), so every consumer — and a graph output of that name — is unchanged.
  */
-export function retap(ed: GraphEditor, site: LayerSite): { wide: string; out: string } {
+function retap(ed: GraphEditor, site: LayerSite): { wide: string; out: string } {
   const g = ed.graph;
   const tapNode = g.nodes[site.tapIndex];
   const out = tapNode.outputs[0];

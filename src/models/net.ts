@@ -9,7 +9,7 @@
  */
 import { FlipguardError, check } from '../errors.js';
 import { A, GraphBuilder, makeModel } from '../graph/builder.js';
-import type { Attribute, Model } from '../graph/types.js';
+import { DataType, type Attribute, type Model } from '../graph/types.js';
 import { constantValues, kaimingNormalFanOut, linearDefault } from './init.js';
 
 /** Options every zoo builder takes. */
@@ -163,6 +163,24 @@ export class NetBuilder {
 
   relu(x: string, name: string): string {
     return this.add1('Relu', [x], {}, name, [...this.shape(x)]);
+  }
+
+  private readonly constants = new Map<number, string>();
+
+  /** A float32 scalar held in a Constant node (not a parameter, not a fault target), one per value. */
+  private scalar(value: number): string {
+    let name = this.constants.get(value);
+    if (!name) {
+      name = this.g.fresh(`const_${value}`);
+      this.g.node('Constant', [], { value: A.t({ name, dataType: DataType.FLOAT, dims: [], data: Float32Array.of(value) }) }, { name, outputs: [name] });
+      this.constants.set(value, name);
+    }
+    return name;
+  }
+
+  /** ReLU6, min(max(x, 0), 6), as Clip with Constant bounds (PyTorch's nn.ReLU6 exports the same way). */
+  relu6(x: string, name: string): string {
+    return this.add1('Clip', [x, this.scalar(0), this.scalar(6)], {}, name, [...this.shape(x)]);
   }
 
   /**
