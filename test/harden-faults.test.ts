@@ -22,7 +22,7 @@ import {
   harden, profileIntervals, hardenedInfo, voteWeights, majority32, overheads, countHardened, type Intervals,
 } from '../src/harden/index.js';
 import { GraphEditor } from '../src/harden/graph-edit.js';
-import { neuronScores } from './helpers/harden.js';
+import { logitsOf, neuronScores, randomImages } from './helpers/harden.js';
 import { mergeDuplicate, rangeRestrict, vote3, type BothInside, type BothOutside, type OutsideRule } from '../src/harden/stages.js';
 
 const testSet = loadDataset({ data: 'mnist', split: 'test' });
@@ -415,7 +415,7 @@ test('overheads: parameter, byte, MAC and time ratios against the original', asy
   assert.equal(DataType.FLOAT, 1);
 });
 
-test('dense layers stored as MatMul + Add or Gemm without transB are hardened too; grouped convs are refused', async () => {
+test('dense layers stored as MatMul + Add or Gemm without transB are hardened too, and so are grouped convs', async () => {
   const g = new GraphBuilder('mlp');
   const x = g.input('input', ['batch', 1, 2, 2]);
   const f = g.op('Flatten', [x], { axis: A.i(1) });
@@ -446,14 +446,18 @@ test('dense layers stored as MatMul + Add or Gemm without transB are hardened to
       assert.deepEqual(hm.graph.initializers.get('out.weight')!.dims, [5, 6]);
     }
   }
-  // a grouped convolution cannot be widened channel by channel
+  // a grouped convolution gets its copies from a copy conv over whole groups (layers.ts)
   const gc = new GraphBuilder('grouped');
   const xi = gc.input('input', ['batch', 2, 4, 4]);
   const y = gc.op('Conv', [xi, gc.init('c.weight', [4, 1, 3, 3], rand(36))], { group: A.i(2), kernel_shape: A.is([3, 3]) }, 'c');
   gc.node('Gemm', [gc.op('Flatten', [y], { axis: A.i(1) }), gc.init('fc.weight', [2, 16], rand(32))], { transB: A.i(1) }, { name: 'fc', outputs: ['logits'] });
   gc.output('logits', ['batch', 2]);
   const grouped = makeModel(gc.build());
-  await assert.rejects(harden(grouped, { method: 'tmr-channels', ratio: 0.5, scores: l1Scores(grouped) }), (e: Error) => e instanceof FlipguardError && /grouped/.test(e.message));
+  const tc = await harden(grouped, { method: 'tmr-channels', ratio: 0.5, scores: l1Scores(grouped) });
+  assert.deepEqual(tc.report.layers.map((l) => l.protected), [2, 2]);
+  const x = randomImages([2, 4, 4], 4, 9, 2);
+  const exact = { optimization: 'disabled' as const };
+  assert.ok(sameBits((await logitsOf(tc.model, x, exact)).logits, (await logitsOf(grouped, x, exact)).logits), 'grouped conv: tmr-channels logits bit-identical');
   const tw = await harden(grouped, { method: 'tmr-weights', ratio: 0.5, scores: magnitudeScores(grouped) });
   assert.ok(tw.report.totals.protected > 0);
 });
