@@ -233,12 +233,58 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
 }
 
 /**
+ * Adds the copies of an ungrouped conv whose output is one position per image (H'·W' = 1, e.g. the
+ * last inception stages of GoogLeNet on 32×32 input). onnxruntime computes such a conv as one
+ * matrix-vector product per image, and there the sum for an output channel depends on where the
+ * channel sits in the kernel's blocks of rows and on the total channel count: widening the
+ * layer changes the originals' last bits, and a copy appended at the end differs from its original
+ * (measured: a 832 → 250 1×1-output conv, 2 to 4 of 1000 values). So each copy list gets its own
+ * Conv of exactly the original's shape (C filters), whose filter rows P hold the copies and the
+ * others zeros, and the copies are gathered from its output:
+ *
+ *   W_i = ScatterND(ConstantOfShape([C, …]) = 0, P_i, <weight>.copies_i)   (bias likewise)
+ *   Yc_i = Conv(X, W_i, b_i);  wide = Concat(Y, Gather(Yc_1, P_1), Gather(Yc_2, P_2), …)
+ *
+ * Same shape, same kernel, same row positions: each copy is bit-identical to its original. Stored
+ * parameters are only the copies (`<weight>.copies`, [|P_i|, …]: faults reach them); the zeros are
+ * computed. The cost is the layer's MACs once per copy list (one position per image, so small).
+ * Returns the name of `wide`.
+ */
+function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
+  const g = ed.graph;
+  const node = g.nodes[site.index];
+  const w = g.initializers.get(node.inputs[1])!;
+  const C = site.channels;
+  const per = w.data.length / C;
+  const src = w.data as Float32Array;
+  const e = ed.after(node);
+  const tag = { docString: COPY_TAG };
+  const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], {}, tag);
+  const parts = [y];
+  copies.forEach((list, i) => {
+    const data = new Float32Array(list.length * per);
+    list.forEach((c, j) => data.set(src.subarray(c * per, (c + 1) * per), j * per));
+    const where = e.editor.init(`${site.name}.copy_rows`, DataType.INT64, [list.length, 1], BigInt64Array.from(list, (c) => BigInt(c)));
+    const stored = ed.init(`${w.name}.copies`, DataType.FLOAT, [list.length, ...w.dims.slice(1)], data);
+    const inputs = [node.inputs[0], e.op('ScatterND', [zeros(w.dims), where, stored], {}, tag)];
+    if (site.bias) {
+      const b = g.initializers.get(site.bias.name)!.data as Float32Array;
+      const bStored = ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [list.length], Float32Array.from(list, (c) => b[c]));
+      inputs.push(e.op('ScatterND', [zeros([C]), where, bStored], {}, tag));
+    }
+    const yc = e.op('Conv', inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });
+    parts.push(e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, list)], { axis: A.i(1) }, tag));
+  });
+  return e.op('Concat', parts, { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+}
+
+/**
  * Output channels the copy computation of `site` really computes for the copy list `list`:
  * |list| for an ungrouped layer, the whole groups holding them for a grouped conv (see
  * addGroupedCopies). For replica MAC and parameter accounting.
  */
 export function copiedChannels(site: LayerSite, list: readonly number[]): number {
-  if (site.group === 1) return list.length;
+  if (site.group === 1) return singleMap(site) ? site.channels : list.length;
   const m = site.channels / site.group;
   return new Set(list.map((c) => Math.floor(c / m))).size * m;
 }
@@ -250,17 +296,22 @@ export const COPY_TAG = 'flipguard.harden.copy';
  * Gives the layer of `site` appended copies of its output channels (`copies` as for widenLayer)
  * and re-taps its output: returns `wide` [N, C + Σ|copies|, …] (originals first, then the copies
  * in order) and `out`, the layer's original output name, which the hardening stage must produce.
- * Ungrouped layers are widened in place (widenLayer); grouped convs get a copy conv beside them
- * (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
+ * Ungrouped layers are widened in place (widenLayer), except convs with a 1×1 output map
+ * (addSingleMapCopies); grouped convs get a copy conv beside them (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
  */
 export function widenSite(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): { wide: string; out: string } {
   const order = copies.flat();
-  if (!order.length || site.group === 1) {
+  if (!order.length || (site.group === 1 && !singleMap(site))) {
     if (order.length) widenLayer(ed, site, copies);
     return retap(ed, site);
   }
   const { wide: y, out } = retap(ed, site);
-  return { wide: addGroupedCopies(ed, site, copies, y), out };
+  return { wide: site.group === 1 ? addSingleMapCopies(ed, site, copies, y) : addGroupedCopies(ed, site, copies, y), out };
+}
+
+/** Whether `site` is a conv with one output position per image (see addSingleMapCopies). */
+function singleMap(site: LayerSite): boolean {
+  return site.kind === 'conv' && spatial(site) === 1;
 }
 
 /**

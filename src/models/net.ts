@@ -242,6 +242,18 @@ export class NetBuilder {
     return this.add1('Add', [a, b], {}, name, [...sa]);
   }
 
+  /** Logistic sigmoid, elementwise. */
+  sigmoid(x: string, name: string): string {
+    return this.add1('Sigmoid', [x], {}, name, [...this.shape(x)]);
+  }
+
+  /** Elementwise product of `a` [C, H, W] and a per-channel gate `b` [C, 1, 1] or [C, H, W] (squeeze-excitation). */
+  mul(a: string, b: string, name: string): string {
+    const sa = this.shape(a), sb = this.shape(b);
+    if (sa.length !== sb.length || sa[0] !== sb[0] || sb.some((d, i) => d !== 1 && d !== sa[i])) throw new Error(`zoo: ${name} multiplies shapes [${sa.join(', ')}] and [${sb.join(', ')}]`);
+    return this.add1('Mul', [a, b], {}, name, [...sa]);
+  }
+
   /** Channel concatenation (axis 1) of maps with equal height and width. */
   concat(xs: string[], name: string): string {
     const shapes = xs.map((x) => this.map(x, name));

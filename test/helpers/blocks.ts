@@ -21,12 +21,18 @@ function head(net: NetBuilder, x: string): string {
   return net.dense(net.flatten(net.globalAvgPool(x, 'avgpool'), 'flatten'), 'fc', net.classes, { output: 'logits' });
 }
 
-/** conv → depthwise 3×3 (with bias, group = C) → pointwise → depthwise stride 2 (no bias) → head. */
+/**
+ * conv → depthwise 3×3 (with bias, group = C) → pointwise → depthwise stride 2 (no bias) →
+ * squeeze-excitation (global pool → 1×1 conv 12 → 6 → ReLU → 1×1 conv 6 → 12 → Sigmoid → Mul; its
+ * convs have a 1×1 output map) → head.
+ */
 function depthwise(net: NetBuilder): string {
   let x = bnRelu(net, net.conv(net.input, 'conv0', { out: 8, kernel: 3, pad: 1 }), 'conv0', true);
   x = bnRelu(net, net.conv(x, 'dw1', { out: 8, kernel: 3, pad: 1, group: 8 }), 'dw1', true);
   x = bnRelu(net, net.conv(x, 'pw1', { out: 12, kernel: 1, bias: false }), 'pw1');
   x = bnRelu(net, net.conv(x, 'dw2', { out: 12, kernel: 3, pad: 1, stride: 2, group: 12, bias: false }), 'dw2', true);
+  const s = net.relu(net.conv(net.globalAvgPool(x, 'se.pool'), 'se.fc1', { out: 6, kernel: 1 }), 'se.relu');
+  x = net.mul(x, net.sigmoid(net.conv(s, 'se.fc2', { out: 12, kernel: 1 }), 'se.gate'), 'se.scale');
   return head(net, x);
 }
 
