@@ -1,0 +1,9 @@
+/** Exp: see the record below. */
+import { unaryMathRule } from './shape-kit.js';
+import { type OpRecord } from './types.js';
+
+export const Exp: OpRecord = {
+  opType: 'Exp',
+  shape: unaryMathRule,
+  transform: true,
+};

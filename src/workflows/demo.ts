@@ -1,0 +1,117 @@
+/**
+ * The main job on one model: assess → explain → harden → compare, written as a report.
+ * `flipguard demo` runs it on the bundled default (models/vgg11-mnist.onnx + MNIST).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, normalizationFromMetadata, type Dataset } from '../data/index.js';
+import { loadModel } from '../graph/load.js';
+import type { Model } from '../graph/types.js';
+import { evaluate } from '../runtime/evaluate.js';
+import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
+import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
+import { summaryJson, type CampaignProgress } from '../campaign/index.js';
+import { writeReport, type WriteReportResult } from '../report/write.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The shipped default model (dist/src/workflows → repo root/models). */
+export const DEFAULT_MODEL = resolve(here, '..', '..', '..', 'models', 'vgg11-mnist.onnx');
+
+export interface DemoOptions {
+  /** Model path (default the shipped VGG-11-style MNIST model). */
+  model?: string;
+  /** Fewer BERs, trials and images, stated in the report (a few minutes on 2 cores). */
+  quick?: boolean;
+  /** Report folder (default flipguard-report). */
+  outDir?: string;
+  seed?: number;
+  threads?: number;
+  /** The command line, for the report's provenance. */
+  command?: string;
+  onStage?: (stage: string, index: number, total: number) => void;
+  onProgress?: (p: CampaignProgress) => void;
+  onGroundTruth?: (done: number, total: number) => void;
+}
+
+/** The demo's settings, in one place (what --quick changes is visible here and in the report). */
+export function demoSettings(quick: boolean) {
+  return quick
+    ? { bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' }
+    : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' };
+}
+
+export interface DemoResult extends WriteReportResult {
+  golden: { accuracy: number; imagesPerSecond: number };
+  rows: SweepRow[];
+  scores: Scores;
+}
+
+/** Runs the whole story and writes the report folder (HTML + JSON + CSV + every input file). */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const quick = Boolean(opts.quick);
+  const s = demoSettings(quick);
+  const seed = opts.seed ?? 1;
+  const outDir = opts.outDir ?? 'flipguard-report';
+  const inputsDir = join(outDir, 'inputs');
+  mkdirSync(inputsDir, { recursive: true });
+  const modelPath = opts.model ?? DEFAULT_MODEL;
+  const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'harden variants and campaigns', 'report'];
+  let stage = 0;
+  const next = () => opts.onStage?.(stages[stage], stage++, stages.length);
+  const runtime = { threads: opts.threads };
+
+  const model: Model = loadModel(modelPath);
+  const norm = normalizationFromMetadata(model.metadata);
+  const load = (split: 'train' | 'test', limit?: number): Dataset => loadDataset({ data: 'mnist', split, limit, mean: norm?.mean, std: norm?.std });
+  const train = load('train');
+  const test = load('test', s.images);
+
+  next();
+  const golden = await evaluate(model, test, runtime);
+
+  next();
+  const scores = await rank(model, { method: 'vulnerability', data: train, seed, threads: opts.threads });
+  writeFileSync(join(inputsDir, 'vulnerability.scores.json'), JSON.stringify(scores));
+
+  next();
+  // the first conv layer: few channels, so the per-channel ground truth is affordable
+  const layer = computeLayers(model).find((l) => l.kind === 'conv') ?? computeLayers(model)[0];
+  const methods: RankMethod[] = ['vulnerability', 'lrp', 'l1', 'taylor', 'random'];
+  const comparison = await compareRankings(model, {
+    layer: layer.node.name, ber: 1e-3, data: load('test', s.compareImages), trials: s.compareTrials, seed, bits: '23-30',
+    methods, rankData: train, runtime, onProgress: opts.onGroundTruth,
+  });
+  writeFileSync(join(inputsDir, 'ranking.compare.json'), JSON.stringify(comparison));
+
+  next();
+  const variants = parseVariants(s.variants);
+  const rows = await hardenSweep(model, {
+    variants, train, test, runtime, outDir: join(outDir, 'variants'),
+    scores: rankingProvider(model, train, { given: { channel: scores }, seed, threads: opts.threads }),
+    campaign: { bers: s.bers, trials: s.trials, seed, threads: opts.threads },
+    onProgress: opts.onProgress,
+  });
+  const inputs: string[] = [join(inputsDir, 'vulnerability.scores.json'), join(inputsDir, 'ranking.compare.json')];
+  for (const r of rows) {
+    const slug = r.variant.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+    const summaryPath = join(inputsDir, `${slug}.summary.json`);
+    writeFileSync(summaryPath, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config })));
+    inputs.push(summaryPath);
+    if (r.overheads) {
+      const hp = join(inputsDir, `${slug}.harden.json`);
+      writeFileSync(hp, JSON.stringify({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads }));
+      inputs.push(hp);
+    }
+  }
+
+  next();
+  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.node.name} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images`;
+  const report = writeReport({
+    inputs, outDir,
+    title: `flipguard reliability report — ${modelPath.split('/').pop()}`,
+    provenance: { commands: [opts.command ?? 'flipguard demo', `settings: ${settings}`], seeds: [seed] },
+  });
+  return { ...report, golden: { accuracy: golden.accuracy, imagesPerSecond: golden.imagesPerSecond }, rows, scores };
+}
+

@@ -1,0 +1,143 @@
+/**
+ * A set of hardening variants of one model, each measured the same way: overheads against the
+ * original and one fault-injection campaign over the same BERs, seeds and images. What
+ * `flipguard harden --sweep` and `flipguard demo` print and report.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { FlipguardError } from '../errors.js';
+import type { Model } from '../graph/types.js';
+import { writeModel } from '../graph/onnx.js';
+import type { Scores } from '../analysis/scores.js';
+import { rank, type RankMethod } from '../analysis/index.js';
+import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/index.js';
+import type { ImageSet } from '../runtime/evaluate.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { harden, HARDEN_METHODS, type HardenMethod, type HardenReport } from '../harden/index.js';
+import { countHardened, overheads, type Overheads } from '../harden/overhead.js';
+import { profileIntervals, type Intervals } from '../harden/profile.js';
+
+export interface Variant {
+  /** Display name, e.g. "edac 15%". */
+  name: string;
+  /** 'none' is the unprotected original. */
+  method: HardenMethod | 'none';
+  ratio?: number;
+  /** Choose the ratio so that the float-parameter overhead matches this value (e.g. 0.15). */
+  matchMemory?: number;
+}
+
+/** Parses "edac:0.15,ranger,tmr-weights:mem0.15,none" into variants. */
+export function parseVariants(spec: string): Variant[] {
+  return spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const [method, arg] = s.split(':');
+    if (method !== 'none' && !HARDEN_METHODS.includes(method as HardenMethod)) {
+      throw new FlipguardError(`Unknown variant "${s}"; use none or one of ${HARDEN_METHODS.join(', ')}, optionally with :RATIO or :memOVERHEAD (e.g. edac:0.15, tmr-weights:mem0.15).`);
+    }
+    if (arg === undefined) return { name: method, method: method as Variant['method'] };
+    const mem = /^mem([\d.]+)$/.exec(arg);
+    if (mem) return { name: `${method} (mem ${Math.round(Number(mem[1]) * 100)}%)`, method: method as HardenMethod, matchMemory: Number(mem[1]) };
+    const ratio = Number(arg);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new FlipguardError(`Variant "${s}" has ratio "${arg}"; give a number in [0, 1] or memX (e.g. mem0.15).`);
+    return { name: `${method} ${Math.round(ratio * 1000) / 10}%`, method: method as HardenMethod, ratio };
+  });
+}
+
+/** The default comparison of issue 6 / paper A: unprotected, ranger, edac 0%/15%, tmr-channels 15%, tmr-weights and tmr-neurons at edac-15%'s memory. */
+export const DEFAULT_VARIANTS = 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15';
+
+export type Unit = 'channel' | 'weight' | 'neuron';
+
+/** Default ranking per unit kind: Eq. (1) for channels (paper A), LRP for weights (B), neuron criticality for neurons (C). */
+export const DEFAULT_RANKING: Readonly<Record<Unit, RankMethod>> = { channel: 'vulnerability', weight: 'lrp', neuron: 'neurons' };
+
+/**
+ * A scores provider for hardening: each unit kind's ranking is computed once on `data` (the
+ * training split), by `methods[unit]` or the default for that unit; `given[unit]` is used as is.
+ */
+export function rankingProvider(model: Model, data: ImageSet, opts: { methods?: Partial<Record<Unit, RankMethod>>; given?: Partial<Record<Unit, Scores>>; images?: number; seed?: number; threads?: number } = {}): (unit: Unit) => Promise<Scores> {
+  const cache = new Map<Unit, Promise<Scores>>();
+  return (unit) => {
+    const given = opts.given?.[unit];
+    if (given) return Promise.resolve(given);
+    if (!cache.has(unit)) {
+      const method = opts.methods?.[unit] ?? DEFAULT_RANKING[unit];
+      cache.set(unit, rank(model, { method, data, images: opts.images, seed: opts.seed, unit, threads: opts.threads }));
+    }
+    return cache.get(unit)!;
+  };
+}
+
+/** The unit kind a hardening method protects. */
+export function unitOf(method: HardenMethod): Unit {
+  return method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
+}
+
+export interface SweepOptions {
+  variants: Variant[];
+  /** Scores per unit kind: channel scores (edac, tmr-channels), weight scores (tmr-weights), neuron scores (tmr-neurons). */
+  scores: (unit: 'channel' | 'weight' | 'neuron') => Promise<Scores>;
+  /** Training images (intervals). */
+  train: ImageSet;
+  /** Test images (campaigns, time). */
+  test: ImageSet;
+  campaign: Omit<CampaignOptions, 'model' | 'data' | 'out'>;
+  /** Folder for the hardened models and campaign records (optional). */
+  outDir?: string;
+  runtime?: RuntimeOptions;
+  onVariant?: (v: Variant, index: number) => void;
+  onProgress?: CampaignOptions['onProgress'];
+}
+
+export interface SweepRow {
+  variant: string;
+  method: string;
+  ratio: number;
+  overheads: Overheads | null;
+  report: HardenReport | null;
+  campaign: CampaignResult;
+  modelPath?: string;
+  recordsPath?: string;
+}
+
+/** Hardens, measures and runs a campaign on every variant. Intervals are profiled once. */
+export async function hardenSweep(model: Model, opts: SweepOptions): Promise<SweepRow[]> {
+  let intervals: Intervals | undefined;
+  const rows: SweepRow[] = [];
+  const baseParams = countHardened(model).parameters;
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  for (const [i, v] of opts.variants.entries()) {
+    opts.onVariant?.(v, i);
+    let hardened = model;
+    let report: HardenReport | null = null;
+    let ratio = v.ratio ?? 0;
+    if (v.method !== 'none') {
+      const method = v.method;
+      const needsIntervals = method === 'edac' || method === 'ranger';
+      if (needsIntervals && !intervals) intervals = await profileIntervals(model, opts.train, { ...opts.runtime });
+      const scores = method === 'ranger' ? undefined : await opts.scores(unitOf(method));
+      const make = (r: number) => harden(model, { method, ratio: r, scores, intervals, runtime: opts.runtime });
+      if (v.matchMemory !== undefined) {
+        // bisection on the ratio: parameters grow monotonically with it
+        let lo = 0, hi = 1;
+        for (let k = 0; k < 14; k++) {
+          const mid = (lo + hi) / 2;
+          const h = await make(mid);
+          if (countHardened(h.model).parameters / baseParams - 1 > v.matchMemory) hi = mid; else lo = mid;
+        }
+        ratio = lo;
+      } else ratio = v.ratio ?? (method === 'ranger' ? 0 : 0.15);
+      const r = await make(ratio);
+      hardened = r.model;
+      report = r.report;
+    }
+    const ov = v.method === 'none' ? null : await overheads(model, hardened, opts.test, { ...opts.runtime, runs: 3 });
+    const slug = v.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+    const modelPath = opts.outDir && v.method !== 'none' ? join(opts.outDir, `${slug}.onnx`) : undefined;
+    if (modelPath) writeModel(modelPath, hardened);
+    const recordsPath = opts.outDir ? join(opts.outDir, `${slug}.jsonl`) : undefined;
+    const campaign = await runCampaign({ ...opts.campaign, model: hardened, data: opts.test, out: recordsPath, onProgress: opts.onProgress });
+    rows.push({ variant: v.name, method: v.method, ratio, overheads: ov, report, campaign, modelPath, recordsPath });
+  }
+  return rows;
+}
