@@ -8,7 +8,7 @@
  * channel-level redundancy is stored (one wider weight tensor; see `widenLayer`).
  */
 import { FlipguardError } from '../errors.js';
-import { A, attrInt, consumers } from '../graph/builder.js';
+import { A, attrInt, consumers, producers } from '../graph/builder.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
@@ -53,6 +53,7 @@ export function layerSites(model: Model): LayerSite[] {
   const index = new Map<Node, number>();
   g.nodes.forEach((n, i) => index.set(n, i));
   const shapes = inferShapes(model, { batch: 1 });
+  const prod = producers(g);
   const sites: LayerSite[] = [];
   for (const layer of computeLayers(model)) {
     const n = layer.node;
@@ -83,8 +84,11 @@ export function layerSites(model: Model): LayerSite[] {
       }
     }
     if (bias) {
-      const t = g.initializers.get(bias.name);
-      if (!t || t.data.length === 1) bias = undefined; // a scalar bias broadcasts to any width
+      const stored = storedValue(bias.name, prod, g.initializers);
+      if (!stored) throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" is computed in the graph rather than stored; flipguard can only harden layers whose bias is a stored tensor — re-export the model with constant folding.`);
+      bias = { ...bias, name: stored };
+      const t = g.initializers.get(stored)!;
+      if (t.data.length === 1) bias = undefined; // a scalar bias broadcasts to any width
       else if (t.data.length !== layer.outChannels) {
         throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" has ${t.data.length} values for ${layer.outChannels} outputs; flipguard can only harden layers with one bias per output channel.`);
       }
@@ -95,6 +99,21 @@ export function layerSites(model: Model): LayerSite[] {
     sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
+}
+
+/**
+ * The initializer behind value `v`, following Identity nodes (PyTorch's exporter stores equal
+ * initializers once and feeds the other users through Identity: in squeezenet1_0 the zero bias of
+ * every fire module's expand3x3 conv is `Identity(expand1x1.bias)`); undefined for a computed value.
+ */
+function storedValue(v: string, prod: Map<string, Node>, inits: ReadonlyMap<string, unknown>): string | undefined {
+  for (let hops = 0; hops < 16; hops++) {
+    if (inits.has(v)) return v;
+    const p = prod.get(v);
+    if (!p || p.opType !== 'Identity') return undefined;
+    v = p.inputs[0];
+  }
+  return undefined;
 }
 
 /** Spatial elements per channel of the layer output (H·W for conv, 1 for dense). */
@@ -158,7 +177,9 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
     order.forEach((c, j) => { bd[j] = bs[c]; });
     const bdims = [...b.dims];
     bdims[bdims.length - 1] = total;
-    const newB = shared(g.nodes, site.bias.name) ? ed.fresh(`${site.bias.name}.wide`) : site.bias.name;
+    // a bias reached through Identity (see storedValue) is someone else's tensor too: never edit it in place
+    const direct = bNode.inputs[site.bias.slot] === site.bias.name;
+    const newB = !direct || shared(g.nodes, site.bias.name) ? ed.fresh(`${site.bias.name}.wide`) : site.bias.name;
     ed.setInit({ ...b, name: newB, dims: bdims, data: bd });
     bNode.inputs[site.bias.slot] = newB;
   }
