@@ -1,8 +1,8 @@
 /**
  * A transformed model is written only if it is valid (issue 13.4): validateTransformed catches a
  * hardened model whose copies differ from the originals and a graph onnxruntime cannot run, with a
- * sentence naming the failed check; structured pruning of the block models (depthwise, grouped,
- * fire, inception, dense concat) gives models that pass it, with fewer parameters.
+ * sentence naming the failed check; structured pruning of the block models (depthwise, fire,
+ * inception, dense concat) gives models that pass it, with fewer parameters.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -133,8 +133,8 @@ export interface HardenResult {
  * Hardens `model` by `opts.method` (see the module comment); `model` is not modified. Throws a
  * FlipguardError for a bad option: unknown method, ratio outside [0, 1], missing or mismatched
  * scores (wrong unit, wrong count, missing layer), missing intervals and data for an interval
- * method, a grouped convolution for the channel and neuron methods. Models below opset 13 are upgraded
- * in-graph first (graph/upgrade.ts), with one warning through `opts.onWarning`.
+ * method, a layer bias computed in the graph. Grouped and depthwise convs are hardened with copy
+ * convs over whole groups (layers.ts). Models below opset 13 are upgraded in-graph first (graph/upgrade.ts), with one warning through `opts.onWarning`.
  */
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
