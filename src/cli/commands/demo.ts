@@ -1,9 +1,11 @@
+import { visible } from '../../util/text.js';
 import { runDemo, demoSettings } from '../../workflows/demo.js';
 import { writeReport } from '../../report/write.js';
 import { Progress } from '../progress.js';
 import type { Command } from '../command.js';
 import { bold } from '../output.js';
 import { sweepTable } from './harden.js';
+import { DEFAULT_SEED } from '../../defaults.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -14,7 +16,7 @@ export const demoCommand: Command = {
     quick: { kind: 'bool', help: 'fewer BERs, trials and images (a few minutes); the report states the settings' },
     model: { kind: 'string', arg: 'MODEL', help: 'an MNIST model to use instead of the bundled models/vgg11-mnist.onnx' },
     out: { kind: 'string', arg: 'DIR', help: 'report folder', default: 'flipguard-report' },
-    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: 1 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
   },
   async run({ values: v }) {
@@ -50,7 +52,7 @@ export const reportCommand: Command = {
   },
   async run({ positionals, values: v }) {
     const r = writeReport({ inputs: positionals, outDir: v.out as string, title: v.title as string | undefined, provenance: { commands: [`flipguard ${process.argv.slice(2).join(' ')}`] } });
-    for (const w of r.chartWarnings) process.stderr.write(`warning: ${w}\n`);
+    for (const w of r.chartWarnings) process.stderr.write(`warning: ${visible(w)}\n`);
     process.stdout.write(`report: ${r.html}\n${[r.json, ...r.csv].join('\n')}\n`);
   },
 };
