@@ -22,6 +22,7 @@ import {
   harden, profileIntervals, hardenedInfo, voteWeights, majority32, overheads, countHardened, type Intervals,
 } from '../src/harden/index.js';
 import { GraphEditor } from '../src/harden/graph-edit.js';
+import { logitsOf as predictOn, neuronScores, randomImages } from './helpers/harden.js';
 import { mergeDuplicate, rangeRestrict, vote3, type BothInside, type BothOutside, type OutsideRule } from '../src/harden/stages.js';
 
 const testSet = loadDataset({ data: 'mnist', split: 'test' });
@@ -61,18 +62,6 @@ function agreement(a: Predictions, b: Predictions): number {
 function pickElement(w: Float32Array, row: number, per: number): number {
   for (let j = per >> 1; j < per; j++) if (w[row * per + j] > 0 && w[row * per + j] < 2) return j;
   throw new Error('no element with |w| < 2');
-}
-
-function neuronScores(model: Model, seed = 11): Scores {
-  const shapes = inferShapes(model, { batch: 1 });
-  return {
-    method: 'random-neuron',
-    layers: computeLayers(model).map((l) => {
-      const n = shapes.get(l.node.outputs[0])!.slice(1).reduce((a, b) => a * b, 1);
-      const r = new Rng(Rng.derive('neuron', seed, l.node.name));
-      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => r.next()) };
-    }),
-  };
 }
 
 // ───────────────────────── EDAC case logic (SPEC §4.1) ─────────────────────────
@@ -224,7 +213,7 @@ test('tmr-channels fully masks a flip in any one of the three copies', async () 
 });
 
 test('tmr-neurons masks a flip in a replica filter and keeps unprotected positions as they are', async () => {
-  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet) });
+  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11) });
   const l = report.layers.find((x) => x.name === 'conv1') as { replicatedChannels: number; graphReplicaMacs: number; protectedNeuronMacs: number; protected: number };
   assert.ok(l.replicatedChannels > 0);
   assert.equal(l.protectedNeuronMacs, 2 * l.protected * 25);
@@ -426,7 +415,7 @@ test('overheads: parameter, byte, MAC and time ratios against the original', asy
   assert.equal(DataType.FLOAT, 1);
 });
 
-test('dense layers stored as MatMul + Add or Gemm without transB are hardened too; grouped convs are refused', async () => {
+test('dense layers stored as MatMul + Add or Gemm without transB are hardened too, and so are grouped convs', async () => {
   const g = new GraphBuilder('mlp');
   const x = g.input('input', ['batch', 1, 2, 2]);
   const f = g.op('Flatten', [x], { axis: A.i(1) });
@@ -457,14 +446,17 @@ test('dense layers stored as MatMul + Add or Gemm without transB are hardened to
       assert.deepEqual(hm.graph.initializers.get('out.weight')!.dims, [5, 6]);
     }
   }
-  // a grouped convolution cannot be widened channel by channel
+  // a grouped convolution gets its copies from a copy conv over whole groups (layers.ts)
   const gc = new GraphBuilder('grouped');
   const xi = gc.input('input', ['batch', 2, 4, 4]);
   const y = gc.op('Conv', [xi, gc.init('c.weight', [4, 1, 3, 3], rand(36))], { group: A.i(2), kernel_shape: A.is([3, 3]) }, 'c');
   gc.node('Gemm', [gc.op('Flatten', [y], { axis: A.i(1) }), gc.init('fc.weight', [2, 16], rand(32))], { transB: A.i(1) }, { name: 'fc', outputs: ['logits'] });
   gc.output('logits', ['batch', 2]);
   const grouped = makeModel(gc.build());
-  await assert.rejects(harden(grouped, { method: 'tmr-channels', ratio: 0.5, scores: l1Scores(grouped) }), (e: Error) => e instanceof FlipguardError && /grouped/.test(e.message));
+  const tc = await harden(grouped, { method: 'tmr-channels', ratio: 0.5, scores: l1Scores(grouped) });
+  assert.deepEqual(tc.report.layers.map((l) => l.protected), [2, 2]);
+  const gx = randomImages([2, 4, 4], 4, 9, 2);
+  assert.ok(sameBits((await predictOn(tc.model, gx, exact)).logits, (await predictOn(grouped, gx, exact)).logits), 'grouped conv: tmr-channels logits bit-identical');
   const tw = await harden(grouped, { method: 'tmr-weights', ratio: 0.5, scores: magnitudeScores(grouped) });
   assert.ok(tw.report.totals.protected > 0);
 });

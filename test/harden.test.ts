@@ -16,13 +16,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel, ARCHS } from '../src/models/index.js';
 import { loadDataset, subset } from '../src/data/index.js';
-import { computeLayers, l1Scores, magnitudeScores, type Scores } from '../src/analysis/scores.js';
-import { inferShapes } from '../src/graph/shapes.js';
 import { modelFingerprint } from '../src/faults/fingerprint.js';
-import { ModelRunner, type RuntimeOptions } from '../src/runtime/session.js';
-import { predict, type Predictions } from '../src/runtime/evaluate.js';
-import { Rng } from '../src/util/rng.js';
-import { harden, profileIntervals, hardenedInfo, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import type { RuntimeOptions } from '../src/runtime/session.js';
+import type { Predictions } from '../src/runtime/evaluate.js';
+import { harden, profileIntervals, hardenedInfo, HARDEN_METHODS } from '../src/harden/index.js';
+import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
 import type { Model } from '../src/graph/types.js';
 
 const test64 = (() => {
@@ -30,40 +28,8 @@ const test64 = (() => {
   return subset(all, Array.from({ length: 64 }, (_, i) => (i * 31) % all.count));
 })();
 
-/** Seeded random neuron scores (C·H·W per conv layer, C per dense layer). */
-function neuronScores(model: Model, seed = 7): Scores {
-  const shapes = inferShapes(model, { batch: 1 });
-  return {
-    method: 'random-neuron',
-    layers: computeLayers(model).map((l) => {
-      const n = shapes.get(l.node.outputs[0])!.slice(1).reduce((a, b) => a * b, 1);
-      const r = new Rng(Rng.derive('neuron', seed, l.node.name));
-      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => r.next()) };
-    }),
-  };
-}
-
-function scoresFor(method: HardenMethod, model: Model): Scores | undefined {
-  if (method === 'ranger') return undefined;
-  if (method === 'tmr-weights') return magnitudeScores(model);
-  if (method === 'tmr-neurons') return neuronScores(model);
-  return l1Scores(model);
-}
-
 async function logits(model: Model, opts: RuntimeOptions): Promise<Predictions> {
-  const r = await ModelRunner.create(model, opts);
-  try {
-    return await predict(r, test64, { batch: 64 });
-  } finally {
-    await r.release();
-  }
-}
-
-function countDiffs(a: Float32Array, b: Float32Array): number {
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  let d = 0;
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) d++;
-  return d;
+  return logitsOf(model, test64, opts);
 }
 
 for (const arch of ARCHS) {

@@ -6,55 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/graph/load.js';
 import { modelInfo } from '../src/graph/info.js';
 import { analyzeShapes } from '../src/graph/shapes.js';
 import { opRecord } from '../src/graph/ops/index.js';
 import { evaluate } from '../src/runtime/evaluate.js';
 import { rank } from '../src/analysis/index.js';
 import { runCampaign } from '../src/campaign/index.js';
-import type { Dataset } from '../src/data/index.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-// CI puts shared/ beside the repository; a worktree sits one level deeper
-const interop = [path.resolve(repoRoot, '..', 'shared'), path.resolve(repoRoot, '..', '..', 'shared')]
-  .map((d) => path.resolve(d, 'interop', 'models')).find((d) => existsSync(d));
-
-const FIXTURES = ['efficientnet_b0', 'googlenet', 'mnasnet0_5', 'mobilenet_v3_small', 'shufflenet_v2_x0_5', 'squeezenet1_0'];
-
-function floats(file: string): Float32Array {
-  const b = readFileSync(file);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-interface Fixture { name: string; model: ReturnType<typeof loadModel>; data: Dataset; logits: Float32Array; meta: { onnx_initializer_elements: number; macs: number; onnx_opset: number } }
-
-function fixture(name: string): Fixture {
-  assert.ok(interop, 'shared/interop/models is neither beside the repository nor one level above it');
-  const dir = interop!;
-  const meta = JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8'));
-  const warnings: string[] = [];
-  const model = loadModel(path.join(dir, `${name}.onnx`), { onWarning: (w) => warnings.push(w) });
-  assert.deepEqual(warnings, [], `${name}: no load warnings for opset ${meta.onnx_opset}`);
-  const x = floats(path.join(dir, `${name}.input.bin`));
-  const logits = floats(path.join(dir, `${name}.logits.bin`));
-  const count = 4;
-  const classes = logits.length / count;
-  // PyTorch's top-1 as the label: every image is correctly classified
-  const y = Uint8Array.from({ length: count }, (_, i) => {
-    let t = 0;
-    for (let k = 1; k < classes; k++) if (logits[i * classes + k] > logits[i * classes + t]) t = k;
-    return t;
-  });
-  return { name, model, logits, meta, data: { name: `${name}-images`, x, y, shape: [3, 32, 32], count, classes } };
-}
+import { FIXTURES, fixture } from './helpers/interop.js';
 
 for (const name of FIXTURES) {
   test(`${name}: loads, infers shapes, counts like PyTorch and reproduces its logits`, async () => {
-    const f = fixture(name);
+    const warnings: string[] = [];
+    const f = fixture(name, warnings);
+    assert.deepEqual(warnings, [], `${name}: no load warnings for opset ${f.meta.onnx_opset}`);
     const { shapes } = analyzeShapes(f.model, { batch: 4 });
     assert.deepEqual(shapes.get(f.model.graph.outputs[0].name), [4, 10]);
     for (const n of f.model.graph.nodes) assert.ok(opRecord(n.opType)?.shape, `${name}: ${n.opType} has a registry record with a shape rule`);

@@ -32,7 +32,7 @@ import { FlipguardError } from '../errors.js';
 import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites, retap, widenLayer, type LayerSite } from './layers.js';
+import { layerSites, widenSite, type LayerSite } from './layers.js';
 import { channelStage, mergeDuplicate, nanToZero, rangeRestrict, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
 import type { Intervals } from './profile.js';
@@ -126,7 +126,7 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
   const protectOutput = opts.protectOutput ?? true;
   if (useIntervals && !opts.intervals) throw new FlipguardError(`${method} needs detection intervals: pass intervals, or training data to profile them from.`);
 
-  const sites = layerSites(model, { requireUngrouped: true });
+  const sites = layerSites(model);
   const ed = new GraphEditor(model);
   const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
@@ -149,8 +149,7 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
       L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, b.dims, b.lower);
       U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, b.dims, b.upper);
     }
-    if (dup.length) widenLayer(ed, site, [dup]);
-    const { wide, out } = retap(ed, site);
+    const { wide, out } = widenSite(ed, site, dup.length ? [dup] : []);
     const e = ed.after(ed.graph.nodes[site.tapIndex]);
     const sub = (t: string, index: string | undefined): string => (index ? e.op('Gather', [t, index], { axis: { type: 'int', value: 1 } }) : t);
     channelStage(e, {

@@ -84,11 +84,11 @@ export class GraphEditor {
 export class Emitter {
   constructor(readonly editor: GraphEditor, private readonly list: Node[]) {}
 
-  /** Appends a single-output node; `out` fixes the output name (else a fresh one from `name`). */
-  op(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, opts: { name?: string; out?: string } = {}): string {
+  /** Appends a single-output node; `out` fixes the output name (else a fresh one from `name`); `docString` overrides the HARDEN_TAG tag. */
+  op(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, opts: { name?: string; out?: string; docString?: string } = {}): string {
     const name = this.editor.fresh(opts.name ?? opType.toLowerCase());
     const out = opts.out ?? this.editor.fresh(`${name}_out`);
-    this.list.push({ name, opType, domain: '', inputs, outputs: [out], attributes, docString: HARDEN_TAG });
+    this.list.push({ name, opType, domain: '', inputs, outputs: [out], attributes, docString: opts.docString ?? HARDEN_TAG });
     return out;
   }
 

@@ -42,6 +42,8 @@ import { printWarning } from '../graph/load.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import { validateTransformed, type Fidelity, type Validation } from './validate.js';
+import type { ImageSet } from '../runtime/evaluate.js';
 import { checkRatio, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
@@ -159,8 +161,8 @@ export interface HardenResult {
  * Hardens `model` by `opts.method` (see the module comment); `model` is not modified. Throws a
  * FlipguardError for a bad option: unknown method, ratio outside [0, 1], missing or mismatched
  * scores (wrong unit, wrong count, missing layer), missing intervals and data for an interval
- * method, a grouped convolution for the channel and neuron methods. Models below opset 13 are upgraded
- * in-graph first (graph/upgrade.ts), with one warning through `opts.onWarning`.
+ * method, a layer bias computed in the graph. Grouped and depthwise convs are hardened with copy
+ * convs over whole groups (layers.ts). Models below opset 13 are upgraded in-graph first (graph/upgrade.ts), with one warning through `opts.onWarning`.
  */
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
@@ -293,6 +295,36 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   };
 }
 
+/**
+ * The fault-free promise of a hardened model (see the module comment) and the runtime it holds
+ * under, for validateTransformed: channel methods are bit-identical with graph optimisations
+ * disabled — edac and ranger only on images inside their intervals, i.e. when the intervals were
+ * profiled on the validation images' set, else only that the model runs; tmr-weights keeps the
+ * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
+ * on models with non-trivial batch norm its logits agree to float rounding only).
+ */
+export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals']): { fidelity: Fidelity; runtime: RuntimeOptions } {
+  const exact: RuntimeOptions = { optimization: 'disabled' };
+  if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
+  if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
+  return { fidelity: 'bitwise', runtime: exact };
+}
+
+/**
+ * Validates a hardening result before it is written: shapes, onnxruntime, and hardenFidelity's
+ * promise on the first (up to) 4 images of `images` — pass the images the intervals were profiled
+ * on (the training split) so that interval methods are checked bit for bit. Throws a
+ * TransformInvalidError naming the failed check.
+ */
+export async function validateHardened(original: Model, result: HardenResult, images: ImageSet, runtime: RuntimeOptions = {}): Promise<Validation> {
+  const n = Math.min(4, images.count);
+  const per = images.shape.reduce((a, b) => a * b, 1);
+  const few = { x: images.x.subarray(0, n * per), shape: images.shape, count: n };
+  const f = hardenFidelity(result.report.method, result.report.intervals);
+  return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...f.runtime }, what: `${result.report.method}-hardened` });
+}
+
+export { validateTransformed, topOneAgreement, TransformInvalidError, type Fidelity, type Validation, type ValidateOptions, type Agreement } from './validate.js';
 export { profileIntervals, intervalsFromJson, intervalsToJson, type ChannelInterval, type Intervals, type ProfileData, type ProfileOptions } from './profile.js';
 export { edacTransform, type EdacOptions, type ChannelLayerReport, type TransformResult } from './edac.js';
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';

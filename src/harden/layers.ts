@@ -8,7 +8,7 @@
  * channel-level redundancy is stored (one wider weight tensor; see `widenLayer`).
  */
 import { FlipguardError } from '../errors.js';
-import { consumers } from '../graph/builder.js';
+import { A, attrInt, consumers, producers } from '../graph/builder.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
@@ -24,6 +24,8 @@ export interface LayerSite {
   kind: 'conv' | 'dense';
   /** Output channels (conv) or units (dense). */
   channels: number;
+  /** Conv `group` attribute (1 for dense layers and ordinary convs; C_in for depthwise). */
+  group: number;
   /** Weight layout: output channel is the first axis ('rows': Conv, Gemm transB=1) or the last ('cols': Gemm transB=0, MatMul). */
   orient: 'rows' | 'cols';
   /** Index in the node list of the node producing the pre-activation value. */
@@ -45,12 +47,13 @@ function layerLabel(n: Node, i: number): string {
  * The conv/dense layers of `model` (computeLayers order) with their pre-activation taps.
  * Throws a FlipguardError for the cases hardening cannot handle (named in the message).
  */
-export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = {}): LayerSite[] {
+export function layerSites(model: Model): LayerSite[] {
   const g = model.graph;
   const cons = consumers(g);
   const index = new Map<Node, number>();
   g.nodes.forEach((n, i) => index.set(n, i));
   const shapes = inferShapes(model, { batch: 1 });
+  const prod = producers(g);
   const sites: LayerSite[] = [];
   for (const layer of computeLayers(model)) {
     const n = layer.node;
@@ -59,10 +62,11 @@ export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = 
     let orient: 'rows' | 'cols' = 'rows';
     let tapIndex = i;
     let bias: LayerSite['bias'];
+    let group = 1;
     if (n.opType === 'Conv') {
-      const group = n.attributes.group?.type === 'int' ? n.attributes.group.value : 1;
-      if (opts.requireUngrouped && group !== 1) {
-        throw new FlipguardError(`Layer "${name}" is a grouped convolution (group ${group}); channel duplication and neuron TMR support only group = 1 convolutions — use tmr-weights for this model.`);
+      group = attrInt(n, 'group', 1);
+      if (!Number.isInteger(group) || group < 1 || layer.outChannels % group !== 0) {
+        throw new FlipguardError(`Layer "${name}" has group ${group}, which does not divide its ${layer.outChannels} output channels; the model is not a valid ONNX model — re-export it.`);
       }
       if (n.inputs[2]) bias = { nodeIndex: i, slot: 2, name: n.inputs[2] };
     } else if (n.opType === 'Gemm') {
@@ -80,8 +84,11 @@ export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = 
       }
     }
     if (bias) {
-      const t = g.initializers.get(bias.name);
-      if (!t || t.data.length === 1) bias = undefined; // a scalar bias broadcasts to any width
+      const stored = storedValue(bias.name, prod, g.initializers);
+      if (!stored) throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" is computed in the graph rather than stored; flipguard can only harden layers whose bias is a stored tensor — re-export the model with constant folding.`);
+      bias = { ...bias, name: stored };
+      const t = g.initializers.get(stored)!;
+      if (t.data.length === 1) bias = undefined; // a scalar bias broadcasts to any width
       else if (t.data.length !== layer.outChannels) {
         throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" has ${t.data.length} values for ${layer.outChannels} outputs; flipguard can only harden layers with one bias per output channel.`);
       }
@@ -89,9 +96,24 @@ export function layerSites(model: Model, opts: { requireUngrouped?: boolean } = 
     const tap = g.nodes[tapIndex].outputs[0];
     const shape = shapes.get(tap);
     if (!shape) throw new FlipguardError(`No shape is known for the output of layer "${name}"; check the model with "flipguard info".`);
-    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
+    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
+}
+
+/**
+ * The initializer behind value `v`, following Identity nodes (PyTorch's exporter stores equal
+ * initializers once and feeds the other users through Identity: in squeezenet1_0 the zero bias of
+ * every fire module's expand3x3 conv is `Identity(expand1x1.bias)`); undefined for a computed value.
+ */
+function storedValue(v: string, prod: Map<string, Node>, inits: ReadonlyMap<string, unknown>): string | undefined {
+  for (let hops = 0; hops < 16; hops++) {
+    if (inits.has(v)) return v;
+    const p = prod.get(v);
+    if (!p || p.opType !== 'Identity') return undefined;
+    v = p.inputs[0];
+  }
+  return undefined;
 }
 
 /** Spatial elements per channel of the layer output (H·W for conv, 1 for dense). */
@@ -120,6 +142,7 @@ function shared(nodes: readonly Node[], name: string): boolean {
  * Returns the new channel count.
  */
 export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): number {
+  if (site.group !== 1) throw new Error(`harden: widenLayer on grouped conv ${site.name}; use widenSite`);
   const g = ed.graph;
   const node = g.nodes[site.index];
   const wName = node.inputs[1];
@@ -154,7 +177,9 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
     order.forEach((c, j) => { bd[j] = bs[c]; });
     const bdims = [...b.dims];
     bdims[bdims.length - 1] = total;
-    const newB = shared(g.nodes, site.bias.name) ? ed.fresh(`${site.bias.name}.wide`) : site.bias.name;
+    // a bias reached through Identity (see storedValue) is someone else's tensor too: never edit it in place
+    const direct = bNode.inputs[site.bias.slot] === site.bias.name;
+    const newB = !direct || shared(g.nodes, site.bias.name) ? ed.fresh(`${site.bias.name}.wide`) : site.bias.name;
     ed.setInit({ ...b, name: newB, dims: bdims, data: bd });
     bNode.inputs[site.bias.slot] = newB;
   }
@@ -167,11 +192,155 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
 }
 
 /**
+ * Adds the copies of a grouped conv's output channels (group g > 1, depthwise included) as ONE
+ * extra Conv beside the original, which stays untouched. Each copied channel brings its whole
+ * group: with m = C/g output channels and n = C_in/g input channels per group, and Q_i the groups
+ * holding the channels of copy list i (ascending),
+ *
+ *   Xc = Gather(X, input channels q·n … q·n + n − 1 of every q in Q_1, Q_2, …)   [N, Σ|Q_i|·n, H, W]
+ *   Yc = Conv(Xc, filters of those groups, their bias) with group = Σ|Q_i|        [N, Σ|Q_i|·m, H', W']
+ *   wide = Concat(Y, Gather(Yc, position of each copied channel))                [N, C + E, H', W']
+ *
+ * Why whole groups: every group of the copy conv then has exactly the original's shape (m filters
+ * of n·kh·kw weights over the same input slice, same strides, pads, dilations), so onnxruntime runs
+ * the same kernel with the same blocking and each copy is bit-identical to its original fault-free.
+ * (A copy conv with one filter per group, i.e. only the copies asked for, gave logits that differ
+ * in the last bits on the group-2 block of test/harden-grouped.test.ts: onnxruntime blocks the
+ * sums differently when a group has fewer filters.) Widening the grouped conv itself would put the appended channels
+ * into the last group, reading the wrong inputs. Cost: |Q|·m·n·kh·kw MACs per position and
+ * parameters per copy — the copies asked for plus the other channels of their groups; for a
+ * depthwise conv (m = n = 1) exactly one filter and one input channel per copy.
+ *
+ * The copies' weights and bias are new float32 initializers `<weight>.copies` / `<bias>.copies`
+ * (their own stored words, so faults reach them). The nodes are tagged COPY_TAG, not HARDEN_TAG:
+ * they are redundant layer computation, which counting tools keep (MACs), not a stage.
+ * Returns the name of `wide`.
+ */
+function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
+  const g = ed.graph;
+  const node = g.nodes[site.index];
+  const w = g.initializers.get(node.inputs[1])!;
+  const C = site.channels;
+  const m = C / site.group;
+  const n = w.dims[1];
+  const per = w.data.length / C;
+  const src = w.data as Float32Array;
+  const groups: number[] = []; // group of the original conv behind each group of the copy conv
+  const pick: number[] = []; // channel of Yc holding each copy, in copy order
+  for (const list of copies) {
+    const qs = [...new Set(list.map((c) => Math.floor(c / m)))].sort((a, b) => a - b);
+    const at = new Map(qs.map((q, j) => [q, groups.length + j]));
+    for (const c of list) pick.push(at.get(Math.floor(c / m))! * m + (c % m));
+    groups.push(...qs);
+  }
+  const data = new Float32Array(groups.length * m * per);
+  groups.forEach((q, j) => data.set(src.subarray(q * m * per, (q + 1) * m * per), j * m * per));
+  const inputs = [ed.init(`${w.name}.copies`, DataType.FLOAT, [groups.length * m, ...w.dims.slice(1)], data)];
+  if (site.bias) {
+    const b = g.initializers.get(site.bias.name)!.data as Float32Array;
+    const bd = new Float32Array(groups.length * m);
+    groups.forEach((q, j) => bd.set(b.subarray(q * m, (q + 1) * m), j * m));
+    inputs.push(ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [bd.length], bd));
+  }
+  const inIdx = groups.flatMap((q) => Array.from({ length: n }, (_, i) => q * n + i));
+  const e = ed.after(node);
+  const tag = { docString: COPY_TAG };
+  const x = e.op('Gather', [node.inputs[0], e.indexInit(`${site.name}.copy_input`, inIdx)], { axis: A.i(1) }, tag);
+  let yc = e.op('Conv', [x, ...inputs], { ...node.attributes, group: A.i(groups.length) }, { name: `${site.name}.copies`, ...tag });
+  if (pick.length !== groups.length * m || pick.some((p, i) => p !== i)) {
+    yc = e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, pick)], { axis: A.i(1) }, tag);
+  }
+  return e.op('Concat', [y, yc], { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+}
+
+/**
+ * Adds the copies of an ungrouped conv whose output is one position per image (H'·W' = 1, e.g. the
+ * last inception stages of GoogLeNet on 32×32 input). onnxruntime computes such a conv as one
+ * matrix-vector product per image, and there the sum for an output channel depends on where the
+ * channel sits in the kernel's blocks of rows and on the total channel count: widening the
+ * layer changes the originals' last bits, and a copy appended at the end differs from its original
+ * (measured: a 832 → 250 1×1-output conv, 2 to 4 of 1000 values). So each copy list gets its own
+ * Conv of exactly the original's shape (C filters), whose filter rows P hold the copies and the
+ * others zeros, and the copies are gathered from its output:
+ *
+ *   W_i = ScatterND(ConstantOfShape([C, …]) = 0, P_i, <weight>.copies_i)   (bias likewise)
+ *   Yc_i = Conv(X, W_i, b_i);  wide = Concat(Y, Gather(Yc_1, P_1), Gather(Yc_2, P_2), …)
+ *
+ * Same shape, same kernel, same row positions: each copy is bit-identical to its original. Stored
+ * parameters are only the copies (`<weight>.copies`, [|P_i|, …]: faults reach them); the zeros are
+ * computed. The cost is the layer's MACs once per copy list (one position per image, so small).
+ * Returns the name of `wide`.
+ */
+function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
+  const g = ed.graph;
+  const node = g.nodes[site.index];
+  const w = g.initializers.get(node.inputs[1])!;
+  const C = site.channels;
+  const per = w.data.length / C;
+  const src = w.data as Float32Array;
+  const e = ed.after(node);
+  const tag = { docString: COPY_TAG };
+  const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], {}, tag);
+  const parts = [y];
+  copies.forEach((list, i) => {
+    const data = new Float32Array(list.length * per);
+    list.forEach((c, j) => data.set(src.subarray(c * per, (c + 1) * per), j * per));
+    const where = e.editor.init(`${site.name}.copy_rows`, DataType.INT64, [list.length, 1], BigInt64Array.from(list, (c) => BigInt(c)));
+    const stored = ed.init(`${w.name}.copies`, DataType.FLOAT, [list.length, ...w.dims.slice(1)], data);
+    const inputs = [node.inputs[0], e.op('ScatterND', [zeros(w.dims), where, stored], {}, tag)];
+    if (site.bias) {
+      const b = g.initializers.get(site.bias.name)!.data as Float32Array;
+      const bStored = ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [list.length], Float32Array.from(list, (c) => b[c]));
+      inputs.push(e.op('ScatterND', [zeros([C]), where, bStored], {}, tag));
+    }
+    const yc = e.op('Conv', inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });
+    parts.push(e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, list)], { axis: A.i(1) }, tag));
+  });
+  return e.op('Concat', parts, { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+}
+
+/**
+ * Output channels the copy computation of `site` really computes for the copy list `list`:
+ * |list| for an ungrouped layer, the whole groups holding them for a grouped conv (see
+ * addGroupedCopies). For replica MAC and parameter accounting.
+ */
+export function copiedChannels(site: LayerSite, list: readonly number[]): number {
+  if (site.group === 1) return singleMap(site) ? site.channels : list.length;
+  const m = site.channels / site.group;
+  return new Set(list.map((c) => Math.floor(c / m))).size * m;
+}
+
+/** Doc string of the nodes that compute copies of a grouped conv's channels (see addGroupedCopies). */
+export const COPY_TAG = 'flipguard.harden.copy';
+
+/**
+ * Gives the layer of `site` appended copies of its output channels (`copies` as for widenLayer)
+ * and re-taps its output: returns `wide` [N, C + Σ|copies|, …] (originals first, then the copies
+ * in order) and `out`, the layer's original output name, which the hardening stage must produce.
+ * Ungrouped layers are widened in place (widenLayer), except convs with a 1×1 output map
+ * (addSingleMapCopies); grouped convs get a copy conv beside them (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
+ */
+export function widenSite(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): { wide: string; out: string } {
+  const order = copies.flat();
+  if (!order.length || (site.group === 1 && !singleMap(site))) {
+    if (order.length) widenLayer(ed, site, copies);
+    return retap(ed, site);
+  }
+  const { wide: y, out } = retap(ed, site);
+  return { wide: site.group === 1 ? addSingleMapCopies(ed, site, copies, y) : addGroupedCopies(ed, site, copies, y), out };
+}
+
+/** Whether `site` is a conv with one output position per image (see addSingleMapCopies). */
+function singleMap(site: LayerSite): boolean {
+  return site.kind === 'conv' && spatial(site) === 1;
+}
+
+/**
  * Renames the layer's pre-activation value to a fresh `<tap>.wide` name (what the widened layer
  * now produces) and returns both names: the hardening stage reads `wide` and writes `out` (the
  * original name), so every consumer — and a graph output of that name — is unchanged.
  */
-export function retap(ed: GraphEditor, site: LayerSite): { wide: string; out: string } {
+function retap(ed: GraphEditor, site: LayerSite): { wide: string; out: string } {
   const g = ed.graph;
   const tapNode = g.nodes[site.tapIndex];
   const out = tapNode.outputs[0];

@@ -15,7 +15,7 @@ import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites, retap, widenLayer } from './layers.js';
+import { layerSites, widenSite } from './layers.js';
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
 import type { ChannelLayerReport, TransformResult } from './edac.js';
@@ -37,7 +37,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
   if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use min or median.`);
   const protectOutput = opts.protectOutput ?? true;
   const nanAll = opts.nanToZero ?? true;
-  const sites = layerSites(model, { requireUngrouped: true });
+  const sites = layerSites(model);
   const ed = new GraphEditor(model);
   const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
@@ -53,8 +53,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     }
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: tri, copies: 2 });
     if (!tri.length && !nanAll) continue;
-    if (tri.length) widenLayer(ed, site, [tri, tri]);
-    const { wide, out } = retap(ed, site);
+    const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
       wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
       merge: (e, a, [b, c]) => vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer),

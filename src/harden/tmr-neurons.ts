@@ -19,7 +19,8 @@
  * output positions exactly like the Conv kernel does, so the replica convolution computes whole
  * channels P (bit-identical to the original channel, which the vote needs fault-free) and the mask
  * keeps the vote only at protected positions. The report gives both counts:
- * - `graphReplicaMacs` = 2·k·H·W·(Cin·kh·kw): what the graph computes (countModel agrees);
+ * - `graphReplicaMacs` = 2·k·H·W·(Cin·kh·kw): what the graph computes (countModel agrees; for a
+ *   grouped conv k counts the whole groups holding P, which the copy conv computes — layers.ts);
  * - `protectedNeuronMacs` = 2·(protected neurons)·(Cin·kh·kw): paper C's cost model, what a
  *   per-neuron implementation would compute.
  * For dense layers both are equal (each channel is one neuron).
@@ -29,7 +30,7 @@ import { FlipguardError } from '../errors.js';
 import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites, retap, spatial, widenLayer } from './layers.js';
+import { copiedChannels, layerSites, spatial, widenSite } from './layers.js';
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { chooseUnits, type StageRecord } from './common.js';
 
@@ -73,7 +74,7 @@ export interface NeuronTransformResult {
 export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): NeuronTransformResult {
   const allDiffer = opts.allDiffer ?? 'median';
   if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use median or min.`);
-  const sites = layerSites(model, { requireUngrouped: true });
+  const sites = layerSites(model);
   const counts = sites.map((s) => s.channels * spatial(s));
   const chosen = chooseUnits(sites, counts, opts, 'neuron', 'tmr-neurons', "neuron scores (unit 'neuron', one per output element)");
 
@@ -92,14 +93,14 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
     const P = [...chanSet].sort((a, b) => a - b);
     const w = model.graph.initializers.get(model.graph.nodes[site.index].inputs[1])!;
     const per = w.data.length / C;
+    const computed = copiedChannels(site, P);
     layers.push({
       name: site.name, kind: site.kind, channels: C, neurons: counts[si], protected: neurons.length, replicatedChannels: P.length,
-      graphReplicaMacs: 2 * P.length * hw * per, protectedNeuronMacs: 2 * neurons.length * per,
-      replicaParameters: 2 * P.length * (per + (site.bias ? 1 : 0)),
+      graphReplicaMacs: 2 * computed * hw * per, protectedNeuronMacs: 2 * neurons.length * per,
+      replicaParameters: 2 * computed * (per + (site.bias ? 1 : 0)),
     });
     if (!P.length) return;
-    widenLayer(ed, site, [P, P]);
-    const { wide, out } = retap(ed, site);
+    const { wide, out } = widenSite(ed, site, [P, P]);
     const k = P.length;
     let mask: string | undefined;
     if (neurons.length < k * hw) {

@@ -11,7 +11,7 @@ import { FlipguardError, check, opt } from '../errors.js';
 import { A, GraphBuilder, makeModel } from '../graph/builder.js';
 import { elementSize } from '../graph/dtype.js';
 import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from '../graph/limits.js';
-import type { Attribute, Model } from '../graph/types.js';
+import { DataType, type Attribute, type Model } from '../graph/types.js';
 import { constantValues, kaimingNormalFanOut, linearDefault } from './init.js';
 
 /** Options every zoo builder takes. */
@@ -178,6 +178,24 @@ export class NetBuilder {
     return this.add1('Relu', [x], {}, name, [...this.shape(x)]);
   }
 
+  private readonly constants = new Map<number, string>();
+
+  /** A float32 scalar held in a Constant node (not a parameter, not a fault target), one per value. */
+  private scalar(value: number): string {
+    let name = this.constants.get(value);
+    if (!name) {
+      name = this.g.fresh(`const_${value}`);
+      this.g.node('Constant', [], { value: A.t({ name, dataType: DataType.FLOAT, dims: [], data: Float32Array.of(value) }) }, { name, outputs: [name] });
+      this.constants.set(value, name);
+    }
+    return name;
+  }
+
+  /** ReLU6, min(max(x, 0), 6), as Clip with Constant bounds (PyTorch's nn.ReLU6 exports the same way). */
+  relu6(x: string, name: string): string {
+    return this.add1('Clip', [x, this.scalar(0), this.scalar(6)], {}, name, [...this.shape(x)]);
+  }
+
   /**
    * Max pooling with a k×k window and stride s. Small maps are handled so that deep nets run on
    * small images: an axis shorter than the window is pooled with a window (and stride) equal to
@@ -235,6 +253,18 @@ export class NetBuilder {
     const sa = this.shape(a), sb = this.shape(b);
     if (sa.join() !== sb.join()) throw new Error(`zoo: ${name} adds shapes [${sa.join(', ')}] and [${sb.join(', ')}]`);
     return this.add1('Add', [a, b], {}, name, [...sa]);
+  }
+
+  /** Logistic sigmoid, elementwise. */
+  sigmoid(x: string, name: string): string {
+    return this.add1('Sigmoid', [x], {}, name, [...this.shape(x)]);
+  }
+
+  /** Elementwise product of `a` [C, H, W] and a per-channel gate `b` [C, 1, 1] or [C, H, W] (squeeze-excitation). */
+  mul(a: string, b: string, name: string): string {
+    const sa = this.shape(a), sb = this.shape(b);
+    if (sa.length !== sb.length || sa[0] !== sb[0] || sb.some((d, i) => d !== 1 && d !== sa[i])) throw new Error(`zoo: ${name} multiplies shapes [${sa.join(', ')}] and [${sb.join(', ')}]`);
+    return this.add1('Mul', [a, b], {}, name, [...sa]);
   }
 
   /** Channel concatenation (axis 1) of maps with equal height and width. */

@@ -4,15 +4,16 @@ import type { Model } from '../graph/types.js';
 import { alexnet } from './alexnet.js';
 import { densenet } from './densenet.js';
 import { lenet5 } from './lenet.js';
+import { mobilenetv2 } from './mobilenetv2.js';
 import type { ZooOptions } from './net.js';
 import { resnet18, resnet20 } from './resnet.js';
 import { vgg11, vgg16 } from './vgg.js';
 
 /** Architectures `buildModel` knows, in the order the CLI lists them. */
-export const ARCHS = ['lenet5', 'alexnet', 'vgg11', 'vgg16', 'resnet20', 'resnet18', 'densenet'] as const;
+export const ARCHS = ['lenet5', 'alexnet', 'vgg11', 'vgg16', 'resnet20', 'resnet18', 'densenet', 'mobilenetv2'] as const;
 export type Arch = (typeof ARCHS)[number];
 
-const BUILDERS: Record<Arch, (opts: ZooOptions) => Model> = { lenet5, alexnet, vgg11, vgg16, resnet20, resnet18, densenet };
+const BUILDERS: Record<Arch, (opts: ZooOptions) => Model> = { lenet5, alexnet, vgg11, vgg16, resnet20, resnet18, densenet, mobilenetv2 };
 
 /** Whether `name` is one of ARCHS. */
 export function isArch(name: string): name is Arch {

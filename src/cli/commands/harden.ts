@@ -5,7 +5,7 @@ import { writeModel } from '../../graph/onnx.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, type HardenMethod } from '../../harden/index.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, type HardenMethod } from '../../harden/index.js';
 import { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
@@ -109,15 +109,22 @@ export const hardenCommand: Command = {
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
       rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']),
     });
+    // nothing is written unless the hardened model passes its checks (an internal error otherwise)
+    const validation = await validateHardened(model, { model: hardened, report }, train, runtime);
     writeModel(v.out as string, hardened, outputs);
     const ov = await overheads(model, hardened, test, { ...runtime, runs: 3 });
+    const agreement = await topOneAgreement(model, hardened, test, runtime);
     process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}\n\n`);
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
       ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
       ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],
       ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
       [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
+      ['fault-free agreement', '', `${agreement.same}/${agreement.images}`, `${(agreement.share * 100).toFixed(2)}%`],
     ]) + '\n');
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov }, outputs);
+    if (agreement.same < agreement.images) {
+      process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
+    }
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
   },
 };

@@ -1,6 +1,7 @@
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
+import { validateTransformed } from '../../harden/validate.js';
 import { readScores } from '../../analysis/scores.js';
 import { rank, type RankMethod } from '../../analysis/index.js';
 import { prune } from '../../prune/index.js';
@@ -62,6 +63,9 @@ export const pruneCommand: Command = {
       runtime: { threads: v.threads as number | undefined },
       onSearchProgress: (p) => { if (!v.quiet) process.stderr.write(`search: ${describeSearch(p)}\n`); },
     });
+    // a pruned model is written only if it infers shapes, runs in onnxruntime and gives logits of the original's shape
+    const per = train.shape.reduce((a, b) => a * b, 1), n = Math.min(4, train.count);
+    await validateTransformed(model, pruned, { images: { x: train.x.subarray(0, n * per), shape: train.shape, count: n }, fidelity: 'runs', what: 'pruned', runtime: { threads: v.threads as number | undefined } });
     writeModel(v.out as string, pruned, outputs);
     if (report.search) {
       process.stdout.write(formatTable(['p_conv', 'p_fc', 'accuracy', 'parameters', 'MACs', 'point ms', 'status'], report.search.rows.map((r) => [r.conv, r.fc, r.accuracy === null ? '-' : `${(r.accuracy * 100).toFixed(2)}%`, groupInt(r.parameters), groupInt(r.macs), r.timeMs === null ? '-' : r.timeMs.toFixed(0), r.status])) + '\n\n');

@@ -1,0 +1,30 @@
+/**
+ * Hardening on real exporter output (issue 13.2, 13.4): every method on each of the six torchvision
+ * exports in shared/interop, checked by validateHardened on the fixture's 4 images — shapes infer,
+ * onnxruntime runs the model, and the fault-free promise holds: bit-identical logits for
+ * edac-nointervals, tmr-channels, tmr-neurons, and for edac and ranger with intervals profiled on
+ * the same images (optimisation disabled); the same top-1 for tmr-weights (see hardenFidelity).
+ * Small ratios keep the suite's time modest (these models have 0.5–6.6 M parameters).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { harden, HARDEN_METHODS, validateHardened, hardenFidelity, type HardenMethod } from '../src/harden/index.js';
+import { FIXTURES, fixture } from './helpers/interop.js';
+import { scoresFor } from './helpers/harden.js';
+
+const RATIO: Record<HardenMethod, number> = { edac: 0.1, 'edac-nointervals': 0.1, ranger: 0, 'tmr-channels': 0.1, 'tmr-weights': 0.001, 'tmr-neurons': 0.01 };
+
+for (const name of FIXTURES) {
+  test(`${name}: every hardening method builds a valid model that keeps the outputs`, async () => {
+    const f = fixture(name);
+    for (const method of HARDEN_METHODS) {
+      const r = await harden(f.model, { method, ratio: RATIO[method], scores: scoresFor(method, f.model), data: f.data, runtime: { optimization: 'disabled' } });
+      assert.ok(r.report.totals.protected > 0 || method === 'ranger', `${name} ${method}: protects something`);
+      const v = await validateHardened(f.model, r, f.data);
+      assert.equal(v.fidelity, hardenFidelity(method, r.report.intervals).fidelity);
+      assert.equal(v.fidelity, method === 'tmr-weights' ? 'top1' : 'bitwise', `${name} ${method}: checked at its promised fidelity`);
+      assert.equal(v.sameTop1, 4, `${name} ${method}: same top-1`);
+      if (v.fidelity === 'bitwise') assert.equal(v.maxAbsDiff, 0, `${name} ${method}: bit-identical logits`);
+    }
+  });
+}
