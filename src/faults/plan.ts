@@ -20,6 +20,7 @@
  * Kinds: `flip` (u32 ^= 1 << bit), `stuck0` / `stuck1` (the bit forced to 0 / 1 for the trial).
  * Bits are numbered 0 = mantissa LSB … 22, 23–30 exponent, 31 sign.
  */
+import { createHash } from 'node:crypto';
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -181,6 +182,26 @@ export class FaultPlanner {
     }
     return { seed: s, campaignSeed: seed, fingerprint: this.fingerprint, ber, trial, count: this.count, kind: this.kind, faults };
   }
+}
+
+/** Hex digits kept of the SHA-256 in `planDigest` (64 bits: a chance collision is ~1e-19 per pair). */
+const DIGEST_HEX = 16;
+
+/**
+ * A short digest of a plan's faults: the first 16 hex digits of SHA-256 over the faults sorted by
+ * (tensor, index, bit), each written as `tensor NUL index NUL bit NUL kind LF`. It identifies the
+ * multiset of faults a trial injected (order-free, since faults of one trial commute), so a campaign
+ * record can be checked against the plan regenerated from its seed without rerunning the trial.
+ */
+export function planDigest(faults: readonly WeightFault[]): string {
+  const sorted = [...faults].sort((a, b) => (a.tensor < b.tensor ? -1 : a.tensor > b.tensor ? 1 : a.index - b.index || a.bit - b.bit));
+  const h = createHash('sha256');
+  // hashed in chunks so plans with millions of faults never build one huge string
+  const CHUNK = 4096;
+  for (let i = 0; i < sorted.length; i += CHUNK) {
+    h.update(sorted.slice(i, i + CHUNK).map((f) => `${f.tensor}\0${f.index}\0${f.bit}\0${f.kind}\n`).join(''));
+  }
+  return h.digest('hex').slice(0, DIGEST_HEX);
 }
 
 /** One trial's plan: `new FaultPlanner(model, opts).plan(seed, ber, trial)`. */
