@@ -107,7 +107,7 @@ export function mergeRuns(files: readonly string[], opts: MergeOptions = {}): Me
   }
   const first = shards[0];
   const n = first.run.shard?.count ?? 1;
-  const name = (s: ShardFile): string => `shard ${s.index}/${n}`;
+  const name = (s: ShardFile): string => (n === 1 ? 'the unsharded run' : `shard ${s.index}/${n}`);
   for (const s of shards.slice(1)) {
     const diff = configDifferences(first.header.config, s.header.config);
     if (diff.length) throw new FlipguardError(`"${s.path}" and "${first.path}" are campaigns with different configurations (${diff.join(', ')} differ); merge only shards of one campaign.`);
