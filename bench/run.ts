@@ -5,6 +5,7 @@
 import { appendResults } from './results.js';
 import { benchEvaluate, benchParameterSwap } from './evaluate.js';
 import { benchCampaigns } from './campaign.js';
+import { benchResume } from './resume.js';
 import { benchTrain } from './train.js';
 import { benchPrune } from '../src/prune/bench.js';
 import { benchPerSample } from '../src/analysis/per-sample.js';
@@ -17,6 +18,7 @@ const benches: Record<string, { title: string; run: () => Promise<string> }> = {
   swap: { title: 'parameter swapping', run: () => benchParameterSwap() },
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
   train: { title: 'training throughput', run: () => benchTrain() },
+  resume: { title: 'resume validation cost', run: () => benchResume() },
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   persample: {

@@ -14,6 +14,7 @@ import { FlipguardError } from '../src/errors.js';
 import { loadModel } from '../src/graph/load.js';
 import { loadDataset, normalizationFromMetadata } from '../src/data/index.js';
 import { Rng } from '../src/util/rng.js';
+import { FaultPlanner, planDigest, type WeightFault } from '../src/faults/index.js';
 import { readCampaignFile, runCampaign, summaryJson, type CampaignOptions, type CampaignSummary } from '../src/campaign/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -222,4 +223,23 @@ test('the CLI refuses a tampered record file with exit 2 and one line naming fil
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /0 trials run, 12 resumed/);
   assert.equal(readFileSync(out, 'utf8'), `${lines.join('\n')}\n`);
+});
+
+test('a plan digest names the multiset of faults: order-free, and any changed fault changes it', () => {
+  const plan = new FaultPlanner(model).plan(11, 1e-3, 4);
+  assert.ok(plan.faults.length > 100);
+  const d = planDigest(plan.faults);
+  assert.match(d, /^[0-9a-f]{16}$/);
+  const rng = new Rng(9);
+  const shuffled = [...plan.faults];
+  for (let i = shuffled.length - 1; i > 0; i--) { const j = rng.int(i + 1); [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]]; }
+  assert.equal(planDigest(shuffled), d);
+  const changed = (f: (x: WeightFault) => WeightFault): string => planDigest([f(plan.faults[0]), ...plan.faults.slice(1)]);
+  const other = plan.faults.find((x) => x.tensor !== plan.faults[0].tensor)!.tensor;
+  for (const alt of [
+    changed((x) => ({ ...x, bit: (x.bit + 1) % 32 })), changed((x) => ({ ...x, index: x.index + 1 })),
+    changed((x) => ({ ...x, tensor: other })), changed((x) => ({ ...x, kind: 'stuck1' })),
+    planDigest(plan.faults.slice(1)), planDigest([...plan.faults, plan.faults[0]]),
+  ]) assert.notEqual(alt, d);
+  assert.equal(planDigest(new FaultPlanner(model).plan(11, 1e-3, 4).faults), d, 'same seed, same digest');
 });
