@@ -196,6 +196,13 @@ test('a partial merge is marked in the summary JSON, the CLI table and the repor
     const { html } = reportHtml(data);
     assert.match(html, /<div class="partial" role="alert"><b>Campaign &quot;[^<]+&quot; is a partial merge<\/b>: its statistics leave out missing trials\. PARTIAL: shard 1\/2 missing/);
   }
+  // the report holds the runner's record files to the same rules: a forged BER row is refused
+  const forged = join(dir, 'forged.jsonl');
+  const lines = readFileSync(b.path, 'utf8').trimEnd().split('\n');
+  const rec = JSON.parse(lines[2]);
+  rec.ber = 0.5;
+  writeFileSync(forged, `${[...lines.slice(0, 2), JSON.stringify(rec), ...lines.slice(3)].join('\n')}\n`);
+  assert.throws(() => buildReportData({ inputs: [forged] }), (e: unknown) => e instanceof FlipguardError && e.message.startsWith(`Line 3 of "${forged}" has BER 0.5, which is not one of the campaign's BERs`));
   // a complete merge has no banner
   const full = join(dir, 'full.json');
   assert.equal(spawnSync(process.execPath, [cli, 'merge', a.path, b.path, '--json', full], { encoding: 'utf8' }).status, 0);

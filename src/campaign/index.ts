@@ -3,7 +3,7 @@ export { benchCampaign, BENCH_SETTINGS, type BenchCampaignOptions, type BenchCam
 export { ALL_SHORTCUTS, NO_SHORTCUTS, resolveShortcuts, TrialEngine, type EngineOptions, type Shortcuts, type TrialOutcome } from './engine.js';
 export { mergeRuns, partialNote, type MergeOptions, type MergeResult } from './merge.js';
 export {
-  CAMPAIGN_FORMAT, RECORD_KEYS, canonicalOrder, configDifferences, effectiveRun, readCampaignFile, recordLine, recordProblem, recordRules, validateRecord, verifyPlans,
+  CAMPAIGN_FORMAT, RECORD_KEYS, canonicalOrder, configDifferences, effectiveRun, readCampaignFile, recordLine, planProblem, recordProblem, recordRules, runnerRecordRules, validateRecord, verifyPlans,
   type CampaignConfig, type CampaignFile, type CampaignHeader, type GoldenResult, type PartialInfo, type RecordRules, type RunInfo, type TrialRecord,
 } from './records.js';
 export { campaignConfig, inShard, limitImages, runCampaign, type CampaignOptions, type CampaignProgress, type CampaignResult, type Shard } from './run.js';

@@ -243,19 +243,36 @@ export function validateRecord(rules: RecordRules, o: unknown, path: string, lin
 }
 
 /**
- * Checks each record's fault count and plan digest against the plan `planner` regenerates from the
- * campaign seed (cheap: drawing a plan costs O(faults), no inference). Records without a digest
- * (written before digests) have their fault count checked only. Throws naming file and line.
+ * The problem with one record's fault count or plan digest against the plan `planner` regenerates
+ * from campaign seed `seed` (cheap: drawing a plan costs O(faults), no inference), as a clause, or
+ * undefined. A record without a digest (written before digests) has its fault count checked only.
  */
+export function planProblem(planner: FaultPlanner, seed: number, r: TrialRecord): string | undefined {
+  const plan = planner.plan(seed, r.ber, r.trial);
+  if (plan.faults.length !== r.faults) return `has faults ${r.faults}, but the plan of BER ${r.ber} trial ${r.trial} holds ${plan.faults.length}`;
+  if (r.plan === undefined) return undefined;
+  const d = planDigest(plan.faults);
+  return r.plan === d ? undefined : `has plan digest ${r.plan}, but the plan of BER ${r.ber} trial ${r.trial} regenerated from the seed has ${d}`;
+}
+
+/** Checks every record of `file` with `planProblem`; throws naming the file and line. */
 export function verifyPlans(file: CampaignFile, path: string, planner: FaultPlanner): void {
   const seed = file.header!.config.seed;
   file.records.forEach((r, i) => {
-    const plan = planner.plan(seed, r.ber, r.trial);
-    let p: string | undefined;
-    if (plan.faults.length !== r.faults) p = `has faults ${r.faults}, but the plan of BER ${r.ber} trial ${r.trial} holds ${plan.faults.length}`;
-    else if (r.plan !== undefined && r.plan !== planDigest(plan.faults)) p = `has plan digest ${r.plan}, but the plan of BER ${r.ber} trial ${r.trial} regenerated from the seed has ${planDigest(plan.faults)}`;
+    const p = planProblem(planner, seed, r);
     if (p) throw new FlipguardError(`Line ${file.lines[i]} of "${path}" ${p}; ${RECORD_FIX}.`);
   });
+}
+
+/**
+ * The rules for the records of a file whose header is the runner's own (valid `config`, `golden`
+ * and `run`), grown by its run lines; undefined for other headers (e.g. hand-made flat ones).
+ */
+export function runnerRecordRules(header: unknown, runLines: readonly unknown[] = []): RecordRules | undefined {
+  if (!isObj(header) || header.flipguard !== 'campaign' || headerProblem(header)) return undefined;
+  const h = header as unknown as CampaignHeader;
+  const runs = [h.run, ...runLines.filter((r): r is RunInfo => runProblem(r) === undefined)];
+  return recordRules(h, runs);
 }
 
 /**

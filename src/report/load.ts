@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import type { PartialInfo } from '../campaign/records.js';
+import { recordProblem, runnerRecordRules, type PartialInfo } from '../campaign/records.js';
 import { FlipguardError } from '../errors.js';
 import {
   OVERHEAD_METRICS,
@@ -450,6 +450,7 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
   let header: CampaignRecordsHeader | undefined;
   const records: unknown[] = [];
   const lineNos: number[] = [];
+  const runLines: unknown[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
@@ -465,7 +466,7 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
       if (!header) throw unknownFile(source, 'its first line is not JSON');
       throw new FlipguardError(`Line ${i + 1} of "${source}" is damaged (not JSON); move the file away or remove that line.`);
     }
-    if (header && isObj(v) && v.flipguard === 'run') continue; // a resume asked for more cells: not a trial
+    if (header && isObj(v) && v.flipguard === 'run') { runLines.push(v.run); continue; } // a resume asked for more cells: not a trial
     if (!header) {
       if (!isHeader(v)) {
         if (detectKind(v) !== undefined || (isObj(v) && typeof v.ber === 'number' && typeof v.trial === 'number')) {
@@ -484,6 +485,14 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
     lineNos.push(i + 1);
   }
   if (!header) throw new FlipguardError(`"${source}" is empty; pass ${KNOWN}.`);
+  // the runner's own files are held to the runner's rules (cell of the campaign, seed, whole counts)
+  const rules = runnerRecordRules(header, runLines);
+  if (rules) {
+    records.forEach((r, i) => {
+      const p = recordProblem(rules, r);
+      if (p) throw new FlipguardError(`Line ${lineNos[i]} of "${source}" ${p}; the file was changed or damaged after flipguard wrote it, so regenerate it or remove that line.`);
+    });
+  }
   let trials: CampaignTrialLine[];
   try {
     trials = validateTrials(records, (i) => `line ${lineNos[i]}`);
