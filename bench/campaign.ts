@@ -2,7 +2,7 @@
  * Campaign speed on the shipped MNIST models: trials/s of the plain path against the target
  * (90% of evaluate images/s ÷ images per trial), and the speed-up of each exact shortcut per BER.
  */
-import { benchCampaign } from '../src/campaign/bench.js';
+import { benchCampaign } from '../src/workflows/bench-campaign.js';
 import { loadDataset } from '../src/data/index.js';
 import { loadModel } from '../src/graph/load.js';
 import { join, dirname } from 'node:path';

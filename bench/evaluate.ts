@@ -10,9 +10,10 @@ import { encodeModel } from '../src/graph/onnx.js';
 import type { Model } from '../src/graph/types.js';
 import { buildModel } from '../src/models/index.js';
 import { evaluate, predict, type ImageSet } from '../src/runtime/evaluate.js';
+import { randomImages } from '../src/data/random.js';
 import { ModelRunner } from '../src/runtime/session.js';
 import { formatTable } from '../src/cli/table.js';
-import { median } from './results.js';
+import { median } from '../src/runtime/timing.js';
 
 async function bareImagesPerSecond(model: Model, data: ImageSet, batch: number): Promise<number> {
   const session = await ort.InferenceSession.create(encodeModel(model));
@@ -28,13 +29,6 @@ async function bareImagesPerSecond(model: Model, data: ImageSet, batch: number):
   return data.count / secs;
 }
 
-function randomImages(count: number, shape: [number, number, number]): ImageSet {
-  const x = new Float32Array(count * shape[0] * shape[1] * shape[2]);
-  let s = 12345;
-  for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; x[i] = (s >>> 8) / 2 ** 24; }
-  return { name: 'random', x, y: new Uint8Array(count), shape, count, classes: 10 };
-}
-
 export async function benchEvaluate(opts: { repeats?: number } = {}): Promise<string> {
   const repeats = opts.repeats ?? 3;
   const mnist = loadDataset({ data: 'mnist', split: 'test' });
@@ -44,7 +38,7 @@ export async function benchEvaluate(opts: { repeats?: number } = {}): Promise<st
     { label: 'vgg11 w0.25 / MNIST', model: buildModel('vgg11', { inputShape: [1, 28, 28], classes: 10, width: 0.25 }), data: mnist },
     { label: 'resnet20 / MNIST', model: buildModel('resnet20', { inputShape: [1, 28, 28], classes: 10 }), data: mnist },
     { label: 'densenet / MNIST', model: buildModel('densenet', { inputShape: [1, 28, 28], classes: 10 }), data: mnist },
-    { label: 'vgg11 / CIFAR-10 size', model: buildModel('vgg11', { inputShape: [3, 32, 32], classes: 10 }), data: randomImages(512, [3, 32, 32]) },
+    { label: 'vgg11 / CIFAR-10 size', model: buildModel('vgg11', { inputShape: [3, 32, 32], classes: 10 }), data: randomImages(512, [3, 32, 32], 10, 12345) },
   ];
   const batch = 256;
   const rows: (string | number)[][] = [];

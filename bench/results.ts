@@ -18,8 +18,3 @@ export function appendResults(title: string, command: string, body: string): voi
   appendFileSync(RESULTS, `\n## ${title} — ${date}\n\nCommand: \`${command}\`  \nMachine: ${machine()}\n\n${body.trim()}\n`);
 }
 
-/** Median of timings. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}

@@ -7,10 +7,10 @@ import { benchEvaluate, benchParameterSwap } from './evaluate.js';
 import { benchCampaigns } from './campaign.js';
 import { benchResume } from './resume.js';
 import { benchTrain } from './train.js';
-import { benchPrune } from '../src/prune/bench.js';
+import { benchPrune } from '../src/workflows/bench-prune.js';
 import { benchPerSample } from '../src/analysis/per-sample.js';
 import { buildModel } from '../src/models/index.js';
-import { benchAnalysis } from '../src/analysis/bench.js';
+import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string> }> = {

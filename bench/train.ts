@@ -9,7 +9,7 @@ import { train, trainableParameters, trainingGraph } from '../src/train/train.js
 import { gradientGraph } from '../src/autodiff/index.js';
 import { ModelRunner } from '../src/runtime/session.js';
 import { formatTable } from '../src/cli/table.js';
-import { median } from './results.js';
+import { median } from '../src/runtime/timing.js';
 
 export async function benchTrain(): Promise<string> {
   const data = loadDataset({ data: 'mnist', split: 'train', limit: 2048 });

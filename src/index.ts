@@ -1,26 +1,39 @@
 /**
- * flipguard's library API. The CLI is one client of these functions; each subcommand wraps one.
+ * flipguard's public API: the workflow-level calls, one options object each, and their types.
+ * The CLI is one client of these functions; each subcommand wraps one. Building blocks (graph IR
+ * and editing, onnxruntime sessions, autodiff, fault plans, statistics, individual transforms and
+ * scores, report pieces) are reachable through subpath exports: `flipguard/graph`,
+ * `flipguard/runtime`, `flipguard/autodiff`, `flipguard/data`, `flipguard/models`,
+ * `flipguard/train`, `flipguard/faults`, `flipguard/campaign`, `flipguard/analysis`,
+ * `flipguard/harden`, `flipguard/prune`, `flipguard/report`, `flipguard/workflows`.
  *
  * Conventions used throughout: bit 0 is the least significant mantissa bit of an IEEE-754 float32,
  * bits 23–30 the exponent, bit 31 the sign; a bit error rate (BER) is the probability that any one
  * stored bit flips; an accuracy drop is in percentage points (golden − faulty) × 100.
  */
 export { FlipguardError } from './errors.js';
-export * from './graph/index.js';
-export { ModelRunner, createSession, paramsAsInputs, dataInput, type RuntimeOptions, type ExecutionProvider } from './runtime/session.js';
-export { evaluate, predict, argmaxRows, countCorrect, checkDataFitsModel, type ImageSet, type Predictions, type EvaluationResult, type EvaluateOptions } from './runtime/evaluate.js';
-export { PatchableModel, type BitFlip } from './runtime/patch.js';
-export * from './data/index.js';
-export { augmentBatch, type AugmentOptions } from './data/augment.js';
-export { Rng } from './util/rng.js';
-export * from './models/index.js';
-export { gradientGraph, registerRule, registeredOps, ruleFor, NON_DIFFERENTIABLE, Emitter, upgradeOpset, GRADIENT_OPSET, perSampleGradGraph, type GradientGraph, type GradientOptions, type GradRule, type RuleContext, type PerSampleGraph, type PerSampleOptions } from './autodiff/index.js';
-export { train, trainingGraph, trainableParameters, withParameters, type TrainOptions, type TrainResult, type TrainProgress, type EpochRecord } from './train/train.js';
-export { createOptimizer, scheduledLr, type Optimizer, type OptimizerOptions, type ScheduleOptions } from './train/optim.js';
-export * from './faults/index.js';
-export * from './campaign/index.js';
-export * from './analysis/index.js';
-export * from './harden/index.js';
-export * from './prune/index.js';
-export { writeReport, buildReportData, loadInputs, type WriteReportOptions, type WriteReportResult, type ReportOptions } from './report/index.js';
-export { runDemo, demoSettings, DEFAULT_MODEL, type DemoOptions, type DemoResult } from './report/demo.js';
+// models: load, inspect, write
+export { loadModel, readModel, writeModel, modelInfo, type Model, type ModelInfo, type LayerInfo } from './graph/index.js';
+// data
+export { loadDataset, type Dataset, type DatasetName, type LoadDatasetOptions } from './data/index.js';
+// evaluation
+export { evaluate, type EvaluateOptions, type EvaluationResult, type ImageSet } from './runtime/index.js';
+// zoo and training
+export { buildModel, ARCHS, type Arch, type ZooOptions } from './models/index.js';
+export { train, type TrainOptions, type TrainResult, type TrainProgress } from './train/index.js';
+// assess: fault plans and campaigns
+export { planFaults, type FaultPlan, type TargetFilter } from './faults/index.js';
+export {
+  runCampaign, mergeRuns, summarize, evaluateFaultList,
+  type CampaignOptions, type CampaignResult, type CampaignSummary, type BerSummary, type TrialRecord, type MergeOptions, type MergeResult, type ReplayResult,
+} from './campaign/index.js';
+// explain
+export { rank, compareRankings, RANK_METHODS, type RankMethod, type RankOptions, type CompareRankingsOptions, type Comparison, type Scores } from './analysis/index.js';
+// harden
+export { harden, overheads, HARDEN_METHODS, type HardenMethod, type HardenOptions, type HardenResult, type HardenReport, type Overheads } from './harden/index.js';
+// slim
+export { prune, type PruneOptions, type PruneReport } from './prune/index.js';
+// show
+export { writeReport, type WriteReportOptions, type WriteReportResult } from './report/index.js';
+// workflows that chain the above
+export { runDemo, hardenSweep, type DemoOptions, type DemoResult, type SweepOptions, type SweepRow } from './workflows/index.js';

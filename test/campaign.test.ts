@@ -13,9 +13,10 @@ import { evaluate, type ImageSet } from '../src/runtime/evaluate.js';
 import { Rng } from '../src/util/rng.js';
 import { FaultPlanner, injectFaults, cleanParameters } from '../src/faults/index.js';
 import {
-  benchCampaign, TrialEngine, confidenceInterval, mergeRuns, NO_SHORTCUTS, normalQuantile, readCampaignFile, runCampaign, sampleSize,
+  TrialEngine, confidenceInterval, mergeRuns, NO_SHORTCUTS, normalQuantile, readCampaignFile, runCampaign, sampleSize,
   studentTQuantile, summarize, trialsForMargin, RECORD_KEYS, type CampaignOptions, type CampaignSummary, type Shortcuts, type TrialRecord,
 } from '../src/campaign/index.js';
+import { benchCampaign } from '../src/workflows/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'flipguard-campaign-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));

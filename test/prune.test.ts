@@ -10,8 +10,9 @@ import { FlipguardError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { loadDataset } from '../src/data/index.js';
 import {
-  channelGroups, fineTune, prune, pruneChannels, randomImages, searchRatios, type PruneChannelsOptions, type RemovedChannels, type SearchRow,
+  channelGroups, fineTune, prune, pruneChannels, searchRatios, type PruneChannelsOptions, type RemovedChannels, type SearchRow,
 } from '../src/prune/index.js';
+import { randomImages } from '../src/data/random.js';
 
 // ───────────────────────────── helpers ─────────────────────────────
 

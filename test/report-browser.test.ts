@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { writeReport, writeSampleInputs, type WriteReportResult } from '../src/report/index.js';
+import { writeReport, type WriteReportResult } from '../src/report/index.js';
+import { writeSampleInputs } from './fixtures/report-sample.js';
 
 const CHROMIUM = process.env.FLIPGUARD_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = process.env.FLIPGUARD_TEST_ARTIFACTS ?? join(tmpdir(), 'test-artifacts');

@@ -11,12 +11,12 @@ import * as vega from 'vega';
 import { FlipguardError } from '../src/errors.js';
 import {
   buildCharts, buildReportData, csvField, DARK_BACKGROUND, heatStripSpec, LIGHT_BACKGROUND, loadInputs, MAX_HEAT_CELLS, nameFromPath, PALETTE,
-  parseInputText, reportCsv, sampleRecordsText, sampleReportInputs, summarizeScores, toCsv, toleratedBer, writeReport, writeSampleInputs,
+  parseInputText, reportCsv, summarizeScores, toCsv, toleratedBer, writeReport,
   type CampaignRow, type CampaignTrialLine,
 } from '../src/report/index.js';
 import { fmtBer, fmtBytes, fmtInterval, fmtPct, fmtPp, fmtRatio, fmtSeconds, fmtSi } from '../src/report/format.js';
 import { summarize, summaryJson } from '../src/campaign/summary.js';
-import { sampleTrials } from '../src/report/sample.js';
+import { sampleRecordsText, sampleReportInputs, sampleTrials, writeSampleInputs } from './fixtures/report-sample.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flipguard-report-unit-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

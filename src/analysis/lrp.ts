@@ -12,11 +12,11 @@
  * relevance of each output element of the layer — (channel, row, col) row-major for conv layers;
  * after folding, the layer's output is its batch norm's output).
  */
-import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import type { Model } from '../graph/types.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
+import { floatTensor, runBatched, type ImageBatch, type RunOutputs } from '../runtime/batched.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { composite as namedComposite, type Composite, type CompositeName, type RuleName, type RuleSettings } from './lrp-rules.js';
 import { relevanceGraph, type RelevanceGraph } from './relevance.js';
@@ -72,14 +72,14 @@ export async function runRelevance(rg: RelevanceGraph, x: Float32Array, imageSha
   const K = rg.classes;
   const session = await createSession(rg.model, opts.runtime);
   const res: RelevanceRun = { weights: new Map(), neurons: new Map(), inputSums: new Map(), outputSums: new Map() };
-  const perImage = (name: string | undefined, into: Map<string, Float64Array>, key: string, out: Record<string, ort.Tensor>, start: number, n: number) => {
+  const perImage = (name: string | undefined, into: Map<string, Float64Array>, key: string, out: RunOutputs, start: number, n: number) => {
     if (!name) return;
     let a = into.get(key);
     if (!a) { a = new Float64Array(count); into.set(key, a); }
     const d = out[name].data as Float32Array;
     for (let i = 0; i < n; i++) a[start + i] = d[i];
   };
-  const summed = (name: string | undefined, into: Map<string, Float64Array>, key: string, out: Record<string, ort.Tensor>) => {
+  const summed = (name: string | undefined, into: Map<string, Float64Array>, key: string, out: RunOutputs) => {
     if (!name) return;
     const d = out[name].data as Float32Array;
     let a = into.get(key);
@@ -87,18 +87,16 @@ export async function runRelevance(rg: RelevanceGraph, x: Float32Array, imageSha
     for (let i = 0; i < d.length; i++) a[i] += d[i];
   };
   try {
-    for (let start = 0; start < count; start += batch) {
-      const n = Math.min(batch, count - start);
+    const feeds = ({ start, n }: ImageBatch) => {
       const target = new Float32Array(n * K);
       for (let i = 0; i < n; i++) {
         const t = targets[start + i];
         if (!(Number.isInteger(t) && t >= 0 && t < K)) throw new FlipguardError(`Target class ${t} of image ${start + i} is outside 0…${K - 1}; pass class indices of the model's output.`);
         target[i * K + t] = 1;
       }
-      const out = await session.run({
-        [rg.input]: new ort.Tensor('float32', x.subarray(start * per, (start + n) * per), [n, ...imageShape]),
-        [rg.targetInput]: new ort.Tensor('float32', target, [n, K]),
-      });
+      return { [rg.targetInput]: floatTensor(target, [n, K]) };
+    };
+    await runBatched(session, { x, shape: imageShape, count }, { input: rg.input, batch, feeds }, (out, { start, n }) => {
       for (const l of rg.layers) {
         summed(l.weightRelevance, res.weights, l.name, out);
         if (l.neurons) {
@@ -121,7 +119,7 @@ export async function runRelevance(rg: RelevanceGraph, x: Float32Array, imageSha
         res.input ??= new Float32Array(count * per);
         res.input.set((out[rg.inputRelevance].data as Float32Array).subarray(0, n * per), start * per);
       }
-    }
+    });
   } finally {
     await session.release();
   }

@@ -22,7 +22,7 @@
  * Classes without reference images are left out. Unit 'neuron'; scores per element in
  * (channel, row, col) row-major order (dense: per unit).
  */
-import ort from 'onnxruntime-node';
+import { floatTensor, runBatched, type ImageBatch } from '../runtime/batched.js';
 import { FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { GraphBuilder, producers } from '../graph/builder.js';
@@ -155,26 +155,23 @@ export async function classNeuronScores(model: Model, opts: NeuronOptions): Prom
   }
   const ref = await referenceSet(model, opts.data, { total: opts.images ?? ANALYSIS_DEFAULTS.referenceImages, seed: opts.seed ?? ANALYSIS_DEFAULTS.seed, runtime: opts.runtime });
   const data = ref.data;
-  const per = data.shape.reduce((a, b) => a * b, 1);
   const batch = opts.batch ?? ANALYSIS_DEFAULTS.referenceBatch;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The neuron-score batch must be a whole number ≥ 1, got ${batch}.`);
   const sums = csg.outputs.map((o) => new Float64Array(K * o.units));
   const session = await createSession(csg.model, opts.runtime);
   try {
-    for (let start = 0; start < data.count; start += batch) {
-      const n = Math.min(batch, data.count - start);
+    const feeds = ({ start, n }: ImageBatch) => {
       const cls = new Float32Array(n * K);
       for (let i = 0; i < n; i++) cls[i * K + ref.predicted[start + i]] = 1;
-      const out = await session.run({
-        [csg.input]: new ort.Tensor('float32', data.x.subarray(start * per, (start + n) * per), [n, ...data.shape]),
-        [csg.classInput]: new ort.Tensor('float32', cls, [n, K]),
-      });
+      return { [csg.classInput]: floatTensor(cls, [n, K]) };
+    };
+    await runBatched(session, data, { input: csg.input, batch, feeds }, (out) => {
       csg.outputs.forEach((o, j) => {
         const d = out[o.name].data as Float32Array;
         const s = sums[j];
         for (let i = 0; i < d.length; i++) s[i] += d[i];
       });
-    }
+    });
   } finally {
     await session.release();
   }

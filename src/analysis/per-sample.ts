@@ -3,11 +3,11 @@
  * comparing them with a loop of batch-size-1 gradient graphs. It lives in `analysis/` because it runs
  * onnxruntime sessions (`runtime/`), which `autodiff/` (graph builders only) must not import.
  */
-import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
 import { A, GraphBuilder, attrInt } from '../graph/builder.js';
 import { DataType, type Model } from '../graph/types.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
+import { floatTensor, imageBatches, int64Tensor, type RunTensor, type Session } from '../runtime/batched.js';
 import { Rng } from '../util/rng.js';
 import { gradientGraph } from '../autodiff/gradient.js';
 import { analyzeForGradient } from '../autodiff/analysis.js';
@@ -46,7 +46,7 @@ export interface PerSampleNorms {
 /** A built per-sample graph with its session. */
 interface Prepared {
   psg: PerSampleGraph;
-  session: ort.InferenceSession;
+  session: Session;
   imageShape: number[];
 }
 
@@ -75,20 +75,17 @@ async function runPerSample(p: Prepared, opts: Pick<PerSampleRunOptions, 'images
   const norms = new Map<string, Float32Array>();
   for (const [l, c] of psg.channels) norms.set(l, new Float32Array(count * S * c));
   const logits = new Float32Array(count * K);
-  for (let start = 0; start < count; start += batch) {
-    const m = Math.min(batch, count - start);
-    const x = new Float32Array(batch * per);
-    x.set(opts.images.subarray(start * per, (start + m) * per));
-    const feeds: Record<string, ort.Tensor> = { [psg.input]: new ort.Tensor('float32', x, [batch, ...imageShape]) };
+  for (const { start, n: m, x } of imageBatches({ x: opts.images, shape: imageShape, count }, batch, batch)) {
+    const feeds: Record<string, RunTensor> = { [psg.input]: floatTensor(x, [batch, ...imageShape]) };
     if (psg.labelsInput) {
-      const lab = new BigInt64Array(batch);
-      for (let i = 0; i < m; i++) lab[i] = BigInt(opts.labels![start + i]);
-      feeds[psg.labelsInput] = new ort.Tensor('int64', lab, [batch]);
+      const lab = new Array<number>(batch).fill(0);
+      for (let i = 0; i < m; i++) lab[i] = opts.labels![start + i];
+      feeds[psg.labelsInput] = int64Tensor(lab, [batch]);
     }
     if (psg.seedInput) {
       const sd = new Float32Array(batch * S * K);
       sd.set(opts.seeds!.subarray(start * S * K, (start + m) * S * K));
-      feeds[psg.seedInput] = new ort.Tensor('float32', sd, [batch, S, K]);
+      feeds[psg.seedInput] = floatTensor(sd, [batch, S, K]);
     }
     const out = await session.run(feeds);
     logits.set((out[psg.logitsOutput].data as Float32Array).subarray(0, m * K), start * K);
@@ -117,9 +114,9 @@ export async function perSampleSquaredChannelGradNorms(model: Model, opts: PerSa
 
 /** The batch-size-1 gradient graph of the loop baseline and its session. */
 interface LoopPrepared {
-  session: ort.InferenceSession;
+  session: Session;
   /** The model itself, for each image's logits. */
-  forward: ort.InferenceSession;
+  forward: Session;
   input: string;
   logits: string;
   /** Per layer: the output holding its per-channel squared sums. */
@@ -166,7 +163,7 @@ async function runLoop(p: LoopPrepared, images: Float32Array, count: number): Pr
   for (const [l, c] of p.channels) norms.set(l, new Float32Array(count * K * c));
   const logits = new Float32Array(count * K);
   for (let i = 0; i < count; i++) {
-    const x = new ort.Tensor('float32', images.slice(i * per, (i + 1) * per), [1, ...p.imageShape]);
+    const x = floatTensor(images.slice(i * per, (i + 1) * per), [1, ...p.imageShape]);
     const first = await p.forward.run({ [p.input]: x });
     const lg = first[p.logits].data as Float32Array;
     logits.set(lg, i * K);
@@ -176,7 +173,7 @@ async function runLoop(p: LoopPrepared, images: Float32Array, count: number): Pr
       const seed = new Float32Array(K);
       seed[t] += 1;
       seed[k] -= 1;
-      const out = await p.session.run({ [p.input]: x, seed: new ort.Tensor('float32', seed, [1, K]) });
+      const out = await p.session.run({ [p.input]: x, seed: floatTensor(seed, [1, K]) });
       for (const [l, name] of p.outputs) norms.get(l)!.set(out[name].data as Float32Array, (i * K + k) * p.channels.get(l)!);
     }
   }

@@ -12,7 +12,7 @@
  */
 import { FlipguardError } from '../errors.js';
 import { subset, type Dataset } from '../data/index.js';
-import { argmaxRows } from '../runtime/evaluate.js';
+import { argmaxRows, DEFAULT_BATCH } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -63,7 +63,7 @@ export async function referenceSet(model: Model, data: Dataset, opts: { total: n
   const predicted: number[] = [];
   const correctOnly = opts.correctOnly ?? true;
   const per = data.shape[0] * data.shape[1] * data.shape[2];
-  const chunk = opts.batch ?? 256;
+  const chunk = opts.batch ?? DEFAULT_BATCH;
   const runner = await ModelRunner.create(model, opts.runtime);
   try {
     let need = quota.reduce((a, b) => a + b, 0);

@@ -7,12 +7,12 @@
  * Unit 'weight' (default; ONNX flat order) or 'channel' (Σ over each output channel's or dense
  * neuron's weights of |w·∂L/∂w|).
  */
-import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import type { Model } from '../graph/types.js';
 import { gradientGraph } from '../autodiff/index.js';
 import { createSession, dataInput, type RuntimeOptions } from '../runtime/session.js';
+import { int64Tensor, runBatched, type ImageBatch } from '../runtime/batched.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { profilingSample } from './sample.js';
 import { channelWeightIndices, computeLayers, type Scores } from './scores.js';
@@ -37,25 +37,19 @@ export async function lossGradients(model: Model, data: Dataset, opts: { batch?:
   const gg = gradientGraph(model, { loss: 'cross_entropy', wrt: weights, batchNorm: 'inference' });
   const session = await createSession(gg.model, opts.runtime);
   const input = dataInput(model).name;
-  const per = data.shape.reduce((a, b) => a * b, 1);
   const batch = opts.batch ?? 128;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The Taylor batch must be a whole number ≥ 1, got ${batch}.`);
   const sums = new Map<string, Float64Array>();
   try {
-    for (let start = 0; start < data.count; start += batch) {
-      const n = Math.min(batch, data.count - start);
-      const labels = BigInt64Array.from(data.y.subarray(start, start + n), (v) => BigInt(v));
-      const out = await session.run({
-        [input]: new ort.Tensor('float32', data.x.subarray(start * per, (start + n) * per), [n, ...data.shape]),
-        [gg.labelsInput!]: new ort.Tensor('int64', labels, [n]),
-      });
+    const feeds = ({ start, n }: ImageBatch) => ({ [gg.labelsInput!]: int64Tensor(data.y.subarray(start, start + n), [n]) });
+    await runBatched(session, data, { input, batch, feeds }, (out, { n }) => {
       for (const w of weights) {
         const g = out[gg.gradOutputs.get(w)!].data as Float32Array;
         let s = sums.get(w);
         if (!s) { s = new Float64Array(g.length); sums.set(w, s); }
         for (let i = 0; i < g.length; i++) s[i] += n * g[i];
       }
-    }
+    });
   } finally {
     await session.release();
   }

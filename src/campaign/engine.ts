@@ -28,9 +28,10 @@
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
-import { fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
+import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { PatchableModel } from '../runtime/patch.js';
+import { imageBatches } from '../runtime/batched.js';
 import { probeValues } from '../faults/neuron.js';
 import type { ParameterInfo } from '../faults/params.js';
 import { singleValueCuts, splitModels, type GraphSplit } from '../faults/split.js';
@@ -247,15 +248,7 @@ export class TrialEngine {
     const capture = await ModelRunner.create(this.model, { ...runtime, swappable: (this.opts.swap ?? 'rebuild') === 'feed' ? names : [], outputs: [out0, ...keep.map((k) => k.split.cut)] });
     const acts = keep.map((k) => new Float32Array(k.shape.reduce((a, b) => a * b, 1) * this.data.count));
     try {
-      const per = this.data.shape.reduce((a, b) => a * b, 1);
-      const batch = this.opts.batch ?? 256;
-      const fixed = fixedBatch(this.model);
-      const step = fixed ?? batch;
-      for (let start = 0; start < this.data.count; start += step) {
-        const n = Math.min(step, this.data.count - start);
-        let x = this.data.x.subarray(start * per, (start + n) * per);
-        const runN = fixed ?? n;
-        if (runN !== n) { const p = new Float32Array(runN * per); p.set(x); x = p; }
+      for (const { start, n, runN, x } of imageBatches(this.data, this.opts.batch ?? DEFAULT_BATCH, fixedBatch(this.model))) {
         const out = await capture.run(x, [runN, ...this.data.shape]);
         keep.forEach((k, j) => {
           const size = acts[j].length / this.data.count;

@@ -1,5 +1,4 @@
 /** Fault-injection campaigns: runner, records, resume, shards, statistics (SPEC §2). */
-export { benchCampaign, BENCH_SETTINGS, type BenchCampaignOptions, type BenchCampaignResult, type BenchCampaignRow } from './bench.js';
 export { ALL_SHORTCUTS, NO_SHORTCUTS, resolveShortcuts, TrialEngine, type EngineOptions, type Shortcuts, type TrialOutcome } from './engine.js';
 export { mergeRuns, partialNote, type MergeOptions, type MergeResult } from './merge.js';
 export {

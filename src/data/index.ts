@@ -11,3 +11,4 @@ export { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, loadIdx } from './idx.js';
 export type { DatasetName, LoadDatasetOptions } from './load.js';
 export { DATASET_NAMES, loadDataset } from './load.js';
 export { BYTE_TO_UNIT } from './files.js';
+export { randomImages } from './random.js';

@@ -11,12 +11,12 @@
  *   (see split.ts): the prefix runs in onnxruntime, the one word is flipped in JavaScript, and the
  *   suffix runs on the flipped activation (plus whatever else crosses the cut).
  */
-import ort from 'onnxruntime-node';
 import { FlipguardError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
-import { argmaxRows, fixedBatch as modelFixedBatch, type ImageSet, type Predictions } from '../runtime/evaluate.js';
+import { argmaxRows, DEFAULT_BATCH, fixedBatch as modelFixedBatch, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { createSession, dataInput, ModelRunner, type RuntimeOptions } from '../runtime/session.js';
+import { floatTensor, imageBatches, type RunTensor } from '../runtime/batched.js';
 import { partitionAt, splitModels } from './split.js';
 
 export interface NeuronFault {
@@ -149,8 +149,7 @@ export async function predictWithNeuronFaults(model: Model, data: ImageSet, faul
   const flips = faults.filter((f) => f.kind === 'flip');
   const edited = stuck.length ? insertStuckAtZero(model, stuck, shapes) : model;
   const fixed = modelFixedBatch(model);
-  const batch = fixed ?? opts.batch ?? 256;
-  const per = data.shape.reduce((a, b) => a * b, 1);
+  const batch = fixed ?? opts.batch ?? DEFAULT_BATCH;
   const top1 = new Int32Array(data.count);
   let logits: Float32Array | undefined;
   let classes = 0;
@@ -159,18 +158,10 @@ export async function predictWithNeuronFaults(model: Model, data: ImageSet, faul
     logits.set(d.subarray(0, n * classes), start * classes);
     argmaxRows(d, n, classes, top1, start);
   };
-  const batchAt = (start: number): { x: Float32Array; n: number; runN: number } => {
-    const n = Math.min(batch, data.count - start);
-    let x = data.x.subarray(start * per, (start + n) * per);
-    const runN = fixed ?? n;
-    if (runN !== n) { const p = new Float32Array(runN * per); p.set(x); x = p; }
-    return { x, n, runN };
-  };
   if (flips.length === 0) {
     const runner = await ModelRunner.create(edited, opts);
     try {
-      for (let start = 0; start < data.count; start += batch) {
-        const { x, n, runN } = batchAt(start);
+      for (const { start, x, n, runN } of imageBatches(data, batch, fixed)) {
         const out = await runner.run(x, [runN, ...data.shape]);
         collect(out[runner.outputNames[0]].data as Float32Array, start, n, runN);
       }
@@ -191,11 +182,10 @@ export async function predictWithNeuronFaults(model: Model, data: ImageSet, faul
   const pre = await createSession(prefix, opts);
   const suf = await createSession(suffix, opts);
   try {
-    for (let start = 0; start < data.count; start += batch) {
-      const { x, n, runN } = batchAt(start);
-      const xin = new ort.Tensor('float32', x, [runN, ...data.shape]);
+    for (const { start, x, n, runN } of imageBatches(data, batch, fixed)) {
+      const xin = floatTensor(x, [runN, ...data.shape]);
       const outs = prefix.graph.outputs.length ? await pre.run({ [inputName]: xin }) : {};
-      const feeds: Record<string, ort.Tensor> = {};
+      const feeds: Record<string, RunTensor> = {};
       for (const c of split.crossing) feeds[c] = c === inputName ? xin : outs[c];
       const v = outs[cut];
       const copy = new Float32Array(v.data as Float32Array);
@@ -205,7 +195,7 @@ export async function predictWithNeuronFaults(model: Model, data: ImageSet, faul
         const k = img * perImage + f.index;
         words[k] = (words[k] ^ (1 << f.bit!)) >>> 0;
       }
-      feeds[cut] = new ort.Tensor('float32', copy, v.dims);
+      feeds[cut] = floatTensor(copy, v.dims);
       const res = await suf.run(feeds);
       collect(res[suffix.graph.outputs[0].name].data as Float32Array, start, n, runN);
     }

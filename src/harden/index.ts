@@ -233,4 +233,3 @@ export { overheads, countHardened, countingView, type Overheads, type OverheadOp
 export { HARDENED_KEY, hardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
-export { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_RANKING, DEFAULT_VARIANTS, type Unit, type Variant, type SweepOptions, type SweepRow } from './sweep.js';

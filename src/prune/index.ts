@@ -11,7 +11,7 @@ import type { Scores } from '../analysis/scores.js';
 import { evaluate as evaluateModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EpochRecord } from '../train/train.js';
-import { timeInferenceMany } from './bench.js';
+import { timeInferenceMany } from '../runtime/timing.js';
 import { fineTune, type FineTuneOptions } from './finetune.js';
 import { searchRatios, type RatioPoint, type RatioSearchOptions, type SearchProgress, type SearchRow } from './search.js';
 import { pruneChannels, type PruneChannelsOptions, type SkippedLayer } from './structured.js';
@@ -19,8 +19,6 @@ import { pruneChannels, type PruneChannelsOptions, type SkippedLayer } from './s
 export * from './structured.js';
 export * from './finetune.js';
 export * from './search.js';
-export { benchPrune, timeInference, timeInferenceMany, randomImages } from './bench.js';
-export type { BenchPruneOptions, BenchPruneResult, BenchPruneSide, TimingOptions } from './bench.js';
 
 export interface PruneOptions {
   /** Channel / neuron scores, higher = keep: Eq. (1) vulnerability, L1 norm, random, … */

@@ -11,4 +11,3 @@ export { reportCsv, toCsv, csvField, CSV_FILES } from './csv.js';
 export { renderHtml, toleratedBer, esc, GLANCE_THRESHOLD_PP } from './html.js';
 export { collectVersions, collectMachine, flipguardVersion, packageVersion } from './provenance.js';
 export * from './types.js';
-export { sampleReportInputs, writeSampleInputs, sampleRecordsText, sampleTrials, sampleSummary, sampleScores, SAMPLE_BERS, SAMPLE_VARIANTS } from './sample.js';

@@ -4,8 +4,12 @@
 import { FlipguardError } from '../errors.js';
 import type { Model, TensorData } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from './session.js';
+import { imageBatches } from './batched.js';
 
 /** The part of a dataset inference needs: NCHW float32 images and labels. */
+/** Images per onnxruntime run when the caller does not say (every module uses this one value). */
+export const DEFAULT_BATCH = 256;
+
 export interface ImageSet {
   name: string;
   x: Float32Array;
@@ -45,16 +49,10 @@ export function fixedBatch(model: Model): number | undefined {
  * is run at that size, the last batch zero-padded). `params` swaps parameters for this pass.
  */
 export async function predict(runner: ModelRunner, data: ImageSet, opts: { batch?: number; fixedBatch?: number; params?: ReadonlyMap<string, TensorData>; onBatch?: (done: number) => void } = {}): Promise<Predictions> {
-  const per = data.shape.reduce((a, b) => a * b, 1);
-  const batch = opts.fixedBatch ?? opts.batch ?? 256;
   let logits: Float32Array | undefined;
   let classes = 0;
   const top1 = new Int32Array(data.count);
-  for (let start = 0; start < data.count; start += batch) {
-    const n = Math.min(batch, data.count - start);
-    let x = data.x.subarray(start * per, (start + n) * per);
-    const runN = opts.fixedBatch ?? n;
-    if (runN !== n) { const padded = new Float32Array(runN * per); padded.set(x); x = padded; }
+  for (const { start, n, runN, x } of imageBatches(data, opts.batch ?? DEFAULT_BATCH, opts.fixedBatch)) {
     const out = await runner.run(x, [runN, ...data.shape], opts.params);
     const t = out[runner.outputNames[0]];
     const d = t.data as Float32Array;

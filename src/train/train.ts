@@ -8,13 +8,13 @@ import { gradientGraph } from '../autodiff/index.js';
 import { A, copyGraph } from '../graph/builder.js';
 import { DataType, type Model, type Tensor } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from '../runtime/session.js';
-import { argmaxRows, countCorrect, predict, type ImageSet } from '../runtime/evaluate.js';
+import { argmaxRows, countCorrect, DEFAULT_BATCH, predict, type ImageSet } from '../runtime/evaluate.js';
+import { int64Tensor } from '../runtime/batched.js';
 import { batches } from '../data/index.js';
 import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { Rng } from '../util/rng.js';
 import type { Dataset } from '../data/index.js';
 import { createOptimizer, defaultLr, scheduledLr, type OptimizerOptions, type ScheduleOptions } from './optim.js';
-import ort from 'onnxruntime-node';
 
 export interface TrainOptions extends OptimizerOptions, ScheduleOptions, RuntimeOptions {
   epochs: number;
@@ -191,7 +191,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
         if (opts.maxStepsPerEpoch && steps >= opts.maxStepsPerEpoch) break;
         const lr = scheduledLr(baseLr, epoch + seen / data.count, opts.epochs, opts);
         const feeds = new Map<string, Float32Array>([...params, ...stats]);
-        const labels = new ort.Tensor('int64', BigInt64Array.from(b.y, (v) => BigInt(v)), [b.count]);
+        const labels = int64Tensor(b.y, [b.count]);
         const xb = opts.augment ? augmentBatch(b.x, b.count, data.shape, opts.augment, augRng) : b.x;
         const out = await session.runFeeds(xb.subarray(0, b.count * perImage), [b.count, ...data.shape], feeds, { [labelsInput]: labels });
         const loss = Number((out[lossName].data as Float32Array)[0]);
@@ -212,7 +212,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
       }
       let evalAccuracy: number | undefined;
       if (evalRunner && opts.evalData) {
-        const pred = await predict(evalRunner, opts.evalData, { batch: 256, params: new Map([...params, ...stats]) });
+        const pred = await predict(evalRunner, opts.evalData, { batch: DEFAULT_BATCH, params: new Map([...params, ...stats]) });
         evalAccuracy = countCorrect(pred.top1, opts.evalData.y) / opts.evalData.count;
         if (!best || evalAccuracy > best.acc) best = { epoch: epoch + 1, acc: evalAccuracy, params: new Map([...params, ...stats].map(([k, v]) => [k, v.slice()])) };
       }

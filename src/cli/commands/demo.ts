@@ -1,4 +1,4 @@
-import { runDemo, demoSettings } from '../../report/demo.js';
+import { runDemo, demoSettings } from '../../workflows/demo.js';
 import { writeReport } from '../../report/write.js';
 import { Progress } from '../progress.js';
 import type { Command } from '../command.js';

@@ -10,12 +10,12 @@ import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
-import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from '../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
-import { writeReport, type WriteReportResult } from './write.js';
+import { writeReport, type WriteReportResult } from '../report/write.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The shipped default model (dist/src/report → repo root/models). */
+/** The shipped default model (dist/src/workflows → repo root/models). */
 export const DEFAULT_MODEL = resolve(here, '..', '..', '..', 'models', 'vgg11-mnist.onnx');
 
 export interface DemoOptions {

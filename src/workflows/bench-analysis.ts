@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { loadDataset } from '../data/index.js';
 import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
-import { ANALYSIS_DEFAULTS } from './defaults.js';
-import { textTable } from './format.js';
-import { rank, type RankOptions } from './index.js';
+import { ANALYSIS_DEFAULTS } from '../analysis/defaults.js';
+import { textTable } from '../analysis/format.js';
+import { rank, type RankOptions } from '../analysis/index.js';
 
 /** The shipped default model, resolved from this file (dist/src/analysis → models/). */
 export const BENCH_MODEL = fileURLToPath(new URL('../../../models/vgg11-mnist.onnx', import.meta.url));

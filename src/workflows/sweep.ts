@@ -13,9 +13,9 @@ import { rank, type RankMethod } from '../analysis/index.js';
 import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/index.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { harden, HARDEN_METHODS, type HardenMethod, type HardenReport } from './index.js';
-import { countHardened, overheads, type Overheads } from './overhead.js';
-import { profileIntervals, type Intervals } from './profile.js';
+import { harden, HARDEN_METHODS, type HardenMethod, type HardenReport } from '../harden/index.js';
+import { countHardened, overheads, type Overheads } from '../harden/overhead.js';
+import { profileIntervals, type Intervals } from '../harden/profile.js';
 
 export interface Variant {
   /** Display name, e.g. "edac 15%". */

@@ -5,9 +5,9 @@
 import type { Model } from '../graph/types.js';
 import { evaluate, type ImageSet } from '../runtime/evaluate.js';
 import type { CountMode } from '../faults/plan.js';
-import { NO_SHORTCUTS, ALL_SHORTCUTS, type Shortcuts } from './engine.js';
-import { runCampaign } from './run.js';
-import type { TrialRecord } from './records.js';
+import { NO_SHORTCUTS, ALL_SHORTCUTS, type Shortcuts } from '../campaign/engine.js';
+import { runCampaign } from '../campaign/run.js';
+import type { TrialRecord } from '../campaign/records.js';
 
 export interface BenchCampaignOptions {
   model: Model;

@@ -1,0 +1,47 @@
+/**
+ * The public API a user imports: a small top-level surface of workflow calls, and the building
+ * blocks behind subpath exports declared in package.json (`flipguard/graph`, …).
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
+
+test('the package root exports the workflow-level calls and fewer than 80 names', async () => {
+  const api = await import('flipguard');
+  const names = Object.keys(api);
+  assert.ok(names.length < 80, `${names.length} runtime names exported from the root`);
+  for (const f of ['loadModel', 'evaluate', 'runCampaign', 'mergeRuns', 'rank', 'harden', 'hardenSweep', 'prune', 'train', 'writeReport', 'runDemo', 'loadDataset']) {
+    assert.equal(typeof (api as Record<string, unknown>)[f], 'function', `${f} is exported`);
+  }
+});
+
+test('every subpath export in package.json resolves to a module with exports', async () => {
+  const subpaths = Object.keys(pkg.exports).filter((k) => k.startsWith('./') && k !== './package.json');
+  assert.ok(subpaths.length >= 12);
+  for (const sub of subpaths) {
+    const mod = await import(`flipguard/${sub.slice(2)}`);
+    assert.ok(Object.keys(mod).length > 0, `flipguard/${sub.slice(2)} exports names`);
+  }
+  const graph = await import('flipguard/graph');
+  assert.equal(typeof graph.decodeModel, 'function');
+  const runtime = await import('flipguard/runtime');
+  assert.equal(typeof runtime.createSession, 'function');
+});
+
+test('only src/runtime/ imports onnxruntime-node', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join, relative } = await import('node:path');
+  const src = new URL('../../src/', import.meta.url).pathname;
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts') && /from\s+['"]onnxruntime-node['"]|import\(['"]onnxruntime-node['"]\)/.test(readFileSync(p, 'utf8'))) offenders.push(relative(src, p));
+    }
+  };
+  walk(src);
+  assert.deepEqual(offenders.filter((p) => !p.startsWith('runtime/')), []);
+});
