@@ -151,6 +151,18 @@ test('shards with other options, a torn shard and a shard with a hole are refuse
   assert.ok(tornMsg.includes(`"${torn}" (shard 1/2) lacks 1 of its trials (first: BER 0.001 trial 5)`), tornMsg);
   const tp = mergeRuns([a.path, torn], { partial: true });
   assert.deepEqual(tp.partial, { missingShards: [], missingTrials: [{ ber: 1e-3, count: 1, trials: '5' }] });
+  // a header claiming 10^15 trials costs no time: the count is exact, the list stops at 20
+  const huge = fresh('huge');
+  const h = JSON.parse(lines[0]);
+  h.run.trials = 1e15;
+  writeFileSync(huge, `${[JSON.stringify(h), ...lines.slice(1)].join('\n')}\n`);
+  const t0 = performance.now();
+  const hugeMsg = refusal([huge]);
+  assert.ok(hugeMsg.startsWith(`The merge is incomplete: shard 0/2 is missing; "${huge}" (shard 1/2) lacks ${2 * (1e15 / 2 - 3)} of its trials (first: BER 0.0001 trial 7)`), hugeMsg);
+  const hr = mergeRuns([huge], { partial: true });
+  assert.ok(performance.now() - t0 < 2000);
+  assert.deepEqual(hr.partial?.missingTrials.map((m) => m.count), [1e15 - 3, 1e15 - 3]);
+  assert.equal(hr.partial?.missingTrials[0].trials, '0,2,4,6-22,…');
   // a shard with a hole (a line removed)
   const holed = fresh('holed');
   writeFileSync(holed, `${[...lines.slice(0, 2), ...lines.slice(3)].join('\n')}\n`);

@@ -69,23 +69,43 @@ interface ShardFile {
   torn: boolean;
 }
 
+/** Missing trials listed per BER at most (the count is always exact). */
+const LISTED = 20;
+
+/** Missing trials of one BER: how many, and the first `LISTED` of them (ascending). */
+interface Missing { count: number; first: number[] }
+
+/** Trials index, index + step, … below `trials`: how many. */
+const owned = (index: number, step: number, trials: number): number => (trials > index ? Math.ceil((trials - index) / step) : 0);
+
 /**
- * The trials of `f`'s cells that are missing, per BER. An unsharded file whose margin rule stopped
- * a BER early is complete there (the rule needs trials 0…n−1, which it then holds).
+ * The missing trials of `f`'s cells, per BER. An unsharded file whose margin rule stopped a BER
+ * early is complete there (the rule needs trials 0…n−1, which it then holds). Counted from the
+ * records (valid, owned and unique: see readCampaignFile), so a header claiming 10^15 trials costs
+ * no more than its records plus `LISTED` steps.
  */
-function missingIn(f: ShardFile, count: number): Map<number, number[]> {
+function missingIn(f: ShardFile, count: number): Map<number, Missing> {
   const have = new Set(f.records.map((r) => cellKey(r.ber, r.trial)));
-  const out = new Map<number, number[]>();
+  const byBer = new Map<number, TrialRecord[]>();
+  for (const r of f.records) { const l = byBer.get(r.ber); if (l) l.push(r); else byBer.set(r.ber, [r]); }
+  const out = new Map<number, Missing>();
   for (const ber of f.run.bers) {
-    if (count === 1 && f.run.margin !== null) {
-      const list = canonicalOrder(f.records.filter((r) => r.ber === ber));
-      if (stoppingPoint(list, f.run.margin, f.run.minTrials) !== undefined) continue;
-    }
-    const miss: number[] = [];
-    for (let t = f.index; t < f.run.trials; t += count) if (!have.has(cellKey(ber, t))) miss.push(t);
-    if (miss.length) out.set(ber, miss);
+    const present = byBer.get(ber) ?? [];
+    if (count === 1 && f.run.margin !== null && stoppingPoint(canonicalOrder(present), f.run.margin, f.run.minTrials) !== undefined) continue;
+    const miss = owned(f.index, count, f.run.trials) - present.length;
+    if (miss === 0) continue;
+    const first: number[] = [];
+    for (let t = f.index; t < f.run.trials && first.length < LISTED; t += count) if (!have.has(cellKey(ber, t))) first.push(t);
+    out.set(ber, { count: miss, first });
   }
   return out;
+}
+
+/** Adds `m` to the missing trials of `ber` in `acc`, keeping the first `LISTED`. */
+function addMissing(acc: Map<number, Missing>, ber: number, m: Missing): void {
+  const prev = acc.get(ber);
+  const first = [...(prev?.first ?? []), ...m.first].sort((a, b) => a - b).slice(0, LISTED);
+  acc.set(ber, { count: (prev?.count ?? 0) + m.count, first });
 }
 
 /**
@@ -133,24 +153,24 @@ export function mergeRuns(files: readonly string[], opts: MergeOptions = {}): Me
   // completeness: every shard, every cell of each, no torn line
   const missingShards: number[] = [];
   for (let i = 0; i < n; i++) if (!byIndex.has(i)) missingShards.push(i);
-  const missing = new Map<number, number[]>();
+  const missing = new Map<number, Missing>();
   const problems: string[] = [];
   if (missingShards.length) problems.push(`${missingShards.map((i) => `shard ${i}/${n}`).join(', ')} ${missingShards.length === 1 ? 'is' : 'are'} missing`);
   for (const s of shards) {
     const m = missingIn(s, n);
-    const total = [...m.values()].reduce((k, l) => k + l.length, 0);
+    const total = [...m.values()].reduce((k, x) => k + x.count, 0);
     if (s.torn) problems.push(`"${s.path}" ends in a torn line (its campaign was stopped while writing)`);
     if (total) {
-      const [ber, trials] = [...m][0];
-      problems.push(`"${s.path}" (${name(s)}) lacks ${total} of its trials (first: BER ${ber} trial ${trials[0]})`);
+      const [ber, x] = [...m][0];
+      problems.push(`"${s.path}" (${name(s)}) lacks ${total} of its trials (first: BER ${ber} trial ${x.first[0]})`);
     }
-    for (const [ber, l] of m) missing.set(ber, [...(missing.get(ber) ?? []), ...l]);
+    for (const [ber, x] of m) addMissing(missing, ber, x);
   }
   for (const i of missingShards) {
     for (const ber of first.run.bers) {
-      const l = missing.get(ber) ?? [];
-      for (let t = i; t < first.run.trials; t += n) l.push(t);
-      missing.set(ber, l);
+      const first20: number[] = [];
+      for (let t = i; t < first.run.trials && first20.length < LISTED; t += n) first20.push(t);
+      addMissing(missing, ber, { count: owned(i, n, first.run.trials), first: first20 });
     }
   }
   if (problems.length && !opts.partial) {
@@ -158,7 +178,7 @@ export function mergeRuns(files: readonly string[], opts: MergeOptions = {}): Me
   }
   const partial: PartialInfo | undefined = problems.length ? {
     missingShards: missingShards.map((i) => `${i}/${n}`),
-    missingTrials: [...missing].sort((a, b) => a[0] - b[0]).map(([ber, l]) => { l.sort((x, y) => x - y); return { ber, count: l.length, trials: ranges(l) }; }),
+    missingTrials: [...missing].sort((a, b) => a[0] - b[0]).map(([ber, m]) => ({ ber, count: m.count, trials: ranges(m.first) + (m.count > m.first.length ? ',…' : '') })),
   } : undefined;
 
   const run = first.run;

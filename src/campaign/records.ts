@@ -65,7 +65,7 @@ export interface GoldenResult {
 export interface PartialInfo {
   /** Shards (`i/n`) of which no file was given. */
   missingShards: string[];
-  /** Per BER, the trials not present (ranges such as "3-5,9") and how many. */
+  /** Per BER, how many trials are not present and the first 20 of them (ranges such as "3-5,9", then ",…" when more). */
   missingTrials: { ber: number; count: number; trials: string }[];
 }
 
