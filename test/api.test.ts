@@ -45,3 +45,23 @@ test('only src/runtime/ imports onnxruntime-node', async () => {
   walk(src);
   assert.deepEqual(offenders.filter((p) => !p.startsWith('runtime/')), []);
 });
+
+test('library errors name option fields; the CLI turns them into flags', async () => {
+  const { withFlags, opt, FlipguardError } = await import('../src/errors.js');
+  assert.equal(withFlags(`The ${opt('threads')} must be a whole number ≥ 1, got 0.`), '--threads must be a whole number ≥ 1, got 0.');
+  assert.equal(withFlags(`No folder was given; set ${opt('dataDir')} to the folder.`), 'No folder was given; set --data-dir to the folder.');
+  const { evaluate } = await import('flipguard');
+  const { buildModel } = await import('flipguard/models');
+  const model = buildModel('lenet5', { inputShape: [1, 28, 28], classes: 10 });
+  const data = { name: 'zeros', x: new Float32Array(2 * 784), y: new Uint8Array(2), shape: [1, 28, 28], count: 2, classes: 10 };
+  await assert.rejects(evaluate(model, data, { batch: 0 }), (e: unknown) => e instanceof FlipguardError && e.message === 'The option "batch" must be a whole number ≥ 1, got 0.');
+});
+
+test('one version: package.json, the CLI and written models agree', async () => {
+  const { FLIPGUARD_VERSION } = await import('../src/defaults.js');
+  const pkgVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  assert.equal(FLIPGUARD_VERSION, pkgVersion);
+  const { execFileSync } = await import('node:child_process');
+  const cli = new URL('../src/cli/main.js', import.meta.url).pathname;
+  assert.equal(execFileSync(process.execPath, [cli, '--version'], { encoding: 'utf8' }).trim(), pkgVersion);
+});

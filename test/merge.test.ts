@@ -106,7 +106,7 @@ test('random shard subsets: complete sets equal the single run, others are refus
       const n = sel[0].count;
       const msg = refusal(files);
       assert.ok(msg.startsWith(`The merge is incomplete: ${o.missing.map((i) => `shard ${i}/${n}`).join(', ')} ${o.missing.length === 1 ? 'is' : 'are'} missing`), `${label}: ${msg}`);
-      assert.match(msg, /pass partial \(--partial\) to merge what is there/);
+      assert.match(msg, /pass option "partial" to merge what is there/);
       const r = mergeRuns(files, { partial: true });
       assert.deepEqual(r.partial?.missingShards, o.missing.map((i) => `${i}/${n}`), label);
       const present = single.records.filter((x) => !o.missing.includes(x.trial % n));
@@ -135,10 +135,10 @@ test('shards with other options, a torn shard and a shard with a hole are refuse
   const ber = await shardFile('ber', { bers: [1e-4, 1e-2], shard: { index: 1, count: 2 } });
   const seed = await shardFile('seed', { seed: 12, shard: { index: 1, count: 2 } });
   const margin = await shardFile('margin', { margin: 5, shard: { index: 1, count: 2 } });
-  assert.ok(refusal([a.path, trials8.path]).startsWith(`"${trials8.path}" has trials 8 but "${a.path}" has 6;`));
-  assert.ok(refusal([a.path, ber.path]).startsWith(`"${ber.path}" has bers 0.0001,0.01 but "${a.path}" has 0.0001,0.001;`));
+  assert.ok(refusal([a.path, trials8.path]).startsWith(`"${trials8.path}" has option "trials" 8 but "${a.path}" has 6;`));
+  assert.ok(refusal([a.path, ber.path]).startsWith(`"${ber.path}" has BERs 0.0001,0.01 but "${a.path}" has 0.0001,0.001;`));
   assert.ok(refusal([a.path, seed.path]).startsWith(`"${seed.path}" and "${a.path}" are campaigns with different configurations (seed differ);`));
-  assert.ok(refusal([a.path, margin.path]).startsWith(`"${margin.path}" has margin 5 but "${a.path}" has none;`));
+  assert.ok(refusal([a.path, margin.path]).startsWith(`"${margin.path}" has option "margin" 5 but "${a.path}" has none;`));
   assert.ok(refusal([a.path, s3[1].path]).startsWith(`"${s3[1].path}" is shard 1/3 but "${a.path}" is shard 0/2;`));
   assert.ok(refusal([a.path, a.path]).startsWith(`shard 0/2 is given twice ("${a.path}" and "${a.path}")`));
   // a torn shard: its last trial is cut in half
@@ -189,7 +189,7 @@ test('a partial merge is marked in the summary JSON, the CLI table and the repor
   const refused = spawnSync(process.execPath, [cli, 'merge', a.path, '--out', out, '--json', json], { encoding: 'utf8' });
   assert.equal(refused.status, 2, refused.stderr);
   assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
-  assert.match(refused.stderr, /shard 1\/2 is missing/);
+  assert.match(refused.stderr, /shard 1\/2 is missing; .* or pass --partial to merge what is there/);
   assert.ok(!existsSync(out) && !existsSync(json), 'a refused merge writes nothing');
   const mixed = spawnSync(process.execPath, [cli, 'merge', a.path, b.path, b.path], { encoding: 'utf8' });
   assert.equal(mixed.status, 2);

@@ -62,6 +62,6 @@ test('bad training options are refused with one sentence', async () => {
   const data = loadDataset({ data: 'mnist', split: 'train', limit: 8 });
   const model = buildModel('lenet5', { inputShape: [1, 28, 28], classes: 10 });
   await assert.rejects(train(model, data, { epochs: 0 }), FlipguardError);
-  await assert.rejects(train(model, data, { epochs: 1, lr: -1 }), /--lr/);
-  await assert.rejects(train(model, data, { epochs: 1, optimizer: 'sgd', momentum: 1.5 }), /--momentum/);
+  await assert.rejects(train(model, data, { epochs: 1, lr: -1 }), /The option "lr" must be a number > 0/);
+  await assert.rejects(train(model, data, { epochs: 1, optimizer: 'sgd', momentum: 1.5 }), /The option "momentum" must be in \[0, 1\)/);
 });

@@ -2,9 +2,10 @@
  * Every default of the importance scores, in one place (SPEC §3; the "(our choice)" items are
  * marked there). `rank`, the per-method functions and the CLI all read them from here.
  */
+import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
 export const ANALYSIS_DEFAULTS = Object.freeze({
   /** Seed of every image sample and random score. */
-  seed: 0,
+  seed: DEFAULT_SAMPLE_SEED,
   /** Profiling images for Eq. (1) (SPEC §3.1: N = 128, training split). */
   vulnerabilityImages: 128,
   /** Images per onnxruntime run of the exact per-sample graph (N·K backward rows each). */

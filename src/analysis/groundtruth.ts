@@ -45,6 +45,7 @@ import { Rng } from '../util/rng.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { kendallTauB, spearman, topkOverlap } from './correlation.js';
 import { channelWeightIndices, findLayer, type Scores } from './scores.js';
+import { DEFAULT_SEED } from '../defaults.js';
 
 export interface GroundTruthOptions {
   /** Node name of the conv or dense layer. */
@@ -130,7 +131,7 @@ function unitSpace(model: Model, opts: Pick<GroundTruthOptions, 'layer' | 'unit'
   const n = opts.sample ?? ANALYSIS_DEFAULTS.weightSample;
   if (!Number.isInteger(n) || n < 1) throw new FlipguardError(`The weight sample must be a whole number ≥ 1, got ${n}.`);
   const numel = model.graph.initializers.get(layer.weight)!.data.length;
-  const units = positionsWithoutReplacement(new Rng(Rng.derive(opts.seed ?? 1, 'groundtruth-sample', opts.layer)), numel, Math.min(n, numel));
+  const units = positionsWithoutReplacement(new Rng(Rng.derive(opts.seed ?? DEFAULT_SEED, 'groundtruth-sample', opts.layer)), numel, Math.min(n, numel));
   return { layer, unit, bits, units, elements: (i) => [i] };
 }
 
@@ -148,7 +149,7 @@ function cellFaults(sp: UnitSpace, opts: Pick<GroundTruthOptions, 'layer' | 'ber
   const space = el.length * sp.bits.length;
   const k = opts.faults;
   if (k !== undefined && k > space) throw new FlipguardError(`${k} faults do not fit in the ${space} bit positions of one ${sp.unit} of "${opts.layer}"; ask for at most ${space}.`);
-  const rng = new Rng(Rng.derive(opts.seed ?? 1, 'groundtruth', opts.layer, sp.unit, u, opts.ber, k ?? -1, trial));
+  const rng = new Rng(Rng.derive(opts.seed ?? DEFAULT_SEED, 'groundtruth', opts.layer, sp.unit, u, opts.ber, k ?? -1, trial));
   const pos = k === undefined ? bernoulliPositions(rng, space, opts.ber) : positionsWithoutReplacement(rng, space, k);
   const nb = sp.bits.length;
   return pos.map((p) => ({ tensor: sp.layer.weight, index: el[Math.floor(p / nb)], bit: sp.bits[p % nb], kind: 'flip' as const }));
@@ -157,7 +158,7 @@ function cellFaults(sp: UnitSpace, opts: Pick<GroundTruthOptions, 'layer' | 'ber
 /** Mean accuracy drop of every unit of a layer when only that unit is faulted (see the module comment). */
 export async function groundTruth(model: Model, opts: GroundTruthOptions): Promise<GroundTruth> {
   checkBer(opts.ber);
-  const seed = opts.seed ?? 1;
+  const seed = opts.seed ?? DEFAULT_SEED;
   checkSeed(seed);
   const exhaustive = opts.exhaustive ?? false;
   const k = exhaustive ? 1 : opts.faults;

@@ -16,7 +16,7 @@
  * | magnitude     | |w|                                              | weight, channel (= Σ|w|)| no   |
  * | random        | seeded uniform                                   | channel, weight, neuron | no   |
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import type { Model } from '../graph/types.js';
@@ -85,7 +85,7 @@ export interface RankOptions {
 }
 
 function asDataset(method: string, data: Dataset | ImageSet | undefined): Dataset {
-  if (!data) throw new FlipguardError(`The ${method} scores are computed on training images, but no data was given; pass the training split (e.g. --data mnist).`);
+  if (!data) throw new FlipguardError(`The ${method} scores are computed on training images, but no data was given; pass the training split (${opt('data')}, e.g. mnist).`);
   if (data.shape.length !== 3) throw new FlipguardError(`The ${method} scores need images of shape [C, H, W], got [${data.shape.join(', ')}].`);
   return data as Dataset;
 }

@@ -12,6 +12,7 @@ import { FlipguardError } from '../errors.js';
 import { consumers } from '../graph/builder.js';
 import type { Model, Node } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
+import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
 
 export type ScoreUnit = 'channel' | 'neuron' | 'weight';
 
@@ -128,7 +129,7 @@ export function randomScores(model: Model, opts: { seed?: number; unit?: 'channe
   return {
     method: 'random',
     layers: computeLayers(model).map((l) => {
-      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? 0, l.node.name));
+      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? DEFAULT_SAMPLE_SEED, l.node.name));
       const n = unit === 'weight' ? model.graph.initializers.get(l.weight)!.data.length : l.outChannels;
       return { name: l.node.name, op: l.node.opType, unit: unit === 'weight' ? 'weight' as const : l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
     }),

@@ -25,7 +25,7 @@
  *   golden logits bit for bit on clean parameters (checked on its first use) or its cut is dropped
  *   (`rejectedCuts`).
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
 import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
@@ -171,7 +171,7 @@ export class TrialEngine {
 
   /** Builds the sessions and runs the golden (fault-free) pass. */
   static async create(model: Model, data: ImageSet, targets: readonly ParameterInfo[], opts: EngineOptions = {}): Promise<TrialEngine> {
-    if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new FlipguardError(`--batch must be a whole number ≥ 1, got ${opts.batch}.`);
+    if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${opts.batch}.`);
     const runtime: RuntimeOptions = { threads: opts.threads, executionProvider: opts.executionProvider, optimization: opts.optimization };
     const names = targets.map((t) => t.name);
     const mode = opts.swap ?? 'rebuild';

@@ -8,7 +8,7 @@
  * summary JSON, the CLI table, a merged record file's header and the report all show.
  */
 import { existsSync } from 'node:fs';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import {
   CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, effectiveRun, readCampaignFile, RecordWriter,
   type CampaignConfig, type CampaignHeader, type GoldenResult, type PartialInfo, type RunInfo, type TrialRecord,
@@ -53,9 +53,9 @@ const sameSet = (a: readonly number[], b: readonly number[]): boolean => a.lengt
 
 /** The first run option in which `b` differs from `a`, as "has X but … has Y" parts, or undefined. */
 function runDifference(a: RunInfo, b: RunInfo): [string, string] | undefined {
-  if (!sameSet(a.bers, b.bers)) return [`bers ${b.bers.join(',')}`, a.bers.join(',')];
-  if (a.trials !== b.trials) return [`trials ${b.trials}`, String(a.trials)];
-  if (a.margin !== b.margin) return [`margin ${b.margin ?? 'none'}`, String(a.margin ?? 'none')];
+  if (!sameSet(a.bers, b.bers)) return [`BERs ${b.bers.join(',')}`, a.bers.join(',')];
+  if (a.trials !== b.trials) return [`${opt('trials')} ${b.trials}`, String(a.trials)];
+  if (a.margin !== b.margin) return [`${opt('margin')} ${b.margin ?? 'none'}`, String(a.margin ?? 'none')];
   if (a.minTrials !== b.minTrials) return [`minTrials ${b.minTrials}`, String(a.minTrials)];
   return undefined;
 }
@@ -174,7 +174,7 @@ export function mergeRuns(files: readonly string[], opts: MergeOptions = {}): Me
     }
   }
   if (problems.length && !opts.partial) {
-    throw new FlipguardError(`The merge is incomplete: ${problems.join('; ')}; resume or rerun what is missing with the same command, or pass partial (--partial) to merge what is there, marked partial.`);
+    throw new FlipguardError(`The merge is incomplete: ${problems.join('; ')}; resume or rerun what is missing with the same command, or pass ${opt('partial')} to merge what is there, marked partial.`);
   }
   const partial: PartialInfo | undefined = problems.length ? {
     missingShards: missingShards.map((i) => `${i}/${n}`),

@@ -22,11 +22,12 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { FlipguardError } from '../errors.js';
+import { FLIPGUARD_VERSION } from '../defaults.js';
 import { planDigest, trialSeed, type FaultPlanner } from '../faults/plan.js';
 
 /** Format of the header and records; part of a file's identity. */
 export const CAMPAIGN_FORMAT = 1;
-export const FLIPGUARD_VERSION = '0.1.0';
+export { FLIPGUARD_VERSION };
 /** How every header line starts (JSON.stringify keeps key order). */
 const HEADER_START = '{"flipguard":"campaign"';
 /** How a run line (the cells asked for grew on resume) starts. */

@@ -3,7 +3,7 @@
  * into copies of the parameters, an evaluation, and one JSON line appended to the output file.
  */
 import { existsSync, statSync } from 'node:fs';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { BitRange } from '../faults/bits.js';
@@ -17,6 +17,7 @@ import {
   type CampaignConfig, type CampaignHeader, type GoldenResult, type RunInfo, type TrialRecord,
 } from './records.js';
 import { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, type CampaignSummary } from './summary.js';
+import { DEFAULT_SEED } from '../defaults.js';
 
 export interface Shard {
   /** This process's shard, 0 ≤ index < count. */
@@ -124,7 +125,7 @@ function grownRun(had: RunInfo, asked: RunInfo): RunInfo | undefined {
 /** Limits an image set to its first `limit` images (a view, no copy). */
 export function limitImages(data: ImageSet, limit: number | undefined): ImageSet {
   if (limit === undefined) return data;
-  if (!Number.isInteger(limit) || limit < 1) throw new FlipguardError(`--limit must be a whole number ≥ 1, got ${limit}.`);
+  if (!Number.isInteger(limit) || limit < 1) throw new FlipguardError(`The ${opt('limit')} must be a whole number ≥ 1, got ${limit}.`);
   if (limit >= data.count) return data;
   const per = data.shape.reduce((a, b) => a * b, 1);
   return { ...data, x: data.x.subarray(0, limit * per), y: data.y.subarray(0, limit), count: limit };
@@ -152,7 +153,7 @@ export function campaignConfig(model: Model, data: ImageSet, planner: FaultPlann
  * output written for another model or configuration is refused.
  */
 export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult> {
-  const seed = opts.seed ?? 1;
+  const seed = opts.seed ?? DEFAULT_SEED;
   checkSeed(seed);
   if (!Array.isArray(opts.bers) || opts.bers.length === 0) throw new FlipguardError('No bit error rates were given; pass at least one BER such as 1e-6.');
   for (const b of opts.bers) checkBer(b);

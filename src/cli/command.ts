@@ -1,6 +1,7 @@
 import { loadDataset, normalizationFromMetadata, type Dataset, type DatasetName } from '../data/index.js';
 import type { Model } from '../graph/types.js';
 import type { OptionSpec, Parsed } from './args.js';
+import { DEFAULT_BATCH } from '../defaults.js';
 
 /** A CLI subcommand: a thin wrapper that parses flags into a library call's options. */
 export interface Command {
@@ -44,7 +45,7 @@ export function datasetFromOptions(v: Record<string, unknown>, model?: Model, sp
 }
 
 export const runtimeOptions: Record<string, OptionSpec> = {
-  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256 },
+  batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH },
   threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads (default: all cores)' },
   provider: { kind: 'string', arg: 'cpu|cuda', help: 'onnxruntime execution provider', choices: ['cpu', 'cuda'], default: 'cpu' },
 };

@@ -2,12 +2,13 @@
 /**
  * The `flipguard` command. Each subcommand is a thin wrapper over one library function.
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, withFlags } from '../errors.js';
+import { FLIPGUARD_VERSION } from '../defaults.js';
 import { helpText, parseOptions } from './args.js';
 import { commonOptions, type Command } from './command.js';
 import { commands } from './commands/index.js';
 
-const VERSION = '0.1.0';
+const VERSION = FLIPGUARD_VERSION;
 
 function mainHelp(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof FlipguardError) {
-      process.stderr.write(`flipguard: ${e.message}\n`);
+      process.stderr.write(`flipguard: ${withFlags(e.message)}\n`);
       return 2;
     }
     process.stderr.write(`flipguard: internal error: ${(e as Error).message}\n`);

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 
 /** `BYTE_TO_UNIT[b]` = b / 255 as float32: the [0,1] scaling every file loader applies. */
 export const BYTE_TO_UNIT: Float32Array = (() => {
@@ -12,10 +12,10 @@ export const BYTE_TO_UNIT: Float32Array = (() => {
 /** Throws a FlipguardError unless `dir` exists and is a folder. `what` names the expected contents. */
 export function requireDir(dir: string, what: string): void {
   if (!existsSync(dir)) {
-    throw new FlipguardError(`Data folder ${dir} does not exist; pass dataDir (--data-dir) pointing at the folder holding the ${what} files.`);
+    throw new FlipguardError(`Data folder ${dir} does not exist; set ${opt('dataDir')} to the folder holding the ${what} files.`);
   }
   if (!statSync(dir).isDirectory()) {
-    throw new FlipguardError(`Data path ${dir} is a file, not a folder; pass dataDir (--data-dir) pointing at the folder holding the ${what} files.`);
+    throw new FlipguardError(`Data path ${dir} is a file, not a folder; set ${opt('dataDir')} to the folder holding the ${what} files.`);
   }
 }
 

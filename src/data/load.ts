@@ -1,4 +1,4 @@
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { loadCifar10, loadCifar100 } from './cifar.js';
 import type { Dataset } from './dataset.js';
 import { checkLimit, checkSplit } from './files.js';
@@ -72,7 +72,7 @@ export function loadDataset(opts: LoadDatasetOptions): Dataset {
   } else {
     const dir = opts.dataDir;
     if (dir === undefined || dir === '') {
-      throw new FlipguardError(`Dataset ${data} is read from files, but no dataDir was given; pass dataDir (--data-dir) naming the folder that holds them.`);
+      throw new FlipguardError(`Dataset ${data} is read from files, but no folder was given; set ${opt('dataDir')} to the folder that holds them.`);
     }
     if (data === 'cifar10') ds = loadCifar10(dir, { split, limit: opts.limit });
     else if (data === 'cifar100') ds = loadCifar100(dir, { split, limit: opts.limit, labels: opts.labels });

@@ -3,6 +3,7 @@
  * to a transform is never mutated.
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type TensorData, type ValueInfo, type Dim } from './types.js';
+import { FLIPGUARD_VERSION } from '../defaults.js';
 
 /** Attribute constructors (ONNX distinguishes int and float attributes, JavaScript does not). */
 export const A = {
@@ -132,7 +133,7 @@ export function makeModel(graph: Graph, opts: { opset?: number; metadata?: [stri
   return {
     irVersion: 8,
     opsetImports: [{ domain: '', version: opts.opset ?? DEFAULT_OPSET }],
-    producerName: 'flipguard', producerVersion: '0.1.0', domain: '', modelVersion: 1,
+    producerName: 'flipguard', producerVersion: FLIPGUARD_VERSION, domain: '', modelVersion: 1,
     docString: opts.docString ?? '', metadata: opts.metadata ?? [], graph,
   };
 }

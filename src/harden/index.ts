@@ -44,12 +44,13 @@ import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.j
 import { tmrChannelsTransform } from './tmr-channels.js';
 import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
+import { DEFAULT_RATIO } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
 export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons'];
 
 /** Ratio used when none is given (paper A's headline 15%; ranger is always 0). */
-export const DEFAULT_RATIO = 0.15;
+export { DEFAULT_RATIO };
 
 export interface HardenOptions {
   method: HardenMethod;

@@ -1,14 +1,14 @@
 /**
  * Batched inference over a dataset: logits, top-1 predictions, accuracy and throughput.
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
+import { DEFAULT_BATCH } from '../defaults.js';
 import type { Model, TensorData } from '../graph/types.js';
 import { ModelRunner, dataInput, type RuntimeOptions } from './session.js';
 import { imageBatches } from './batched.js';
 
 /** The part of a dataset inference needs: NCHW float32 images and labels. */
-/** Images per onnxruntime run when the caller does not say (every module uses this one value). */
-export const DEFAULT_BATCH = 256;
+export { DEFAULT_BATCH };
 
 export interface ImageSet {
   name: string;
@@ -99,7 +99,7 @@ export interface EvaluateOptions extends RuntimeOptions {
 /** Top-1 accuracy of `model` on `data`. */
 export async function evaluate(model: Model, data: ImageSet, opts: EvaluateOptions = {}): Promise<EvaluationResult & { predictions: Predictions }> {
   checkDataFitsModel(model, data);
-  if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new FlipguardError(`--batch must be a whole number ≥ 1, got ${opts.batch}.`);
+  if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${opts.batch}.`);
   const runner = await ModelRunner.create(model, opts);
   try {
     // one warm-up batch so the timing measures steady state, not first-run allocation

@@ -4,7 +4,7 @@
  * parameters can be swapped in without rebuilding the session.
  */
 import ort from 'onnxruntime-node';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
 import { ortTypeName } from '../graph/dtype.js';
 import type { Model, Tensor, TensorData, Graph } from '../graph/types.js';
@@ -32,7 +32,7 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
     logSeverityLevel: 3,
   };
   if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new FlipguardError(`--threads must be a whole number ≥ 1, got ${opts.threads}.`);
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new FlipguardError(`The ${opt('threads')} must be a whole number ≥ 1, got ${opts.threads}.`);
     o.intraOpNumThreads = opts.threads;
   }
   return o;
@@ -46,7 +46,7 @@ export async function createSession(model: Model | Uint8Array, opts: RuntimeOpti
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     if (/cuda/i.test(msg) && opts.executionProvider === 'cuda') {
-      throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); use --provider cpu.`);
+      throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); set ${opt('provider')} to cpu.`);
     }
     throw new FlipguardError(`onnxruntime could not load the model: ${msg}`);
   }

@@ -2,7 +2,7 @@
  * Optimizers over named parameter vectors. Updates are JavaScript loops over each parameter array
  * once per step (DESIGN.md allows this); gradients come from a gradient graph run by onnxruntime.
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 
 export type OptimizerName = 'sgd' | 'adam';
 
@@ -34,10 +34,10 @@ export function defaultLr(name: OptimizerName): number {
 export function createOptimizer(opts: OptimizerOptions, decayed: (name: string) => boolean = () => true): Optimizer {
   const name = opts.optimizer ?? 'sgd';
   const wd = opts.weightDecay ?? 0;
-  if (!(wd >= 0)) throw new FlipguardError(`--weight-decay must be ≥ 0, got ${wd}.`);
+  if (!(wd >= 0)) throw new FlipguardError(`The ${opt('weightDecay')} must be ≥ 0, got ${wd}.`);
   if (name === 'sgd') {
     const mom = opts.momentum ?? 0.9;
-    if (!(mom >= 0 && mom < 1)) throw new FlipguardError(`--momentum must be in [0, 1), got ${mom}.`);
+    if (!(mom >= 0 && mom < 1)) throw new FlipguardError(`The ${opt('momentum')} must be in [0, 1), got ${mom}.`);
     const velocity = new Map<string, Float32Array>();
     return {
       name,

@@ -3,7 +3,7 @@
  * parameter gradients of a batch; a JavaScript optimizer updates the parameter vectors; batch-norm
  * running statistics come back from the graph (training-mode BatchNormalization outputs).
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { gradientGraph } from '../autodiff/index.js';
 import { A, copyGraph } from '../graph/builder.js';
 import { DataType, type Model, type Tensor } from '../graph/types.js';
@@ -15,6 +15,7 @@ import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { Rng } from '../util/rng.js';
 import type { Dataset } from '../data/index.js';
 import { createOptimizer, defaultLr, scheduledLr, type OptimizerOptions, type ScheduleOptions } from './optim.js';
+import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
 
 export interface TrainOptions extends OptimizerOptions, ScheduleOptions, RuntimeOptions {
   epochs: number;
@@ -113,7 +114,7 @@ export function trainingGraph(model: Model, opts: { bnMomentum?: number; seed?: 
       const tm = `${n.name}__training_mode`;
       newInits.set(tm, { name: tm, dataType: DataType.BOOL, dims: [], data: new Uint8Array([1]) });
       n.inputs = [n.inputs[0], ratio, tm];
-      n.attributes = { ...n.attributes, seed: A.i(opts.seed ?? 0) };
+      n.attributes = { ...n.attributes, seed: A.i(opts.seed ?? DEFAULT_SAMPLE_SEED) };
       delete n.attributes.ratio;
       delete n.attributes.is_test;
     }
@@ -147,13 +148,13 @@ export function withParameters(model: Model, params: ReadonlyMap<string, Float32
  * modified; the result holds the best epoch's parameters when `evalData` is given.
  */
 export async function train(model: Model, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
-  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new FlipguardError(`--epochs must be a whole number ≥ 1, got ${opts.epochs}.`);
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new FlipguardError(`The ${opt('epochs')} must be a whole number ≥ 1, got ${opts.epochs}.`);
   const batch = opts.batch ?? 64;
-  if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`--batch must be a whole number ≥ 1, got ${batch}.`);
+  if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${batch}.`);
   const optimizerName = opts.optimizer ?? 'sgd';
   const baseLr = opts.lr ?? defaultLr(optimizerName);
-  if (!(baseLr > 0)) throw new FlipguardError(`--lr must be a number > 0, got ${baseLr}.`);
-  const seed = opts.seed ?? 0;
+  if (!(baseLr > 0)) throw new FlipguardError(`The ${opt('lr')} must be a number > 0, got ${baseLr}.`);
+  const seed = opts.seed ?? DEFAULT_SAMPLE_SEED;
 
   const { trainable, runningStats } = trainableParameters(model);
   const { model: trainModel, statOutputs } = trainingGraph(model, { bnMomentum: opts.bnMomentum, seed });
@@ -195,7 +196,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions): Pr
         const xb = opts.augment ? augmentBatch(b.x, b.count, data.shape, opts.augment, augRng) : b.x;
         const out = await session.runFeeds(xb.subarray(0, b.count * perImage), [b.count, ...data.shape], feeds, { [labelsInput]: labels });
         const loss = Number((out[lossName].data as Float32Array)[0]);
-        if (!Number.isFinite(loss)) throw new FlipguardError(`Training diverged at epoch ${epoch + 1} (loss ${loss}); lower --lr.`);
+        if (!Number.isFinite(loss)) throw new FlipguardError(`Training diverged at epoch ${epoch + 1} (loss ${loss}); lower ${opt('lr')}.`);
         const grads = new Map<string, Float32Array>();
         for (const [p, gname] of grad.gradOutputs) grads.set(p, out[gname].data as Float32Array);
         optimizer.step(params, grads, lr);

@@ -13,6 +13,7 @@ import { rank, compareRankings, computeLayers, type Scores, type RankMethod } fr
 import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { writeReport, type WriteReportResult } from '../report/write.js';
+import { DEFAULT_SEED } from '../defaults.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The shipped default model (dist/src/workflows → repo root/models). */
@@ -51,7 +52,7 @@ export interface DemoResult extends WriteReportResult {
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const quick = Boolean(opts.quick);
   const s = demoSettings(quick);
-  const seed = opts.seed ?? 1;
+  const seed = opts.seed ?? DEFAULT_SEED;
   const outDir = opts.outDir ?? 'flipguard-report';
   const inputsDir = join(outDir, 'inputs');
   mkdirSync(inputsDir, { recursive: true });

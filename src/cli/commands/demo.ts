@@ -4,6 +4,7 @@ import { Progress } from '../progress.js';
 import type { Command } from '../command.js';
 import { bold } from '../output.js';
 import { sweepTable } from './harden.js';
+import { DEFAULT_SEED } from '../../defaults.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -14,7 +15,7 @@ export const demoCommand: Command = {
     quick: { kind: 'bool', help: 'fewer BERs, trials and images (a few minutes); the report states the settings' },
     model: { kind: 'string', arg: 'MODEL', help: 'an MNIST model to use instead of the bundled models/vgg11-mnist.onnx' },
     out: { kind: 'string', arg: 'DIR', help: 'report folder', default: 'flipguard-report' },
-    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: 1 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
   },
   async run({ values: v }) {

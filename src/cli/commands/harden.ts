@@ -12,6 +12,7 @@ import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
+import { DEFAULT_SEED } from '../../defaults.js';
 
 /**
  * The scores hardening uses: a --scores file as given, else computed per unit kind; --rank picks
@@ -63,7 +64,7 @@ export const hardenCommand: Command = {
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
     trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20 },
-    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: 1 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
   },

@@ -7,6 +7,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
+import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
 
 const OP_ALIASES: Record<string, string> = {
   conv: 'Conv', convtranspose: 'ConvTranspose', gemm: 'Gemm', matmul: 'MatMul', dense: 'Gemm',
@@ -42,7 +43,7 @@ export const injectCommand: Command = {
     ...dataOptions,
     ber: { kind: 'numbers', arg: 'B1,B2,…', help: 'bit error rates: probability that each stored bit flips, in [0, 1]' },
     trials: { kind: 'int', arg: 'N', help: 'trials per BER', default: 100 },
-    seed: { kind: 'int', arg: 'S', help: 'campaign seed: (seed, model, BER, trial) fixes every fault', default: 1 },
+    seed: { kind: 'int', arg: 'S', help: 'campaign seed: (seed, model, BER, trial) fixes every fault', default: DEFAULT_SEED },
     count: { kind: 'string', arg: 'binomial|floor|fixed', help: 'faults per tensor: Binomial(bits, BER), exactly floor(BER·bits) (paper A), or --faults N', choices: ['binomial', 'floor', 'fixed'], default: 'binomial' },
     faults: { kind: 'int', arg: 'N', help: 'faults per trial with --count fixed' },
     kind: { kind: 'string', arg: 'flip|stuck0|stuck1', help: 'fault kind', choices: ['flip', 'stuck0', 'stuck1'], default: 'flip' },
@@ -59,7 +60,7 @@ export const injectCommand: Command = {
     'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
     swap: { kind: 'string', arg: 'rebuild|feed', help: 'how faulty parameters reach onnxruntime', choices: ['rebuild', 'feed'], default: 'rebuild' },
-    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: 256 },
+    batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run', default: DEFAULT_BATCH },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
   },
   async run({ positionals, values: v }) {

@@ -8,6 +8,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
+import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
 
 export const pruneCommand: Command = {
   name: 'prune',
@@ -27,7 +28,7 @@ export const pruneCommand: Command = {
     lr: { kind: 'number', arg: 'LR', help: 'fine-tuning learning rate', default: 0.001 },
     momentum: { kind: 'number', arg: 'M', help: 'fine-tuning SGD momentum', default: 0.9 },
     batch: { kind: 'int', arg: 'B', help: 'fine-tuning batch size', default: 64 },
-    seed: { kind: 'int', arg: 'S', help: 'seed for ranking samples and shuffling', default: 0 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for ranking samples and shuffling', default: DEFAULT_SAMPLE_SEED },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the pruned ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'write the report (ratios, accuracy, parameters, MACs, time, explored points) as JSON' },

@@ -12,6 +12,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable } from '../table.js';
+import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -32,7 +33,7 @@ export const trainCommand: Command = {
     batch: { kind: 'int', arg: 'B', help: 'images per step', default: 64 },
     augment: { kind: 'int', arg: 'PIXELS', help: 'random shifts of up to PIXELS pixels during training', default: 0 },
     hflip: { kind: 'bool', help: 'random horizontal flips during training (natural images, not digits)' },
-    seed: { kind: 'int', arg: 'S', help: 'seed for initialisation, shuffling and dropout', default: 0 },
+    seed: { kind: 'int', arg: 'S', help: 'seed for initialisation, shuffling and dropout', default: DEFAULT_SAMPLE_SEED },
     threads: { kind: 'int', arg: 'T', help: 'onnxruntime intra-op threads' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the trained ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'also write the epoch history as JSON' },

@@ -1,0 +1,23 @@
+/**
+ * flipguard's defaults, in one place: every module and the CLI read them from here.
+ *
+ * Seeds: campaigns, hardening sweeps, the demo and fault-injection ground truth default to seed 1;
+ * the image samples of the importance scores, pruning and training default to seed 0. They differ
+ * for historical reasons and are kept so that results of the first release reproduce exactly
+ * (the shipped models' commands pass `--seed 0` explicitly).
+ */
+
+/** flipguard's version (package.json's; test/api.test.ts checks they agree). */
+export const FLIPGUARD_VERSION = '0.1.0';
+
+/** Images per onnxruntime run when the caller does not say. */
+export const DEFAULT_BATCH = 256;
+
+/** Seed of campaigns, hardening sweeps, the demo and ground-truth faults. */
+export const DEFAULT_SEED = 1;
+
+/** Seed of the importance scores' image samples and random scores, of pruning and of training. */
+export const DEFAULT_SAMPLE_SEED = 0;
+
+/** Hardening ratio r (paper A's headline 15%). */
+export const DEFAULT_RATIO = 0.15;
