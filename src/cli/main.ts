@@ -4,6 +4,7 @@
  */
 import { FlipguardError, withFlags } from '../errors.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
+import { visible } from '../util/text.js';
 import { helpText, parseOptions } from './args.js';
 import { commonOptions, type Command } from './command.js';
 import { commands } from './commands/index.js';
@@ -42,11 +43,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof FlipguardError) {
-      process.stderr.write(`flipguard: ${withFlags(e.message)}\n`);
+      // messages quote names from files: escaped here, the one place every error is printed
+      process.stderr.write(`flipguard: ${visible(withFlags(e.message))}\n`);
       return 2;
     }
-    process.stderr.write(`flipguard: internal error: ${(e as Error).message}\n`);
-    if (verbose) process.stderr.write(`${(e as Error).stack}\n`);
+    process.stderr.write(`flipguard: internal error: ${visible((e as Error).message)}\n`);
+    if (verbose) process.stderr.write(`${String((e as Error).stack).split('\n').map(visible).join('\n')}\n`);
     else process.stderr.write('This is a bug in flipguard; run again with --verbose for details and report it.\n');
     return 1;
   }

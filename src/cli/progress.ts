@@ -2,6 +2,8 @@
  * A one-line progress bar on stderr: redrawn in place on a terminal, a line every few seconds
  * otherwise (CI logs), silent with --quiet.
  */
+import { visible } from '../util/text.js';
+
 export interface ProgressOptions {
   quiet?: boolean;
   stream?: NodeJS.WriteStream;
@@ -33,7 +35,8 @@ export class Progress {
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const line = `${this.label} ${bar} ${String(Math.round(frac * 100)).padStart(3)}% ${done}/${this.total} ${formatDuration(secs)} elapsed, ETA ${formatDuration(eta)}${extra ? `  ${extra}` : ''}`;
+    // label and extra may quote names from files
+    const line = `${visible(this.label)} ${bar} ${String(Math.round(frac * 100)).padStart(3)}% ${done}/${this.total} ${formatDuration(secs)} elapsed, ETA ${formatDuration(eta)}${extra ? `  ${visible(extra)}` : ''}`;
     if (this.tty) { this.stream.write(`\r\x1b[2K${line}`); this.drawn = true; }
     else this.stream.write(`${line}\n`);
   }

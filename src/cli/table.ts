@@ -1,6 +1,9 @@
-/** Aligned plain-text tables for terminal output (numbers right-aligned). */
+import { visible } from '../util/text.js';
+
+/** Aligned plain-text tables for terminal output (numbers right-aligned); cells may hold names from files, so they are escaped. */
 export function formatTable(header: string[], rows: (string | number)[][]): string {
-  const cells = rows.map((r) => r.map((c) => String(c)));
+  const cells = rows.map((r) => r.map((c) => visible(String(c))));
+  header = header.map(visible);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const numeric = header.map((_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d.,]+(e[-+]?\d+)?\s*[%×a-zA-Z/]*$/.test(r[i] ?? '')));
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();

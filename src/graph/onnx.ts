@@ -3,18 +3,46 @@
  * other field's raw bytes; encoding writes the interpreted fields back and appends the kept bytes.
  * Tensor values are always written as raw_data (little-endian), whatever storage they came from.
  */
-import { readFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, constants as fsc, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep, win32 } from 'node:path';
 import { FlipguardError } from '../errors.js';
-import { allocate, fromBytes, numel, toBytes } from './dtype.js';
+import { allocate, elementSize, fromBytes, toBytes } from './dtype.js';
+import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from './limits.js';
 import { ProtoReader, ProtoWriter, WIRE_LEN, textDecoder, textEncoder } from './protobuf.js';
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type ValueInfo, type Dim } from './types.js';
 
 interface DecodeContext {
   /** Folder that external data paths are relative to. */
   baseDir?: string;
-  /** Names of external files already read, cached. */
-  files: Map<string, Uint8Array>;
+  /** `baseDir` with symlinks resolved (computed on the first external tensor). */
+  realBase?: string;
+  /** Bytes of tensor values declared so far, checked against MAX_MODEL_BYTES before allocating. */
+  bytes: number;
+}
+
+/** Opens a file for reading without following a final symlink and without blocking on a FIFO. */
+const OPEN_NOFOLLOW = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0);
+
+/**
+ * Element count of `dims`, after checking that every dimension is a whole number ≥ 0 and that
+ * the tensor's bytes keep the model within MAX_MODEL_BYTES; adds those bytes to `ctx.bytes`.
+ * Runs before any of the tensor's values are allocated, so dims like [1e12] cost nothing.
+ */
+function declaredElements(name: string, dataType: number, dims: number[], ctx: DecodeContext): number {
+  for (const d of dims) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new FlipguardError(`Tensor "${name}" has an invalid dimension ${d} in its shape; the file is corrupt — re-export the model.`);
+    }
+  }
+  let n = 1;
+  for (const d of dims) n *= d;
+  const bytes = n * (elementSize(dataType) || 1);
+  ctx.bytes += bytes;
+  if (bytes > MAX_MODEL_BYTES || ctx.bytes > MAX_MODEL_BYTES) {
+    const total = bytes === ctx.bytes ? '' : `, which takes the model's tensors to ${formatBytes(ctx.bytes)}`;
+    throw new FlipguardError(`Tensor "${name}" declares shape [${dims.join(', ')}] (${formatBytes(bytes)})${total}, above ${MODEL_LIMIT_TEXT}; the file is corrupt or the model too large for flipguard.`);
+  }
+  return n;
 }
 
 function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
@@ -72,16 +100,19 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
       default: extra.push(r.skipRaw(start, wire));
     }
   }
-  const n = numel(dims);
+  const n = declaredElements(name, dataType, dims, ctx);
   let data;
   if (dataLocation === 1) {
-    data = readExternal(name, dataType, external, ctx);
+    data = readExternal(name, dataType, n, external, ctx);
   } else if (raw !== undefined) {
+    const size = elementSize(dataType);
+    if (size > 0 && raw.length !== n * size) {
+      throw new FlipguardError(`Tensor "${name}" holds ${raw.length} bytes of values but its shape [${dims.join(', ')}] needs ${n * size}; the file is corrupt — re-export the model.`);
+    }
     data = fromBytes(dataType, raw);
   } else if (dataType === DataType.STRING) {
     data = new Uint8Array(0); // string tensors: values stay in `extra`
   } else {
-    data = allocate(dataType, n);
     const src: ArrayLike<number | bigint> =
       dataType === DataType.FLOAT ? floats
         : dataType === DataType.DOUBLE ? doubles
@@ -91,6 +122,7 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
     if (src.length !== n && !(src.length === 0 && n === 0)) {
       throw new FlipguardError(`Tensor "${name}" holds ${src.length} values but its shape [${dims.join(', ')}] needs ${n}; the file is corrupt — re-export the model.`);
     }
+    data = allocate(dataType, n);
     for (let i = 0; i < n; i++) {
       const v = src[i];
       if (data instanceof BigInt64Array || data instanceof BigUint64Array) (data as BigInt64Array)[i] = BigInt(v);
@@ -106,23 +138,89 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
   return t;
 }
 
-function readExternal(name: string, dataType: number, entries: [string, string][], ctx: DecodeContext) {
+/**
+ * Reads an external tensor's bytes. The model file is untrusted, so `location` may name only a
+ * regular file inside the model's own folder after symlinks are resolved; absolute paths, `..`
+ * escapes, symlinks leading out, FIFOs and devices are refused before anything is opened (opening
+ * a FIFO would block). Offset and length must lie inside the file and match the declared shape.
+ * Refusals name the tensor and the reason, never the size or content of a file outside the folder.
+ */
+function readExternal(name: string, dataType: number, n: number, entries: [string, string][], ctx: DecodeContext) {
   const get = (k: string) => entries.find(([key]) => key === k)?.[1];
   const location = get('location');
+  const refuse = (why: string, fix = 'keep external data files in the model\'s folder and name them by a relative path') =>
+    new FlipguardError(`Tensor "${name}" keeps its values in the external file "${location}", which ${why}; ${fix}.`);
   if (!location) throw new FlipguardError(`Tensor "${name}" is stored externally but names no file; re-export the model with its weights.`);
   if (!ctx.baseDir) throw new FlipguardError(`Tensor "${name}" keeps its values in the external file "${location}"; load the model from a path so the folder beside it can be read.`);
+  if (location.includes('\0')) throw refuse('contains a NUL character');
+  if (isAbsolute(location) || win32.isAbsolute(location)) throw refuse('is an absolute path; flipguard reads external data only from inside the model\'s folder');
   const path = resolve(ctx.baseDir, location);
-  let file = ctx.files.get(path);
-  if (!file) {
-    if (!existsSync(path)) throw new FlipguardError(`Tensor "${name}" keeps its values in "${path}", which does not exist; put the model's external data file beside the model.`);
-    file = new Uint8Array(readFileSync(path));
-    ctx.files.set(path, file);
+  const lexical = relative(resolve(ctx.baseDir), path);
+  if (lexical === '' || lexical === '..' || lexical.startsWith(`..${sep}`) || isAbsolute(lexical)) {
+    throw refuse('leads out of the model\'s folder; flipguard reads external data only from inside it');
   }
-  const offset = Number(get('offset') ?? 0);
-  const length = get('length') !== undefined ? Number(get('length')) : file.length - offset;
-  if (offset + length > file.length) throw new FlipguardError(`External data file "${path}" is shorter than tensor "${name}" needs (offset ${offset} + ${length} bytes > ${file.length}); the file is truncated.`);
-  const data = fromBytes(dataType, file.subarray(offset, offset + length));
+  let real: string;
+  try {
+    ctx.realBase ??= realpathSync(ctx.baseDir);
+    real = realpathSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw refuse('does not exist in the model\'s folder', 'put the model\'s external data file beside the model');
+    throw refuse(`cannot be read (${code ?? (e as Error).message})`, 'check the file\'s permissions');
+  }
+  const inside = relative(ctx.realBase, real);
+  if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+    throw refuse('is a symbolic link leading out of the model\'s folder; flipguard reads external data only from inside it');
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw refuse(`is ${kindOf(st)}, not a regular file`, 'replace it with the data file the model was exported with');
+  const size = elementSize(dataType);
+  if (size === 0) throw new FlipguardError(`Tensor "${name}" has data type ${dataType}, which cannot be stored externally; re-export the model.`);
+  const offset = byteCount(get('offset'), 0);
+  const want = n * size;
+  const length = byteCount(get('length'), want);
+  if (offset === undefined || length === undefined) throw refuse('has an offset or length that is not a whole number of bytes', 're-export the model');
+  if (length !== want) throw refuse(`is given a length of ${length} bytes while its declared shape needs ${want}`, 're-export the model');
+  if (offset + length > st.size) throw refuse(`is shorter (${st.size} bytes) than offset ${offset} + length ${length} needs; the data file is truncated or belongs to another export`, 'copy the complete data file beside the model');
+  const data = allocate(dataType, n);
+  const out = toBytes(data);
+  let fd: number;
+  try {
+    fd = openSync(real, OPEN_NOFOLLOW);
+  } catch (e) {
+    throw refuse(`cannot be opened (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the file\'s permissions');
+  }
+  try {
+    // the file may have been swapped between stat and open: insist it is still the same regular file
+    const now = fstatSync(fd);
+    if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw refuse('changed while it was being read', 'try again when nothing is writing the model\'s folder');
+    let got = 0;
+    while (got < length) {
+      const k = readSync(fd, out, got, length - got, offset + got);
+      if (k === 0) throw refuse('ended before the tensor\'s bytes did', 'copy the complete data file beside the model');
+      got += k;
+    }
+  } finally {
+    closeSync(fd);
+  }
   return data;
+}
+
+/** A decimal byte count from an external-data entry, `dflt` when absent, undefined when malformed. */
+function byteCount(text: string | undefined, dflt: number): number | undefined {
+  if (text === undefined) return dflt;
+  if (!/^\d{1,16}$/.test(text)) return undefined;
+  const v = Number(text);
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** What kind of special file `st` describes, for messages. */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
 }
 
 function decodeTypeShape(r: ProtoReader): { elemType?: number; shape?: Dim[]; rawType?: Uint8Array } {
@@ -273,7 +371,7 @@ function decodeGraph(r: ProtoReader, ctx: DecodeContext): Graph {
  * and names the file in errors.
  */
 export function decodeModel(bytes: Uint8Array, path = 'the model'): Model {
-  const ctx: DecodeContext = { baseDir: path === 'the model' ? undefined : dirname(path), files: new Map() };
+  const ctx: DecodeContext = { baseDir: path === 'the model' ? undefined : dirname(path), bytes: 0 };
   const m: Model = {
     irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', domain: '', modelVersion: 0,
     docString: '', metadata: [], graph: undefined as unknown as Graph,
@@ -326,13 +424,28 @@ export function decodeModel(bytes: Uint8Array, path = 'the model'): Model {
   return m;
 }
 
-/** Reads an ONNX file (and any external data files beside it). */
+/**
+ * Reads an ONNX file (and any external data files inside its folder). The path must be a regular
+ * file (checked before opening: a FIFO would block, a device never end) of at most
+ * MAX_MODEL_BYTES, the most one protobuf message can hold.
+ */
 export function readModel(path: string): Model {
   if (!existsSync(path)) throw new FlipguardError(`Model file "${path}" does not exist; check the path.`);
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(readFileSync(path));
+    const st = statSync(path);
+    if (!st.isFile()) throw new FlipguardError(`Model file "${path}" is ${kindOf(st)}, not a regular file; pass the path of an .onnx file.`);
+    if (st.size > MAX_MODEL_BYTES) throw new FlipguardError(`Model file "${path}" is ${formatBytes(st.size)}, above ${MODEL_LIMIT_TEXT} (an ONNX file holds at most 2 GiB); pass an .onnx model file.`);
+    const fd = openSync(path, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
+    try {
+      // swapped for something else since the stat: refuse rather than read it
+      if (!fstatSync(fd).isFile()) throw new FlipguardError(`Model file "${path}" changed into a special file while being opened; pass the path of an .onnx file.`);
+      bytes = new Uint8Array(readFileSync(fd));
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof FlipguardError) throw e;
     throw new FlipguardError(`Model file "${path}" cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and its permissions.`);
   }
   return decodeModel(bytes, path);

@@ -7,8 +7,10 @@
  * Layout is NCHW. Shapes here are per image ([C, H, W] for feature maps, [F] after Flatten); the
  * graph's data input is `input` ['batch', C, H, W] and its output `logits` ['batch', classes].
  */
-import { FlipguardError, check } from '../errors.js';
+import { FlipguardError, check, opt } from '../errors.js';
 import { A, GraphBuilder, makeModel } from '../graph/builder.js';
+import { elementSize } from '../graph/dtype.js';
+import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from '../graph/limits.js';
 import type { Attribute, Model } from '../graph/types.js';
 import { constantValues, kaimingNormalFanOut, linearDefault } from './init.js';
 
@@ -105,6 +107,17 @@ export class NetBuilder {
     const s = this.shapes.get(x);
     if (!s) throw new Error(`zoo: no shape recorded for value ${x}`);
     return s;
+  }
+
+  /** Parameters declared so far (elements) and their bytes; in a dry run nothing was allocated. */
+  size(): { parameters: number; bytes: number } {
+    let parameters = 0, bytes = 0;
+    for (const t of this.g.initializers.values()) {
+      const n = t.dims.reduce((a, d) => a * d, 1);
+      parameters += n;
+      bytes += n * elementSize(t.dataType);
+    }
+    return { parameters, bytes };
   }
 
   /** `base` channels scaled by the width multiplier (nearest integer, at least 1). */
@@ -253,21 +266,36 @@ export class NetBuilder {
 /** The body of one architecture: adds its layers to `net` and returns the logits value's name. */
 export type ArchBody = (net: NetBuilder) => string;
 
-/**
- * Builds `arch` with `body`, turning a too-small input into a FlipguardError that names the layer
- * and the smallest square input (with the same channel count) that the architecture accepts.
- */
-export function buildNet(arch: string, opts: ZooOptions, docString: string, body: ArchBody): Model {
-  const o = checkZooOptions(arch, opts);
+/** A dry run of `body` (shapes only, nothing allocated: a width of 1000 costs microseconds). */
+function dryBuild(arch: string, o: ReturnType<typeof checkZooOptions>, body: ArchBody): NetBuilder {
+  const net = new NetBuilder(arch, o.inputShape, o.classes, o.width, o.seed, true);
   try {
-    const net = new NetBuilder(arch, o.inputShape, o.classes, o.width, o.seed);
-    return net.finish(body(net), docString);
+    body(net);
+    return net;
   } catch (e) {
     if (!(e instanceof InputTooSmall)) throw e;
     const [c, h, w] = o.inputShape;
     const min = minimumSide(arch, c, o.classes, o.width, body);
     throw new FlipguardError(`The input ${c}×${h}×${w} is too small for ${arch}: at ${e.layer} ${e.detail}; use images of at least ${min === undefined ? 'a larger size' : `${min}×${min}`}.`);
   }
+}
+
+/**
+ * Builds `arch` with `body`. A dry run first turns a too-small input into a FlipguardError that
+ * names the layer and the smallest square input (with the same channel count) that the
+ * architecture accepts, and refuses a model above MAX_MODEL_BYTES with its estimated size before
+ * any weight is drawn.
+ */
+export function buildNet(arch: string, opts: ZooOptions, docString: string, body: ArchBody): Model {
+  const o = checkZooOptions(arch, opts);
+  const { parameters, bytes } = dryBuild(arch, o, body).size();
+  if (!(bytes <= MAX_MODEL_BYTES)) {
+    const [c, h, w] = o.inputShape;
+    const count = Number.isFinite(parameters) && parameters < 1e21 ? Math.round(parameters).toLocaleString('en-US') : 'more than 10^21';
+    throw new FlipguardError(`${arch} at width ${o.width} on ${c}×${h}×${w} input would have ${count} parameters (${formatBytes(bytes)}), above ${MODEL_LIMIT_TEXT}; lower the width multiplier (${opt('width')}) or the input size.`);
+  }
+  const net = new NetBuilder(arch, o.inputShape, o.classes, o.width, o.seed);
+  return net.finish(body(net), docString);
 }
 
 /** The smallest square side (up to 1024) that `body` accepts, by dry runs; undefined if none. */

@@ -1,3 +1,4 @@
+import { visible } from '../../util/text.js';
 import { runDemo, demoSettings } from '../../workflows/demo.js';
 import { writeReport } from '../../report/write.js';
 import { Progress } from '../progress.js';
@@ -51,7 +52,7 @@ export const reportCommand: Command = {
   },
   async run({ positionals, values: v }) {
     const r = writeReport({ inputs: positionals, outDir: v.out as string, title: v.title as string | undefined, provenance: { commands: [`flipguard ${process.argv.slice(2).join(' ')}`] } });
-    for (const w of r.chartWarnings) process.stderr.write(`warning: ${w}\n`);
+    for (const w of r.chartWarnings) process.stderr.write(`warning: ${visible(w)}\n`);
     process.stdout.write(`report: ${r.html}\n${[r.json, ...r.csv].join('\n')}\n`);
   },
 };

@@ -1,3 +1,4 @@
+import { visible } from '../../util/text.js';
 import { loadModel } from '../../graph/load.js';
 import { modelInfo } from '../../graph/info.js';
 import type { Command } from '../command.js';
@@ -13,8 +14,10 @@ export const infoCommand: Command = {
   async run({ positionals, values }) {
     const info = modelInfo(loadModel(positionals[0]));
     const rows = info.layers.map((l) => [l.name, l.op, `[${l.outputShape.join('×')}]`, groupInt(l.parameters), groupInt(l.macs)]);
-    process.stdout.write(`${bold(positionals[0])}  (${info.producer || 'unknown producer'}, opset ${info.opset})\n`);
-    process.stdout.write(`input ${info.input.name} [${info.input.shape.map((d) => d ?? '?').join('×')}] → output ${info.output.name} [${info.output.shape.map((d) => d ?? '?').join('×')}]\n\n`);
+    // producer, value names and symbolic dims come from the file: escaped for the terminal
+    const shape = (s: (number | string | null)[]) => visible(s.map((d) => d ?? '?').join('×'));
+    process.stdout.write(`${bold(visible(positionals[0]))}  (${visible(info.producer || 'unknown producer')}, opset ${info.opset})\n`);
+    process.stdout.write(`input ${visible(info.input.name)} [${shape(info.input.shape)}] → output ${visible(info.output.name)} [${shape(info.output.shape)}]\n\n`);
     process.stdout.write(formatTable(['layer', 'op', 'output', 'parameters', 'MACs/image'], rows) + '\n\n');
     process.stdout.write(`total: ${groupInt(info.parameters)} parameters (${humanCount(info.parameters)}), ${(info.storedBytes / 1024).toFixed(1)} KiB stored, ${groupInt(info.macs)} MACs per image (${humanCount(info.macs)})\n`);
     if (values.json) writeJson(values.json as string, info);

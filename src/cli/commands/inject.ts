@@ -1,3 +1,4 @@
+import { terminalJson } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { runCampaign, mergeRuns, evaluateFaultList, partialNote, summaryJson, type CampaignSummary } from '../../campaign/index.js';
@@ -83,7 +84,7 @@ export const injectCommand: Command = {
     if (v['dry-run']) {
       for (const ber of v.ber as number[]) {
         const plan = planFaults(model, { ...faultOpts, seed: v.seed as number, ber, trial: 0 });
-        process.stdout.write(`${JSON.stringify(plan)}\n`);
+        process.stdout.write(`${terminalJson(plan)}\n`);
       }
       return;
     }

@@ -1,3 +1,4 @@
+import { visible } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import {
@@ -113,7 +114,7 @@ export const rankCommand: Command = {
       const t0 = performance.now();
       if (!v.quiet) process.stderr.write(`rank: ${method} on ${train.name} (${train.count} images)…\n`);
       const scores = await rank(model, { ...common, method, data: train, unit: v.unit as ScoreUnit | undefined });
-      process.stdout.write(`${bold(method)} scores of ${positionals[0]} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
+      process.stdout.write(`${bold(method)} scores of ${visible(positionals[0])} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
       if (v.json) writeJson(v.json as string, scoresJson(scores));
       return;
     }
@@ -131,7 +132,7 @@ export const rankCommand: Command = {
       onProgress: (done, total) => { bar ??= new Progress('ground truth', total, { quiet: Boolean(v.quiet) }); bar.update(done); },
     });
     bar?.done();
-    process.stdout.write(`${bold('rank agreement')} with fault injection on ${result.layer}\n\n${formatComparison(result)}\n`);
+    process.stdout.write(`${bold('rank agreement')} with fault injection on ${visible(result.layer)}\n\n${formatComparison(result)}\n`);
     if (v.json) writeJson(v.json as string, result);
   },
 };
