@@ -273,6 +273,46 @@ add({
 });
 add({ op: 'Clip', name: 'Clip opset 10 attributes', opset: 10, build: (c) => [c.b.op('Clip', [c.input('x', [4, 5], 'clipsafe')], { min: A.f(-0.5), max: A.f(0.5) })] });
 
+// --- activations of real exported models (MobileNetV3, EfficientNet, ConvNeXt, …)
+// ×6 puts HardSwish's kinks (±3) and HardSigmoid's (alpha = 1/6: ±3) at |x| = 0.5, which clipsafe data avoids
+add({ op: 'HardSwish', name: 'HardSwish on 6x (all three pieces)', build: (c) => [c.b.op('HardSwish', [c.b.op('Mul', [c.input('x', [3, 8], 'clipsafe'), c.b.init('six', [], [6])])])] });
+add({ op: 'HardSigmoid', name: 'HardSigmoid alpha 1/6 on 6x', build: (c) => [c.b.op('HardSigmoid', [c.b.op('Mul', [c.input('x', [3, 8], 'clipsafe'), c.b.init('six', [], [6])])], { alpha: A.f(1 / 6), beta: A.f(0.5) })] });
+add({ op: 'HardSigmoid', name: 'HardSigmoid default alpha 0.2 on 6x', build: (c) => [c.b.op('HardSigmoid', [c.b.op('Mul', [c.input('x', [2, 6], 'clipsafe'), c.b.init('six', [], [6])])])] });
+add({ op: 'Elu', name: 'Elu alpha 0.7', build: (c) => [c.b.op('Elu', [c.input('x', [2, 7], 'away')], { alpha: A.f(0.7) })] });
+add({ op: 'Softplus', name: 'Softplus', build: (c) => [c.b.op('Softplus', [c.input('x', [3, 5])])] });
+add({ op: 'Erf', name: 'Erf', build: (c) => [c.b.op('Erf', [c.input('x', [3, 5])])] });
+add({ op: 'Gelu', name: 'Gelu exact (opset 20)', opset: 20, build: (c) => [c.b.op('Gelu', [c.input('x', [3, 5])])] });
+add({ op: 'Gelu', name: 'Gelu tanh (opset 20)', opset: 20, build: (c) => [c.b.op('Gelu', [c.input('x', [3, 5])], { approximate: A.s('tanh') })] });
+add({ op: 'PRelu', name: 'PRelu per-channel slope', build: (c) => [c.b.op('PRelu', [c.input('x', [2, 3, 2, 2], 'away'), c.input('slope', [3, 1, 1])])] });
+add({
+  op: 'LayerNormalization', name: 'LayerNormalization last axis (opset 17)', opset: 17, build: (c) =>
+    [c.b.op('LayerNormalization', [c.input('x', [2, 3, 4]), c.input('scale', [4]), c.input('bias', [4])], { epsilon: A.f(1e-3) })],
+});
+add({
+  op: 'LayerNormalization', name: 'LayerNormalization axis 1, no bias (opset 17)', opset: 17, build: (c) =>
+    [c.b.op('LayerNormalization', [c.input('x', [2, 3, 2]), c.input('scale', [3, 2])], { axis: A.i(1) })],
+});
+
+// --- elementwise math of decomposed layer norms (ConvNeXt before opset 17: Sub, Pow, ReduceMean, Sqrt, Div)
+add({ op: 'Pow', name: 'Pow by constant 2 and by a computed positive exponent', build: (c) => {
+  const base = c.input('x', [2, 3], 'positive');
+  return [c.b.op('Pow', [c.input('y', [2, 3]), c.b.init('two', [], [2])]), c.b.op('Pow', [base, c.input('p', [3])])];
+} });
+add({ op: 'Sqrt', name: 'Sqrt', build: (c) => [c.b.op('Sqrt', [c.input('x', [2, 4], 'positive')])] });
+add({ op: 'Reciprocal', name: 'Reciprocal', build: (c) => [c.b.op('Reciprocal', [c.input('x', [3, 3], 'denominator')])] });
+add({ op: 'Exp', name: 'Exp', build: (c) => [c.b.op('Exp', [c.input('x', [2, 3])])] });
+add({ op: 'Log', name: 'Log', build: (c) => [c.b.op('Log', [c.input('x', [2, 3], 'positive')])] });
+add({ op: 'Neg', name: 'Neg', build: (c) => [c.b.op('Neg', [c.input('x', [4])])] });
+
+// --- reductions (AdaptiveAvgPool exported as ReduceMean, …), attribute and input forms of axes
+add({ op: 'ReduceMean', name: 'ReduceMean spatial keepdims 0 (opset 13, attribute)', opset: 13, build: (c) => [c.b.op('ReduceMean', [c.input('x', [2, 3, 3, 4])], { axes: A.is([2, 3]), keepdims: A.i(0) })] });
+add({ op: 'ReduceMean', name: 'ReduceMean spatial keepdims 1 (opset 18, input)', opset: 18, build: (c) => [c.b.op('ReduceMean', [c.input('x', [2, 3, 3, 2]), c.b.ints('axes', [-1, 2])])] });
+add({ op: 'ReduceSum', name: 'ReduceSum axis 1 keepdims 0 (opset 13, input)', opset: 13, build: (c) => [c.b.op('ReduceSum', [c.input('x', [2, 4, 3]), c.b.ints('axes', [1])], { keepdims: A.i(0) })] });
+add({ op: 'ReduceSum', name: 'ReduceSum all axes (opset 11, attribute)', opset: 11, build: (c) => [c.b.op('ReduceSum', [c.input('x', [2, 3])], { keepdims: A.i(0) })] });
+add({ op: 'ReduceMax', name: 'ReduceMax spatial', opset: 17, build: (c) => [c.b.op('ReduceMax', [c.input('x', [2, 3, 2, 3], 'distinct')], { axes: A.is([2, 3]) })] });
+add({ op: 'ReduceMin', name: 'ReduceMin axis 0 keepdims 0 (opset 18, input)', opset: 18, build: (c) => [c.b.op('ReduceMin', [c.input('x', [3, 4], 'distinct'), c.b.ints('axes', [0])], { keepdims: A.i(0) })] });
+add({ op: 'Expand', name: 'Expand [3, 1] to [2, 3, 4]', build: (c) => [c.b.op('Expand', [c.input('x', [3, 1]), c.b.ints('shape', [2, 3, 4])])] });
+
 // --- pooling
 for (const cfg of [
   { name: 'MaxPool 2x2 stride 2', attrs: { kernel_shape: A.is([2, 2]), strides: A.is([2, 2]) } },
@@ -448,10 +488,10 @@ function assertFlip(fn: () => unknown, ...needles: string[]): void {
 test('an op without a rule on a differentiated path is a FlipguardError naming op and node', () => {
   const b = new GraphBuilder('t');
   b.input('x', [2, 3]);
-  const y = b.op('Relu', [b.op('Erf', [b.op('Relu', ['x'])], {}, 'my_erf')]);
+  const y = b.op('Relu', [b.op('Floor', [b.op('Relu', ['x'])], {}, 'my_floor')]);
   b.output(y);
   const m = makeModel(b.build());
-  assertFlip(() => gradientGraph(m, { scalar: y, wrt: ['x'] }), 'No gradient rule for op Erf', 'node "my_erf"');
+  assertFlip(() => gradientGraph(m, { scalar: y, wrt: ['x'] }), 'No gradient rule for op Floor', 'node "my_floor"');
   const c = new GraphBuilder('t');
   c.input('x', [2, 3]);
   const z = c.node('Gelu', ['x'], {}, { name: 'custom_gelu', domain: 'com.example' })[0];

@@ -94,6 +94,41 @@ test('Student t and normal quantiles, intervals and sample sizes', () => {
   assert.ok(studentTQuantile(0.975, n - 2) * 2 / Math.sqrt(n - 1) > 0.5);
 });
 
+test('confidence intervals from the stdlib distributions equal the hand-written ones they replaced to 1e-9', () => {
+  // [n, confidence, lo, hi] computed by flipguard's former own t-quantile (Lanczos log-gamma +
+  // incomplete beta + bisection), which the test above checks against published t tables.
+  const table: [number, number, number, number][] = [
+    [2, 0.9, -2.6568757573375157, 3.6568757573375157],
+    [2, 0.95, -5.8531023680873355, 6.8531023680873355],
+    [2, 0.99, -31.328370581435436, 32.328370581435436],
+    [3, 0.9, 0.43600048065487584, 0.6306661860117908],
+    [3, 0.95, 0.389911575675018, 0.6767550909916487],
+    [3, 0.99, 0.20250522663605858, 0.8641614400306081],
+    [5, 0.9, 1.4925566809376767, 4.5074433190623235],
+    [5, 0.95, 1.0367568385224428, 4.963243161477557],
+    [5, 0.99, -0.25558670475777623, 6.255586704757777],
+    [10, 0.9, 22.934469190098902, 69.02553080990111],
+    [10, 0.95, 17.54061055302099, 74.41938944697901],
+    [10, 0.99, 5.123714625181925, 86.83628537481809],
+    [50, 0.9, 1.3245951048918303, 1.7839763236795982],
+    [50, 0.95, 1.2789701465497474, 1.8296012820216812],
+    [50, 0.99, 1.1871272792626395, 1.921444149308789],
+    [1000, 0.9, -0.36827419436482717, 0.36801599623565057],
+    [1000, 0.95, -0.4389258729852638, 0.4386676748560872],
+    [1000, 0.99, -0.5772096049433493, 0.5769514068141726],
+  ];
+  const seqs: number[][] = [[0, 1], [0.5, 0.5, 0.6], [1, 2, 3, 4, 5], [83.1, 99.4, 12.0, 55.5, 70.2, 91.9, 3.3, 0, 0, 44.4],
+    Array.from({ length: 50 }, (_, i) => ((i * 37) % 23) / 7), Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10)];
+  let k = 0;
+  for (const xs of seqs) for (const c of [0.9, 0.95, 0.99]) {
+    const [n, conf, lo, hi] = table[k++];
+    assert.equal(xs.length, n); assert.equal(c, conf);
+    const [l, h] = confidenceInterval(xs, c);
+    assert.ok(Math.abs(l - lo) <= 1e-9 * Math.max(1, Math.abs(lo)) && Math.abs(h - hi) <= 1e-9 * Math.max(1, Math.abs(hi)), `n=${n} c=${c}: [${l}, ${h}] vs [${lo}, ${hi}]`);
+  }
+  assert.equal(k, table.length);
+});
+
 test('summarize: mean, std and interval of the drop and SDC per BER', () => {
   const recs: TrialRecord[] = [1, 2, 3, 4].map((d, i) => ({ ber: 1e-3, trial: i, seed: i, faults: i, accuracy: 0.9 - d / 100, accuracyDrop: d, sdcRate: d / 10, dueRate: 0, millis: 10 }));
   recs.push({ ber: 1e-5, trial: 0, seed: 0, faults: 0, accuracy: 0.9, accuracyDrop: 0, sdcRate: 0, dueRate: 0, millis: 5 });

@@ -1,3 +1,4 @@
+import { opsWhere } from '../src/graph/ops/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
@@ -426,6 +427,16 @@ add('a vote subgraph like tmr-weights on constants (opset 17)', 17, ['N', 2, 5, 
   b.op('Conv', [x, voted]);
 });
 
+// ---------------------------------------------------------------- activations and norms of exported CNNs
+
+add('HardSwish, HardSigmoid (MobileNetV3)', 14, ['N', 3, 4, 4], (b, x) => { b.op('Mul', [b.op('HardSwish', [x]), b.op('HardSigmoid', [x], { alpha: A.f(1 / 6) })]); });
+add('Elu, Softplus, Erf', 13, ['N', 2, 3], (b, x) => { b.op('Erf', [b.op('Softplus', [b.op('Elu', [x], { alpha: A.f(0.5) })])]); });
+add('PRelu per-channel slope', 13, ['N', 3, 2, 2], (b, x) => { b.op('PRelu', [x, w(b, 'slope', [3, 1, 1])]); });
+add('Gelu tanh (opset 20)', 20, ['N', 5], (b, x) => { b.op('Gelu', [x], { approximate: A.s('tanh') }); });
+add('LayerNormalization with Mean and InvStdDev outputs (opset 17)', 17, ['N', 3, 4], (b, x) => {
+  b.node('LayerNormalization', [x, w(b, 'ln_s', [4]), w(b, 'ln_b', [4])], { axis: A.i(-1) }, { outputs: 3 });
+});
+
 // ---------------------------------------------------------------- tests
 
 test('inferShapes matches onnxruntime for every value at batch 1 and 3', async () => {
@@ -604,4 +615,10 @@ test('analyzeShapes reports element types and folds int arithmetic exactly', () 
   assert.deepEqual(a.shapes.get(out('mp', 1)), [2, 1, 3, 3]);
   const tensor: Tensor | undefined = m.graph.initializers.get('a');
   assert.deepEqual(a.values.get('a'), [Number((tensor!.data as BigInt64Array)[0])]);
+});
+
+test('every op of the registry with a shape rule has a case checked against onnxruntime', () => {
+  const covered = new Set(cases.flatMap((c) => c.model.graph.nodes.map((n) => n.opType)));
+  const missing = opsWhere((r) => !!r.shape && r.opType !== 'Constant').filter((op) => !covered.has(op));
+  assert.deepEqual(missing, []);
 });

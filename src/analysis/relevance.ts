@@ -12,18 +12,24 @@
  *   (registered by op type) gives (∂z'/∂x')ᵀs and the weight correlation ∂⟨z', s⟩/∂W', which are
  *   multiplied by x' and W'. Per-weight relevance is therefore summed over positions and images by
  *   onnxruntime (a weight-gradient computation).
- * - Relu, LeakyRelu, Sigmoid, Tanh, Clip, Identity, Dropout: relevance passes unchanged.
- * - MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Pad, Gather, Cast:
+ * The role of every other op is its registry record's `lrp` field (graph/ops/<Op>.ts):
+ * - 'pass' (activations, Identity, Dropout, LayerNormalization): relevance passes unchanged.
+ * - 'route' (MaxPool, reshaping ops, Concat, Split, Slice, Pad, Gather, Cast, Expand, ReduceMax):
  *   relevance is routed like the gradient (each output element's relevance goes to the input
  *   element it came from; MaxPool: the maximum).
- * - Add, Sub, Mul/Div by a constant, AveragePool, GlobalAveragePool, unfolded BatchNormalization:
- *   the ε-rule of the op itself, R_k = x_k ⊙ VJP_k(R/(z + ε·sign z)) — proportional sharing; a
- *   constant operand (a bias) absorbs its share.
+ * - 'norm' (Add, Sub, AveragePool, GlobalAveragePool, ReduceMean/ReduceSum, unfolded
+ *   BatchNormalization): the ε-rule of the op itself, R_k = x_k ⊙ VJP_k(R/(z + ε·sign z)) —
+ *   proportional sharing; a constant operand (a bias) absorbs its share.
+ * - 'gate' (Mul, Div): as 'norm' with a constant operand; when both operands are computed, the one
+ *   computed from the other (sigmoid(x) in SiLU, the squeeze-excitation scale, GELU's erf branch, a
+ *   normalising denominator) is a gate held constant, so all relevance flows through the other
+ *   operand and layers reached only through gates get zero relevance.
  * Any other op on the path is an error naming it.
  */
 import { FlipguardError } from '../errors.js';
 import { GraphBuilder, producers } from '../graph/builder.js';
 import { isFloatType } from '../graph/dtype.js';
+import { opSet } from '../graph/ops/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, defaultOpset, type Dim, type Model, type Node, type ValueInfo } from '../graph/types.js';
 import { Emitter, prune, ruleFor, upgradeOpset, type RuleContext } from '../autodiff/index.js';
@@ -31,12 +37,15 @@ import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { foldBatchNorm, type FoldedLayer } from './canonize.js';
 import { composite as namedComposite, ruleOf, type Composite, type LrpRule, type Modifier } from './lrp-rules.js';
 
-const PARAMETRIC = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-const PASS = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Identity', 'Dropout']);
-const ROUTE = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice', 'Pad', 'Gather', 'Cast']);
-const NORM = new Set(['Add', 'Sub', 'Mul', 'Div', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization']);
+// LRP roles, read from the op registry (graph/ops/<Op>.ts, field `lrp`; see graph/ops/types.ts LrpRole)
+const PARAMETRIC = opSet((r) => r.lrp === 'linear');
+const PASS = opSet((r) => r.lrp === 'pass');
+const ROUTE = opSet((r) => r.lrp === 'route');
+const NORM = opSet((r) => r.lrp === 'norm' || r.lrp === 'gate');
+/** Products and quotients whose second computed operand may be a gate held constant. */
+const GATE = opSet((r) => r.lrp === 'gate');
 /** Ops whose first output is ≥ 0 wherever their (first) input is. */
-const KEEPS_SIGN = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'AveragePool', 'GlobalAveragePool', 'Slice', 'Gather']);
+const KEEPS_SIGN = opSet((r) => !!r.keepsSign);
 
 /** What the graph outputs, per reported layer. */
 export interface RelevanceOutputs {
@@ -186,7 +195,7 @@ export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): Relev
   });
   const vjp = (node: Node) => {
     const rule = ruleFor(node);
-    if (!rule) throw new FlipguardError(`No LRP rule for op ${node.opType} (node "${node.name}"); LRP supports the ops listed in analysis/relevance.ts.`);
+    if (!rule) throw new FlipguardError(`No LRP rule for op ${node.opType} (node "${node.name}"); LRP supports the ops whose record in src/graph/ops/ has an lrp role and a vjp rule.`);
     return rule;
   };
   const stabilised = (z: string, eps: number) => (eps === 0 ? z : e.add(z, e.op('Where', [e.op('GreaterOrEqual', [z, e.scalar(0)]), e.scalar(eps), e.scalar(-eps)])));
@@ -194,11 +203,39 @@ export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): Relev
 
   const layers: RelevanceLayer[] = [];
   const firstParam = paramNodes[0];
+  // which computed values each value is computed from (for gates: the operand computed from the other)
+  const ancestors = new Map<string, Set<string>>();
+  const ancestorsOf = (v: string): Set<string> => {
+    let a = ancestors.get(v);
+    if (a) return a;
+    a = new Set();
+    ancestors.set(v, a);
+    const p = made.get(v);
+    if (p) for (const i of p.inputs) if (i && act.has(i)) { a.add(i); for (const j of ancestorsOf(i)) a.add(j); }
+    return a;
+  };
   for (let k = path.length - 1; k >= 0; k--) {
     const n = path[k];
     const rOut = n.outputs.map((o) => (o && act.has(o) ? relevanceOf(o) : undefined));
+    // a layer reached only through a gate (e.g. squeeze-excitation convs) gets no relevance: report zeros
+    if (rOut[0] === undefined && PARAMETRIC.has(n.opType) && reported.has(n.name)) {
+      e.prefix = `lrp/${n.name || n.opType}/`;
+      rOut[0] = like(e.zerosLike(n.outputs[0]), n.outputs[0]);
+    }
     if (rOut.every((r) => r === undefined)) continue;
     const actIn = n.inputs.map((i) => !!i && act.has(i));
+    if (GATE.has(n.opType) && actIn[0] && actIn[1]) {
+      // x·g or x/g with a gate g computed from x (sigmoid(x), the squeeze-excitation scale, a
+      // normalising denominator): g is held constant, so all relevance flows through x
+      const [a, c] = n.inputs;
+      const gate = ancestorsOf(c).has(a) ? 1 : n.opType === 'Mul' && ancestorsOf(a).has(c) ? 0 : -1;
+      if (gate < 0) {
+        throw new FlipguardError(`Node "${n.name}" (${n.opType}) ${n.opType === 'Mul' ? 'multiplies' : 'divides'} two computed values neither of which is computed from the other, which no LRP rule covers; LRP supports products with constants and gates (x·sigmoid(x), squeeze-excitation).`);
+      }
+      actIn[gate] = false;
+    } else if (n.opType === 'Div' && actIn[1]) {
+      throw new FlipguardError(`Node "${n.name}" (Div) divides by a computed value that is not computed from its numerator, which no LRP rule covers; LRP supports division by constants and normalising denominators.`);
+    }
     e.prefix = `lrp/${n.name || n.opType}/`;
     let rIn: (string | undefined)[] = n.inputs.map(() => undefined);
     if (PARAMETRIC.has(n.opType)) {
@@ -231,15 +268,12 @@ export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): Relev
     } else if (ROUTE.has(n.opType)) {
       rIn = vjp(n).backward(ctxFor(n, rOut, actIn));
     } else if (NORM.has(n.opType)) {
-      if ((n.opType === 'Mul' && actIn.filter(Boolean).length > 1) || (n.opType === 'Div' && actIn[1])) {
-        throw new FlipguardError(`Node "${n.name}" (${n.opType}) multiplies or divides two computed values, which no LRP rule covers; LRP supports products with constants only.`);
-      }
       const s = e.div(rOut[0]!, stabilised(n.outputs[0], epsilon));
       like(s, n.outputs[0]);
       const g = vjp(n).backward(ctxFor(n, [s, ...n.outputs.slice(1).map(() => undefined)], actIn));
       rIn = n.inputs.map((x, i) => (actIn[i] && g[i] ? e.mul(x, g[i]!) : undefined));
     } else {
-      throw new FlipguardError(`No LRP rule for op ${n.opType} (node "${n.name}") on the path from the input to the logits; LRP supports Conv, Gemm, MatMul, activations, pooling, reshaping ops, Add/Sub and batch norm.`);
+      throw new FlipguardError(`No LRP rule for op ${n.opType} (node "${n.name}") on the path from the input to the logits; LRP supports the ops whose record in src/graph/ops/ has an lrp role.`);
     }
     rIn.forEach((r, i) => {
       if (!r || !actIn[i]) return;

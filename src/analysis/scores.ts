@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FlipguardError } from '../errors.js';
+import { opSet } from '../graph/ops/index.js';
 import { consumers } from '../graph/builder.js';
 import type { Model, Node } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -44,6 +45,9 @@ export interface ComputeLayer {
   isOutput: boolean;
 }
 
+/** Ops after which a layer's output is still what the model outputs (registry field `keepsLayerOutput`). */
+const KEEPS_LAYER_OUTPUT = opSet((r) => !!r.keepsLayerOutput);
+
 /**
  * The conv and dense layers of a model in graph order, with their weights. Dense means Gemm, or
  * MatMul with a constant 2-D weight (+ a following Add for the bias).
@@ -53,7 +57,7 @@ export function computeLayers(model: Model): ComputeLayer[] {
   const out: ComputeLayer[] = [];
   const cons = consumers(g);
   const outputs = new Set(g.outputs.map((o) => o.name));
-  const passThrough = new Set(['Identity', 'Flatten', 'Reshape', 'Softmax', 'LogSoftmax', 'Dropout']);
+  const passThrough = KEEPS_LAYER_OUTPUT;
   const reachesOutput = (value: string, depth = 0): boolean => {
     if (outputs.has(value)) return true;
     if (depth > 4) return false;

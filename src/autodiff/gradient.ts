@@ -16,7 +16,6 @@ import { analyzeForGradient } from './analysis.js';
 import { Emitter } from './emitter.js';
 import { upgradeOpset } from './opset.js';
 import { differentiableSlots, ruleFor, type RuleContext } from './rule.js';
-import './rules/index.js';
 
 export interface GradientOptions {
   /**
@@ -150,7 +149,7 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
     if (!ruleFor(n)) {
       const dom = n.domain && n.domain !== 'ai.onnx' ? ` from domain "${n.domain}"` : '';
       throw new FlipguardError(
-        `No gradient rule for op ${n.opType}${dom} (node ${n.name ? `"${n.name}"` : 'without a name'}); differentiate only through supported ops or add a rule in src/autodiff/rules/${n.opType}.ts.`,
+        `No gradient rule for op ${n.opType}${dom} (node ${n.name ? `"${n.name}"` : 'without a name'}); differentiate only through supported ops or add a vjp rule to its record in src/graph/ops/${n.opType}.ts.`,
       );
     }
   }

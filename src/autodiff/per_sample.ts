@@ -104,8 +104,10 @@ export function perSampleGradGraph(model: Model, opts: PerSampleOptions): PerSam
     if (!node) throw new FlipguardError(`No node named "${name}" in the model; pass Conv, Gemm or MatMul node names as layers.`);
     if (!['Conv', 'Gemm', 'MatMul'].includes(node.opType)) throw new FlipguardError(`Layer "${name}" is a ${node.opType}; per-sample norms are for Conv, Gemm and MatMul layers.`);
     if (!g.initializers.has(node.inputs[1])) throw new FlipguardError(`Layer "${name}" takes its weights "${node.inputs[1]}" from a computed value, not a parameter; pass layers with stored weights.`);
-    if (node.opType !== 'Conv' && (base.shapes.get(node.inputs[0])?.length !== 2 || base.shapes.get(node.inputs[1])?.length !== 2)) {
-      throw new FlipguardError(`Layer "${name}" (${node.opType}) is not a 2-D dense layer; per-sample norms support 2-D Gemm/MatMul only.`);
+    // Gemm is 2-D; MatMul may act on every position of a channels-last tensor [N, …, K] (ConvNeXt)
+    const inRank = base.shapes.get(node.inputs[0])?.length ?? 0;
+    if (node.opType !== 'Conv' && (base.shapes.get(node.inputs[1])?.length !== 2 || (node.opType === 'Gemm' ? inRank !== 2 : inRank < 2))) {
+      throw new FlipguardError(`Layer "${name}" (${node.opType}) is not a dense layer with a 2-D weight; per-sample norms support 2-D Gemm and MatMul with a 2-D weight only.`);
     }
     if (!batchValues.has(node.inputs[0]) || !batchValues.has(node.outputs[0])) throw new FlipguardError(`Layer "${name}" does not act per image (its input or output has no batch axis first); pass layers inside the per-image network.`);
     return node;
@@ -152,8 +154,11 @@ export function perSampleGradGraph(model: Model, opts: PerSampleOptions): PerSam
       for (const node of layerNodes) {
         e.prefix = `post/${node.name}/`;
         const dy = grads.get(node.outputs[0])!;
-        const q = node.opType === 'Conv' ? convNorms(ctx, node, dy, opts.convMethod ?? 'auto') : denseNorms(ctx, node, dy);
-        const m = shapes.get(node.outputs[0])![1];
+        const ys = shapes.get(node.outputs[0])!;
+        const shared = node.opType === 'MatMul' && ys.length > 2;
+        const q = node.opType === 'Conv' ? convNorms(ctx, node, dy, opts.convMethod ?? 'auto') : shared ? sharedDenseNorms(ctx, node, dy) : denseNorms(ctx, node, dy);
+        // output channels: axis 1 of a conv or 2-D dense output, the last axis of a channels-last MatMul
+        const m = shared ? ys[ys.length - 1] : ys[1];
         const out = unique(`${node.name}_sq_grad_norms`);
         e.b.node('Reshape', [q, e.ints([n, s, m])], {}, { name: `post/${node.name}/out`, outputs: [out] });
         outputs.set(node.name, out);
@@ -235,6 +240,27 @@ function convNorms(c: NormContext, node: Node, dy: string, method: ConvMethod): 
     q = e.add(q, e.reshape(e.mul(perRow, perRow), [-1]));
   }
   return q;
+}
+
+/**
+ * [N·S·M]: Σ_k (Σ_p x[p, k]·dy[p, m])² per row and output channel m, for a MatMul with a 2-D weight
+ * [K, M] applied at every position p of a channels-last input [N, …, K] (a 1×1 convolution over P
+ * positions); dy is [N·S, …, M]. The positions play the role of a conv's output positions in the
+ * `patches` method of convNorms.
+ */
+function sharedDenseNorms(c: NormContext, node: Node, dy: string): string {
+  const { e, shapes, n, s } = c;
+  const xs = shapes.get(node.inputs[0])!;
+  const ys = shapes.get(node.outputs[0])!;
+  const k = xs[xs.length - 1];
+  const m = ys[ys.length - 1];
+  const p = xs.slice(1, -1).reduce((a, b) => a * b, 1);
+  const x3 = e.reshape(node.inputs[0], [n, p, k]);
+  const d3 = e.transpose(e.reshape(dy, [n, s * p, m]), [0, 2, 1]);
+  // [N, S·P, M] → [N, S, P, M] → [N, S, M, P] → [N, S·M, P]
+  const d4 = e.reshape(e.transpose(e.reshape(d3, [n, m, s, p]), [0, 2, 1, 3]), [n, s * m, p]);
+  const perRow = e.reduce('ReduceSumSquare', e.op('MatMul', [d4, x3]), [2], false);
+  return e.reshape(perRow, [-1]);
 }
 
 /** How per-sample Conv weight gradients are formed (see convNorms). */

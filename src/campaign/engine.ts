@@ -37,13 +37,15 @@ import type { ParameterInfo } from '../faults/params.js';
 import { singleValueCuts, splitModels, type GraphSplit } from '../faults/split.js';
 import { consumers, producers } from '../graph/builder.js';
 import { countModel } from '../graph/count.js';
+import { opSet } from '../graph/ops/index.js';
 import type { GoldenResult } from './records.js';
 
 /** Ops whose data input is a cut point for the prefix shortcut. */
-const LAYER_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+// Cut-point roles, read from the op registry (graph/ops/<Op>.ts, field `campaign`)
+const LAYER_OPS = opSet((r) => !!r.campaign?.cut);
 /** Producers after which a cut also may feed skip connections (no fusion spans them). */
-const SAFE_PRODUCERS = new Set(['Relu', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Concat']);
-const SKIP_OPS = new Set(['Add', 'Sum', 'Concat']);
+const SAFE_PRODUCERS = opSet((r) => !!r.campaign?.safeProducer);
+const SKIP_OPS = opSet((r) => !!r.campaign?.skip);
 
 export interface Shortcuts {
   /** A trial whose (remaining) faults change no stored word is the golden result, without a run. */

@@ -1,8 +1,13 @@
 /**
  * Statistics for fault-injection campaigns: mean, standard deviation, Student-t confidence
  * intervals, and sample-size planning in the statistical fault-injection style (Leveugle et al.).
- * All special functions are implemented here (log-gamma, regularized incomplete beta and gamma).
+ * The distribution functions come from the maintained stdlib packages (@stdlib/stats-base-dists-*);
+ * test/campaign.test.ts checks them against published tables to 1e-9.
  */
+import nCdf from '@stdlib/stats-base-dists-normal-cdf';
+import nQuantile from '@stdlib/stats-base-dists-normal-quantile';
+import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 
 /** Arithmetic mean; NaN for an empty list. */
 export function mean(xs: readonly number[]): number {
@@ -22,124 +27,26 @@ export function std(xs: readonly number[]): number {
   return Math.sqrt(s / (xs.length - 1));
 }
 
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15). */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  x -= 1;
-  let a = LANCZOS[0];
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** Continued fraction for the incomplete beta function (modified Lentz). */
-function betaContinuedFraction(x: number, a: number, b: number): number {
-  const tiny = 1e-300;
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  if (Math.abs(d) < tiny) d = tiny;
-  d = 1 / d;
-  let h = d;
-  for (let m = 1; m <= 10000; m++) {
-    const m2 = 2 * m;
-    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d; h *= d * c;
-    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < 1e-16) break;
-  }
-  return h;
-}
-
-/** Regularized incomplete beta I_x(a, b). */
-export function incompleteBeta(x: number, a: number, b: number): number {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const lnFront = logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x);
-  if (x < (a + 1) / (a + b + 2)) return (Math.exp(lnFront) * betaContinuedFraction(x, a, b)) / a;
-  return 1 - (Math.exp(lnFront) * betaContinuedFraction(1 - x, b, a)) / b;
-}
-
 /** CDF of Student's t distribution with `df` degrees of freedom. */
 export function studentTCdf(t: number, df: number): number {
-  const x = df / (df + t * t);
-  const tail = 0.5 * incompleteBeta(x, df / 2, 0.5);
-  return t >= 0 ? 1 - tail : tail;
-}
-
-function bisect(f: (x: number) => number, target: number, lo: number, hi: number): number {
-  for (let i = 0; i < 200; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (f(mid) < target) lo = mid; else hi = mid;
-    if (hi - lo <= 1e-15 * Math.max(1, Math.abs(mid))) break;
-  }
-  return 0.5 * (lo + hi);
+  return tCdf(t, df);
 }
 
 /** Quantile of Student's t with `df` degrees of freedom: t such that P(T ≤ t) = q, 0 < q < 1. */
 export function studentTQuantile(q: number, df: number): number {
   if (!(q > 0 && q < 1) || !(df > 0)) return NaN;
-  if (q === 0.5) return 0;
-  if (q < 0.5) return -studentTQuantile(1 - q, df);
-  let hi = 1;
-  while (studentTCdf(hi, df) < q) hi *= 2;
-  return bisect((t) => studentTCdf(t, df), q, 0, hi);
-}
-
-/** Regularized lower incomplete gamma P(a, x). */
-function incompleteGammaP(a: number, x: number): number {
-  if (x <= 0) return 0;
-  const lnFront = -x + a * Math.log(x) - logGamma(a);
-  if (x < a + 1) {
-    let sum = 1 / a;
-    let term = sum;
-    for (let n = 1; n < 10000; n++) { term *= x / (a + n); sum += term; if (Math.abs(term) < Math.abs(sum) * 1e-17) break; }
-    return sum * Math.exp(lnFront);
-  }
-  // continued fraction for Q
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b; if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < 1e-16) break;
-  }
-  return 1 - Math.exp(lnFront) * h;
+  return tQuantile(q, df);
 }
 
 /** Standard normal CDF. */
 export function normalCdf(z: number): number {
-  const p = incompleteGammaP(0.5, (z * z) / 2);
-  return z >= 0 ? 0.5 + 0.5 * p : 0.5 - 0.5 * p;
+  return nCdf(z, 0, 1);
 }
 
 /** Standard normal quantile: z with Φ(z) = q, 0 < q < 1. */
 export function normalQuantile(q: number): number {
   if (!(q > 0 && q < 1)) return NaN;
-  if (q === 0.5) return 0;
-  if (q < 0.5) return -normalQuantile(1 - q);
-  let hi = 1;
-  while (normalCdf(hi) < q) hi *= 2;
-  return bisect(normalCdf, q, 0, hi);
+  return nQuantile(q, 0, 1);
 }
 
 /**

@@ -26,10 +26,12 @@
  */
 import { consumers, producers } from './builder.js';
 import { elementSize, isFloatType, numel } from './dtype.js';
+import { opRecord, opSet } from './ops/index.js';
 import { inferShapes } from './shapes.js';
 import type { DataTypeCode, Model, Node } from './types.js';
 
-export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'other';
+export type { ParameterRole } from './ops/types.js';
+import type { ParameterRole } from './ops/types.js';
 
 /** A floating-point initializer and how the graph uses it. */
 export interface ParameterTensor {
@@ -51,10 +53,11 @@ export interface ParameterTensor {
 }
 
 /** Ops that only move or re-type a tensor; parameter tracing looks through them (data input 0). */
-const PASS_THROUGH = new Set(['Identity', 'Transpose', 'Reshape', 'Cast', 'Unsqueeze', 'Squeeze', 'Flatten']);
-const LINEAR = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+const PASS_THROUGH = opSet((r) => !!r.movesData);
+/** Layers with MACs (Conv, ConvTranspose, Gemm, MatMul): an Add after one adds its bias. */
+const LINEAR = opSet((r) => !!r.macs);
 /** Ops that own parameters: constant-subgraph tracing stops at them. */
-const COMPUTE = new Set([...LINEAR, 'BatchNormalization']);
+const COMPUTE = opSet((r) => !!r.ownsParameters);
 
 function nodeLabel(n: Node, index: number): string {
   return n.name || n.outputs[0] || `${n.opType}_${index}`;
@@ -62,15 +65,9 @@ function nodeLabel(n: Node, index: number): string {
 
 /** The role of a tensor fed as input `idx` of `node`. */
 function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole {
+  const roles = opRecord(node.opType)?.inputRoles;
+  if (roles) return roles[idx] ?? 'other';
   switch (node.opType) {
-    case 'Conv': case 'ConvTranspose':
-      return idx === 1 ? 'weight' : idx === 2 ? 'bias' : 'other';
-    case 'Gemm':
-      return idx === 2 ? 'bias' : 'weight';
-    case 'MatMul':
-      return 'weight';
-    case 'BatchNormalization':
-      return (['other', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'] as const)[idx] ?? 'other';
     case 'Add': {
       // a bias when added to the output of a linear layer (e.g. PyTorch's MatMul + Add)
       let other = node.inputs[1 - idx];
@@ -225,32 +222,9 @@ export interface ModelCount {
   layers: LayerCount[];
 }
 
-/** MACs of one node for the shapes given (for the whole batch those shapes hold). */
+/** MACs of one node for the shapes given (for the whole batch those shapes hold); the op's record says how. */
 function nodeMacs(n: Node, shapes: Map<string, number[]>): number {
-  const s = (i: number) => shapes.get(n.inputs[i]) ?? [];
-  const o = shapes.get(n.outputs[0]) ?? [];
-  switch (n.opType) {
-    case 'Conv': {
-      const w = s(1);
-      return numel(o) * numel(w.slice(1)); // (N·Cout·H_out·W_out)·(Cin/group)·kh·kw
-    }
-    case 'ConvTranspose': {
-      const w = s(1); // [Cin, Cout/group, kh, kw]
-      return numel(s(0)) * numel(w.slice(1)); // (N·Cin·H_in·W_in)·(Cout/group)·kh·kw
-    }
-    case 'Gemm': {
-      const a = s(0);
-      const transA = n.attributes.transA;
-      const k = transA && transA.type === 'int' && transA.value ? a[0] : a[1];
-      return numel(o) * (k ?? 0);
-    }
-    case 'MatMul': {
-      const a = s(0);
-      return numel(o) * (a[a.length - 1] ?? 0);
-    }
-    default:
-      return 0;
-  }
+  return opRecord(n.opType)?.macs?.(n, shapes) ?? 0;
 }
 
 /**

@@ -3,39 +3,22 @@
  * and the checks that reject a model using anything else, before any work is done on it.
  */
 import { FlipguardError } from '../errors.js';
+import { opsWhere } from './ops/index.js';
 import { defaultOpset, type Graph, type Model, type Node } from './types.js';
 
 /**
  * Ops flipguard's own transforms emit (the hardening stages and voters of src/harden/, interval
- * profiling), also accepted in imported models: comparisons and logic, selection (Where, TopK,
- * GatherElements, ScatterElements, ScatterND), elementwise math (Min, Max, Abs, Log, Floor, Mod,
- * …), reductions and broadcasting helpers (Expand, Tile, Range). Every one has a shape rule
- * (graph/shapes.ts); they are not layers, so they carry no MACs and no parameters of their own.
+ * profiling), also accepted in imported models: comparisons and logic, selection, elementwise math,
+ * reductions and broadcasting helpers. Derived from the op registry (records marked `transform`).
  */
-export const TRANSFORM_OPS: readonly string[] = Object.freeze([
-  'Where', 'Equal', 'Less', 'Greater', 'GreaterOrEqual', 'LessOrEqual',
-  'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf',
-  'Min', 'Max', 'Abs', 'Neg', 'Reciprocal', 'Log', 'Exp', 'Sqrt', 'Pow', 'Floor', 'Ceil', 'Mod', 'Sign',
-  'ReduceSum', 'ReduceMin', 'ReduceMax', 'ReduceMean',
-  'TopK', 'GatherElements', 'ScatterElements', 'ScatterND', 'Expand', 'Tile', 'Range',
-]);
+export const TRANSFORM_OPS: readonly string[] = Object.freeze(opsWhere((r) => !!r.transform));
 
 /**
- * Default-domain ONNX operators flipguard supports. Besides the layers of image classifiers this
- * includes the small integer ops (Shape, Gather, Unsqueeze, Squeeze, Cast, ConstantOfShape, …)
- * that PyTorch and TensorFlow exporters put around Flatten and Reshape, and TRANSFORM_OPS (what
- * flipguard's own transforms emit, so that a written hardened model loads again).
+ * Default-domain ONNX operators flipguard supports: every op of the registry (graph/ops/) with a
+ * shape rule — the layers of image classifiers, the small integer ops exporters put around Flatten
+ * and Reshape, and TRANSFORM_OPS (so that a written hardened model loads again).
  */
-export const SUPPORTED_OPS: readonly string[] = Object.freeze([
-  'Conv', 'ConvTranspose', 'Gemm', 'MatMul',
-  'Add', 'Sub', 'Mul', 'Div',
-  'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip',
-  'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization',
-  'Flatten', 'Reshape', 'Transpose', 'Concat', 'Split', 'Slice',
-  'Dropout', 'Identity', 'Softmax', 'LogSoftmax', 'Pad', 'Constant',
-  'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'ConstantOfShape',
-  ...TRANSFORM_OPS,
-]);
+export const SUPPORTED_OPS: readonly string[] = Object.freeze(opsWhere((r) => !!r.shape));
 
 const SUPPORTED = new Set(SUPPORTED_OPS);
 

@@ -35,6 +35,8 @@
  */
 import { FlipguardError } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
+import { printWarning } from '../graph/load.js';
+import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { checkRatio, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
@@ -53,6 +55,8 @@ export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointerval
 export { DEFAULT_RATIO };
 
 export interface HardenOptions {
+  /** Receives warning sentences (an in-graph opset upgrade); default: one line on stderr. */
+  onWarning?: (message: string) => void;
   method: HardenMethod;
   /**
    * Share in [0, 1] of units to protect: channels per layer (edac, edac-nointervals, tmr-channels),
@@ -128,13 +132,18 @@ export interface HardenResult {
  * Hardens `model` by `opts.method` (see the module comment); `model` is not modified. Throws a
  * FlipguardError for a bad option: unknown method, ratio outside [0, 1], missing or mismatched
  * scores (wrong unit, wrong count, missing layer), missing intervals and data for an interval
- * method, a grouped convolution for the channel and neuron methods, an opset below 13.
+ * method, a grouped convolution for the channel and neuron methods. Models below opset 13 are upgraded
+ * in-graph first (graph/upgrade.ts), with one warning through `opts.onWarning`.
  */
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
   const opset = defaultOpset(model);
-  if (opset < 13) throw new FlipguardError(`The model uses ONNX opset ${opset}; hardening emits opset-13 operators — re-export the model with opset 13 to 18.`);
+  if (opset < 13) {
+    // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so
+    model = upgradeOpset(model);
+    (opts.onWarning ?? printWarning)(upgradeNotice(opset, defaultOpset(model)));
+  }
   const ratio = opts.ratio ?? (method === 'ranger' ? 0 : DEFAULT_RATIO);
   checkRatio(ratio);
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);

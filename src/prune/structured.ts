@@ -47,6 +47,7 @@
  * it in `layers` is an error.
  */
 import { check, FlipguardError } from '../errors.js';
+import { opSet } from '../graph/ops/index.js';
 import { A, attrInt, attrInts, consumers, copyGraph } from '../graph/builder.js';
 import { numel } from '../graph/dtype.js';
 import { analyzeShapes } from '../graph/shapes.js';
@@ -139,9 +140,11 @@ type Edit =
   | { kind: 'broadcast'; output: string; consts: { idx: number; axis: number }[] }
   | { kind: 'reshape'; output: string; shape: string; values: number[] };
 
-const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Cast', 'Identity', 'Dropout']);
-const POOL = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
-const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div']);
+// Channel propagation kinds, read from the op registry (graph/ops/<Op>.ts, field `channels`)
+const UNARY = opSet((r) => r.channels === 'elementwise');
+const POOL = opSet((r) => r.channels === 'pool');
+const BINARY = opSet((r) => r.channels === 'binary');
+const REDUCE = opSet((r) => r.channels === 'reduce');
 
 function label(n: Node): string {
   return n.name || n.outputs[0];
@@ -311,6 +314,15 @@ class ChannelAnalysis {
           return;
         }
         if (BINARY.has(op)) return this.binary(n);
+        if (REDUCE.has(op)) {
+          // over spatial axes only (AdaptiveAvgPool exported as ReduceMean): per channel, like a pool
+          if (!tracked) return;
+          const rank = this.shape(x).length;
+          const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? this.values.get(n.inputs[1]) : undefined);
+          if (!axes || !axes.length || axes.some((a) => (a < 0 ? a + rank : a) < 2)) return this.blockInputs(n, `${op} "${label(n)}" reduces over the channel or batch axis`);
+          this.descs.set(out, dx);
+          return;
+        }
         this.blockInputs(n);
     }
   }

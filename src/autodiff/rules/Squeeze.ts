@@ -1,5 +1,0 @@
-/** Squeeze: dx = dy reshaped to x's run-time shape (the axes input gets no gradient). */
-import { registerRule } from '../rule.js';
-import { reshapeLikeInputRule } from './Flatten.js';
-
-registerRule('Squeeze', reshapeLikeInputRule);

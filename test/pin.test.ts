@@ -1,0 +1,64 @@
+/**
+ * Pins the numbers flipguard produced before the op-registry refactor (issue 12): sha256 digests of
+ * a short campaign's records and summary, Eq. (1) and LRP scores, and one hardened model's bytes,
+ * all for fixed seeds on the shipped LeNet-5 and VGG-11 MNIST models. A refactor that changes any
+ * seed, record, score or hardened byte fails here. onnxruntime runs single-threaded so the
+ * floating-point summation order (and hence every last bit) is fixed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readModel, encodeModel } from '../src/graph/onnx.js';
+import { loadDataset } from '../src/data/index.js';
+import { runCampaign } from '../src/campaign/index.js';
+import { summaryJson } from '../src/campaign/summary.js';
+import { lrpScores, vulnerabilityScores, type Scores } from '../src/analysis/index.js';
+import { harden } from '../src/harden/index.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const sha = (v: unknown) => createHash('sha256').update(typeof v === 'string' || v instanceof Uint8Array ? v : JSON.stringify(v)).digest('hex');
+/** Scores as float64 bytes (every bit counts), with layer names and units. */
+const scoreDigest = (s: Scores) => sha(JSON.stringify(s.layers.map((l) => [l.name, l.unit, Buffer.from(Float64Array.from(l.scores).buffer).toString('hex')])));
+
+const runtime = { threads: 1 };
+
+// Digests taken on main at 30353d9, before the refactor (printed by this test when they differ).
+const PINNED = {
+  lenetRecords: '099e9fa8c7819c0e4375c6532a1632ba26f905b09bd4ace5a9731308b8a9bd48',
+  lenetSummary: '1231f4093408fa8aab94912fee303f07813f0f73c5b235435e4f66a308ff0772',
+  vggRecords: '55c5942eb7b6be71ad39653cbd0216cd2e06d0ee4bad8b288a86d4d4aeadade8',
+  vulnerability: '6d56709fe75fca58a6a43d250ea1f1f5b205928fb3f4260c2d1ba94ccc31cb55',
+  lrp: '083d2b6ec239abf268332c6289ccb7744ea186a491c93e8c75cc5e8a8f92473b',
+  vggLrp: '1f95b265b0aa290acda74e274bb23fed0602221b7ec49e64f765e6f010fcb84c',
+  hardened: '46ce632cbfc3330fdca478d9f6899ad8449a509e67b7537535de798ac3af1282',
+};
+
+test('campaign records and summary, Eq. (1), LRP and hardened bytes are unchanged for fixed seeds', async () => {
+  const lenet = readModel(path.join(repo, 'models', 'lenet5-mnist.onnx'));
+  const vgg = readModel(path.join(repo, 'models', 'vgg11-mnist.onnx'));
+  const test = loadDataset({ data: 'mnist', split: 'test', limit: 64 });
+  const train = loadDataset({ data: 'mnist', split: 'train', limit: 64 });
+  const strip = (rs: { millis: number }[]) => rs.map(({ millis: _m, ...r }) => r);
+
+  const camp = await runCampaign({ model: lenet, data: test, bers: [1e-5, 1e-4], trials: 3, seed: 7, threads: 1 });
+  const vggCamp = await runCampaign({ model: vgg, data: test, bers: [1e-5], trials: 2, seed: 3, limit: 16, threads: 1 });
+  const summary = summaryJson(camp);
+  for (const b of summary.bers) (b as { trialsPerSecond?: number }).trialsPerSecond = 0;
+  const vul = await vulnerabilityScores(lenet, { data: train, images: 8, seed: 0, runtime });
+  const lrp = await lrpScores(lenet, { data: train, images: 8, seed: 0, unit: 'channel', runtime });
+  const vggLrp = await lrpScores(vgg, { data: train, images: 4, seed: 0, unit: 'weight', runtime });
+  const hard = await harden(lenet, { method: 'edac', ratio: 0.25, scores: vul, data: train, runtime });
+
+  const got = {
+    lenetRecords: sha(strip(camp.records)),
+    lenetSummary: sha(summary),
+    vggRecords: sha(strip(vggCamp.records)),
+    vulnerability: scoreDigest(vul),
+    lrp: scoreDigest(lrp),
+    vggLrp: scoreDigest(vggLrp),
+    hardened: sha(encodeModel(hard.model)),
+  };
+  assert.deepEqual(got, PINNED, `digests changed: ${JSON.stringify(got, null, 2)}`);
+});
