@@ -5,6 +5,7 @@
 import { appendResults } from './results.js';
 import { benchEvaluate, benchParameterSwap } from './evaluate.js';
 import { benchCampaigns } from './campaign.js';
+import { benchResume } from './resume.js';
 import { benchTrain } from './train.js';
 import { benchQueue } from './queue.js';
 import { benchPrune } from '../src/workflows/bench-prune.js';
@@ -21,6 +22,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
   train: { title: 'training throughput', run: () => benchTrain() },
   queue: { title: 'Redis queue: trials/s with workers, overhead per trial', run: () => benchQueue() },
+  resume: { title: 'resume validation cost', run: () => benchResume() },
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },

@@ -1,9 +1,9 @@
 /** Fault-injection campaigns: runner, records, resume, shards, statistics (SPEC §2). */
 export { ALL_SHORTCUTS, NO_SHORTCUTS, resolveShortcuts, TrialEngine, type EngineOptions, type Shortcuts, type TrialOutcome } from './engine.js';
-export { mergeRuns, type MergeOptions, type MergeResult } from './merge.js';
+export { mergeRuns, partialNote, type MergeOptions, type MergeResult } from './merge.js';
 export {
-  CAMPAIGN_FORMAT, RECORD_KEYS, canonicalOrder, configDifferences, readCampaignFile, recordLine,
-  type CampaignConfig, type CampaignFile, type CampaignHeader, type GoldenResult, type RunInfo, type TrialRecord,
+  CAMPAIGN_FORMAT, RECORD_KEYS, canonicalOrder, configDifferences, effectiveRun, readCampaignFile, recordLine, planProblem, recordProblem, recordRules, runnerRecordRules, validateRecord, verifyPlans,
+  type CampaignConfig, type CampaignFile, type CampaignHeader, type GoldenResult, type PartialInfo, type RecordRules, type RunInfo, type TrialRecord,
 } from './records.js';
 export { campaignConfig, inShard, limitImages, runCampaign, type CampaignOptions, type CampaignProgress, type CampaignResult, type Shard } from './run.js';
 export {

@@ -4,10 +4,18 @@
  * Line 1 is the header: `{"flipguard": "campaign", "format": 1, "version", "config", "golden", "run"}`.
  * `config` identifies what the records are results of (model, data, seed, fault model); a file
  * whose config differs from the one asked for is refused, never appended to. `golden` is the
- * fault-free result. `run` holds options that do not change any record (BER list, trials, margin,
- * shard) and is informational.
+ * fault-free result. `run` holds the options that choose which cells (BER, trial) exist (BER list,
+ * trials, shard) and the margin rule; a resume that asks for more BERs or trials appends a run line
+ * `{"flipguard": "run", "run": {...}}` so the file itself always says which cells it may hold.
  * Every further line is one finished trial:
- * `{"ber", "trial", "seed", "faults", "accuracy", "accuracyDrop", "sdcRate", "dueRate", "millis"}`.
+ * `{"ber", "trial", "seed", "faults", "plan", "accuracy", "accuracyDrop", "sdcRate", "dueRate", "millis"}`.
+ *
+ * Record files may come from someone else, so every line is checked against the header when read:
+ * the cell is one of the campaign's and appears once, the per-trial seed is the one derived from the
+ * campaign seed, the rates are whole counts of the evaluated images, the drop is golden − accuracy,
+ * and (where the model is at hand, see `verifyPlans`) the fault count and plan digest match the plan
+ * regenerated from the seed. Files written before records carried `plan` still read: their seed and
+ * fault count are checked, the digest is not (there is none to compare).
  *
  * A process killed while writing can leave a torn last line (no final newline); readers ignore it
  * and a resumed campaign cuts it off before appending. Finished lines are never rewritten.
@@ -16,12 +24,15 @@ import { closeSync, fsyncSync, openSync, readFileSync, rmSync, truncateSync, wri
 import { FlipguardError } from '../errors.js';
 import { ioErrorMessage } from '../util/fs-safe.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
+import { planDigest, trialSeed, type FaultPlanner } from '../faults/plan.js';
 
 /** Format of the header and records; part of a file's identity. */
 export const CAMPAIGN_FORMAT = 1;
 export { FLIPGUARD_VERSION };
 /** How every header line starts (JSON.stringify keeps key order). */
 const HEADER_START = '{"flipguard":"campaign"';
+/** How a run line (the cells asked for grew on resume) starts. */
+const RUN_START = '{"flipguard":"run"';
 
 /** What a campaign's records are a pure function of. Two files can share records only if equal. */
 export interface CampaignConfig {
@@ -52,12 +63,22 @@ export interface GoldenResult {
   due: number;
 }
 
+/** Which trials are missing from a merge made with `partial` (see merge.ts). */
+export interface PartialInfo {
+  /** Shards (`i/n`) of which no file was given. */
+  missingShards: string[];
+  /** Per BER, how many trials are not present and the first 20 of them (ranges such as "3-5,9", then ",…" when more). */
+  missingTrials: { ber: number; count: number; trials: string }[];
+}
+
 export interface RunInfo {
   bers: number[];
   trials: number;
   margin: number | null;
   minTrials: number;
   shard: { index: number; count: number } | null;
+  /** Set only in the output of a merge made with `partial`: what it lacks. */
+  partial?: PartialInfo;
 }
 
 export interface CampaignHeader {
@@ -78,6 +99,8 @@ export interface TrialRecord {
   seed: number;
   /** Number of faults in the plan (for `floor`, positions drawn twice count twice). */
   faults: number;
+  /** `planDigest` of the trial's faults (16 hex digits); absent in files written before digests. */
+  plan?: string;
   /** Top-1 accuracy with the faults, in [0, 1]. */
   accuracy: number;
   /** Golden accuracy minus this accuracy, in percentage points. */
@@ -90,24 +113,175 @@ export interface TrialRecord {
   millis: number;
 }
 
-export const RECORD_KEYS = ['ber', 'trial', 'seed', 'faults', 'accuracy', 'accuracyDrop', 'sdcRate', 'dueRate', 'millis'] as const;
+export const RECORD_KEYS = ['ber', 'trial', 'seed', 'faults', 'plan', 'accuracy', 'accuracyDrop', 'sdcRate', 'dueRate', 'millis'] as const;
 
 export interface CampaignFile {
   header: CampaignHeader | undefined;
+  /** The header's run, then every run line, in file order. */
+  runs: RunInfo[];
+  /** Every record, validated against the header (see `validateRecord`), in file order. */
   records: TrialRecord[];
+  /** 1-based line number of each record, for messages. */
+  lines: number[];
   /** Bytes up to and including the last complete line. */
   validBytes: number;
   /** Whether bytes after the last newline were found (a torn last line). */
   torn: boolean;
 }
 
-function isRecord(o: unknown): o is TrialRecord {
-  if (!o || typeof o !== 'object') return false;
-  const r = o as Record<string, unknown>;
-  return RECORD_KEYS.every((k) => typeof r[k] === 'number');
+/** What every record of one campaign file must satisfy; derived from its header and run lines. */
+export interface RecordRules {
+  /** BERs the campaign has asked for. */
+  bers: ReadonlySet<number>;
+  /** Trials per BER: valid trial indices are 0 … trials − 1. */
+  trials: number;
+  /** The file's shard: it holds only trials with trial % count === index. */
+  shard: { index: number; count: number } | null;
+  golden: GoldenResult;
+  /** Campaign seed and parameter fingerprint, from which each trial's seed is derived. */
+  seed: number;
+  params: string;
 }
 
-/** Reads a campaign file without changing it. A torn last line is ignored (reported in `torn`). */
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isBer = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+
+/** The problem with a header's or run line's `run` object, as a clause, or undefined. */
+function runProblem(run: unknown): string | undefined {
+  if (!isObj(run)) return 'has no run options';
+  if (!Array.isArray(run.bers) || run.bers.length === 0 || !run.bers.every(isBer)) return 'lists no BERs in [0, 1]';
+  if (new Set(run.bers).size !== run.bers.length) return 'lists a BER twice';
+  if (!isCount(run.trials) || run.trials < 1) return `has trials ${JSON.stringify(run.trials)}, not a whole number ≥ 1`;
+  if (run.margin !== null && !(typeof run.margin === 'number' && Number.isFinite(run.margin) && run.margin > 0)) return `has margin ${JSON.stringify(run.margin)}, not a positive number or null`;
+  if (!isCount(run.minTrials) || run.minTrials < 2) return `has minTrials ${JSON.stringify(run.minTrials)}, not a whole number ≥ 2`;
+  const sh = run.shard;
+  if (sh !== null && !(isObj(sh) && isCount(sh.count) && sh.count >= 1 && isCount(sh.index) && sh.index < sh.count)) return `has shard ${JSON.stringify(sh)}, not {index, count} with 0 ≤ index < count`;
+  return undefined;
+}
+
+/** The problem with a parsed header line, as a clause, or undefined. */
+function headerProblem(h: Record<string, unknown>): string | undefined {
+  const c = h.config;
+  if (!isObj(c)) return 'has no config';
+  if (typeof c.seed !== 'number' || !Number.isInteger(c.seed) || c.seed < -2147483648 || c.seed >= 4294967296) return `has seed ${JSON.stringify(c.seed)}, not a 32-bit integer`;
+  if (typeof c.params !== 'string' || !/^[0-9a-f]{64}$/.test(c.params)) return 'has no parameter fingerprint (config.params)';
+  const g = h.golden;
+  if (!isObj(g) || !isCount(g.count) || g.count < 1 || !isCount(g.correct) || g.correct > g.count || !isCount(g.due) || g.due > g.count) {
+    return 'has no valid fault-free result (golden.correct, golden.count, golden.due)';
+  }
+  if (g.accuracy !== g.correct / g.count) return `has golden accuracy ${JSON.stringify(g.accuracy)}, not ${g.correct}/${g.count}`;
+  const p = runProblem(h.run);
+  return p && `run ${p}`;
+}
+
+/** The rules a file's records follow: cells of the header's run and of every later run line. */
+export function recordRules(header: CampaignHeader, runs: readonly RunInfo[] = [header.run]): RecordRules {
+  const bers = new Set<number>();
+  let trials = 0;
+  for (const r of runs) { for (const b of r.bers) bers.add(b); trials = Math.max(trials, r.trials); }
+  return { bers, trials, shard: header.run.shard, golden: header.golden, seed: header.config.seed, params: header.config.params };
+}
+
+/** The run a file describes now: its BERs and trials grown by every run line, margin of the last. */
+export function effectiveRun(file: Pick<CampaignFile, 'runs'>): RunInfo {
+  const last = file.runs[file.runs.length - 1];
+  const bers: number[] = [];
+  for (const r of file.runs) for (const b of r.bers) if (!bers.includes(b)) bers.push(b);
+  return { ...last, bers, trials: Math.max(...file.runs.map((r) => r.trials)), shard: file.runs[0].shard };
+}
+
+/** `n` images counted by `share` (exactly count/n), or undefined when no whole count gives it. */
+function countOf(share: unknown, n: number): number | undefined {
+  if (typeof share !== 'number' || !Number.isFinite(share)) return undefined;
+  const k = Math.round(share * n);
+  return k >= 0 && k <= n && k / n === share ? k : undefined;
+}
+
+/** The problem with one parsed record, as a clause (e.g. "has accuracy 7, …"), or undefined. */
+export function recordProblem(rules: RecordRules, o: unknown): string | undefined {
+  if (!isObj(o)) return 'is not a trial record';
+  for (const k of RECORD_KEYS) {
+    if (k === 'plan') continue;
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) return `is not a trial record (${k} is ${o[k] === undefined ? 'missing' : `${JSON.stringify(o[k])}, not a number`})`;
+  }
+  const r = o as unknown as TrialRecord;
+  if (!rules.bers.has(r.ber)) return `has BER ${r.ber}, which is not one of the campaign's BERs (${[...rules.bers].join(', ')})`;
+  if (!Number.isInteger(r.trial) || r.trial < 0 || r.trial >= rules.trials) return `has trial ${r.trial}, not a whole number from 0 to ${rules.trials - 1}`;
+  const sh = rules.shard;
+  if (sh && r.trial % sh.count !== sh.index) return `has trial ${r.trial}, which belongs to shard ${r.trial % sh.count}/${sh.count}, not this file's shard ${sh.index}/${sh.count}`;
+  const seed = trialSeed(rules.seed, rules.params, r.ber, r.trial);
+  if (r.seed !== seed) return `has seed ${r.seed}, but BER ${r.ber} trial ${r.trial} of campaign seed ${rules.seed} draws its faults with seed ${seed}`;
+  if (!isCount(r.faults)) return `has faults ${r.faults}, not a whole number ≥ 0`;
+  if (o.plan !== undefined && (typeof o.plan !== 'string' || !/^[0-9a-f]{16}$/.test(o.plan))) return `has plan ${JSON.stringify(o.plan)}, not a digest of 16 hex digits`;
+  const { golden: g } = rules;
+  const n = g.count;
+  const correct = countOf(r.accuracy, n);
+  if (correct === undefined) return `has accuracy ${r.accuracy}, not a share of the ${n} evaluated images`;
+  const drop = ((g.correct - correct) * 100) / n;
+  if (r.accuracyDrop !== drop) return `has accuracyDrop ${r.accuracyDrop}, but golden ${g.correct}/${n} minus accuracy ${correct}/${n} is ${drop} percentage points`;
+  const sdc = countOf(r.sdcRate, n);
+  if (sdc === undefined) return `has sdcRate ${r.sdcRate}, not a share of the ${n} evaluated images`;
+  const due = countOf(r.dueRate, n);
+  if (due === undefined || correct + due > n || sdc + due > n) return `has dueRate ${r.dueRate}, not a share of the ${n} images left after ${correct} correct and ${sdc} SDC`;
+  if (r.millis < 0) return `has millis ${r.millis}, a negative time`;
+  return undefined;
+}
+
+/** The advice every refused record line ends with. */
+const RECORD_FIX = 'the file was changed or damaged after flipguard wrote it, so remove that line (a resumed campaign reruns its trial) or start a new output file';
+
+/**
+ * Checks one parsed record line of `path` against `rules` and returns it as a clean record (known
+ * keys only); throws a FlipguardError naming the file, the line and the problem otherwise.
+ */
+export function validateRecord(rules: RecordRules, o: unknown, path: string, line: number): TrialRecord {
+  const p = recordProblem(rules, o);
+  if (p) throw new FlipguardError(`Line ${line} of "${path}" ${p}; ${RECORD_FIX}.`);
+  const src = o as Record<string, unknown>;
+  const r: Record<string, unknown> = {};
+  for (const k of RECORD_KEYS) if (src[k] !== undefined) r[k] = src[k];
+  return r as unknown as TrialRecord;
+}
+
+/**
+ * The problem with one record's fault count or plan digest against the plan `planner` regenerates
+ * from campaign seed `seed` (cheap: drawing a plan costs O(faults), no inference), as a clause, or
+ * undefined. A record without a digest (written before digests) has its fault count checked only.
+ */
+export function planProblem(planner: FaultPlanner, seed: number, r: TrialRecord): string | undefined {
+  const plan = planner.plan(seed, r.ber, r.trial);
+  if (plan.faults.length !== r.faults) return `has faults ${r.faults}, but the plan of BER ${r.ber} trial ${r.trial} holds ${plan.faults.length}`;
+  if (r.plan === undefined) return undefined;
+  const d = planDigest(plan.faults);
+  return r.plan === d ? undefined : `has plan digest ${r.plan}, but the plan of BER ${r.ber} trial ${r.trial} regenerated from the seed has ${d}`;
+}
+
+/** Checks every record of `file` with `planProblem`; throws naming the file and line. */
+export function verifyPlans(file: CampaignFile, path: string, planner: FaultPlanner): void {
+  const seed = file.header!.config.seed;
+  file.records.forEach((r, i) => {
+    const p = planProblem(planner, seed, r);
+    if (p) throw new FlipguardError(`Line ${file.lines[i]} of "${path}" ${p}; ${RECORD_FIX}.`);
+  });
+}
+
+/**
+ * The rules for the records of a file whose header is the runner's own (valid `config`, `golden`
+ * and `run`), grown by its run lines; undefined for other headers (e.g. hand-made flat ones).
+ */
+export function runnerRecordRules(header: unknown, runLines: readonly unknown[] = []): RecordRules | undefined {
+  if (!isObj(header) || header.flipguard !== 'campaign' || headerProblem(header)) return undefined;
+  const h = header as unknown as CampaignHeader;
+  const runs = [h.run, ...runLines.filter((r): r is RunInfo => runProblem(r) === undefined)];
+  return recordRules(h, runs);
+}
+
+/**
+ * Reads a campaign file without changing it and validates the header, every run line and every
+ * record (see `validateRecord`; each (BER, trial) at most once). A torn last line is ignored
+ * (reported in `torn`). Throws a FlipguardError naming the file and line of the first problem.
+ */
 export function readCampaignFile(path: string): CampaignFile {
   let buf: Buffer;
   try {
@@ -127,7 +301,7 @@ export function readCampaignFile(path: string): CampaignFile {
     if (buf.length > 0 && !HEADER_START.startsWith(head)) {
       throw new FlipguardError(`"${path}" is not a flipguard campaign file; choose another output file.`);
     }
-    return { header: undefined, records: [], validBytes, torn };
+    return { header: undefined, runs: [], records: [], lines: [], validBytes, torn };
   }
   let header: CampaignHeader;
   try {
@@ -135,24 +309,51 @@ export function readCampaignFile(path: string): CampaignFile {
   } catch {
     throw new FlipguardError(`"${path}" is not a flipguard campaign file (its first line is not JSON); choose another output file.`);
   }
-  if (!header || header.flipguard !== 'campaign' || !header.config || !header.golden) {
+  if (!isObj(header) || header.flipguard !== 'campaign' || !header.config || !header.golden) {
     throw new FlipguardError(`"${path}" is not a flipguard campaign file (no campaign header); choose another output file.`);
   }
   if (header.format !== CAMPAIGN_FORMAT) {
     throw new FlipguardError(`"${path}" uses campaign file format ${header.format}, this flipguard writes format ${CAMPAIGN_FORMAT}; write to a new output file.`);
   }
+  const hp = headerProblem(header as unknown as Record<string, unknown>);
+  if (hp) throw new FlipguardError(`The header (line 1) of "${path}" ${hp}; ${RECORD_FIX.replace('remove that line (a resumed campaign reruns its trial)', 'regenerate it')}.`);
+  const runs: RunInfo[] = [header.run];
+  let rules = recordRules(header, runs);
   const records: TrialRecord[] = [];
+  const lineNos: number[] = [];
+  const seen = new Map<string, number>();
   for (let i = 1; i < lines.length; i++) {
-    let r: unknown;
+    let o: unknown;
     try {
-      r = JSON.parse(lines[i]);
+      o = JSON.parse(lines[i]);
     } catch {
-      r = undefined;
+      throw new FlipguardError(`Line ${i + 1} of "${path}" is not JSON; ${RECORD_FIX}.`);
     }
-    if (!isRecord(r)) throw new FlipguardError(`Line ${i + 1} of "${path}" is damaged (not a trial record); move the file away or remove that line.`);
+    if (lines[i].startsWith(RUN_START)) {
+      const run = isObj(o) ? o.run : undefined;
+      const p = runProblem(run);
+      if (p) throw new FlipguardError(`Line ${i + 1} of "${path}" is a run line that ${p}; ${RECORD_FIX}.`);
+      if ((run as RunInfo).shard?.index !== header.run.shard?.index || (run as RunInfo).shard?.count !== header.run.shard?.count) {
+        throw new FlipguardError(`Line ${i + 1} of "${path}" is a run line for another shard than the header's; ${RECORD_FIX}.`);
+      }
+      runs.push(run as RunInfo);
+      rules = recordRules(header, runs);
+      continue;
+    }
+    const r = validateRecord(rules, o, path, i + 1);
+    const k = cellKey(r.ber, r.trial);
+    const prev = seen.get(k);
+    if (prev !== undefined) throw new FlipguardError(`Line ${i + 1} of "${path}" repeats BER ${r.ber} trial ${r.trial} of line ${prev}; ${RECORD_FIX}.`);
+    seen.set(k, i + 1);
     records.push(r);
+    lineNos.push(i + 1);
   }
-  return { header, records, validBytes, torn };
+  return { header, runs, records, lines: lineNos, validBytes, torn };
+}
+
+/** A run line recording that the cells asked for grew on resume (see the file comment). */
+export function runLine(run: RunInfo): string {
+  return JSON.stringify({ flipguard: 'run', run });
 }
 
 /** Names of config fields whose values differ (deep, via JSON). */
@@ -173,8 +374,8 @@ export function canonicalOrder(records: readonly TrialRecord[]): TrialRecord[] {
 
 /** A record as one JSON line (fixed key order). */
 export function recordLine(r: TrialRecord): string {
-  const o: Record<string, number> = {};
-  for (const k of RECORD_KEYS) o[k] = r[k];
+  const o: Record<string, number | string> = {};
+  for (const k of RECORD_KEYS) if (r[k] !== undefined) o[k] = r[k];
   return JSON.stringify(o);
 }
 

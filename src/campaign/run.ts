@@ -16,8 +16,8 @@ import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from '.
 import { runTrial, type TrialContext } from './trial.js';
 import { runOnQueue, type QueueRunOptions } from './queue.js';
 import {
-  CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, lockOutput, readCampaignFile, RecordWriter,
-  type CampaignConfig, type CampaignHeader, type GoldenResult, type TrialRecord,
+  CAMPAIGN_FORMAT, FLIPGUARD_VERSION, canonicalOrder, cellKey, configDifferences, effectiveRun, lockOutput, readCampaignFile, RecordWriter, runLine, verifyPlans,
+  type CampaignConfig, type CampaignHeader, type GoldenResult, type RunInfo, type TrialRecord,
 } from './records.js';
 import { applyMargin, DEFAULT_MIN_TRIALS, stoppingPoint, summarize, type CampaignSummary } from './summary.js';
 import { DEFAULT_SEED } from '../defaults.js';
@@ -118,6 +118,21 @@ function checkShard(shard: Shard | undefined): void {
   }
 }
 
+/** "the whole run" or "shard i/n", for messages. */
+function shardName(s: Shard | null): string {
+  return s ? `shard ${s.index}/${s.count}` : 'the whole run (no shard)';
+}
+
+/**
+ * The run a file must record before `asked`'s cells are appended: the file's BERs and trials grown
+ * by those asked for, or undefined when `asked` adds no cell (a resume that asks for fewer is fine).
+ */
+function grownRun(had: RunInfo, asked: RunInfo): RunInfo | undefined {
+  const extra = asked.bers.filter((b) => !had.bers.includes(b));
+  if (extra.length === 0 && asked.trials <= had.trials) return undefined;
+  return { ...asked, bers: [...had.bers, ...extra], trials: Math.max(had.trials, asked.trials), shard: had.shard };
+}
+
 /** Limits an image set to its first `limit` images (a view, no copy). */
 export function limitImages(data: ImageSet, limit: number | undefined): ImageSet {
   if (limit === undefined) return data;
@@ -192,6 +207,13 @@ async function runLocked(
       if (diff.length) {
         throw new FlipguardError(`"${opts.out}" holds a campaign with a different configuration (${diff.join(', ')} differ); write to a new output file or rerun with the original settings.`);
       }
+      const had = existing.header.run.shard;
+      const want = opts.shard ?? null;
+      if (had?.index !== want?.index || had?.count !== want?.count) {
+        throw new FlipguardError(`"${opts.out}" holds ${shardName(had)} of its campaign but ${shardName(want)} was asked for; rerun with the file's shard or write to a new output file.`);
+      }
+      // the records' fault counts and plan digests against the plans regenerated from the seed
+      verifyPlans(existing, opts.out, planner);
     }
   }
   const records: TrialRecord[] = existing?.header ? [...existing.records] : [];
@@ -215,8 +237,11 @@ async function runLocked(
         flipguard: 'campaign', format: CAMPAIGN_FORMAT, version: FLIPGUARD_VERSION, config, golden,
         run: { bers, trials: opts.trials, margin: opts.margin ?? null, minTrials, shard: opts.shard ?? null },
       };
-      if (existing?.header) writer = RecordWriter.open(opts.out, { truncateTo: existing.torn ? existing.validBytes : undefined });
-      else writer = RecordWriter.open(opts.out, { header, truncateTo: existing ? 0 : undefined });
+      if (existing?.header) {
+        writer = RecordWriter.open(opts.out, { truncateTo: existing.torn ? existing.validBytes : undefined });
+        const grown = grownRun(effectiveRun(existing), header.run);
+        if (grown) writer.writeLine(runLine(grown), true);
+      } else writer = RecordWriter.open(opts.out, { header, truncateTo: existing ? 0 : undefined });
     }
     const trialCtx: TrialContext = { engine, planner, clean: cleanParameters(opts.model), seed };
     let total = 0;

@@ -2,7 +2,7 @@
  * Per-BER summaries of trial records, shared by the runner, shard merging and reports.
  */
 import { confidenceInterval, halfWidth, mean, std } from './stats.js';
-import type { GoldenResult, TrialRecord } from './records.js';
+import type { GoldenResult, PartialInfo, TrialRecord } from './records.js';
 
 export interface BerSummary {
   /** Bit error rate. */
@@ -119,11 +119,12 @@ export function summarize(records: readonly TrialRecord[], opts: SummaryOptions 
 /**
  * The summary document `flipguard inject --json` writes and the report reads: golden accuracy and
  * per-BER statistics (drop in percentage points; SDC/DUE as shares), plus any `extra` fields
- * (variant, model, config).
+ * (variant, model, config). A partial merge adds `partial: true` and `missing` (see PartialInfo).
  */
-export function summaryJson(s: CampaignSummary, extra: Record<string, unknown> = {}) {
+export function summaryJson(s: CampaignSummary & { partial?: PartialInfo }, extra: Record<string, unknown> = {}) {
   return {
     ...extra,
+    ...(s.partial ? { partial: true, missing: s.partial } : {}),
     golden: { accuracy: s.golden.accuracy },
     bers: s.bers.map((b) => ({ ber: b.ber, trials: b.trials, meanDrop: b.meanDrop, stdDrop: b.stdDrop, ci95: b.ci95, meanSdc: b.meanSdc, meanDue: b.meanDue, trialsPerSecond: b.trialsPerSecond, meanAccuracy: b.meanAccuracy, meanFaults: b.meanFaults, ci95Sdc: b.ci95Sdc, stoppedEarly: b.stoppedEarly })),
   };

@@ -4,7 +4,7 @@
  * call `runTrial`, so a record does not depend on where its trial ran (apart from `millis`).
  */
 import { injectFaults } from '../faults/inject.js';
-import type { FaultPlanner } from '../faults/plan.js';
+import { planDigest, type FaultPlanner } from '../faults/plan.js';
 import type { TrialEngine, TrialOutcome } from './engine.js';
 import type { TrialRecord } from './records.js';
 
@@ -27,7 +27,7 @@ export async function runTrial(ctx: TrialContext, ber: number, trial: number): P
   const golden = ctx.engine.golden;
   const n = golden.count;
   const record: TrialRecord = {
-    ber, trial, seed: plan.seed, faults: plan.faults.length,
+    ber, trial, seed: plan.seed, faults: plan.faults.length, plan: planDigest(plan.faults),
     accuracy: o.correct / n,
     accuracyDrop: ((golden.correct - o.correct) * 100) / n,
     sdcRate: o.sdc / n,

@@ -6,7 +6,7 @@ export { parseFaultList, readFaultList, type FaultList } from './list.js';
 export { insertStuckAtZero, predictWithNeuronFaults, probeValues, type NeuronFault, type ValueProbe } from './neuron.js';
 export { listParameters, liveValues, type ParameterInfo, type ParameterRole } from './params.js';
 export {
-  COUNT_MODES, FAULT_KINDS, FaultPlanner, checkBer, checkSeed, floorCount, planFaults, trialSeed,
+  COUNT_MODES, FAULT_KINDS, FaultPlanner, checkBer, checkSeed, floorCount, planDigest, planFaults, trialSeed,
   type CountMode, type FaultKind, type FaultModelOptions, type FaultPlan, type WeightFault,
 } from './plan.js';
 export { bernoulliPositions, positionsWithReplacement, positionsWithoutReplacement, sampleBinomial } from './sample.js';

@@ -20,6 +20,8 @@
  * Kinds: `flip` (u32 ^= 1 << bit), `stuck0` / `stuck1` (the bit forced to 0 / 1 for the trial).
  * Bits are numbered 0 = mantissa LSB … 22, 23–30 exponent, 31 sign.
  */
+import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -181,6 +183,42 @@ export class FaultPlanner {
     }
     return { seed: s, campaignSeed: seed, fingerprint: this.fingerprint, ber, trial, count: this.count, kind: this.kind, faults };
   }
+}
+
+const BIG_ENDIAN = endianness() === 'BE';
+
+/** The bytes of `a` in little-endian order on every machine. */
+function littleEndian(a: Float64Array): Buffer {
+  const b = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  return BIG_ENDIAN ? Buffer.from(b).swap64() : b;
+}
+
+/** Hex digits kept of the SHA-256 in `planDigest` (64 bits: a chance collision is ~1e-19 per pair). */
+const DIGEST_HEX = 16;
+
+/**
+ * A short digest of a plan's faults: the first 16 hex digits of SHA-256 over, per target tensor in
+ * code-unit order of names, the name, a NUL, the fault count (float64 LE) and the sorted keys
+ * (index × 32 + bit) × 3 + kind (flip 0, stuck0 1, stuck1 2) as float64 LE. It identifies the multiset
+ * of faults a trial injected (order-free, since faults of one trial commute), so a campaign record
+ * can be checked against the plan regenerated from its seed without rerunning the trial. Numeric
+ * keys keep it cheap: ~17,000 faults digest in a few milliseconds.
+ */
+export function planDigest(faults: readonly WeightFault[]): string {
+  const byTensor = new Map<string, number[]>();
+  for (const f of faults) {
+    const key = (f.index * 32 + f.bit) * 3 + FAULT_KINDS.indexOf(f.kind);
+    const l = byTensor.get(f.tensor);
+    if (l) l.push(key); else byTensor.set(f.tensor, [key]);
+  }
+  const h = createHash('sha256');
+  for (const name of [...byTensor.keys()].sort()) {
+    const keys = Float64Array.from(byTensor.get(name)!).sort();
+    h.update(`${name}\0`);
+    h.update(littleEndian(Float64Array.of(keys.length)));
+    h.update(littleEndian(keys));
+  }
+  return h.digest('hex').slice(0, DIGEST_HEX);
 }
 
 /** One trial's plan: `new FaultPlanner(model, opts).plan(seed, ber, trial)`. */

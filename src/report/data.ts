@@ -2,7 +2,8 @@
  * Combining loaded inputs into the report's data (what report.json holds and the HTML shows).
  */
 import { summarize, type BerSummary } from '../campaign/summary.js';
-import type { GoldenResult, TrialRecord } from '../campaign/records.js';
+import type { GoldenResult, PartialInfo, TrialRecord } from '../campaign/records.js';
+import { partialNote } from '../campaign/merge.js';
 import { FlipguardError } from '../errors.js';
 import { fmtBer } from './format.js';
 import { loadInputs } from './load.js';
@@ -144,6 +145,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         campaigns.push({
           variant: d.variant ?? l.name, source: l.source, from: 'summary', model: d.model ?? null, goldenAccuracy: d.golden.accuracy,
           seed: num(d.config?.seed), config: d.config ?? null, rows: rowsFromSummary(d),
+          partial: d.partial ? partialNote(d.missing ?? { missingShards: [], missingTrials: [] }) : null,
         });
         break;
       }
@@ -154,6 +156,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
             campaigns.push({
               variant: v.variant, source: l.source, from: 'summary', model: c.model ?? l.data.model ?? null, goldenAccuracy: c.golden.accuracy,
               seed: num(c.config?.seed), config: c.config ?? null, rows: rowsFromSummary(c),
+              partial: c.partial ? partialNote(c.missing ?? { missingShards: [], missingTrials: [] }) : null,
             });
           }
           if (v.overheads) harden.push({ variant: v.variant, source: l.source, method: v.method, ratio: v.ratio, model: l.data.model ?? null, overheads: v.overheads });
@@ -167,6 +170,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         campaigns.push({
           variant, source: l.source, from: 'records', model: typeof d.header.model === 'string' ? d.header.model : null,
           goldenAccuracy: s.goldenAccuracy, seed: num(config.seed), config, rows: s.rows,
+          partial: d.header.run?.partial ? partialNote(d.header.run.partial as PartialInfo) : null,
         });
         data.warnings.push(...l.warnings);
         break;

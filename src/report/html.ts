@@ -77,6 +77,7 @@ pre{background:var(--soft);border:1px solid var(--line);border-radius:4px;paddin
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .warnings{background:var(--warn-bg);color:var(--warn-fg);border-radius:6px;padding:8px 14px;margin:16px 0}
 .warnings ul{margin:4px 0;padding-left:20px}
+.partial{background:var(--warn-bg);color:var(--warn-fg);border:2px solid currentColor;border-radius:6px;padding:8px 14px;margin:16px 0}
 details{margin:6px 0 12px}
 summary{cursor:pointer;color:var(--muted);font-size:13.5px}
 .scroll{overflow-x:auto}
@@ -154,6 +155,10 @@ export function renderHtml(data: ReportData, charts: readonly ChartDef[], vegaRu
   const byId = new Map(charts.map((c) => [c.id, c]));
   const variantCell = (v: string): string => `${swatch(colors.get(v))}${esc(v)}`;
 
+  // partial merges first: their numbers leave out trials, which every reader must see
+  for (const c of data.campaigns.filter((x) => x.partial)) {
+    parts.push(`<div class="partial" role="alert"><b>Campaign ${esc(`"${c.variant}"`)} is a partial merge</b>: its statistics leave out missing trials. ${esc(c.partial!)}</div>`);
+  }
   // warnings
   if (data.warnings.length) {
     parts.push(`<div class="warnings" role="note"><b>Notes on the inputs</b><ul>${data.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></div>`);

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { recordProblem, runnerRecordRules, type PartialInfo } from '../campaign/records.js';
 import { FlipguardError } from '../errors.js';
 import {
   OVERHEAD_METRICS,
@@ -115,7 +116,23 @@ function validateSummary(o: Obj): CampaignSummaryFile {
   const variant = optStr(o.variant, 'variant');
   if (variant !== undefined) out.variant = variant;
   if (o.config !== undefined && o.config !== null) out.config = obj(o.config, 'config');
+  if (o.partial !== undefined && o.partial !== false) {
+    if (o.partial !== true) throw new FieldError('partial', 'is not true or false');
+    out.partial = true;
+    out.missing = validateMissing(o.missing, 'missing');
+  }
   return out;
+}
+
+/** The `missing` object of a partial merge (see campaign PartialInfo). */
+function validateMissing(v: unknown, f: string): PartialInfo {
+  const o = obj(v, f);
+  const missingShards = arr(o.missingShards, `${f}.missingShards`).map((x, i) => str(x, at(`${f}.missingShards`, i)));
+  const missingTrials = arr(o.missingTrials, `${f}.missingTrials`).map((x, i) => {
+    const m = obj(x, at(`${f}.missingTrials`, i));
+    return { ber: num(m.ber, `${at(`${f}.missingTrials`, i)}.ber`, [0, 1]), count: num(m.count, `${at(`${f}.missingTrials`, i)}.count`, [0, Number.MAX_SAFE_INTEGER]), trials: str(m.trials, `${at(`${f}.missingTrials`, i)}.trials`) };
+  });
+  return { missingShards, missingTrials };
 }
 
 function isHeader(o: unknown): o is CampaignRecordsHeader {
@@ -124,6 +141,7 @@ function isHeader(o: unknown): o is CampaignRecordsHeader {
 
 function validateHeader(o: Obj): CampaignRecordsHeader {
   if (o.golden !== undefined) num(obj(o.golden, 'header.golden').accuracy, 'header.golden.accuracy', [0, 1]);
+  if (isObj(o.run) && o.run.partial !== undefined) validateMissing(o.run.partial, 'header.run.partial');
   optStr(o.variant, 'header.variant');
   optStr(o.model, 'header.model');
   return o as CampaignRecordsHeader;
@@ -432,6 +450,7 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
   let header: CampaignRecordsHeader | undefined;
   const records: unknown[] = [];
   const lineNos: number[] = [];
+  const runLines: unknown[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
@@ -447,6 +466,7 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
       if (!header) throw unknownFile(source, 'its first line is not JSON');
       throw new FlipguardError(`Line ${i + 1} of "${source}" is damaged (not JSON); move the file away or remove that line.`);
     }
+    if (header && isObj(v) && v.flipguard === 'run') { runLines.push(v.run); continue; } // a resume asked for more cells: not a trial
     if (!header) {
       if (!isHeader(v)) {
         if (detectKind(v) !== undefined || (isObj(v) && typeof v.ber === 'number' && typeof v.trial === 'number')) {
@@ -465,6 +485,14 @@ function parseCampaignLines(text: string, source: string, name: string): LoadedI
     lineNos.push(i + 1);
   }
   if (!header) throw new FlipguardError(`"${source}" is empty; pass ${KNOWN}.`);
+  // the runner's own files are held to the runner's rules (cell of the campaign, seed, whole counts)
+  const rules = runnerRecordRules(header, runLines);
+  if (rules) {
+    records.forEach((r, i) => {
+      const p = recordProblem(rules, r);
+      if (p) throw new FlipguardError(`Line ${lineNos[i]} of "${source}" ${p}; the file was changed or damaged after flipguard wrote it, so regenerate it or remove that line.`);
+    });
+  }
   let trials: CampaignTrialLine[];
   try {
     trials = validateTrials(records, (i) => `line ${lineNos[i]}`);

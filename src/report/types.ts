@@ -1,4 +1,4 @@
-import type { TrialRecord } from '../campaign/records.js';
+import type { PartialInfo, TrialRecord } from '../campaign/records.js';
 /**
  * Types of the files flipguard writes (the report's inputs) and of the combined report data
  * (`report.json`). Units follow the rest of flipguard:
@@ -51,6 +51,9 @@ export interface CampaignSummaryFile {
   /** Name of the model variant (e.g. "baseline", "tmr-10%"); default: the file name. */
   variant?: string;
   config?: Record<string, unknown>;
+  /** Set (with `missing`) by a merge made with --partial: shards or trials are missing. */
+  partial?: boolean;
+  missing?: PartialInfo;
 }
 
 /**
@@ -276,6 +279,8 @@ export interface CampaignSeries {
   seed: number | null;
   config: Record<string, unknown> | null;
   rows: CampaignRow[];
+  /** What a partial merge lacks (one line starting "PARTIAL:"), null for a complete campaign. */
+  partial: string | null;
 }
 
 export interface LayerScoreSummary {

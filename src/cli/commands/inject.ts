@@ -4,7 +4,7 @@ import { ioErrorMessage } from '../../util/fs-safe.js';
 import { terminalJson } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
-import { runCampaign, mergeRuns, evaluateFaultList, summaryJson, type CampaignSummary } from '../../campaign/index.js';
+import { runCampaign, mergeRuns, evaluateFaultList, partialNote, summaryJson, type CampaignSummary } from '../../campaign/index.js';
 import { planFaults, readFaultList, type TargetFilter } from '../../faults/index.js';
 import type { CountMode, FaultKind } from '../../faults/plan.js';
 import { Progress } from '../progress.js';
@@ -137,12 +137,13 @@ export const injectCommand: Command = {
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'join shard outputs of one campaign into the result of a single run',
-  usage: 'RUN.jsonl... [--out merged.jsonl] [--json summary.json]',
+  usage: 'RUN.jsonl... [--out merged.jsonl] [--json summary.json] [--partial]',
   positionals: [1, 1000],
   options: {
     out: { kind: 'string', arg: 'FILE', help: 'write the merged records as one JSON-lines file' },
     json: { kind: 'string', arg: 'FILE', help: 'write the summary as JSON' },
     margin: { kind: 'number', arg: 'PP', help: 'apply the early-stop margin rule when summarising' },
+    partial: { kind: 'bool', help: 'merge even with shards or trials missing; the table, JSON and report say PARTIAL' },
   },
   async run({ positionals, values: v }) {
     const outputs = checkOutputs(v, ['json', 'out'], positionals);
@@ -153,13 +154,14 @@ export const mergeCommand: Command = {
     const tmp = replacing ? join(dirname(out), `.${basename(out)}.${process.pid}.merge.tmp`) : undefined;
     let r;
     try {
-      r = mergeRuns(positionals, { out: tmp ?? out, margin: v.margin as number | undefined });
+      r = mergeRuns(positionals, { out: tmp ?? out, margin: v.margin as number | undefined, partial: Boolean(v.partial) });
       if (tmp) renameSync(tmp, out!);
     } catch (e) {
       if (tmp) rmSync(tmp, { force: true });
       throw e instanceof FlipguardError ? e : new FlipguardError(ioErrorMessage(e, out!));
     }
     process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}%; ${r.records.length} trials from ${positionals.length} files${v.out ? ` → ${v.out}` : ''}\n\n`);
+    if (r.partial) process.stdout.write(`${bold(partialNote(r.partial))}\n`);
     process.stdout.write(summaryTable(r) + '\n');
     if (v.json) writeJson(v.json as string, summaryJson(r, { config: r.config }), outputs);
   },
