@@ -144,7 +144,7 @@ test('redis addresses map to connection options; results from workers are checke
   assert.equal(jobId('0123456789abcdef', 1e-4, 3), '0123456789abcdef-0.0001-3');
 
   const golden = { accuracy: 0.9, correct: 9, count: 10, due: 0 };
-  const good = { record: { ber: 1e-3, trial: 2, seed: 5, faults: 3, accuracy: 0.7, accuracyDrop: 20, sdcRate: 0.2, dueRate: 0, millis: 1.5 }, path: 'suffix' };
+  const good = { record: { ber: 1e-3, trial: 2, seed: 5, faults: 3, plan: '0123456789abcdef', accuracy: 0.7, accuracyDrop: 20, sdcRate: 0.2, dueRate: 0, millis: 1.5 }, path: 'suffix' };
   assert.deepEqual(checkResult(good, { ber: 1e-3, trial: 2 }, golden), good);
   const bad = (patch: Record<string, unknown>) => checkResult({ ...good, record: { ...good.record, ...patch } }, { ber: 1e-3, trial: 2 }, golden);
   assert.match(bad({ trial: 3 }) as string, /BER 0.001 trial 3/);
@@ -152,6 +152,7 @@ test('redis addresses map to connection options; results from workers are checke
   assert.match(bad({ accuracy: 0.71 }) as string, /accuracy and drop/);
   assert.match(bad({ sdcRate: 1.5 }) as string, /sdcRate/);
   assert.match(bad({ faults: '3' }) as string, /faults is not a finite number/);
+  assert.match(bad({ plan: 'x' }) as string, /plan is not a fault-plan digest/);
   assert.match(checkResult(null, { ber: 1e-3, trial: 2 }, golden) as string, /no result/);
 });
 
@@ -273,7 +274,7 @@ test('Redis queue: harden --sweep runs its campaigns on the queue with the singl
     // without --out-dir the workers could not load the variants: refused up front
     const bad = run([...args, '--queue', url]);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /A sweep on a job queue needs outDir \(--out-dir\)/);
+    assert.match(bad.err, /A sweep on a job queue needs --out-dir for the hardened models/);
   } finally {
     await redis.stop();
   }

@@ -156,7 +156,10 @@ export function checkResult(value: unknown, cell: { ber: number; trial: number }
   const v = value as { record?: unknown; path?: unknown };
   const r = v.record as Record<string, unknown> | undefined;
   if (!r || typeof r !== 'object') return 'no record';
-  for (const k of RECORD_KEYS) if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) return `field ${k} is not a finite number`;
+  for (const k of RECORD_KEYS) {
+    if (k === 'plan') { if (typeof r.plan !== 'string' || !/^[0-9a-f]{16}$/.test(r.plan)) return 'field plan is not a fault-plan digest'; continue; }
+    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) return `field ${k} is not a finite number`;
+  }
   const rec = Object.fromEntries(RECORD_KEYS.map((k) => [k, r[k]])) as unknown as TrialRecord;
   if (rec.ber !== cell.ber || rec.trial !== cell.trial) return `it is for BER ${rec.ber} trial ${rec.trial}`;
   const n = golden.count;
