@@ -129,7 +129,8 @@ function campaignsKey(name: string): string {
   return `flipguard:campaigns:${name}`;
 }
 
-interface CampaignMeta {
+/** What a coordinator stores in Redis about its campaign (shown by `flipguard queue status`). */
+export interface CampaignMeta {
   label: string;
   model: string;
   data: string;
@@ -487,15 +488,8 @@ export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: numbe
   return { trials, refused };
 }
 
-export interface CampaignStatus {
+export interface CampaignStatus extends CampaignMeta {
   campaign: string;
-  label: string;
-  model: string;
-  data: string;
-  bers: number[];
-  trials: number;
-  /** Cells of the campaign. */
-  total: number;
   /** Records the coordinator has written to its output file. */
   recorded: number;
   waiting: number;
@@ -503,7 +497,6 @@ export interface CampaignStatus {
   /** Jobs finished on workers and still kept in Redis (7 days). */
   completed: number;
   failed: number;
-  started: string;
 }
 
 /** Per-campaign progress of a queue: what is recorded, finished, running, waiting or failed. */

@@ -15,8 +15,10 @@ import { FlipguardError } from '../errors.js';
 import { countModel, type ModelCount } from '../graph/count.js';
 import { elementSize, isFloatType, numel } from '../graph/dtype.js';
 import { DataType, type Model, type Node } from '../graph/types.js';
-import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
-import { predict, fixedBatch, type ImageSet } from '../runtime/evaluate.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import type { ImageSet } from '../runtime/evaluate.js';
+import { timeInferenceMany } from '../runtime/timing.js';
+import { DEFAULT_BATCH } from '../defaults.js';
 import { HARDEN_TAG } from './graph-edit.js';
 import { hardenedInfo } from './common.js';
 
@@ -91,11 +93,6 @@ export interface OverheadOptions extends RuntimeOptions {
 
 const ratio = (original: number, hardened: number): Ratio => ({ original, hardened, ratio: original ? hardened / original : NaN });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * Parameters, stored bytes, MACs and inference time of `hardened` relative to `original`, both run
@@ -104,31 +101,14 @@ function median(xs: number[]): number {
 export async function overheads(original: Model, hardened: Model, data: ImageSet, opts: OverheadOptions = {}): Promise<Overheads> {
   const runs = opts.runs ?? 5;
   if (!Number.isInteger(runs) || runs < 1) throw new FlipguardError(`The number of timed runs must be a whole number ≥ 1, got ${runs}.`);
-  const batch = opts.batch ?? 256;
+  const batch = opts.batch ?? DEFAULT_BATCH;
   const co = countHardened(original), ch = countHardened(hardened);
-  const ro = await ModelRunner.create(original, opts);
-  const rh = await ModelRunner.create(hardened, opts);
-  const times: [number[], number[]] = [[], []];
-  try {
-    const pass = async (r: ModelRunner, m: Model): Promise<number> => {
-      const t0 = performance.now();
-      await predict(r, data, { batch, fixedBatch: fixedBatch(m) });
-      return (performance.now() - t0) / 1000;
-    };
-    await pass(ro, original);
-    await pass(rh, hardened);
-    for (let i = 0; i < runs; i++) {
-      times[0].push(await pass(ro, original));
-      times[1].push(await pass(rh, hardened));
-    }
-  } finally {
-    await ro.release();
-    await rh.release();
-  }
+  // passes alternate between the two models (one warm-up each), medians in seconds
+  const [to, th] = await timeInferenceMany([original, hardened], data, { ...opts, batch, repeats: runs });
   return {
     parameters: ratio(co.parameters, ch.parameters),
     storedBytes: ratio(co.storedBytes, ch.storedBytes),
     macs: ratio(co.macs, ch.macs),
-    time: { ...ratio(median(times[0]), median(times[1])), runs, batch, images: data.count },
+    time: { ...ratio(to.msPerPass / 1000, th.msPerPass / 1000), runs, batch, images: data.count },
   };
 }

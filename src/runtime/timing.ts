@@ -12,7 +12,7 @@ import { FlipguardError } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
 import type { Model } from '../graph/types.js';
 import { ModelRunner, dataInput, sessionOptions, type RuntimeOptions } from './session.js';
-import { DEFAULT_BATCH, predict, type ImageSet } from './evaluate.js';
+import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet } from './evaluate.js';
 
 export interface TimingOptions extends RuntimeOptions {
   /** Images per onnxruntime run (default 256). */
@@ -37,11 +37,13 @@ export async function timeInferenceMany(models: Model[], data: ImageSet, opts: T
   const runners = await Promise.all(models.map((m) => ModelRunner.create(m, opts)));
   try {
     const passes: number[][] = models.map(() => []);
-    for (const r of runners) await predict(r, data, { batch });
+    // a model with a fixed batch dimension is run at that size (last run padded)
+    const run = (i: number) => predict(runners[i], data, { batch, fixedBatch: fixedBatch(models[i]) });
+    for (let i = 0; i < runners.length; i++) await run(i);
     for (let k = 0; k < repeats; k++) {
       for (let i = 0; i < runners.length; i++) {
         const t0 = performance.now();
-        await predict(runners[i], data, { batch });
+        await run(i);
         passes[i].push(performance.now() - t0);
       }
     }
@@ -51,6 +53,7 @@ export async function timeInferenceMany(models: Model[], data: ImageSet, opts: T
   }
 }
 
+/** Median (mean of the middle two for an even count; NaN for none). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (!s.length) return NaN;
