@@ -171,3 +171,11 @@ test('inject --dry-run prints the replayable plan; --fault-list replays it', () 
   assert.equal(rr.code, 0, rr.err);
   assert.equal(JSON.parse(readFileSync(json, 'utf8')).faults, plan.faults.length);
 });
+
+test('inject with one trial per BER says the interval needs two trials instead of printing NaN', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
+  const r = run('inject', tinyModelFile(dir), '--ber', '1e-3', '--trials', '1', '--limit', '50', '--quiet');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /n\/a \(1 trial\)/);
+  assert.doesNotMatch(r.out, /NaN/);
+});

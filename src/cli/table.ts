@@ -22,3 +22,16 @@ export function humanCount(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
   return String(n);
 }
+
+/**
+ * A 95 % interval as `[low, high]` in percentage points, or `n/a (1 trial)` when there are too few
+ * trials for one (the campaign summary holds NaN there).
+ */
+export function formatInterval(ci: [number, number], digits = 2): string {
+  return Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? `[${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]` : 'n/a (1 trial)';
+}
+
+/** `±h` half-width of a 95 % interval, or `±n/a` below two trials. */
+export function formatHalfWidth(ci: [number, number], digits = 2): string {
+  return Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? `±${((ci[1] - ci[0]) / 2).toFixed(digits)}` : '±n/a';
+}

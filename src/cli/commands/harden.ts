@@ -11,7 +11,7 @@ import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
-import { formatTable, groupInt } from '../table.js';
+import { formatHalfWidth, formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
@@ -39,7 +39,7 @@ export function sweepTable(rows: SweepRow[]): string {
       r.overheads ? r.overheads.parameters.ratio.toFixed(3) : '1.000',
       r.overheads ? r.overheads.macs.ratio.toFixed(3) : '1.000',
       r.overheads ? r.overheads.time.ratio.toFixed(3) : '1.000',
-      ...r.campaign.bers.map((b) => `${b.meanDrop.toFixed(2)} ±${((b.ci95[1] - b.ci95[0]) / 2).toFixed(2)}`),
+      ...r.campaign.bers.map((b) => `${b.meanDrop.toFixed(2)} ${formatHalfWidth(b.ci95)}`),
       ...r.campaign.bers.map((b) => `${(b.meanSdc * 100).toFixed(1)}%`),
     ]),
   );

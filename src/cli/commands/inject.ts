@@ -10,7 +10,7 @@ import type { CountMode, FaultKind } from '../../faults/plan.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
-import { formatTable } from '../table.js';
+import { formatInterval, formatTable } from '../table.js';
 import { shardFromEnvironment } from '../../campaign/shard-env.js';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
@@ -44,7 +44,7 @@ export function parseShard(s: string | undefined, shards?: number): { index: num
 export function summaryTable(s: CampaignSummary): string {
   return formatTable(
     ['BER', 'trials', 'mean faults', 'drop (pp)', '± std', '95% CI (pp)', 'SDC', 'DUE', 'trials/s'],
-    s.bers.map((b) => [b.ber.toExponential(0), b.trials, b.meanFaults.toFixed(1), b.meanDrop.toFixed(2), b.stdDrop.toFixed(2), `[${b.ci95[0].toFixed(2)}, ${b.ci95[1].toFixed(2)}]`, `${(b.meanSdc * 100).toFixed(2)}%`, `${(b.meanDue * 100).toFixed(2)}%`, b.trialsPerSecond.toFixed(1)]),
+    s.bers.map((b) => [b.ber.toExponential(0), b.trials, b.meanFaults.toFixed(1), b.meanDrop.toFixed(2), b.stdDrop.toFixed(2), formatInterval(b.ci95), `${(b.meanSdc * 100).toFixed(2)}%`, `${(b.meanDue * 100).toFixed(2)}%`, b.trialsPerSecond.toFixed(1)]),
   );
 }
 
