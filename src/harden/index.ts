@@ -298,13 +298,16 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
  * The fault-free promise of a hardened model (see the module comment) and the runtime it holds
  * under, for validateTransformed: channel methods are bit-identical with graph optimisations
  * disabled — edac and ranger only on images inside their intervals, i.e. when the intervals were
- * profiled on the validation images' set, else only that the model runs; tmr-weights keeps the
- * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
- * on models with non-trivial batch norm its logits agree to float rounding only).
+ * profiled on the validation images' set, else only that the model runs; tmr-weights is
+ * bit-identical with optimisations on (level 'all', whatever the caller asked for): onnxruntime's
+ * constant folding turns the vote into an initializer equal to the original weight before its
+ * fusions (Conv+BatchNorm, NCHWc) and weight prepacking run, so the optimised graph is the
+ * original's. Without optimisations the vote runs per inference and the layer gets a computed,
+ * not prepacked, weight (other summation order: agreement to float rounding only).
  */
 export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals']): { fidelity: Fidelity; runtime: RuntimeOptions } {
   const exact: RuntimeOptions = { optimization: 'disabled' };
-  if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
+  if (method === 'tmr-weights') return { fidelity: 'bitwise', runtime: { optimization: 'all' } };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }
