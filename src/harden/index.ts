@@ -82,7 +82,7 @@ export interface HardenOptions {
   data?: ProfileData;
   /** Images per profiling run (default 256). */
   profileBatch?: number;
-  /** Runtime options for profiling. */
+  /** Runtime options for profiling (threads, provider; profiling always runs unoptimised). */
   runtime?: RuntimeOptions;
   /** tmr-weights / tmr-neurons: take the ratio of every layer instead of a global top (default false). */
   perLayer?: boolean;
@@ -203,7 +203,10 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       intervals = opts.intervals;
       intervalInfo = { source: 'given', margin };
     } else if (opts.data) {
-      intervals = await profileIntervals(model, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      // profiled without graph optimisations, the level the bit-identity promise is checked at
+      // (hardenFidelity): an optimised kernel can round a channel's maximum an ulp higher, and the
+      // image that attains it would then fall outside its own interval
+      intervals = await profileIntervals(model, opts.data, { ...opts.runtime, optimization: 'disabled', batch: opts.profileBatch });
       intervalInfo = { source: 'profiled', images: opts.data.count, margin };
     } else {
       throw new FlipguardError(`${method} needs detection intervals: pass intervals, or data (the training split) to profile them from.`);

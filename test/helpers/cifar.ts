@@ -24,11 +24,11 @@ function records(x: Float32Array, labels: ArrayLike<number>, which: number[]): B
  * A new temporary directory holding a CIFAR-10 binary set made of the n images of `x` (labels
  * `labels`, 0–9): every image in test_batch.bin, and the images spread over the five train files
  * (image i in data_batch_{i mod 5 + 1}; with fewer than 5 images they are reused so that no
- * file is empty). Returns the directory.
+ * file is empty). Writes into `into` when given (replacing its files). Returns the directory.
  */
-export function cifar10Dir(x: Float32Array, labels: ArrayLike<number>): string {
+export function cifar10Dir(x: Float32Array, labels: ArrayLike<number>, into?: string): string {
   const n = labels.length;
-  const dir = mkdtempSync(join(tmpdir(), 'fg-cifar-'));
+  const dir = into ?? mkdtempSync(join(tmpdir(), 'fg-cifar-'));
   const train = Array.from({ length: Math.max(5, n) }, (_, i) => i % n);
   for (let f = 0; f < 5; f++) writeFileSync(join(dir, `data_batch_${f + 1}.bin`), records(x, labels, train.filter((_, i) => i % 5 === f)));
   writeFileSync(join(dir, 'test_batch.bin'), records(x, labels, Array.from({ length: n }, (_, i) => i)));
