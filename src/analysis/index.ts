@@ -183,8 +183,10 @@ export {
   type LrpRule, type LrpTerm, type Modifier, type RuleName, type Composite, type CompositeName, type RuleSettings,
 } from './lrp-rules.js';
 export { foldBatchNorm, type FoldedLayer } from './canonize.js';
-export { relevanceGraph, type RelevanceGraph, type RelevanceLayer, type RelevanceOptions, type RelevanceOutputs } from './relevance.js';
-export { lrpScores, lrpComposite, runRelevance, type LrpOptions, type RelevanceRun } from './lrp.js';
+export {
+  lrpScores, lrpComposite, runRelevance, relevanceGraph,
+  type LrpOptions, type RelevanceRun, type RelevanceGraph, type RelevanceLayer, type RelevanceOptions, type RelevanceOutputs,
+} from './lrp.js';
 export {
   neuronScores, classNeuronScores, mergeClassScores, normalizedRanks, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
   type NeuronOptions, type NeuronScoreFunction, type NeuronMerge, type ClassNeuronScores,

@@ -8,7 +8,7 @@
  * classified training images balanced by class, sample.ts; default 1000) of a score function f:
  * - 'activation' (default): |a|;
  * - 'gradient': |a · ∂y_c/∂a|, y_c the logit of the image's class (= its prediction);
- * - 'lrp': |R(a)|, the LRP relevance of the neuron (relevance.ts; after batch-norm folding the
+ * - 'lrp': |R(a)|, the LRP relevance of the neuron (lrp.ts relevanceGraph; after batch-norm folding the
  *   neuron is the folded conv's output, i.e. its batch norm's output).
  * The per-image values never reach JavaScript: each graph multiplies them by a one-hot class matrix
  * in-graph (targetᵀ·f, [K × neurons]) and only these per-class sums are returned.
@@ -31,9 +31,8 @@ import { DataType, defaultOpset, type Dim, type Model } from '../graph/types.js'
 import { Emitter, gradientGraph, prune } from '../autodiff/index.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
-import { lrpComposite } from './lrp.js';
+import { lrpComposite, relevanceGraph } from './lrp.js';
 import type { CompositeName, Composite, RuleName, RuleSettings } from './lrp-rules.js';
-import { relevanceGraph } from './relevance.js';
 import { referenceSet } from './sample.js';
 import { computeLayers, topK, type ComputeLayer, type Scores } from './scores.js';
 
