@@ -96,9 +96,9 @@ function randomNeuronScores(model: Model, seed: number): Scores {
   return {
     method: 'random',
     layers: computeLayers(model).map((l) => {
-      const rng = new Rng(Rng.derive('random-scores', seed, l.node.name, 'neuron'));
+      const rng = new Rng(Rng.derive('random-scores', seed, l.label, 'neuron'));
       const n = (shapes.get(l.node.outputs[0]) ?? [1]).slice(1).reduce((p, q) => p * q, 1);
-      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
+      return { name: l.label, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
     }),
   };
 }

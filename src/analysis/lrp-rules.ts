@@ -107,14 +107,14 @@ export function ruleByName(name: RuleName | string, s: RuleSettings = {}): LrpRu
 
 /**
  * A composite: the rule of each parametric layer by position (first layer of the network, conv, dense),
- * with per-layer overrides by node name.
+ * with per-layer overrides by layer label (graph/layers.ts; relevanceGraph names unnamed nodes by their labels).
  */
 export interface Composite {
   name: string;
   first: LrpRule;
   conv: LrpRule;
   dense: LrpRule;
-  /** Rules for named nodes, taking precedence over the position rules. */
+  /** Rules for layers by label, taking precedence over the position rules. */
   layers?: Record<string, LrpRule>;
 }
 

@@ -26,7 +26,7 @@ import { floatTensor, runBatched, type ImageBatch, type RunOutputs } from '../ru
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { composite as namedComposite, compositeOverride, lrpRole, ruleOf, type Composite, type CompositeName, type LayerRelevance, type RuleName, type RuleSettings } from './lrp-rules.js';
 import { referenceSet } from './sample.js';
-import { channelWeightIndices, computeLayers, type LayerScores, type Scores } from './scores.js';
+import { channelWeightIndices, computeLayers, labelNodes, type LayerScores, type Scores } from './scores.js';
 
 export interface LrpOptions extends RuleSettings {
   /** Training images the reference set is drawn from. */
@@ -75,7 +75,7 @@ export interface RelevanceOptions {
   logits?: string;
   /** Fold batch norm into convs first (default true). */
   canonize?: boolean;
-  /** Node names of the layers to report (default every parametric layer on the path). */
+  /** Labels (graph/layers.ts: node names, or output names of unnamed nodes) of the layers to report (default every parametric layer on the path). */
   layers?: string[];
   outputs?: RelevanceOutputs;
 }
@@ -128,7 +128,9 @@ export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): Relev
   const comp = opts.composite ?? namedComposite('default');
   const epsilon = opts.epsilon ?? ANALYSIS_DEFAULTS.epsilon;
   const want = { weights: true, neurons: 'none' as const, conservation: false, input: false, ...opts.outputs };
-  const canon = opts.canonize === false ? { model, folded: [] } : foldBatchNorm(model);
+  // layers are reported by node name: unnamed layers get their labels (graph/layers.ts) as names
+  const labelled = labelNodes(model);
+  const canon = opts.canonize === false ? { model: labelled, folded: [] } : foldBatchNorm(labelled);
   const m = upgradeOpset(canon.model);
   const g = m.graph;
   if (g.inputs.length !== 1) throw new FlipguardError(`LRP needs a model with exactly one data input, but it has ${g.inputs.length}; use a single-input classifier.`);
@@ -334,14 +336,14 @@ export async function lrpScores(model: Model, opts: LrpOptions): Promise<Scores>
   const comp = lrpComposite(opts);
   const layers = computeLayers(model);
   const rg = relevanceGraph(model, {
-    composite: comp, epsilon: opts.epsilon, layers: layers.map((l) => l.node.name),
+    composite: comp, epsilon: opts.epsilon, layers: layers.map((l) => l.label),
     outputs: { weights: unit !== 'neuron', neurons: unit === 'neuron' ? 'batch-sum' : 'none', conservation: true },
   });
   const ref = await referenceSet(model, opts.data, { total: opts.images ?? ANALYSIS_DEFAULTS.referenceImages, seed: opts.seed ?? ANALYSIS_DEFAULTS.seed, correctOnly: opts.correctOnly, runtime: opts.runtime });
   const targets = start === 'true' ? Array.from(ref.data.y) : ref.predicted;
   const run = await runRelevance(rg, ref.data.x, ref.data.shape, targets, { batch: opts.batch, runtime: opts.runtime });
   const out: LayerScores[] = layers.map((l) => {
-    const name = l.node.name;
+    const name = l.label;
     if (unit === 'neuron') return { name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from(run.neurons.get(name)!) };
     const w = run.weights.get(name)!;
     if (unit === 'weight') return { name, op: l.node.opType, unit: 'weight' as const, scores: Array.from(w) };

@@ -9,16 +9,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { FlipguardError } from '../errors.js';
-import { opSet } from '../graph/ops/index.js';
-import { consumers } from '../graph/builder.js';
-import type { Model, Node } from '../graph/types.js';
+import { computeLayers, type ComputeLayer } from '../graph/layers.js';
+import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
+
+// layer identity lives in graph/layers.ts; re-exported here because scores are keyed by it
+export { computeLayers, findLayer, findLayers, labelNodes, nodeLabel, type ComputeLayer } from '../graph/layers.js';
 
 export type ScoreUnit = 'channel' | 'neuron' | 'weight';
 
 export interface LayerScores {
-  /** Node name of the conv or dense (Gemm/MatMul) layer. */
+  /** Label of the conv or dense (Gemm/MatMul) layer (graph/layers.ts nodeLabel: its node name, or its output's name when unnamed). */
   name: string;
   op: string;
   unit: ScoreUnit;
@@ -30,65 +32,6 @@ export interface Scores {
   layers: LayerScores[];
   /** Extra facts about the estimate (e.g. heavy-tail diagnostics for Eq. 1). */
   info?: Record<string, unknown>;
-}
-
-/** A conv or dense layer with its weight tensor, as hardening and pruning see it. */
-export interface ComputeLayer {
-  node: Node;
-  /** 'conv' or 'dense'. */
-  kind: 'conv' | 'dense';
-  weight: string;
-  bias?: string;
-  /** Output channels (conv) or output neurons (dense). */
-  outChannels: number;
-  /** Whether the layer produces the model's output (directly or through shape-only ops). */
-  isOutput: boolean;
-}
-
-/** Ops after which a layer's output is still what the model outputs (registry field `keepsLayerOutput`). */
-const KEEPS_LAYER_OUTPUT = opSet((r) => !!r.keepsLayerOutput);
-
-/**
- * The conv and dense layers of a model in graph order, with their weights. Dense means Gemm, or
- * MatMul with a constant 2-D weight (+ a following Add for the bias).
- */
-export function computeLayers(model: Model): ComputeLayer[] {
-  const g = model.graph;
-  const out: ComputeLayer[] = [];
-  const cons = consumers(g);
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const passThrough = KEEPS_LAYER_OUTPUT;
-  const reachesOutput = (value: string, depth = 0): boolean => {
-    if (outputs.has(value)) return true;
-    if (depth > 4) return false;
-    return (cons.get(value) ?? []).some((n) => (passThrough.has(n.opType) || (n.opType === 'Add' && g.initializers.has(n.inputs[1]))) && reachesOutput(n.outputs[0], depth + 1));
-  };
-  for (const n of g.nodes) {
-    if (n.opType === 'Conv') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w) continue;
-      out.push({ node: n, kind: 'conv', weight: w.name, bias: n.inputs[2] || undefined, outChannels: w.dims[0], isOutput: reachesOutput(n.outputs[0]) });
-    } else if (n.opType === 'Gemm') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w || w.dims.length !== 2) continue;
-      const transB = n.attributes.transB?.type === 'int' ? n.attributes.transB.value : 0;
-      out.push({ node: n, kind: 'dense', weight: w.name, bias: n.inputs[2] || undefined, outChannels: transB ? w.dims[0] : w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
-    } else if (n.opType === 'MatMul') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w || w.dims.length !== 2) continue;
-      const add = (cons.get(n.outputs[0]) ?? []).find((c) => c.opType === 'Add' && g.initializers.has(c.inputs[1]));
-      out.push({ node: n, kind: 'dense', weight: w.name, bias: add?.inputs[1], outChannels: w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
-    }
-  }
-  return out;
-}
-
-/** Finds a layer by node name or throws a clear error listing the layers. */
-export function findLayer(model: Model, name: string): ComputeLayer {
-  const layers = computeLayers(model);
-  const l = layers.find((x) => x.node.name === name);
-  if (!l) throw new FlipguardError(`No conv or dense layer named "${name}"; the model's layers are ${layers.map((x) => x.node.name).join(', ')}.`);
-  return l;
 }
 
 /** Per-output-channel view of a weight tensor: for each channel, the flat indices of its weights. */
@@ -111,7 +54,7 @@ export function l1Scores(model: Model): Scores {
       const w = model.graph.initializers.get(l.weight)!.data as Float32Array;
       const idx = channelWeightIndices(model, l);
       const scores = Array.from({ length: l.outChannels }, (_, c) => { let s = 0; for (const i of idx(c)) s += Math.abs(w[i]); return s; });
-      return { name: l.node.name, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
+      return { name: l.label, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
     }),
   };
 }
@@ -121,7 +64,7 @@ export function magnitudeScores(model: Model): Scores {
   return {
     method: 'magnitude',
     layers: computeLayers(model).map((l) => ({
-      name: l.node.name, op: l.node.opType, unit: 'weight' as const,
+      name: l.label, op: l.node.opType, unit: 'weight' as const,
       scores: Array.from(model.graph.initializers.get(l.weight)!.data as Float32Array, (v) => Math.abs(v)),
     })),
   };
@@ -133,9 +76,9 @@ export function randomScores(model: Model, opts: { seed?: number; unit?: 'channe
   return {
     method: 'random',
     layers: computeLayers(model).map((l) => {
-      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? DEFAULT_SAMPLE_SEED, l.node.name));
+      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? DEFAULT_SAMPLE_SEED, l.label));
       const n = unit === 'weight' ? model.graph.initializers.get(l.weight)!.data.length : l.outChannels;
-      return { name: l.node.name, op: l.node.opType, unit: unit === 'weight' ? 'weight' as const : l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
+      return { name: l.label, op: l.node.opType, unit: unit === 'weight' ? 'weight' as const : l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
     }),
   };
 }
