@@ -8,7 +8,7 @@
  * in ONNX layout.
  */
 import { readFileSync } from 'node:fs';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { computeLayers, type ComputeLayer } from '../graph/layers.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -83,11 +83,92 @@ export function randomScores(model: Model, opts: { seed?: number; unit?: 'channe
   };
 }
 
-/** Indices of the `k` largest scores, highest first; ties broken by lower index (deterministic). */
+/**
+ * The ranking rule every selection by score uses (hardening's protected units, pruning's kept
+ * channels, `rank --top`, top-k overlaps): higher scores rank first, a NaN score ranks as −∞ (an
+ * unknown importance is the least important; it ties with −∞), and ties go to the lower index. Scores
+ * files store NaN as null (JSON has no NaN); readScores turns null back into NaN.
+ */
+export function rankKey(v: number): number {
+  return Number.isNaN(v) ? -Infinity : v;
+}
+
+/** Indices of the `k` largest scores by rankKey, highest first; ties go to the lower index. */
 export function topK(scores: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => (scores[b] - scores[a]) || (a - b));
+  const key = Float64Array.from(idx, (i) => rankKey(scores[i]));
+  // −∞ − (−∞) and ∞ − ∞ are NaN: equal keys fall through to the index
+  idx.sort((a, b) => (key[b] - key[a]) || (a - b));
   return idx.slice(0, Math.max(0, Math.min(k, idx.length)));
+}
+
+/** Indices of the `k` highest scores, returned ascending; ties go to the lower index. */
+export function topIndices(scores: ArrayLike<number>, k: number): number[] {
+  return globalTop([scores], k)[0];
+}
+
+/** The k-th smallest value (0-based) of `a`, reordering `a` (iterative quickselect, Hoare partition). */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as pivot
+    let x = a[lo], y = a[mid], z = a[hi];
+    if (x > y) [x, y] = [y, x];
+    if (y > z) { y = z; if (x > y) y = x; }
+    const pivot = y;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/**
+ * Global top-k over several score lists by rankKey (ties go to the earlier list, then the lower
+ * index): returns, per list, the chosen indices ascending. Linear time (quickselect for the
+ * threshold), so it handles tens of millions of weights.
+ */
+export function globalTop(lists: readonly ArrayLike<number>[], k: number): number[][] {
+  const n = lists.reduce((s, l) => s + l.length, 0);
+  const out = lists.map(() => [] as number[]);
+  if (k <= 0 || n === 0) return out;
+  if (k >= n) return lists.map((l) => Array.from({ length: l.length }, (_, i) => i));
+  const all = new Float64Array(n);
+  let o = 0;
+  for (const l of lists) for (let i = 0; i < l.length; i++) all[o++] = rankKey(l[i]);
+  const t = kthSmallest(Float64Array.from(all), n - k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (all[i] > t) above++;
+  let ties = k - above;
+  o = 0;
+  lists.forEach((l, li) => {
+    const dst = out[li];
+    for (let i = 0; i < l.length; i++, o++) {
+      const v = all[o];
+      if (v > t) dst.push(i);
+      else if (v === t && ties > 0) { dst.push(i); ties--; }
+    }
+  });
+  return out;
+}
+
+/**
+ * A ratio option: the share of the ranked units a transform acts on (hardening: protected,
+ * pruning: removed from each layer), a number from 0 to 1 inclusive — 0 acts on none, 1 on all
+ * (pruning still keeps `minKeep` channels per layer). Throws a FlipguardError naming the option field.
+ */
+export function checkRatio(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new FlipguardError(`The ${opt(field)} must be a share from 0 to 1 inclusive (e.g. 0.15 for 15%), got ${String(value)}.`);
+  }
+  return value;
 }
 
 /** Reads a scores JSON file written by `flipguard rank --json`. */
@@ -99,8 +180,14 @@ export function readScores(path: string): Scores {
     throw new FlipguardError(`Cannot read scores from "${path}" (${(e as Error).message.split('\n')[0]}); give a file written by "flipguard rank --json".`);
   }
   const s = parsed as Scores;
-  if (!s || typeof s.method !== 'string' || !Array.isArray(s.layers) || s.layers.some((l) => typeof l.name !== 'string' || !Array.isArray(l.scores))) {
+  if (!s || typeof s.method !== 'string' || !Array.isArray(s.layers) || s.layers.some((l) => !l || typeof l.name !== 'string' || !Array.isArray(l.scores))) {
     throw new FlipguardError(`"${path}" is not a scores file (expected {"method", "layers": [{"name", "op", "unit", "scores"}]}); give a file written by "flipguard rank --json".`);
+  }
+  for (const l of s.layers) {
+    // JSON writes NaN as null: read it back as NaN (it ranks lowest, see rankKey)
+    const bad = l.scores.findIndex((v) => v !== null && typeof v !== 'number');
+    if (bad >= 0) throw new FlipguardError(`Score ${bad} of layer "${l.name}" in "${path}" is ${JSON.stringify(l.scores[bad])}, not a number; give a file written by "flipguard rank --json".`);
+    l.scores = l.scores.map((v) => (v === null ? Number.NaN : v));
   }
   return s;
 }

@@ -53,7 +53,7 @@ import { numel } from '../graph/dtype.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
 import { computeLayers, nodeLabel } from '../graph/layers.js';
-import { layerScores, topK, type Scores } from '../analysis/scores.js';
+import { checkRatio, layerScores, topIndices, type Scores } from '../analysis/scores.js';
 
 export interface PruneChannelsOptions {
   /**
@@ -61,9 +61,9 @@ export interface PruneChannelsOptions {
    * paper A's Eq. (1) vulnerability, or `l1Scores`). Layers are matched by label (graph/layers.ts: node name, or output name of an unnamed node).
    */
   scores: Scores;
-  /** Fraction p_conv ∈ [0, 1) of output channels removed from every conv layer (⌊p·C⌋ channels). */
+  /** Fraction p_conv ∈ [0, 1] of output channels removed from every conv layer (⌊p·C⌋ channels, keeping minKeep). */
   conv: number;
-  /** Fraction p_fc ∈ [0, 1) of neurons removed from every hidden dense layer (never the output layer). */
+  /** Fraction p_fc ∈ [0, 1] of neurons removed from every hidden dense layer (never the output layer; keeping minKeep). */
   fc: number;
   /** Channels every layer keeps at least (whole number ≥ 1; default 1). */
   minKeep?: number;
@@ -491,12 +491,6 @@ export function sliceAxis(t: Tensor, axis: number, keep: readonly number[]): Ten
   return { name: t.name, dataType: t.dataType, dims: nd, data: dst };
 }
 
-function checkRatio(v: unknown, what: string): number {
-  check(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1,
-    () => `The ${what} pruning ratio must be a number in [0, 1), got ${String(v)}; pass e.g. 0.1 to remove 10% of the channels of each layer.`);
-  return v as number;
-}
-
 /** Number of channels removed from a layer of `c` channels at ratio `p` (⌊p·c⌋, keeping `minKeep`). */
 export function channelsToRemove(c: number, p: number, minKeep = 1): number {
   return Math.max(0, Math.min(Math.floor(p * c + 1e-9), c - minKeep));
@@ -506,10 +500,11 @@ export function channelsToRemove(c: number, p: number, minKeep = 1): number {
  * Removes the least important ⌊p·C⌋ output channels of every conv layer (p = `conv`) and neurons
  * of every hidden dense layer (p = `fc`), slicing every tensor that reads them (see the module
  * comment for what is followed, and how residual and concat structures are handled). Ties in the
- * scores keep the lower channel index. Ratio 0 returns a model with identical initializers.
+ * scores keep the lower channel index and NaN scores rank lowest (analysis/scores.ts rankKey, the
+ * rule hardening uses). Ratio 0 returns a model with identical initializers.
  *
- * Throws a FlipguardError for a ratio outside [0, 1), a `minKeep` that is not a whole number ≥ 1,
- * scores naming a layer the model does not have or holding non-finite values, `layers` naming an
+ * Throws a FlipguardError for a ratio outside [0, 1] (checkRatio), a `minKeep` that is not a whole
+ * number ≥ 1, scores naming a layer the model does not have or holding infinite values, `layers` naming an
  * unknown, non-conv/dense or output layer, and (with `skipUnprunable: false`) a layer that would
  * lose channels but cannot be sliced safely.
  */
@@ -584,19 +579,22 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
     if (r > 0) {
       const per = members.map((m) => {
         const s = layerScores(scores, nodeLabel(m.node), c);
-        check(s.every((v) => typeof v === 'number' && Number.isFinite(v)), () => `The ${scores.method} scores for layer "${nodeLabel(m.node)}" contain values that are not finite numbers; recompute them.`);
+        // NaN is allowed and ranks lowest (rankKey); ±∞ would void a residual group's normalisation
+        check(s.every((v) => typeof v === 'number' && v !== Infinity && v !== -Infinity), () => `The ${scores.method} scores for layer "${nodeLabel(m.node)}" contain values that are not numbers or are infinite; recompute them.`);
         return s;
       });
       let combined: number[];
       if (per.length === 1) combined = per[0];
       else {
         const norm = per.map((s) => {
-          const mean = s.reduce((acc, v) => acc + Math.abs(v), 0) / s.length;
+          // mean |s| over the scores that are numbers (a NaN member score makes the channel's combined score NaN: lowest)
+          const known = s.filter((v) => !Number.isNaN(v));
+          const mean = known.reduce((acc, v) => acc + Math.abs(v), 0) / (known.length || 1);
           return mean > 0 ? s.map((v) => v / mean) : s;
         });
         combined = Array.from({ length: c }, (_, i) => (groupScore === 'max' ? Math.max(...norm.map((s) => s[i])) : norm.reduce((acc, s) => acc + s[i], 0)));
       }
-      kept = topK(combined, c - r).sort((x, y) => x - y);
+      kept = topIndices(combined, c - r);
       keep.set(root, kept);
     }
     const keptSet = new Set(kept);
