@@ -189,7 +189,7 @@ export interface CompositeHooks {
  *   (sigmoid(x) in SiLU, the squeeze-excitation scale, a normalising denominator) is a gate held
  *   constant, so all relevance flows through the other operand and layers reached only through
  *   gates get no relevance.
- * An op without a role on the path is an error naming it (thrown by `check`, before any graph is built).
+ * An op without a role that relevance reaches is an error naming it.
  */
 export function compositeOverride(h: CompositeHooks): NodeOverride {
   const nonNeg = new Map<string, boolean>();
@@ -257,7 +257,7 @@ export function compositeOverride(h: CompositeHooks): NodeOverride {
     const acc = (prev: string | undefined, v: string, sign: 1 | -1) => (prev === undefined ? (sign === 1 ? v : e.neg(v)) : sign === 1 ? e.add(prev, v) : e.sub(prev, v));
     const times = (mod: Modifier, v: string, d: string) => (mod === 'ones' ? d : typeof mod === 'object' ? e.scale(d, mod.fill) : e.mul(v, d));
     for (const p of parts) {
-      const [dx, dw] = c.rule.backward({ ...c, node: { ...n, inputs: [p.xi, p.wi] }, gradOutputs: [s], needs: [want.input, want.weights] });
+      const [dx, dw] = c.rule!.backward({ ...c, node: { ...n, inputs: [p.xi, p.wi] }, gradOutputs: [s], needs: [want.input, want.weights] });
       if (want.input && dx) rIn = acc(rIn, times(p.t.input, p.xi, dx), p.t.sign);
       if (want.weights && dw) rW = acc(rW, times(p.t.weight, p.wi, dw), p.t.sign);
     }
@@ -266,21 +266,23 @@ export function compositeOverride(h: CompositeHooks): NodeOverride {
     return { rIn, rW };
   };
 
+  const noRule = (n: Node) =>
+    new FlipguardError(`No LRP rule for op ${n.opType} (node "${n.name}") on the path from the input to the logits; LRP supports the ops whose record in src/graph/ops/ has an lrp role and a vjp rule.`);
   return {
-    check(n) {
-      if (!lrpRole(n)) {
-        throw new FlipguardError(`No LRP rule for op ${n.opType} (node "${n.name}") on the path from the input to the logits; LRP supports the ops whose record in src/graph/ops/ has an lrp role.`);
-      }
-    },
+    // a node without a role (or rule) is an error only when relevance reaches it: a gate's branch
+    // (e.g. the Pow and Sqrt of a normalising denominator) gets none
+    requireRules: false,
     backward(c0) {
       const n = c0.node;
+      const role = lrpRole(n);
+      if (!role || !c0.rule) throw noRule(n);
       const c: OverrideContext = {
         ...c0,
         fail: (problem, fix = 'remove the op from the path or re-export the model') =>
           new FlipguardError(`Cannot propagate relevance through node "${n.name}" (${n.opType}): ${problem}; ${fix}.`),
       };
       const e = c.e;
-      const role = lrpRole(n)!;
+      const rule0 = c0.rule;
       const rOut = c.gradOutputs;
       const none = n.inputs.map((): string | undefined => undefined);
       if (role === 'linear') {
@@ -303,10 +305,10 @@ export function compositeOverride(h: CompositeHooks): NodeOverride {
       } else if (n.opType === 'Div' && actIn[1]) {
         throw new FlipguardError(`Node "${n.name}" (Div) divides by a computed value that is not computed from its numerator, which no LRP rule covers; LRP supports division by constants and normalising denominators.`);
       }
-      if (role === 'route') return c.rule.backward({ ...c, needs: actIn });
+      if (role === 'route') return rule0.backward({ ...c, needs: actIn });
       // 'norm' and 'gate': the ε-rule of the op itself
       const s = like(c, e.div(rOut[0]!, stabilised(c, n.outputs[0], h.epsilon)), n.outputs[0]);
-      const g = c.rule.backward({ ...c, gradOutputs: [s, ...n.outputs.slice(1).map(() => undefined)], needs: actIn });
+      const g = rule0.backward({ ...c, gradOutputs: [s, ...n.outputs.slice(1).map(() => undefined)], needs: actIn });
       return n.inputs.map((x, i) => (actIn[i] && g[i] ? like(c, e.mul(x, g[i]!), x) : undefined));
     },
   };

@@ -91,16 +91,20 @@ export interface SeedHook {
  * each node is the override's.
  */
 export interface NodeOverride {
-  /** Called before shape inference for every node on a differentiated path; throws a FlipguardError for a node it cannot handle. */
-  check?(node: Node): void;
+  /**
+   * Whether every node on a differentiated path must have a vector-Jacobian rule before the sweep
+   * starts (default true). With false, `backward` sees `ctx.rule` undefined for a node without one
+   * and decides itself (LRP rejects such a node only when relevance reaches it).
+   */
+  requireRules?: boolean;
   /** Emits what flows back through ctx.node; one entry per input, as a rule returns (ctx.rule is the node's own rule). */
   backward(ctx: OverrideContext): (string | undefined)[];
 }
 
 /** What an override sees: a rule's context, the node's own rule and the differentiated region. */
 export interface OverrideContext extends RuleContext {
-  /** The node's vector-Jacobian rule from the registry (or a registered override). */
-  readonly rule: GradRule;
+  /** The node's vector-Jacobian rule from the registry (or a registered one); undefined only without `requireRules`. */
+  readonly rule: GradRule | undefined;
   /** Whether a value lies on a differentiated path (depends on a wrt value and reaches the target). */
   live(value: string): boolean;
   /** Records the static shape and type of a value the override emitted (rules it calls may read them); returns the value. */
@@ -166,10 +170,10 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
 
   // Phase 1, before shapes: every node on a differentiated path needs a rule.
   const wrtSet = new Set(opts.wrt);
-  const loose = reach(g.nodes, wrtSet, target, (n) => { const r = ruleFor(n); return r ? differentiableSlots(r, n) : n.inputs.map((_, i) => i); });
+  const slotsOf = (n: Node) => { const r = ruleFor(n); return r ? differentiableSlots(r, n) : n.inputs.map((_, i) => i); };
+  const loose = reach(g.nodes, wrtSet, target, slotsOf);
   for (const n of loose.active) {
-    hook?.override?.check?.(n);
-    if (!ruleFor(n)) {
+    if (!ruleFor(n) && hook?.override?.requireRules !== false) {
       const dom = n.domain && n.domain !== 'ai.onnx' ? ` from domain "${n.domain}"` : '';
       throw new FlipguardError(
         `No gradient rule for op ${n.opType}${dom} (node ${n.name ? `"${n.name}"` : 'without a name'}); differentiate only through supported ops or add a vjp rule to its record in src/graph/ops/${n.opType}.ts.`,
@@ -208,7 +212,7 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
   const nodes = [...b.nodes];
   // Phase 2, with types: the exact differentiated region (float values only).
   const isFloat = (v: string) => { const t = types.get(v); return t === undefined || isFloatType(t); };
-  const r = reach(nodes, wrtSet, target, (n) => differentiableSlots(ruleFor(n)!, n), isFloat);
+  const r = reach(nodes, wrtSet, target, slotsOf, isFloat);
   const live = (v: string) => v !== '' && r.fromWrt.has(v) && r.toTarget.has(v);
 
   if (opts.loss) {
@@ -251,10 +255,10 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
 
   for (let k = r.active.length - 1; k >= 0; k--) {
     const n = r.active[k];
-    const rule = ruleFor(n)!;
+    const rule = ruleFor(n);
     const gradOutputs = n.outputs.map((o) => (live(o) ? gradOf(o) : undefined));
     if (gradOutputs.every((x) => x === undefined)) continue;
-    const slots = new Set(differentiableSlots(rule, n));
+    const slots = new Set(slotsOf(n));
     const needs = n.inputs.map((inp, i) => slots.has(i) && live(inp));
     if (!needs.some(Boolean)) continue;
     e.prefix = `grad/${n.name || n.opType}/`;
@@ -271,7 +275,7 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
         ...ctx, rule, live,
         declare: (v, shape, type = DataType.FLOAT) => { shapes.set(v, [...shape]); types.set(v, type); return v; },
       })
-      : rule.backward(ctx);
+      : rule!.backward(ctx);
     res.forEach((gname, i) => {
       if (gname === undefined || !needs[i]) return;
       const l = contribs.get(n.inputs[i]);

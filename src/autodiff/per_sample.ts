@@ -206,7 +206,8 @@ function rowsOverride(index: string, rowImage: readonly number[], batchValues: R
     backward(c) {
       const n = c.node;
       const outputs = n.outputs.map((o, i) => (n.opType === 'MaxPool' && i === 1 ? rowIndices(c, n) : toRows(c, o)));
-      return c.rule.backward({ ...c, node: { ...n, inputs: n.inputs.map((v) => toRows(c, v)), outputs } });
+      // requireRules is on: every node the sweep visits has a rule
+      return c.rule!.backward({ ...c, node: { ...n, inputs: n.inputs.map((v) => toRows(c, v)), outputs } });
     },
   };
 }
