@@ -10,8 +10,8 @@
  *   layer entirely) + EDAC layer with detection intervals (cases A–E). edac.ts.
  * - `edac-nointervals`: the same without intervals (a ≠ b → min; other channels only NaN → 0).
  * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0,
- *   or clamped with `rangeMode: 'saturate'`), at the conv output (`placement: 'paper'`, edac.ts) or
- *   behind the batch norm / batch norm + ReLU so onnxruntime keeps its fusions (range.ts).
+ *   or clamped with `rangeMode: 'saturate'`), behind the batch norm (default) or batch norm + ReLU
+ *   so onnxruntime keeps its fusions (range.ts), or at the conv output (`placement: 'paper'`, edac.ts).
  * - `foldBn` (any method): batch norm folded into the conv first (analysis/canonize.ts).
  * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
  * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
@@ -53,7 +53,7 @@ import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
-import { DEFAULT_RATIO } from '../defaults.js';
+import { DEFAULT_PLACEMENT, DEFAULT_RATIO } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
 export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons'];
@@ -106,9 +106,9 @@ export interface HardenOptions {
    */
   rangeMode?: RangeMode;
   /**
-   * ranger: where the range check sits — 'paper' (conv output, before batch norm), 'after-bn'
-   * (behind the batch norm: keeps Conv+BN fused, also checks faults in the batch-norm parameters;
-   * exact on flipguard's zoo models, but not yet on PyTorch exports, see the README) or 'after-act' (behind batch norm and
+   * ranger: where the range check sits — 'after-bn' (default, DEFAULT_PLACEMENT: behind the batch
+   * norm, which keeps Conv+BN fused and also checks faults in the batch-norm parameters), 'paper'
+   * (paper A: conv output, before batch norm) or 'after-act' (behind batch norm and
    * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
    * for 'zero'). See range.ts.
    */
@@ -178,10 +178,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
 
   const rangeMode = opts.rangeMode ?? 'zero';
-  // 'paper' stays the default: 'after-bn' protects much better at high BER on vgg11-mnist (drop at
-  // 1e-4: 0.7 pp vs 34 pp, bench/RESULTS.md) but changes fault-free outputs of the PyTorch exports in
-  // ../shared/interop (the validation before writing refuses them), so it is opt-in until fixed
-  const placement = opts.placement ?? 'paper';
+  // ranger only: the other methods place their stage at the conv output (checked below)
+  const placement = opts.placement ?? (method === 'ranger' ? DEFAULT_PLACEMENT : 'paper');
   const rangeBounds = opts.rangeBounds ?? 'channel';
   if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
