@@ -53,6 +53,8 @@ import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
+import { permuteChannels } from '../prune/structured.js';
+import { intervalsInOriginalOrder } from './side-by-side.js';
 import { DEFAULT_PLACEMENT, DEFAULT_RATIO } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
@@ -122,6 +124,14 @@ export interface HardenOptions {
    * and any given intervals refer to the folded (post-BN) output.
    */
   foldBn?: boolean;
+  /**
+   * edac, edac-nointervals, tmr-channels: reorder each layer's output channels (and what reads them)
+   * so that its protected channels sit side by side and the stage works on contiguous slices
+   * (side-by-side.ts; default false). The consumers then sum their input channels in another order:
+   * fault-free logits agree with the original's to float rounding (bit for bit with the equally
+   * reordered original), not bit for bit.
+   */
+  sideBySide?: boolean;
 }
 
 /** One layer of a hardening report. */
@@ -150,6 +160,8 @@ export interface HardenReport {
   intervals?: { source: 'given' | 'profiled'; images?: number; margin: number };
   /** tmr-weights: the stored triples (for voteWeights and campaigns). */
   weights?: WeightTriple[];
+  /** sideBySide: the layers whose channels were reordered and their orders (order[j] = original channel now at j). */
+  reordered?: Record<string, number[]>;
 }
 
 export interface HardenResult {
@@ -185,6 +197,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
   if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
   if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The ${opt('placement')} applies to ranger only; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
   if (opts.foldBn) {
@@ -201,7 +214,14 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       intervals = opts.intervals;
       intervalInfo = { source: 'given', margin };
     } else if (opts.data) {
-      intervals = await profileIntervals(model, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      // side by side reorders the consumers' sums: profile on the reordered model, so that its own
+      // values set the bounds (the same channels are chosen with or without intervals)
+      const orders = opts.sideBySide && method === 'edac'
+        ? edacTransform(model, { ratio, scores: opts.scores, useIntervals: false, protectOutput: opts.protectOutput, method, sideBySide: true }).reordered
+        : undefined;
+      const target = orders ? permuteChannels(model, new Map(Object.entries(orders))).model : model;
+      intervals = await profileIntervals(target, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      if (orders) intervals = intervalsInOriginalOrder(intervals, orders);
       intervalInfo = { source: 'profiled', images: opts.data.count, margin };
     } else {
       throw new FlipguardError(`${method} needs detection intervals: pass intervals, or data (the training split) to profile them from.`);
@@ -214,6 +234,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   let unit: HardenReport['unit'] = 'channel';
   let weights: WeightTriple[] | undefined;
   let replicaMacs: HardenReport['replicaMacs'];
+  let reordered: Record<string, number[]> | undefined;
   const options: Record<string, unknown> = {};
   switch (method) {
     case 'ranger': {
@@ -232,19 +253,19 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       const r = edacTransform(model, {
         ratio, scores: opts.scores, intervals, useIntervals: method !== 'edac-nointervals',
         protectOutput: opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
-        outside, margin, method,
+        outside, margin, method, sideBySide: opts.sideBySide,
       });
       Object.assign(options, {
         protectOutput: opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
         ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside, margin }),
       });
-      ({ model: out, layers, stages } = r);
+      ({ model: out, layers, stages, reordered } = r);
       break;
     }
     case 'tmr-channels': {
-      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero });
+      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero, sideBySide: opts.sideBySide });
       Object.assign(options, { protectOutput: opts.protectOutput ?? true, allDiffer: opts.allDiffer ?? 'min', nanToZero: opts.nanToZero ?? true });
-      ({ model: out, layers, stages } = r);
+      ({ model: out, layers, stages, reordered } = r);
       break;
     }
     case 'tmr-weights': {
@@ -269,6 +290,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   }
 
   if (opts.foldBn) options.foldBn = true;
+  if (opts.sideBySide) options.sideBySide = true;
   const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);
   const protectedBy: Record<string, number> = {};
   for (const l of layers) protectedBy[l.name] = l.protected;
@@ -288,6 +310,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
       memoryOverhead: before ? addedParameters / before : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
+      ...(reordered ? { reordered } : {}),
     },
   };
 }
@@ -300,9 +323,11 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
  * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
  * on models with non-trivial batch norm its logits agree to float rounding only).
  */
-export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals']): { fidelity: Fidelity; runtime: RuntimeOptions } {
+export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals'], reordered?: HardenReport['reordered']): { fidelity: Fidelity; runtime: RuntimeOptions } {
   const exact: RuntimeOptions = { optimization: 'disabled' };
   if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
+  // reordered consumers sum in another order: the same top-1, logits to float rounding
+  if (reordered) return { fidelity: 'top1', runtime: exact };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }
@@ -317,7 +342,7 @@ export async function validateHardened(original: Model, result: HardenResult, im
   const n = Math.min(4, images.count);
   const per = images.shape.reduce((a, b) => a * b, 1);
   const few = { x: images.x.subarray(0, n * per), shape: images.shape, count: n };
-  const f = hardenFidelity(result.report.method, result.report.intervals);
+  const f = hardenFidelity(result.report.method, result.report.intervals, result.report.reordered);
   return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...f.runtime }, what: `${result.report.method}-hardened` });
 }
 
