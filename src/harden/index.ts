@@ -44,7 +44,7 @@ import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { validateTransformed, type Fidelity, type Validation } from './validate.js';
 import type { ImageSet } from '../runtime/evaluate.js';
-import { checkRatio, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { checkRatio, hardenedInfo, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
@@ -321,13 +321,15 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
  * disabled — edac and ranger only on images inside their intervals, i.e. when the intervals were
  * profiled on the validation images' set, else only that the model runs; tmr-weights keeps the
  * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
- * on models with non-trivial batch norm its logits agree to float rounding only).
+ * on models with non-trivial batch norm its logits agree to float rounding only). `rounded`: the
+ * model was rebuilt with other float arithmetic first (foldBn, sideBySide), so every method keeps
+ * only the top-1 (logits agree to rounding).
  */
-export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals'], reordered?: HardenReport['reordered']): { fidelity: Fidelity; runtime: RuntimeOptions } {
+export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals'], rounded = false): { fidelity: Fidelity; runtime: RuntimeOptions } {
   const exact: RuntimeOptions = { optimization: 'disabled' };
   if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
-  // reordered consumers sum in another order: the same top-1, logits to float rounding
-  if (reordered) return { fidelity: 'top1', runtime: exact };
+  // folded batch norms, reordered consumers: other float arithmetic — the same top-1, logits to rounding
+  if (rounded) return { fidelity: 'top1', runtime: exact };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }
@@ -342,7 +344,8 @@ export async function validateHardened(original: Model, result: HardenResult, im
   const n = Math.min(4, images.count);
   const per = images.shape.reduce((a, b) => a * b, 1);
   const few = { x: images.x.subarray(0, n * per), shape: images.shape, count: n };
-  const f = hardenFidelity(result.report.method, result.report.intervals, result.report.reordered);
+  const rounded = !!result.report.reordered || hardenedInfo(result.model)?.options.foldBn === true;
+  const f = hardenFidelity(result.report.method, result.report.intervals, rounded);
   return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...f.runtime }, what: `${result.report.method}-hardened` });
 }
 
