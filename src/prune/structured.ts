@@ -613,8 +613,41 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
   return { model: keep.size ? rewrite(model, a, keep) : model, removed, skipped };
 }
 
-/** Applies the kept-channel sets to a copy of the model. */
-function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>): Model {
+/**
+ * Reorders the output channels of layers: `orders` maps a layer (node name) to the new order of
+ * its C channels (order[j] = the channel now at position j, a permutation of 0…C−1). Everything
+ * that reads them follows exactly as in pruning (batch norms, consumers' input channels, constants
+ * broadcast against them, flattened dense inputs), so the model computes the same function with
+ * those values permuted. (A consumer conv then sums its input channels in another order: outputs
+ * agree to float rounding, not bit for bit.) Only layers pruning could slice on their own are
+ * reordered — not the output layer, not a member of a residual group, not a layer whose channels
+ * reach an op channels cannot be followed through or a depthwise conv (whose own channels would move
+ * too); the others are left as they are and not listed in `permuted`.
+ */
+export function permuteChannels(model: Model, orders: ReadonlyMap<string, readonly number[]>): { model: Model; permuted: string[] } {
+  const a = new ChannelAnalysis(model);
+  const intoDepthwise = new Set<number>();
+  for (const n of a.depthwise) {
+    const e = a.edits.get(n);
+    for (const sg of (e?.kind === 'depthwise' ? a.desc(e.input) : undefined) ?? []) if (sg.space !== null) intoDepthwise.add(a.root(sg.space));
+  }
+  const keep = new Map<number, number[]>();
+  const permuted: string[] = [];
+  for (const { root, members } of a.groups()) {
+    const order = members.length === 1 ? orders.get(label(members[0].node)) : undefined;
+    if (!order || groupInfo(a, members).status !== 'prunable' || intoDepthwise.has(root)) continue;
+    const c = members[0].channels;
+    check(order.length === c && new Set(order).size === c && order.every((i) => Number.isInteger(i) && i >= 0 && i < c),
+      () => `The channel order for layer "${label(members[0].node)}" must be a permutation of 0…${c - 1}.`);
+    if (order.every((i, j) => i === j)) continue;
+    keep.set(root, [...order]);
+    permuted.push(label(members[0].node));
+  }
+  return { model: keep.size ? rewrite(model, a, keep, 'permuted') : model, permuted };
+}
+
+/** Applies the kept-channel sets (or channel orders) to a copy of the model; a shared tensor gets a fresh `<name>.<suffix>`. */
+function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>, suffix = 'pruned'): Model {
   const src = model.graph;
   const g = copyGraph(src);
   const spaceKeep = (sp: number) => keep.get(a.root(sp));
@@ -639,7 +672,7 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>):
   const taken = new Set<string>([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
   const replaced = new Set<string>();
   const changed = new Map<string, number[]>(); // initializer name → new dims
-  const fresh = (base: string) => { let k = 1, nm = `${base}.pruned`; while (taken.has(nm)) nm = `${base}.pruned_${++k}`; taken.add(nm); return nm; };
+  const fresh = (base: string) => { let k = 1, nm = `${base}.${suffix}`; while (taken.has(nm)) nm = `${base}.${suffix}_${++k}`; taken.add(nm); return nm; };
 
   const tensorOf = (node: Node, idx: number): Tensor => g.initializers.get(node.inputs[idx])!;
   const put = (node: Node, idx: number, t: Tensor) => {
