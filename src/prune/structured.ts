@@ -634,14 +634,14 @@ export function permuteChannels(model: Model, orders: ReadonlyMap<string, readon
   const keep = new Map<number, number[]>();
   const permuted: string[] = [];
   for (const { root, members } of a.groups()) {
-    const order = members.length === 1 ? orders.get(label(members[0].node)) : undefined;
+    const order = members.length === 1 ? orders.get(nodeLabel(members[0].node)) : undefined;
     if (!order || groupInfo(a, members).status !== 'prunable' || intoDepthwise.has(root)) continue;
     const c = members[0].channels;
     check(order.length === c && new Set(order).size === c && order.every((i) => Number.isInteger(i) && i >= 0 && i < c),
-      () => `The channel order for layer "${label(members[0].node)}" must be a permutation of 0…${c - 1}.`);
+      () => `The channel order for layer "${nodeLabel(members[0].node)}" must be a permutation of 0…${c - 1}.`);
     if (order.every((i, j) => i === j)) continue;
     keep.set(root, [...order]);
-    permuted.push(label(members[0].node));
+    permuted.push(nodeLabel(members[0].node));
   }
   return { model: keep.size ? rewrite(model, a, keep, 'permuted') : model, permuted };
 }
