@@ -349,7 +349,7 @@ export function formatComparison(c: Comparison): string {
   const how = c.exhaustive ? 'every single bit flip of the unit once' : c.faults === null ? `BER ${c.ber.toExponential(1)}` : `${c.faults} fault${c.faults === 1 ? '' : 's'} per trial`;
   const lo = c.bits[0], hi = c.bits[c.bits.length - 1];
   const bits = c.bits.length === 32 ? 'all bits' : c.bits.length === 1 ? `bit ${lo}` : c.bits.length === hi - lo + 1 ? `bits ${lo}–${hi}` : `bits ${c.bits.join(',')}`;
-  return `${table}\n\nground truth: ${c.units.length} ${c.unit === 'weight' ? 'weights' : c.op === 'Conv' ? 'channels' : 'neurons'} of ${c.layer}, ${how}, ${bits}, ${c.trials} trials each on ${c.images} images (golden ${(c.goldenAccuracy * 100).toFixed(2)}%); ` +
+  return `${table}\n\nground truth: ${c.units.length} ${c.unit === 'weight' ? 'weights' : c.op === 'Conv' ? 'channels' : 'neurons'} of ${c.layer}, ${how}, ${bits}, ${c.trials} trial${c.trials === 1 ? '' : 's'} each on ${c.images} images (golden ${(c.goldenAccuracy * 100).toFixed(2)}%); ` +
     `mean drop ${mean.toFixed(3)} pp, max ${Math.max(...gt).toFixed(3)} pp, ${nonzero} of ${gt.length} units with a non-zero drop; ` +
     `split-half reliability (Spearman, even vs odd trials) ${c.splitHalf === null ? 'n/a' : c.splitHalf.toFixed(3)}` +
     (c.constantGroundTruth ? '\nwarning: the ground truth is constant (no fault changed a prediction), so every correlation is undefined (shown as 0); use --faults K or a higher BER.' : '');

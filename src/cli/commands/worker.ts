@@ -3,7 +3,7 @@ import { FlipguardError } from '../../errors.js';
 import { DEFAULT_BATCH, DEFAULT_LOCK_SECONDS } from '../../defaults.js';
 import type { OptionSpec } from '../args.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
-import { bold, writeJson } from '../output.js';
+import { bold, plural, writeJson } from '../output.js';
 import { formatTable } from '../table.js';
 
 /** The flags every queue-using command takes (inject, harden --sweep). */
@@ -53,11 +53,12 @@ export const workerCommand: Command = {
       lockSeconds: v['lock-seconds'] as number, idleExitSeconds: v['exit-when-idle'] as number | undefined, signal: controller.signal,
       onJob: (e) => {
         if (!announced && !v.quiet) { announced = true; process.stderr.write(`flipguard worker ${process.pid}: running campaign ${e.campaign}\n`); }
-        if (v.verbose) process.stderr.write(e.phase === 'start' ? `start BER ${e.ber} trial ${e.trial}\n` : `done BER ${e.ber} trial ${e.trial}: drop ${e.record!.accuracyDrop.toFixed(2)} pp, ${e.record!.millis.toFixed(0)} ms\n`);
+        if (v.verbose) process.stderr.write(e.phase === 'start' ? `start ${e.label}\n` : `done ${e.label}: ${e.detail}\n`);
       },
       onRefuse: (m) => process.stderr.write(`flipguard worker: refused a job: ${m}\n`),
     });
-    process.stdout.write(`${r.trials} trials run${r.refused ? `, ${r.refused} jobs refused` : ''} from queue "${v['queue-name']}" at ${redactUrl(url)}\n`);
+    const ran = [plural(r.trials, 'trial'), ...Object.entries(r.jobs).filter(([k]) => k !== 'trial').map(([k, n]) => plural(n, `${k} job`))].join(', ');
+    process.stdout.write(`${ran} run${r.refused ? `, ${plural(r.refused, 'job')} refused` : ''} from queue "${v['queue-name']}" at ${redactUrl(url)}\n`);
   },
 };
 
