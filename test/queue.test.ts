@@ -300,6 +300,34 @@ test('Redis queue: harden --sweep runs its campaigns on the queue with the singl
   }
 });
 
+test('Redis queue: rank --compare runs its ground truth on the queue with the single-process result', { skip: skipRedis, timeout: 240_000 }, async () => {
+  const redis = await startRedisServer();
+  try {
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'fg-compare-'));
+    const args = ['rank', lenet, '--compare', '--layer', 'conv2', '--ber', '1e-3', '--faults', '1', '--bits', '23-30', '--trials', '4', '--methods', 'l1,random', '--eval-limit', '200', '--threads', '1', '--quiet'];
+    const one = start([...args, '--json', join(dir, 'one.json')]);
+    // two workers: one job per channel of conv2 (16), shared between them
+    const workers = [0, 1].map(() => start(['worker', '--queue', url, '--model', lenet, '--threads', '1', '--quiet']));
+    const q = await start([...args, '--json', join(dir, 'q.json'), '--queue', url]).exit;
+    assert.equal(q.code, 0, q.err);
+    assert.equal((await one.exit).code, 0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    const ends = await Promise.all(workers.map((w) => w.exit));
+    const jobs = ends.reduce((n, e) => n + Number(/^0 trials, (\d+) groundtruth jobs? run/m.exec(e.out)?.[1] ?? 0), 0);
+    assert.equal(jobs, 16, ends.map((e) => e.out).join(''));
+    const single = readFileSync(join(dir, 'one.json'), 'utf8');
+    assert.equal(readFileSync(join(dir, 'q.json'), 'utf8'), single);
+    assert.ok(JSON.parse(single).groundTruth.some((d: number) => d > 0), 'some exponent flip changes a prediction');
+    // --queue belongs to --compare
+    const bad = run(['rank', lenet, '--method', 'l1', '--queue', url]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--queue only applies to "flipguard rank --compare"/);
+  } finally {
+    await redis.stop();
+  }
+});
+
 const tlsReady = !skipRedis && spawnSync('openssl', ['version']).status === 0;
 test('Redis queue over TLS (rediss://): trusted certificate works, an untrusted one is named', { skip: tlsReady ? false : 'no redis-server or openssl binary on PATH; install them (apt-get install redis-server openssl) to run the TLS queue test', timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-tls-'));

@@ -99,8 +99,8 @@ export async function checkRedis(url: string): Promise<void> {
   }
 }
 
-/** Identifies a campaign in the queue: a hash of its configuration (16 hex digits). */
-export function campaignId(config: CampaignConfig): string {
+/** Identifies a campaign in the queue: a hash of its configuration (plain data; 16 hex digits). */
+export function campaignId(config: object): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 

@@ -10,6 +10,8 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
+import { queueFromOptions, queueOptions } from './worker.js';
+import { basename } from 'node:path';
 
 const { split: _split, ...rankDataOptions } = dataOptions;
 
@@ -94,6 +96,7 @@ export const rankCommand: Command = {
     'compare-unit': { kind: 'string', arg: 'channel|weight', help: 'with --compare: fault whole channels, or a sample of single weights', choices: ['channel', 'weight'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },
     'eval-limit': { kind: 'int', arg: 'N', help: 'with --compare: evaluate on the first N test images (default all)' },
+    ...queueOptions,
     batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)', min: 1 },
     threads: threadsOption,
   },
@@ -108,7 +111,7 @@ export const rankCommand: Command = {
       start: v.start as 'predicted' | 'true', score: v.score as RankOptions['score'], merge: v.merge as RankOptions['merge'], q: v.q as number,
     };
     if (!v.compare) {
-      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit', 'exhaustive'] as const) {
+      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit', 'exhaustive', 'queue'] as const) {
         if (v[k] !== undefined) throw new FlipguardError(`--${k} only applies to "flipguard rank --compare"; add --compare or remove --${k}.`);
       }
       const method = v.method as RankMethod;
@@ -128,7 +131,7 @@ export const rankCommand: Command = {
       layer: v.layer as string, ber: v.ber as number, data: test, trials: v.trials as number, seed: v.seed as number,
       faults: v.faults as number | undefined, exhaustive: Boolean(v.exhaustive), bits: v.bits as string, unit: v['compare-unit'] as 'channel' | 'weight', sample: v.sample as number,
       methods: v.methods as RankMethod[] | undefined, rankData: train, images: v.images as number | undefined, rankSeed: v.seed as number, k: v.k as number | undefined,
-      batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined },
+      batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined }, queue: queueFromOptions(v, `${basename(positionals[0])} rank --compare ${v.layer as string}`),
       rankOptions: { ...common, images: undefined },
       onProgress: (done, total) => { bar ??= new Progress('ground truth', total, { quiet: Boolean(v.quiet) }); bar.update(done); },
     });
