@@ -53,6 +53,7 @@ import { numel } from '../graph/dtype.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
 import { computeLayers, layerScores, topK, type Scores } from '../analysis/scores.js';
+import { NameScope } from '../graph/editor.js';
 
 export interface PruneChannelsOptions {
   /**
@@ -641,10 +642,10 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>):
   const uses = new Map<string, number>();
   for (const n of src.nodes) for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
   const protectedNames = new Set([...src.outputs.map((o) => o.name), ...src.inputs.map((i) => i.name)]);
-  const taken = new Set<string>([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
+  const taken = new NameScope([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
   const replaced = new Set<string>();
   const changed = new Map<string, number[]>(); // initializer name → new dims
-  const fresh = (base: string) => { let k = 1, nm = `${base}.pruned`; while (taken.has(nm)) nm = `${base}.pruned_${++k}`; taken.add(nm); return nm; };
+  const fresh = (base: string) => taken.variant(`${base}.pruned`, (k) => `_${k + 1}`);
 
   const tensorOf = (node: Node, idx: number): Tensor => g.initializers.get(node.inputs[idx])!;
   const put = (node: Node, idx: number, t: Tensor) => {
