@@ -30,6 +30,7 @@
  * and only the layers after the golden activation cut before the faulted layer are re-run.
  */
 import { FlipguardError } from '../errors.js';
+import { arr, at, num, obj, str, type Obj } from '../util/validate.js';
 import type { Dataset } from '../data/index.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
@@ -467,6 +468,34 @@ export async function compareRankingsWith(model: Model, opts: CompareOptions): P
   const scores: Scores[] = [];
   for (const m of methods) scores.push(await opts.ranker(model, m, gt.unit));
   return compareWithGroundTruth(model, gt, scores, opts.k);
+}
+
+/**
+ * What a comparison JSON must hold for the report (files written before some fields existed lack
+ * the optional ones); a `Comparison` is one.
+ */
+export type ComparisonFile = Pick<Comparison, 'layer' | 'ber' | 'rows'> & Partial<Pick<Comparison, 'k' | 'op' | 'trials'>> & { unit?: string };
+
+/** Reads a comparison JSON (`flipguard rank --compare --json`); throws a FieldError naming the first bad field. */
+export function readComparisonFile(o: Obj): ComparisonFile {
+  const rows = arr(o.rows, 'rows', true).map((r, i) => {
+    const f = at('rows', i);
+    const ro = obj(r, f);
+    const row: CompareRow = {
+      method: str(ro.method, `${f}.method`),
+      spearman: num(ro.spearman, `${f}.spearman`, [-1, 1]),
+      kendall: num(ro.kendall, `${f}.kendall`, [-1, 1]),
+      topkOverlap: num(ro.topkOverlap, `${f}.topkOverlap`, [0, 1]),
+    };
+    if (ro.constant === true) row.constant = true;
+    return row;
+  });
+  const out: ComparisonFile = { layer: str(o.layer, 'layer'), ber: num(o.ber, 'ber', [0, 1]), rows };
+  if (o.k !== undefined && o.k !== null) out.k = num(o.k, 'k', [1, Number.MAX_SAFE_INTEGER]);
+  if (typeof o.op === 'string') out.op = o.op;
+  if (typeof o.unit === 'string') out.unit = o.unit;
+  if (typeof o.trials === 'number' && Number.isFinite(o.trials)) out.trials = o.trials;
+  return out;
 }
 
 /** A printable table of a comparison (one row per method, then the ground truth's summary). */
