@@ -143,7 +143,7 @@ export interface BerStats {
   meanAccuracy?: number;
   /** Optional: mean number of faults per trial. */
   meanFaults?: number;
-  /** Whether the margin rule cut the trials short (written by flipguard, not read). */
+  /** Optional: whether the margin rule cut the trials short. */
   stoppedEarly?: boolean;
 }
 
@@ -180,6 +180,7 @@ function readBerStats(v: unknown, f: string): BerStats {
   if (o.ci95Sdc !== undefined) s.ci95Sdc = pair(o.ci95Sdc, `${f}.ci95Sdc`);
   if (o.meanAccuracy !== undefined && o.meanAccuracy !== null) s.meanAccuracy = num(o.meanAccuracy, `${f}.meanAccuracy`, [0, 1]);
   if (o.meanFaults !== undefined && o.meanFaults !== null) s.meanFaults = num(o.meanFaults, `${f}.meanFaults`);
+  if (typeof o.stoppedEarly === 'boolean') s.stoppedEarly = o.stoppedEarly;
   return s;
 }
 

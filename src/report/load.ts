@@ -8,13 +8,14 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { readPartialInfo, recordProblem, runnerRecordRules } from '../campaign/records.js';
 import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
+import { readScoresFile } from '../analysis/scores.js';
 import { FlipguardError } from '../errors.js';
 import { FieldError, arr, at, isObj, num, numOrNull, obj, optStr, pair, str, type Obj } from '../util/validate.js';
 import {
   OVERHEAD_METRICS,
   type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine,
   type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
-  type RankScoresFile, type ReportInput, type ScoreUnit,
+  type ReportInput,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -76,28 +77,6 @@ function validateTrials(records: readonly unknown[], lineOf: (i: number) => stri
     cells.set(key, r);
     out.push(r);
   }
-  return out;
-}
-
-const UNITS: readonly ScoreUnit[] = ['channel', 'neuron', 'weight'];
-
-function validateScores(o: Obj): RankScoresFile {
-  const method = str(o.method, 'method');
-  const layers = arr(o.layers, 'layers', true).map((l, i) => {
-    const f = at('layers', i);
-    const lo = obj(l, f);
-    const unit = lo.unit;
-    if (typeof unit !== 'string' || !UNITS.includes(unit as ScoreUnit)) throw new FieldError(`${f}.unit`, `is ${JSON.stringify(unit)}, not one of ${UNITS.join(', ')}`);
-    const scores = arr(lo.scores, `${f}.scores`, true);
-    for (let j = 0; j < scores.length; j++) {
-      if (typeof scores[j] !== 'number' || !Number.isFinite(scores[j])) throw new FieldError(at(`${f}.scores`, j), 'is not a finite number');
-    }
-    return { name: str(lo.name, `${f}.name`), op: str(lo.op, `${f}.op`), unit: unit as ScoreUnit, scores: scores as number[] };
-  });
-  const out: RankScoresFile = { method, layers };
-  if (isObj(o.info)) out.info = o.info;
-  const variant = optStr(o.variant, 'variant');
-  if (variant !== undefined) out.variant = variant;
   return out;
 }
 
@@ -302,7 +281,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
         if (records.length === 0) throw new FlipguardError(`"${source}" is a campaign record file with no finished trials yet; let the campaign run, or leave the file out.`);
         return { kind, source, name, data: { header, records }, warnings: [] };
       }
-      case 'scores': return { kind, source, name, data: validateScores(doc) };
+      case 'scores': return { kind, source, name, data: readScoresFile(doc) };
       case 'harden': return { kind, source, name, data: validateHarden(doc) };
       case 'harden-sweep': return { kind, source, name, data: validateHardenSweep(doc) };
       case 'compare': return { kind, source, name, data: readComparisonFile(doc) };

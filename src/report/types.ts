@@ -5,6 +5,9 @@ export type { BerStats, CampaignSummaryFile };
 import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
 
 export type { CompareRow, CompareFile };
+import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
+
+export type { ScoreUnit, RankScoresFile };
 /**
  * Types of the files flipguard writes (the report's inputs) and of the combined report data
  * (`report.json`). Units follow the rest of flipguard:
@@ -45,19 +48,6 @@ export type CampaignTrialLine = TrialRecord;
 export interface CampaignRecordsFile {
   header: CampaignRecordsHeader;
   records: CampaignTrialLine[];
-}
-
-export type ScoreUnit = 'channel' | 'neuron' | 'weight';
-
-/**
- * Rank scores JSON (`flipguard rank --json`, see analysis/scores.ts): higher = more vulnerable.
- * Scores are in each layer's natural order (output channel, neuron, or flat weight index).
- */
-export interface RankScoresFile {
-  method: string;
-  layers: { name: string; op: string; unit: ScoreUnit; scores: number[] }[];
-  info?: Record<string, unknown>;
-  variant?: string;
 }
 
 /** One overhead figure of a hardened model. */

@@ -5,7 +5,7 @@ import {
   rank, compareRankings, formatComparison, topK, ANALYSIS_DEFAULTS as D, RANK_METHODS, COMPOSITE_NAMES, RULE_NAMES, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
   type RankMethod, type RankOptions, type Scores, type RobustOption,
 } from '../../analysis/index.js';
-import type { ScoreUnit } from '../../analysis/scores.js';
+import { scoresFile, type ScoreUnit } from '../../analysis/scores.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
@@ -14,13 +14,6 @@ import { queueFromOptions, queueOptions } from './worker.js';
 import { basename } from 'node:path';
 
 const { split: _split, ...rankDataOptions } = dataOptions;
-
-/** The `rank --json` document: exactly {method, layers: [{name, op, unit, scores}]} plus info when present. */
-export function scoresJson(s: Scores): Record<string, unknown> {
-  const out: Record<string, unknown> = { method: s.method, layers: s.layers.map((l) => ({ name: l.name, op: l.op, unit: l.unit, scores: l.scores })) };
-  if (s.info) out.info = s.info;
-  return out;
-}
 
 const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(3));
 
@@ -119,7 +112,7 @@ export const rankCommand: Command = {
       if (!v.quiet) process.stderr.write(`rank: ${method} on ${train.name} (${train.count} images)…\n`);
       const scores = await rank(model, { ...common, method, data: train, unit: v.unit as ScoreUnit | undefined });
       process.stdout.write(`${bold(method)} scores of ${visible(positionals[0])} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
-      if (v.json) writeJson(v.json as string, scoresJson(scores), outputs);
+      if (v.json) writeJson(v.json as string, scoresFile(scores), outputs);
       return;
     }
     if (!v.layer) throw new FlipguardError('flipguard rank --compare needs --layer NAME (a conv or dense layer; "flipguard info MODEL" lists them).');
