@@ -4,7 +4,7 @@
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type TensorData, type ValueInfo, type Dim } from './types.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
-import { Insertion, NameScope, type ConstantStore } from './editor.js';
+import { Insertion, NameScope, copyGraph, type ConstantStore } from './editor.js';
 
 export { A } from './attributes.js';
 export { copyGraph } from './editor.js';
