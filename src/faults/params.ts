@@ -5,6 +5,7 @@
  * the binary32 fault model.
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
+import { nodeLabel } from '../graph/layers.js';
 import { DataType, type Graph, type Model } from '../graph/types.js';
 
 export type { ParameterRole };
@@ -47,7 +48,7 @@ export function listParameters(model: Model): ParameterInfo[] {
   const g = model.graph;
   const live = liveValues(g);
   const order = new Map<string, number>();
-  g.nodes.forEach((n, i) => { const label = n.name || n.outputs[0] || `${n.opType}_${i}`; if (!order.has(label)) order.set(label, i); });
+  g.nodes.forEach((n, i) => { const label = nodeLabel(n, i); if (!order.has(label)) order.set(label, i); });
   const tensors = parameterTensors(model).filter((p) => p.dataType === DataType.FLOAT);
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const layerOf = new Map(layerNodes.map((n, i) => [n, i]));

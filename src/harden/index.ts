@@ -186,7 +186,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     (opts.onWarning ?? printWarning)(upgradeNotice(opset, defaultOpset(model)));
   }
   const ratio = opts.ratio ?? (method === 'ranger' ? 0 : DEFAULT_RATIO);
-  checkRatio(ratio);
+  checkRatio(ratio, 'ratio');
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
 
   const rangeMode = opts.rangeMode ?? 'zero';
