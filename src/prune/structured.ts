@@ -62,6 +62,7 @@ import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
 import { computeLayers, nodeLabel } from '../graph/layers.js';
 import { checkRatio, layerScores, topIndices, type Scores } from '../analysis/scores.js';
+import { NameScope } from '../graph/editor.js';
 
 export interface PruneChannelsOptions {
   /**
@@ -734,10 +735,10 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>, 
   const uses = new Map<string, number>();
   for (const n of src.nodes) for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
   const protectedNames = new Set([...src.outputs.map((o) => o.name), ...src.inputs.map((i) => i.name)]);
-  const taken = new Set<string>([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
+  const taken = new NameScope([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
   const replaced = new Set<string>();
   const changed = new Map<string, number[]>(); // initializer name → new dims
-  const fresh = (base: string) => { let k = 1, nm = `${base}.${suffix}`; while (taken.has(nm)) nm = `${base}.${suffix}_${++k}`; taken.add(nm); return nm; };
+  const fresh = (base: string) => taken.variant(`${base}.${suffix}`, (k) => `_${k + 1}`);
 
   const tensorOf = (node: Node, idx: number): Tensor => g.initializers.get(node.inputs[idx])!;
   const put = (node: Node, idx: number, t: Tensor) => {
