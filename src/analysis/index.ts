@@ -194,7 +194,7 @@ export {
 export { taylorScores, lossGradients, type TaylorOptions } from './taylor.js';
 export { averageRanks, spearman, kendallTauB, topkOverlap } from './correlation.js';
 export {
-  groundTruth, unitFaults, compareWithGroundTruth, formatComparison, unitScores,
-  type GroundTruth, type GroundTruthOptions, type CompareRow, type Comparison,
+  groundTruth, unitFaults, compareWithGroundTruth, formatComparison, unitScores, groundTruthJobs,
+  type GroundTruth, type GroundTruthJob, type GroundTruthSpec, type UnitResult, type GroundTruthOptions, type CompareRow, type Comparison,
 } from './groundtruth.js';
 export { textTable } from './format.js';

@@ -10,7 +10,7 @@ import { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, 
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
-import { writeJson, bold } from '../output.js';
+import { writeJson, bold, plural } from '../output.js';
 import { formatHalfWidth, formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
@@ -96,7 +96,7 @@ export const hardenCommand: Command = {
         onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
       });
       bar?.done();
-      process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${v.trials} trials per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
+      process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${plural(v.trials as number, 'trial')} per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
       if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
       return;
     }
