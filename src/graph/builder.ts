@@ -4,7 +4,7 @@
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type TensorData, type ValueInfo, type Dim } from './types.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
-import { Insertion, NameScope, type ConstantStore } from './editor.js';
+import { Insertion, NameScope, copyGraph, type ConstantStore } from './editor.js';
 
 export { A } from './attributes.js';
 export { copyGraph } from './editor.js';
@@ -134,6 +134,41 @@ export function producers(g: Graph): Map<string, Node> {
   const m = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) m.set(o, n);
   return m;
+}
+
+/**
+ * The initializer behind value `v`, following Identity nodes (PyTorch's exporter stores equal
+ * initializers once and feeds the other users through Identity: in squeezenet1_0 the zero bias of
+ * every fire module's expand3x3 conv is `Identity(expand1x1.bias)`); undefined for a computed value.
+ */
+export function storedValue(v: string, prod: ReadonlyMap<string, Node>, inits: ReadonlyMap<string, unknown>): string | undefined {
+  for (let hops = 0; hops < 16; hops++) {
+    if (inits.has(v)) return v;
+    const p = prod.get(v);
+    if (!p || p.opType !== 'Identity') return undefined;
+    v = p.inputs[0];
+  }
+  return undefined;
+}
+
+/**
+ * A copy of `g` whose nodes read initializers directly instead of through Identity chains (see
+ * storedValue), without the Identity nodes that are then unused; `g` itself when there are none.
+ * Outputs are unchanged (Identity is exact); transforms that slice or copy stored tensors see them.
+ */
+export function readInitializersDirectly(g: Graph): Graph {
+  const prod = producers(g);
+  const direct = new Map<string, string>();
+  for (const n of g.nodes) if (n.opType === 'Identity' && n.domain === '') {
+    const s = storedValue(n.outputs[0], prod, g.initializers);
+    if (s && s !== n.outputs[0]) direct.set(n.outputs[0], s);
+  }
+  if (!direct.size) return g;
+  const out = copyGraph(g);
+  for (const n of out.nodes) n.inputs = n.inputs.map((i) => direct.get(i) ?? i);
+  const used = new Set([...out.nodes.flatMap((n) => n.inputs), ...out.outputs.map((o) => o.name)]);
+  out.nodes = out.nodes.filter((n) => !(direct.has(n.outputs[0]) && !used.has(n.outputs[0])));
+  return out;
 }
 
 /** Map from value name to the nodes consuming it. */
