@@ -52,7 +52,7 @@ test('pruning and hardening choose the same channels from scores with NaN', asyn
     assert.ok(Number.isNaN(back.layers[0].scores[0]));
     assert.deepEqual(pruneChannels(model, { scores: back, conv: 0.5, fc: 0, layers: [conv1.label] }).removed, pruned.removed);
     writeFileSync(file, JSON.stringify({ ...scores, layers: [{ ...scores.layers[0], scores: ['1'] }] }));
-    assert.throws(() => readScores(file), (e: Error) => e instanceof FlipguardError && /Score 0 of layer .* not a number/.test(e.message));
+    assert.throws(() => readScores(file), (e: Error) => e instanceof FlipguardError && /is not a scores file \(its layers\[0\]\.scores\[0\] is "1", not a number \(or null for NaN\)\)/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

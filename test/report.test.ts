@@ -372,7 +372,7 @@ test('the files the report reads are the producers\' own types: written, read ba
   const dir = mkdtempSync(join(tmpdir(), 'fg-typed-'));
   const bad = join(dir, 'scores.json');
   writeFileSync(bad, JSON.stringify({ method: 'l1', layers: [{ name: 'conv1', op: 'Conv', unit: 'channel', scores: [1, 'x'] }] }));
-  assert.throws(() => readScores(bad), (e: unknown) => e instanceof FlipguardError && /^"[^"]+scores\.json" is not a scores file \(its layers\[0\]\.scores\[1\] is not a finite number\); give a file written by "flipguard rank --json"\.$/.test(e.message));
+  assert.throws(() => readScores(bad), (e: unknown) => e instanceof FlipguardError && /^"[^"]+scores\.json" is not a scores file \(its layers\[0\]\.scores\[1\] is "x", not a number \(or null for NaN\)\); give a file written by "flipguard rank --json"\.$/.test(e.message));
   writeFileSync(bad, JSON.stringify({ method: 'l1', layers: [{ name: 'conv1', op: 'Conv', unit: 'row', scores: [1] }] }));
   assert.throws(() => readScores(bad), /its layers\[0\]\.unit is "row", not one of channel, neuron, weight/);
   // a comparison file: what rank --compare writes (Comparison) is what the report's validator returns

@@ -198,7 +198,7 @@ export function readScoresFile(o: Obj, opts: { nan?: boolean } = {}): ScoresFile
     const scores = arr(lo.scores, `${f}.scores`, true);
     const values = scores.map((v, j) => {
       if (v === null && opts.nan) return Number.NaN;
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new FieldError(at(`${f}.scores`, j), `is ${JSON.stringify(v)}, not a finite number${opts.nan ? ' (or null for NaN)' : ''}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new FieldError(at(`${f}.scores`, j), opts.nan ? `is ${JSON.stringify(v)}, not a number (or null for NaN)` : 'is not a finite number');
       return v;
     });
     return { name: str(lo.name, `${f}.name`), op: str(lo.op, `${f}.op`), unit: unit as ScoreUnit, scores: values };
