@@ -1,0 +1,222 @@
+/**
+ * Number formats (issue 15): the fault model per stored word — bit numbering of float16, bfloat16,
+ * int8, uint8 and int32 words, flips checked by decoding, plans over mixed-format models.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FlipguardError } from '../src/errors.js';
+import { A, DataType, GraphBuilder, makeModel, type Model } from '../src/graph/index.js';
+import {
+  WORD_BITS, WORD_FORMATS, bfloat16ToNumber, decodeWord, float16ToNumber, numberToBfloat16, numberToFloat16, wordView,
+  type WordFormat,
+} from '../src/graph/dtype.js';
+import {
+  FaultPlanner, applyFaults, cleanParameters, injectFaults, listParameters, parameterFingerprint, resolveBits, selectTargets,
+} from '../src/faults/index.js';
+import { resolveBitsFor } from '../src/faults/bits.js';
+import { Rng } from '../src/util/rng.js';
+
+function assertFlip(fn: () => unknown, ...needles: string[]): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof FlipguardError, `expected FlipguardError, got ${String(e)}`);
+    for (const n of needles) assert.ok(e.message.includes(n), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(n)}`);
+    return true;
+  });
+}
+
+/** Sample words of each format: zeros, ones, extremes, subnormals, NaN/Inf patterns, random. */
+function sampleWords(format: WordFormat): number[] {
+  const width = WORD_BITS[format];
+  const rng = new Rng(width * 7 + format.length);
+  const fixed = [0, 1, (2 ** width - 1) >>> 0, 2 ** (width - 1), 2 ** (width - 1) - 1];
+  if (format === 'float16') fixed.push(0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x0001, 0x03ff, 0x7bff);
+  if (format === 'bfloat16') fixed.push(0x3f80, 0x7f80, 0xff80, 0x7fc0, 0x0001, 0x007f, 0x7f7f);
+  const random = Array.from({ length: 40 }, () => Math.floor(rng.next() * 2 ** width) >>> 0);
+  return [...fixed, ...random];
+}
+
+/**
+ * What the format says a word decodes to, computed from its fields (independently of decodeWord's
+ * implementation): sign, exponent, mantissa for floats; two's complement for signed integers.
+ */
+function byFields(format: WordFormat, word: number): number {
+  const fields: Record<string, [number, number]> = { float32: [23, 8], float16: [10, 5], bfloat16: [7, 8] };
+  if (format in fields) {
+    const [mb, eb] = fields[format];
+    const width = WORD_BITS[format];
+    const sign = Math.floor(word / 2 ** (width - 1)) & 1 ? -1 : 1;
+    const e = Math.floor(word / 2 ** mb) & (2 ** eb - 1);
+    const m = word & (2 ** mb - 1);
+    const bias = 2 ** (eb - 1) - 1;
+    if (e === 2 ** eb - 1) return m ? NaN : sign * Infinity;
+    if (e === 0) return sign * m * 2 ** (1 - bias - mb);
+    return sign * (1 + m / 2 ** mb) * 2 ** (e - bias);
+  }
+  const width = WORD_BITS[format];
+  if (format === 'uint8') return word;
+  return word >= 2 ** (width - 1) ? word - 2 ** width : word;
+}
+
+test('every format: decoding follows the format\'s fields, and a flip at bit b changes exactly that field', () => {
+  for (const format of WORD_FORMATS) {
+    const width = WORD_BITS[format];
+    for (const w of sampleWords(format)) {
+      assert.ok(Object.is(decodeWord(format, w), byFields(format, w)), `${format} word ${w.toString(16)}`);
+      for (let b = 0; b < width; b++) {
+        const flipped = (w ^ (2 ** b)) >>> 0;
+        const want = byFields(format, flipped);
+        // the decoded value after the flip is what the format's fields say
+        assert.ok(Object.is(decodeWord(format, flipped), want), `${format} word ${w.toString(16)} bit ${b}`);
+        if (format === 'int8' || format === 'int32') {
+          // two's complement: bit b moves the value by ±2^b, and by ∓2^b at the sign bit
+          const d = decodeWord(format, flipped) - decodeWord(format, w);
+          assert.equal(Math.abs(d), 2 ** b);
+          if (b === width - 1) assert.equal(Math.sign(d), decodeWord(format, w) < 0 ? 1 : -1);
+        }
+      }
+    }
+  }
+});
+
+test('every format: flipping any bit twice restores the stored word exactly (through injectFaults)', () => {
+  for (const format of WORD_FORMATS) {
+    const width = WORD_BITS[format];
+    const words = sampleWords(format);
+    const data = width === 8 ? new Uint8Array(words) : width === 16 ? new Uint16Array(words) : new Uint32Array(words);
+    const typed = format === 'float32' ? new Float32Array(data.buffer) : format === 'int8' ? new Int8Array(data.buffer) : format === 'int32' ? new Int32Array(data.buffer) : data;
+    const clean = new Map([['t', typed]]);
+    for (let b = 0; b < width; b++) {
+      const faults = words.map((_, index) => ({ tensor: 't', index, bit: b, kind: 'flip' as const }));
+      const once = injectFaults(clean, faults);
+      const ov = wordView(once.tensors.get('t')!);
+      for (let i = 0; i < words.length; i++) assert.equal(ov[i], (words[i] ^ (2 ** b)) >>> 0, `${format} bit ${b}`);
+      assert.equal(once.changedWords, words.length);
+      const twice = injectFaults(clean, [...faults, ...faults]);
+      assert.deepEqual([...wordView(twice.tensors.get('t')!)], words, `${format} bit ${b} twice`);
+      assert.equal(twice.changedWords, 0);
+    }
+    assertFlip(() => injectFaults(clean, [{ tensor: 't', index: 0, bit: width, kind: 'flip' }]), `0–${width - 1}`);
+  }
+});
+
+test('float16 and bfloat16 conversions round to nearest even and decode exactly', () => {
+  assert.equal(numberToFloat16(1), 0x3c00);
+  assert.equal(numberToFloat16(65504), 0x7bff);
+  assert.equal(numberToFloat16(65520), 0x7c00); // half an ulp above the largest finite rounds to Inf
+  assert.equal(numberToFloat16(65519.99), 0x7bff);
+  assert.equal(numberToFloat16(2 ** -24), 0x0001);
+  assert.equal(numberToFloat16(2 ** -25), 0x0000); // tie to even (0)
+  assert.equal(numberToFloat16(3 * 2 ** -25), 0x0002); // tie to even (2)
+  assert.equal(numberToFloat16(1 + 2 ** -11), 0x3c00); // tie → even mantissa
+  assert.equal(numberToFloat16(1 + 3 * 2 ** -11), 0x3c02);
+  assert.equal(numberToFloat16(-0), 0x8000);
+  assert.ok(Number.isNaN(float16ToNumber(numberToFloat16(NaN))));
+  for (let h = 0; h < 0x10000; h++) {
+    const v = float16ToNumber(h);
+    if (!Number.isNaN(v)) assert.equal(numberToFloat16(v), h, `float16 ${h.toString(16)} round trip`);
+  }
+  assert.equal(numberToBfloat16(1), 0x3f80);
+  assert.equal(numberToBfloat16(1 + 2 ** -8), 0x3f80); // tie → even
+  assert.equal(numberToBfloat16(1 + 3 * 2 ** -8), 0x3f82);
+  for (let h = 0; h < 0x10000; h += 7) {
+    const v = bfloat16ToNumber(h);
+    if (!Number.isNaN(v)) assert.equal(numberToBfloat16(v), h);
+  }
+});
+
+test('bit selections resolve per format: names pick the format\'s field, numbers the bits the word has', () => {
+  assert.deepEqual(resolveBitsFor('exponent', 'float16'), [10, 11, 12, 13, 14]);
+  assert.deepEqual(resolveBitsFor('mantissa', 'bfloat16'), [0, 1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(resolveBitsFor('exponent', 'bfloat16'), [7, 8, 9, 10, 11, 12, 13, 14]);
+  assert.deepEqual(resolveBitsFor('sign', 'int8'), [7]);
+  assert.deepEqual(resolveBitsFor('sign', 'uint8'), []);
+  assert.deepEqual(resolveBitsFor('exponent', 'int8'), []);
+  assert.deepEqual(resolveBitsFor(undefined, 'int8'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(resolveBitsFor('0-31', 'float16').length, 16);
+  assert.deepEqual(resolveBitsFor('6-9', 'uint8'), [6, 7]);
+  assert.deepEqual(resolveBitsFor('exponent', 'float32'), resolveBits('exponent'));
+});
+
+/**
+ * A small quantized model: x → Conv(W16 as float16 + Cast) → QDQ int8 Conv (per-channel weight,
+ * int32 bias) → Gemm with bfloat16 weights (Cast), so every format is a target.
+ */
+function mixedModel(): Model {
+  const rng = new Rng(5);
+  const b = new GraphBuilder('mixed');
+  const x = b.input('x', ['N', 1, 6, 6]);
+  const w1 = b.init('conv1.weight', [2, 1, 3, 3], Uint16Array.from({ length: 18 }, () => numberToFloat16(rng.normal() * 0.5)), DataType.FLOAT16);
+  const c1 = b.op('Conv', [x, b.op('Cast', [w1], { to: A.i(DataType.FLOAT) }), b.init('conv1.bias', [2], [0.1, -0.1])], { kernel_shape: A.is([3, 3]) }, 'conv1');
+  const r1 = b.op('Relu', [c1], {}, 'relu1');
+  const qa = b.op('QuantizeLinear', [r1, b.init('act.scale', [], [0.02]), b.init('act.zero', [], new Uint8Array([0]), DataType.UINT8)], {}, 'q_act');
+  const da = b.op('DequantizeLinear', [qa, b.init('act.scale2', [], [0.02]), b.init('act.zero2', [], new Uint8Array([0]), DataType.UINT8)], {}, 'dq_act');
+  const wq = b.init('conv2.weight_q', [3, 2, 3, 3], Int8Array.from({ length: 54 }, () => Math.round(rng.normal() * 40)), DataType.INT8);
+  const ws = b.init('conv2.weight_scale', [3], [0.01, 0.02, 0.015]);
+  const wz = b.init('conv2.weight_zero', [3], new Int8Array(3), DataType.INT8);
+  const wd = b.op('DequantizeLinear', [wq, ws, wz], { axis: A.i(0) }, 'dq_w2');
+  const bq = b.init('conv2.bias_q', [3], new Int32Array([100, -50, 7]), DataType.INT32);
+  const bd = b.op('DequantizeLinear', [bq, b.init('conv2.bias_scale', [3], [0.0002, 0.0004, 0.0003])], { axis: A.i(0) }, 'dq_b2');
+  const c2 = b.op('Conv', [da, wd, bd], { kernel_shape: A.is([3, 3]) }, 'conv2');
+  const f = b.op('Flatten', [b.op('Relu', [c2], {}, 'relu2')], { axis: A.i(1) }, 'flatten');
+  const w3 = b.init('fc.weight', [12, 4], Uint16Array.from({ length: 48 }, () => numberToBfloat16(rng.normal() * 0.3)), DataType.BFLOAT16);
+  b.node('Gemm', [f, b.op('Cast', [w3], { to: A.i(DataType.FLOAT) }), b.init('fc.bias', [4], [0, 0.1, 0.2, 0.3])], {}, { name: 'fc', outputs: ['logits'] });
+  b.output('logits', ['N', 4]);
+  return makeModel(b.build(), { opset: 13 });
+}
+
+test('a mixed-format model lists every stored word format with layer and role; filters select by format', () => {
+  const m = mixedModel();
+  const ps = new Map(listParameters(m).map((p) => [p.name, p]));
+  const want: [string, WordFormat, string, string][] = [
+    ['conv1.weight', 'float16', 'conv1', 'weight'],
+    ['act.zero', 'uint8', 'q_act', 'zero_point'],
+    ['act.scale', 'float32', 'q_act', 'scale'],
+    ['conv2.weight_q', 'int8', 'conv2', 'weight'],
+    ['conv2.weight_scale', 'float32', 'conv2', 'scale'],
+    ['conv2.weight_zero', 'int8', 'conv2', 'zero_point'],
+    ['conv2.bias_q', 'int32', 'conv2', 'bias'],
+    ['conv2.bias_scale', 'float32', 'conv2', 'scale'],
+    ['fc.weight', 'bfloat16', 'fc', 'weight'],
+  ];
+  for (const [name, format, node, role] of want) {
+    const p = ps.get(name);
+    assert.ok(p, name);
+    assert.deepEqual([p.format, p.node, p.role], [format, node, role], name);
+  }
+  assert.deepEqual(selectTargets(m, { formats: 'int8' }).map((p) => p.name), ['conv2.weight_q', 'conv2.weight_zero']);
+  assert.deepEqual(selectTargets(m, { roles: ['scale'], names: 'conv2*' }).map((p) => p.name), ['conv2.weight_scale', 'conv2.bias_scale']);
+});
+
+test('plans over mixed formats: positions per stored bit, bits inside each word, seeded and reproducible', () => {
+  const m = mixedModel();
+  const planner = new FaultPlanner(m);
+  const params = new Map(listParameters(m).map((p) => [p.name, p]));
+  const expected = planner.targets.reduce((s, t) => s + t.numel * WORD_BITS[t.format], 0);
+  assert.equal(planner.totalBits, expected);
+  const a = planner.plan(3, 0.02, 0);
+  assert.deepEqual(new FaultPlanner(m).plan(3, 0.02, 0), a);
+  assert.ok(a.faults.length > 0);
+  const formatsHit = new Set<WordFormat>();
+  for (const f of a.faults) {
+    const p = params.get(f.tensor)!;
+    assert.ok(f.bit < WORD_BITS[p.format] && f.index < p.numel, `${f.tensor}[${f.index}] bit ${f.bit}`);
+    formatsHit.add(p.format);
+  }
+  assert.ok(formatsHit.has('int8') && formatsHit.has('float16') && formatsHit.has('bfloat16'));
+  // injected faults decode as the format says, and leave the clean model untouched
+  const clean = cleanParameters(m);
+  const out = applyFaults(clean, a);
+  for (const [name, data] of out) assert.equal(data.constructor, clean.get(name)!.constructor);
+  // exponent selection: per format exponent bits; int tensors have none and drop out
+  const exp = new FaultPlanner(m, { bits: 'exponent' });
+  assert.ok(exp.targets.every((t) => t.format === 'float32' || t.format === 'float16' || t.format === 'bfloat16'));
+  for (const f of exp.plan(1, 0.05, 0).faults) {
+    const p = params.get(f.tensor)!;
+    assert.ok(resolveBitsFor('exponent', p.format).includes(f.bit));
+  }
+  assertFlip(() => new FaultPlanner(m, { bits: 'exponent', targets: { formats: 'int8' } }), 'no bit');
+  // the fingerprint covers the int8 words: changing one changes the plans' seed
+  const m2 = mixedModel();
+  (m2.graph.initializers.get('conv2.weight_q')!.data as Int8Array)[0] ^= 1;
+  assert.notEqual(parameterFingerprint(m2), parameterFingerprint(m));
+});
