@@ -27,3 +27,9 @@ export const DEFAULT_QUEUE_NAME = 'flipguard';
 
 /** Seconds after which a job whose worker stopped renewing its lock (it died) goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;
+
+/** Training images that calibrate `quantize`'s activation ranges. */
+export const DEFAULT_CALIBRATION_IMAGES = 1000;
+
+/** Percentile of `quantize --calibration percentile`: each activation range is cut at this percentile (and 100 − it). */
+export const DEFAULT_CALIBRATION_PERCENTILE = 99.99;

@@ -15,6 +15,19 @@ import {
 } from '../src/faults/index.js';
 import { resolveBitsFor } from '../src/faults/bits.js';
 import { Rng } from '../src/util/rng.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { encodeModel, loadModel, readModel } from '../src/graph/index.js';
+import { decodeTensor } from '../src/graph/dtype.js';
+import { formatCounts } from '../src/graph/info.js';
+import { loadDataset } from '../src/data/index.js';
+import { evaluate, type ImageSet } from '../src/runtime/evaluate.js';
+import { convertModel, quantizeModel } from '../src/formats/index.js';
+import { limitImages, runCampaign } from '../src/campaign/run.js';
+import type { TrialRecord } from '../src/campaign/records.js';
 
 function assertFlip(fn: () => unknown, ...needles: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -219,4 +232,116 @@ test('plans over mixed formats: positions per stored bit, bits inside each word,
   const m2 = mixedModel();
   (m2.graph.initializers.get('conv2.weight_q')!.data as Int8Array)[0] ^= 1;
   assert.notEqual(parameterFingerprint(m2), parameterFingerprint(m));
+});
+
+// ---------------------------------------------------------------- convert, quantize, campaigns
+
+const modelsDir = new URL('../../models/', import.meta.url);
+const lenet = (): Model => loadModel(fileURLToPath(new URL('lenet5-mnist.onnx', modelsDir)));
+const trainSet = (): ImageSet => loadDataset({ data: 'mnist', split: 'train' });
+const testSet = (): ImageSet => loadDataset({ data: 'mnist', split: 'test' });
+let int8: Promise<Model> | undefined;
+/** LeNet-5 quantized once for the tests below. */
+function lenetInt8(): Promise<Model> {
+  int8 ??= quantizeModel(lenet(), trainSet(), { threads: 1 }).then((r) => r.model);
+  return int8;
+}
+
+test('convert: float16/bfloat16 words hold the rounded parameters, and the logits equal those of the rounded float32 model', async () => {
+  const m = lenet();
+  const data = limitImages(testSet(), 200);
+  const orig = await evaluate(m, data, { threads: 1 });
+  for (const to of ['float16', 'bfloat16'] as const) {
+    const r = convertModel(m, to);
+    const stored = listParameters(r.model);
+    assert.ok(stored.length > 0 && stored.every((p) => p.format === to), `${to}: every parameter stored as ${to}`);
+    assert.deepEqual(formatCounts(r.model).map((f) => [f.format, f.parameters, f.bits]), [[to, 61706, 61706 * 16]]);
+    // the float32 model with each parameter rounded to the format: what the converted model computes
+    const rounded: Model = { ...m, graph: { ...m.graph, initializers: new Map([...m.graph.initializers].map(([n, t]) => {
+      const w = r.model.graph.initializers.get(n);
+      if (!w || w.dataType === t.dataType) return [n, t];
+      const dec = decodeTensor(w.dataType, w.data);
+      return [n, { ...t, data: Float32Array.from(dec) }];
+    })) } };
+    const a = await evaluate(r.model, data, { threads: 1 });
+    const b = await evaluate(rounded, data, { threads: 1 });
+    let worst = 0;
+    for (let i = 0; i < a.predictions.logits.length; i++) worst = Math.max(worst, Math.abs(a.predictions.logits[i] - b.predictions.logits[i]));
+    assert.ok(worst <= 1e-5, `${to}: logits differ from the rounded float32 model by ${worst}`);
+    // and from the original float32 model only by the format's rounding (bfloat16 keeps 8 bits)
+    let dev = 0;
+    let scale = 0;
+    for (let i = 0; i < a.predictions.logits.length; i++) {
+      dev = Math.max(dev, Math.abs(a.predictions.logits[i] - orig.predictions.logits[i]));
+      scale = Math.max(scale, Math.abs(orig.predictions.logits[i]));
+    }
+    assert.ok(dev > 0 && dev < scale * (to === 'float16' ? 2e-3 : 3e-2), `${to}: logits moved by ${dev} (largest logit ${scale})`);
+    assert.ok(Math.abs(a.accuracy - orig.accuracy) <= 0.01);
+  }
+  assertFlip(() => convertModel(m, 'int4' as never), 'option "to"');
+});
+
+test('quantize: per-channel int8 weights, QDQ activations, within 0.5 points of float32 on LeNet-5, integer kernels in onnxruntime', async () => {
+  const m = lenet();
+  const q = await lenetInt8();
+  const ops = q.graph.nodes.map((n) => n.opType);
+  assert.ok(ops.includes('QuantizeLinear') && ops.includes('DequantizeLinear'));
+  const weights = listParameters(q).filter((p) => p.role === 'weight');
+  assert.equal(weights.length, 5);
+  assert.ok(weights.every((p) => p.format === 'int8'));
+  // every int8 weight decodes (through its per-channel scale) to within half a step of the float32 weight
+  const folded = m.graph.initializers;
+  for (const p of weights) {
+    const orig = folded.get(p.name.replace(/\.int8$/, ''));
+    if (!orig) continue; // batch-norm-folded weights (none in LeNet-5)
+    const scale = q.graph.initializers.get(p.name.replace(/\.int8$/, '.scale'))!.data as Float32Array;
+    const words = q.graph.initializers.get(p.name)!.data as Int8Array;
+    const per = words.length / scale.length;
+    for (let i = 0; i < words.length; i++) {
+      const s = scale[Math.floor(i / per)];
+      assert.ok(Math.abs(words[i] * s - (orig.data as Float32Array)[i]) <= s / 2 + 1e-7, `${p.name}[${i}]`);
+    }
+  }
+  const test = testSet();
+  const f = await evaluate(m, test, { threads: 1 });
+  const i = await evaluate(q, test, { threads: 1 });
+  assert.ok(Math.abs(i.accuracy - f.accuracy) <= 0.005, `int8 ${i.accuracy} vs float32 ${f.accuracy}`);
+  // onnxruntime turns the QDQ convolutions into its integer QLinearConv kernel
+  const dir = mkdtempSync(join(tmpdir(), 'fg-q-'));
+  const optimized = join(dir, 'opt.onnx');
+  const s = await ort.InferenceSession.create(encodeModel(q), { optimizedModelFilePath: optimized, graphOptimizationLevel: 'all' });
+  await s.release();
+  const kinds = readModel(optimized).graph.nodes.map((n) => n.opType);
+  assert.equal(kinds.filter((k) => k === 'QLinearConv').length, 2, kinds.join(' '));
+  rmSync(dir, { recursive: true, force: true });
+  await assert.rejects(quantizeModel(m, trainSet(), { calibration: 'kl' as never }), /--calibration|calibration/);
+});
+
+test('percentile calibration narrows activation ranges compared with min/max', async () => {
+  const m = lenet();
+  const data = limitImages(trainSet(), 300);
+  const a = await quantizeModel(m, data, { threads: 1 });
+  const b = await quantizeModel(m, data, { threads: 1, calibration: 'percentile', percentile: 99.9 });
+  assert.equal(a.activations.length, b.activations.length);
+  for (let k = 0; k < a.activations.length; k++) {
+    assert.ok(b.activations[k].hi <= a.activations[k].hi && b.activations[k].lo >= a.activations[k].lo);
+  }
+  assert.ok(b.activations.some((x, k) => x.hi < a.activations[k].hi));
+});
+
+test('a campaign on the int8 model is reproducible bit for bit from its seed, with and without shortcuts', async () => {
+  const q = await lenetInt8();
+  const data = limitImages(testSet(), 100);
+  const base = { model: q, data, bers: [1e-4, 1e-3], trials: 4, seed: 9, threads: 1 };
+  const a = await runCampaign(base);
+  const b = await runCampaign({ ...base, shortcuts: false });
+  const strip = (rs: TrialRecord[]) => rs.map(({ millis: _, ...r }) => r);
+  assert.deepEqual(strip(a.records), strip(b.records));
+  assert.ok(a.records.some((r) => r.accuracyDrop !== 0), 'faults in int8 words change predictions');
+  // the faults land in int8, uint8, int32 and float32 (scale) words, at bits inside each word
+  const planner = new FaultPlanner(q);
+  const fmt = new Map(listParameters(q).map((p) => [p.name, p.format]));
+  const hit = new Set<string>();
+  for (let t = 0; t < 4; t++) for (const f of planner.plan(9, 1e-3, t).faults) { hit.add(fmt.get(f.tensor)!); assert.ok(f.bit < WORD_BITS[fmt.get(f.tensor)!]); }
+  assert.ok(hit.has('int8'));
 });
