@@ -15,7 +15,8 @@ import {
 } from '../src/faults/index.js';
 import { resolveBitsFor } from '../src/faults/bits.js';
 import { Rng } from '../src/util/rng.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -344,4 +345,54 @@ test('a campaign on the int8 model is reproducible bit for bit from its seed, wi
   const hit = new Set<string>();
   for (let t = 0; t < 4; t++) for (const f of planner.plan(9, 1e-3, t).faults) { hit.add(fmt.get(f.tensor)!); assert.ok(f.bit < WORD_BITS[fmt.get(f.tensor)!]); }
   assert.ok(hit.has('int8'));
+});
+
+// ---------------------------------------------------------------- CLI
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+function runCli(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('CLI: convert and quantize write new files only, refuse bad options in one sentence, info shows bits per format', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-fmt-cli-'));
+  const src = fileURLToPath(new URL('lenet5-mnist.onnx', modelsDir));
+  const out = join(dir, 'lenet.f16.onnx');
+  let r = runCli('convert', src, '--to', 'float16', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(listParameters(readModel(out)).filter((p) => p.format === 'float16').length, 10);
+  const info = runCli('info', out);
+  assert.match(info.out, /float16 61,706 in 10 tensors \(987,296 bits\)/);
+  const before = readFileSync(out);
+  r = runCli('convert', src, '--to', 'bfloat16', '--out', out);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--force/);
+  assert.deepEqual(readFileSync(out), before, 'an existing output is not clobbered');
+  r = runCli('convert', src, '--out', join(dir, 'x.onnx'));
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--to float16/);
+  r = runCli('quantize', src, '--data', 'mnist', '--out', join(dir, 'q.onnx'), '--calibration', 'kl');
+  assert.equal(r.code, 2);
+  assert.ok(!existsSync(join(dir, 'q.onnx')));
+  r = runCli('quantize', src, '--data', 'mnist', '--out', join(dir, 'q.onnx'), '--images', '200', '--threads', '1');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /5 layers int8/);
+  assert.match(r.out, /float32 98\.25%, int8 9\d\.\d\d%/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('CLI: inject --formats compares the formats of one model in one table', () => {
+  const src = fileURLToPath(new URL('lenet5-mnist.onnx', modelsDir));
+  const r = runCli('inject', src, '--formats', 'float32,bfloat16,int8', '--ber', '1e-4', '--trials', '2', '--limit', '100', '--threads', '1', '--quiet');
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.split('\n');
+  for (const [f, bits] of [['float32', '1,974,592'], ['bfloat16', '987,296'], ['int8', '']] as const) {
+    const line = lines.find((l) => l.startsWith(f));
+    assert.ok(line, `${f} row`);
+    if (bits) assert.ok(line.includes(bits), line);
+  }
+  const bad = runCli('inject', src, '--formats', 'float32,int4', '--ber', '1e-4', '--trials', '2');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /int4/);
 });
