@@ -56,6 +56,6 @@ export const quantizeCommand: Command = {
     writeModel(v.out as string, r.model, outputs);
     const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
     process.stdout.write(`${r.layers.length} layers int8, ${r.activations.length} activations quantized (${v.calibration}) → ${v.out}\n`);
-    process.stdout.write(`accuracy on ${test.count} ${test.name} test images: float32 ${pct(before.accuracy)}, int8 ${pct(after.accuracy)} (${((after.accuracy - before.accuracy) * 100).toFixed(2)} points)\n`);
+    process.stdout.write(`accuracy on ${test.count} ${test.name} images: float32 ${pct(before.accuracy)}, int8 ${pct(after.accuracy)} (${((after.accuracy - before.accuracy) * 100).toFixed(2)} points)\n`);
   },
 };
