@@ -29,6 +29,8 @@ import { evaluate, type ImageSet } from '../src/runtime/evaluate.js';
 import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
 import type { TrialRecord } from '../src/campaign/records.js';
+import { rank } from '../src/analysis/index.js';
+import { harden } from '../src/harden/index.js';
 
 function assertFlip(fn: () => unknown, ...needles: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -395,4 +397,11 @@ test('CLI: inject --formats compares the formats of one model in one table', () 
   const bad = runCli('inject', src, '--formats', 'float32,int4', '--ber', '1e-4', '--trials', '2');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /int4/);
+});
+
+test('rank and harden refuse a quantized model in one sentence that says what to do', async () => {
+  const q = await lenetInt8();
+  const data = limitImages(testSet(), 20);
+  await assert.rejects(rank(q, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /does not handle quantized models yet.*float32 model/.test(e.message));
+  await assert.rejects(harden(q, { method: 'tmr-channels', data }), (e: unknown) => e instanceof FlipguardError && /flipguard harden does not handle quantized/.test(e.message));
 });
