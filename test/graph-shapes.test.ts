@@ -547,7 +547,7 @@ test('unsupported ops: checkSupported and inferShapes name the node and the op',
     const r = b.op('Relu', [x]);
     b.op('Resize', [r, '', w(b, 'scales', [4])], {}, 'conv_7');
   });
-  assertFlip(() => checkSupported(m), 'Node "conv_7"', 'op "Resize"', 'does not support', 'Conv, ConvTranspose');
+  assertFlip(() => checkSupported(m), 'Node "conv_7"', 'op "Resize"', 'does not support', 'Conv, ConvInteger, ConvTranspose');
   assertFlip(() => inferShapes(m), 'conv_7', 'Resize');
   const custom = build(17, [['x', ['N', 3]]], (b, x) => { b.node('FusedConv', [x], {}, { name: 'fc1', domain: 'com.microsoft' }); });
   assertFlip(() => checkSupported(custom), 'fc1', 'FusedConv', 'domain "com.microsoft"');
