@@ -28,6 +28,14 @@ export const DEFAULT_QUEUE_NAME = 'flipguard';
 /** Seconds after which a job whose worker stopped renewing its lock (it died) goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;
 
+/**
+ * Where ranger's range check sits (harden `placement`): behind the layer's batch norm. Fault-free
+ * exact on the zoo and the PyTorch exports, keeps Conv+BN fused, and also checks the batch norm's
+ * own parameters (vgg11-mnist drop at BER 1e-4: 0.7 pp vs 34 pp at paper A's conv-output placement;
+ * bench/RESULTS.md). Paper A's placement is `placement: 'paper'`.
+ */
+export const DEFAULT_PLACEMENT = 'after-bn' as const;
+
 /** Training images that calibrate `quantize`'s activation ranges. */
 export const DEFAULT_CALIBRATION_IMAGES = 1000;
 

@@ -7,6 +7,7 @@
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
 import { wordFormat, type WordFormat } from '../graph/dtype.js';
+import { nodeLabel } from '../graph/layers.js';
 import type { Graph, Model } from '../graph/types.js';
 
 export type { ParameterRole };
@@ -51,7 +52,7 @@ export function listParameters(model: Model): ParameterInfo[] {
   const g = model.graph;
   const live = liveValues(g);
   const order = new Map<string, number>();
-  g.nodes.forEach((n, i) => { const label = n.name || n.outputs[0] || `${n.opType}_${i}`; if (!order.has(label)) order.set(label, i); });
+  g.nodes.forEach((n, i) => { const label = nodeLabel(n, i); if (!order.has(label)) order.set(label, i); });
   const tensors = parameterTensors(model).filter((p) => wordFormat(p.dataType) !== undefined);
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const layerOf = new Map(layerNodes.map((n, i) => [n, i]));
