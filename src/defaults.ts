@@ -35,3 +35,9 @@ export const DEFAULT_LOCK_SECONDS = 30;
  * bench/RESULTS.md). Paper A's placement is `placement: 'paper'`.
  */
 export const DEFAULT_PLACEMENT = 'after-bn' as const;
+
+/** Training images that calibrate `quantize`'s activation ranges. */
+export const DEFAULT_CALIBRATION_IMAGES = 1000;
+
+/** Percentile of `quantize --calibration percentile`: each activation range is cut at this percentile (and 100 − it). */
+export const DEFAULT_CALIBRATION_PERCENTILE = 99.99;

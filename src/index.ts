@@ -5,7 +5,7 @@
  * scores, report pieces) are reachable through subpath exports: `flipguard/graph`,
  * `flipguard/runtime`, `flipguard/autodiff`, `flipguard/data`, `flipguard/models`,
  * `flipguard/train`, `flipguard/faults`, `flipguard/campaign`, `flipguard/analysis`,
- * `flipguard/harden`, `flipguard/prune`, `flipguard/report`, `flipguard/workflows`.
+ * `flipguard/harden`, `flipguard/formats`, `flipguard/prune`, `flipguard/report`, `flipguard/workflows`.
  *
  * Conventions used throughout: bit 0 is the least significant mantissa bit of an IEEE-754 float32,
  * bits 23–30 the exponent, bit 31 the sign; a bit error rate (BER) is the probability that any one
@@ -32,6 +32,8 @@ export {
 export { rank, compareRankings, RANK_METHODS, type RankMethod, type RankOptions, type CompareRankingsOptions, type Comparison, type Scores } from './analysis/index.js';
 // harden
 export { harden, overheads, HARDEN_METHODS, type HardenMethod, type HardenOptions, type HardenResult, type HardenReport, type Overheads } from './harden/index.js';
+// number formats
+export { convertModel, quantizeModel, type ConvertResult, type FloatFormat, type QuantizeOptions, type QuantizeResult, type Calibration } from './formats/index.js';
 // slim
 export { prune, type PruneOptions, type PruneReport } from './prune/index.js';
 // show

@@ -147,8 +147,8 @@ test('floor mode: exactly floor(BER × numel × bits) faults per tensor, drawn w
   assert.equal(p.faults.length, 64);
   assert.ok(new Set(keys).size < keys.length, 'expected repeated positions');
   const inj = injectFaults(cleanParameters(m), p);
-  const clean = cleanParameters(m).get('conv1.bias')!;
-  const out = inj.tensors.get('conv1.bias')!;
+  const clean = cleanParameters(m).get('conv1.bias') as Float32Array;
+  const out = inj.tensors.get('conv1.bias') as Float32Array;
   const odd = new Map<string, number>();
   for (const k of keys) odd.set(k, (odd.get(k) ?? 0) ^ 1);
   for (let i = 0; i < 4; i++) for (let bit = 0; bit < 32; bit++) {
@@ -216,7 +216,7 @@ test('fixed mode draws exactly N distinct faults; stuck-at kinds set bits', () =
 test('applyFaults copies only faulted tensors and never mutates the clean arrays', () => {
   const m = tinyModel();
   const clean = cleanParameters(m);
-  const snapshot = new Map([...clean].map(([k, v]) => [k, new Uint32Array(new Float32Array(v).buffer)]));
+  const snapshot = new Map([...clean].map(([k, v]) => [k, new Uint32Array(new Float32Array(v as Float32Array).buffer)]));
   const plan = planFaults(m, { seed: 9, ber: 0.01, targets: { names: 'conv*' } });
   const out = applyFaults(clean, plan);
   assert.deepEqual([...out.keys()].sort(), [...new Set(plan.faults.map((f) => f.tensor))].sort());

@@ -253,6 +253,25 @@ add('Cast and Shape with start/end (opset 15)', 15, ['N', 3, 4, 5], (b, x) => {
   b.op('Shape', [x], { start: A.i(-3), end: A.i(-1) });
   b.op('Shape', [x], { end: A.i(10) });
 });
+add('QuantizeLinear/DequantizeLinear per tensor and per channel (opset 13)', 13, ['N', 3, 4, 4], (b, x) => {
+  const q = b.op('QuantizeLinear', [x, b.init('s', [], [0.02]), b.init('z', [], new Int8Array([1]), DataType.INT8)]);
+  b.op('DequantizeLinear', [q, b.init('s2', [], [0.02]), b.init('z2', [], new Int8Array([1]), DataType.INT8)]);
+  b.op('DequantizeLinear', [b.init('wq', [2, 3], new Int8Array([1, -2, 3, -128, 127, 0]), DataType.INT8), b.init('ws', [2], [0.1, 0.2])], { axis: A.i(0) });
+  b.op('QuantizeLinear', [x, b.init('su', [], [0.05])]);
+});
+add('QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger (opset 13)', 13, ['N', 2, 5, 5], (b, x) => {
+  const u8 = (name: string, v: number[], dims: number[] = []) => b.init(name, dims, new Uint8Array(v), DataType.UINT8);
+  const i8 = (name: string, v: number[], dims: number[]) => b.init(name, dims, new Int8Array(v), DataType.INT8);
+  const q = b.op('QuantizeLinear', [x, b.init('s', [], [0.02]), u8('z', [128])]);
+  const w = i8('w', Array.from({ length: 3 * 2 * 9 }, (_, i) => (i % 11) - 5), [3, 2, 3, 3]);
+  b.op('QLinearConv', [q, b.init('xs', [], [0.02]), u8('xz', [128]), w, b.init('wsc', [3], [0.01, 0.02, 0.03]), i8('wz', [0, 0, 0], [3]),
+    b.init('ys', [], [0.05]), u8('yz', [10]), b.init('bq', [3], new Int32Array([5, -5, 0]), DataType.INT32)], { pads: A.is([1, 1, 1, 1]), strides: A.is([2, 2]) });
+  b.op('ConvInteger', [q, u8('wu', Array.from({ length: 4 * 2 * 4 }, (_, i) => i % 7), [4, 2, 2, 2]), u8('xz2', [128]), u8('wz2', [3])]);
+  const m = b.op('Reshape', [q, b.ints('sh', [0, 10, 5])]);
+  b.op('QLinearMatMul', [m, b.init('ms', [], [0.02]), u8('mz', [128]), u8('mb', Array.from({ length: 15 }, (_, i) => i), [5, 3]),
+    b.init('mbs', [], [0.1]), u8('mbz', [2]), b.init('mys', [], [0.3]), u8('myz', [0])]);
+  b.op('MatMulInteger', [m, i8('mi', Array.from({ length: 10 }, (_, i) => i - 5), [5, 2]), u8('az', [128])]);
+});
 add('Gather on shapes and data', 13, ['N', 4, 5], (b, x) => {
   const s = b.op('Shape', [x]);
   b.op('Gather', [s, b.ints('i', [-1, 0], [2])], { axis: A.i(0) });
@@ -528,7 +547,7 @@ test('unsupported ops: checkSupported and inferShapes name the node and the op',
     const r = b.op('Relu', [x]);
     b.op('Resize', [r, '', w(b, 'scales', [4])], {}, 'conv_7');
   });
-  assertFlip(() => checkSupported(m), 'Node "conv_7"', 'op "Resize"', 'does not support', 'Conv, ConvTranspose');
+  assertFlip(() => checkSupported(m), 'Node "conv_7"', 'op "Resize"', 'does not support', 'Conv, ConvInteger, ConvTranspose');
   assertFlip(() => inferShapes(m), 'conv_7', 'Resize');
   const custom = build(17, [['x', ['N', 3]]], (b, x) => { b.node('FusedConv', [x], {}, { name: 'fc1', domain: 'com.microsoft' }); });
   assertFlip(() => checkSupported(custom), 'fc1', 'FusedConv', 'domain "com.microsoft"');

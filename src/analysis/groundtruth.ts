@@ -32,7 +32,7 @@
 import { FlipguardError } from '../errors.js';
 import { arr, at, num, obj, str, type Obj } from '../util/validate.js';
 import type { Dataset } from '../data/index.js';
-import type { Model } from '../graph/types.js';
+import type { Model, TensorData } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { resolveBits, type BitRange } from '../faults/bits.js';
@@ -237,7 +237,7 @@ interface CellSettings {
 }
 
 /** Runs every trial of unit `j` (the single process and queue workers both call this, so results agree exactly). */
-async function unitTrials(sp: UnitSpace, engine: TrialEngine, clean: ReadonlyMap<string, Float32Array>, c: CellSettings, j: number, onTrial?: (t: number) => void): Promise<UnitResult> {
+async function unitTrials(sp: UnitSpace, engine: TrialEngine, clean: ReadonlyMap<string, TensorData>, c: CellSettings, j: number, onTrial?: (t: number) => void): Promise<UnitResult> {
   const r: UnitResult = { unit: j, drop: 0, faults: 0, halves: [0, 0], evaluated: 0 };
   const el = sp.elements(sp.units[j]);
   for (let t = 0; t < c.trials; t++) {
@@ -312,7 +312,7 @@ function unitResultProblem(v: unknown, unit: number, trials: number): string | u
 }
 
 /** The 'groundtruth' job kind for queue workers (`runWorker({ kinds: { groundtruth: groundTruthJobs } })`). */
-export const groundTruthJobs: JobKind<GroundTruthJob, { sp: UnitSpace; engine: TrialEngine; clean: ReadonlyMap<string, Float32Array>; release(): Promise<void> }, UnitResult> = {
+export const groundTruthJobs: JobKind<GroundTruthJob, { sp: UnitSpace; engine: TrialEngine; clean: ReadonlyMap<string, TensorData>; release(): Promise<void> }, UnitResult> = {
   parse(d) {
     const j = d as Partial<GroundTruthJob> | undefined;
     const s = j?.spec as Partial<GroundTruthSpec> | undefined;

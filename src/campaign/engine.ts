@@ -26,7 +26,7 @@
  *   (`rejectedCuts`).
  */
 import { FlipguardError, opt } from '../errors.js';
-import type { Model } from '../graph/types.js';
+import type { Model, TensorData } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
 import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
@@ -108,7 +108,7 @@ class Evaluator {
   get outputNames(): string[] { return this.clean.outputNames; }
 
   /** Predictions with `params` (faulted copies by name) in place of the clean tensors. */
-  async predict(data: ImageSet, params?: ReadonlyMap<string, Float32Array>): Promise<Predictions> {
+  async predict(data: ImageSet, params?: ReadonlyMap<string, TensorData>): Promise<Predictions> {
     const o = { batch: this.batch, fixedBatch: this.fixed };
     if (!params || params.size === 0) return predict(this.clean, data, o);
     if (!this.patchable) return predict(this.clean, data, { ...o, params });
@@ -308,7 +308,7 @@ export class TrialEngine {
    * `changed`, when given, is the subset whose words differ from the clean ones (used by the
    * `noEffect` shortcut).
    */
-  async evaluate(tensors: ReadonlyMap<string, Float32Array>, changed?: ReadonlyMap<string, Float32Array>): Promise<TrialOutcome> {
+  async evaluate(tensors: ReadonlyMap<string, TensorData>, changed?: ReadonlyMap<string, TensorData>): Promise<TrialOutcome> {
     let swap = new Map(this.shortcuts.noEffect && changed ? changed : tensors);
     if (this.shortcuts.dead) for (const n of [...swap.keys()]) if (this.live.get(n) === false) swap.delete(n);
     if (swap.size === 0 && this.shortcuts.noFault) {
@@ -320,7 +320,7 @@ export class TrialEngine {
         let ok = true;
         for (const n of swap.keys()) if (cut.split.prefixParams.has(n)) { ok = false; break; }
         if (!ok || !(await this.verified(cut))) continue;
-        const params = new Map<string, Float32Array>();
+        const params = new Map<string, TensorData>();
         for (const [n, a] of swap) if (cut.swappable.has(n)) params.set(n, a);
         const runner = await this.suffixRunner(cut);
         const p = await runner.predict(cut.data, params);

@@ -511,8 +511,9 @@ export const trialJobs: JobKind<TrialJob, WorkerContext, TrialJobResult> = {
     // the coordinator may have cut its set before the campaign (CLI --limit): its first `count` images
     const data = limitImages(env.data(model), config.limit ?? (Number.isInteger(config.data?.count) && config.data.count > 0 ? config.data.count : undefined));
     const targets = config.targets as TargetFilter;
-    const planner = new FaultPlanner(model, { count: config.count, faults: config.faults ?? undefined, kind: config.kind, bits: config.bits.join(','), targets });
-    const mine = campaignConfig(model, data, planner, { limit: config.limit ?? undefined, seed: config.seed, targets });
+    const bits = config.bitField ?? config.bits.join(',');
+    const planner = new FaultPlanner(model, { count: config.count, faults: config.faults ?? undefined, kind: config.kind, bits, targets });
+    const mine = campaignConfig(model, data, planner, { limit: config.limit ?? undefined, seed: config.seed, targets, bits });
     const diff = configDifferences(mine, config);
     if (diff.length) {
       const what = diff.includes('data') ? `its data are ${mine.data.count} ${mine.data.name} images with fingerprint ${mine.data.fingerprint.slice(0, 12)}…, the campaign's ${config.data.count} ${config.data.name} images with ${String(config.data.fingerprint).slice(0, 12)}…` : `${diff.join(', ')} differ`;

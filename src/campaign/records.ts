@@ -49,8 +49,13 @@ export interface CampaignConfig {
   /** Number of faults for count 'fixed' (null otherwise). */
   faults: number | null;
   kind: 'flip' | 'stuck0' | 'stuck1';
-  /** Selected bits, 0 = mantissa LSB … 31 = sign. */
+  /** Selected bits, 0 = mantissa LSB … 31 = sign (float32 positions). */
   bits: number[];
+  /**
+   * The named field (mantissa, exponent, sign, all) the bits were selected by, present only when
+   * a target is not float32 (the name then picks that format's field, which `bits` cannot say).
+   */
+  bitField?: string;
   /** Target filter, normalised. */
   targets: Record<string, (string | number)[]>;
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
-import type { BitRange } from '../faults/bits.js';
+import { NAMED_BIT_RANGES, type BitRange } from '../faults/bits.js';
 import { dataFingerprint, modelFingerprint } from '../faults/fingerprint.js';
 import { cleanParameters } from '../faults/inject.js';
 import { checkBer, checkSeed, FaultPlanner, type CountMode, type FaultKind } from '../faults/plan.js';
@@ -143,7 +143,9 @@ export function limitImages(data: ImageSet, limit: number | undefined): ImageSet
 }
 
 /** The configuration header fields of a campaign (what its records depend on). */
-export function campaignConfig(model: Model, data: ImageSet, planner: FaultPlanner, opts: { limit?: number; seed: number; targets?: TargetFilter }): CampaignConfig {
+export function campaignConfig(model: Model, data: ImageSet, planner: FaultPlanner, opts: { limit?: number; seed: number; targets?: TargetFilter; bits?: BitRange | string }): CampaignConfig {
+  const field = typeof opts.bits === 'string' && opts.bits.trim().toLowerCase() in NAMED_BIT_RANGES ? opts.bits.trim().toLowerCase() : undefined;
+  const bitField = field && planner.targets.some((t) => t.format !== 'float32') ? { bitField: field } : {};
   return {
     model: modelFingerprint(model),
     params: planner.fingerprint,
@@ -154,6 +156,7 @@ export function campaignConfig(model: Model, data: ImageSet, planner: FaultPlann
     faults: planner.count === 'fixed' ? planner.fixedFaults : null,
     kind: planner.kind,
     bits: [...planner.bits],
+    ...bitField,
     targets: normalizeFilter(opts.targets),
   };
 }
@@ -181,7 +184,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   if (data.count === 0) throw new FlipguardError(`The evaluation set ${data.name} holds no images; give a data set with at least one image.`);
 
   const planner = new FaultPlanner(opts.model, { count: opts.count, faults: opts.faults, kind: opts.kind, bits: opts.bits, targets: opts.targets });
-  const config = campaignConfig(opts.model, data, planner, { limit: opts.limit, seed, targets: opts.targets });
+  const config = campaignConfig(opts.model, data, planner, { limit: opts.limit, seed, targets: opts.targets, bits: opts.bits });
 
   // an existing record file is resumed (appended to), so it is no clobber; links, folders, devices are refused
   if (opts.out) checkOutputPath(opts.out, { append: true });

@@ -4,6 +4,7 @@
  * call `runTrial`, so a record does not depend on where its trial ran (apart from `millis`).
  */
 import { injectFaults } from '../faults/inject.js';
+import type { TensorData } from '../graph/types.js';
 import { planDigest, type FaultPlanner } from '../faults/plan.js';
 import type { TrialEngine, TrialOutcome } from './engine.js';
 import type { TrialRecord } from './records.js';
@@ -12,7 +13,7 @@ export interface TrialContext {
   engine: TrialEngine;
   planner: FaultPlanner;
   /** Clean parameters by name (`cleanParameters(model)`); never modified. */
-  clean: ReadonlyMap<string, Float32Array>;
+  clean: ReadonlyMap<string, TensorData>;
   /** Campaign seed. */
   seed: number;
 }

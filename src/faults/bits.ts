@@ -1,12 +1,18 @@
 /**
- * IEEE-754 binary32 bit operations on stored words.
+ * Bit operations on stored parameter words.
  *
- * Bit numbering (flipguard's convention, SPEC §1): bit 0 is the least significant mantissa bit,
- * bits 0–22 are the mantissa, 23–30 the exponent and 31 the sign. A flip is `u32 ^= 1 << b` on the
- * word seen through a `Uint32Array` view of the `Float32Array`, so every bit pattern (NaN payloads,
- * signed zeros, subnormals) is preserved exactly.
+ * Bit numbering (flipguard's convention, SPEC §1): bit 0 is the least significant bit of the stored
+ * word. Per format (graph/dtype.ts `WordFormat`):
+ * - float32: 0–22 mantissa, 23–30 exponent, 31 sign;
+ * - float16: 0–9 mantissa, 10–14 exponent, 15 sign;
+ * - bfloat16: 0–6 mantissa, 7–14 exponent, 15 sign;
+ * - int8: two's complement, 0–6 value bits, 7 sign; uint8: 0–7; int32 (quantized biases): 0–30, 31 sign.
+ * A flip is `word ^= 1 << b` on the word seen through an unsigned view of the same bytes, so every
+ * bit pattern (NaN payloads, signed zeros, subnormals) is preserved exactly.
  */
 import { FlipguardError } from '../errors.js';
+import { WORD_BITS, wordView, type WordFormat } from '../graph/dtype.js';
+import type { TensorData } from '../graph/types.js';
 
 /** Number of bits in a binary32 word. */
 export const FLOAT32_BITS = 32;
@@ -60,6 +66,42 @@ export type BitRange = readonly [number, number] | { readonly list: readonly num
 export const NAMED_BIT_RANGES: Record<string, readonly [number, number]> = {
   all: [0, 31], mantissa: [0, 22], exponent: [23, 30], sign: [31, 31],
 };
+
+/** Named ranges per stored format (a format lacking a field, such as int8's exponent, selects none of its bits). */
+export const FORMAT_BIT_RANGES: Readonly<Record<WordFormat, Record<string, readonly [number, number] | undefined>>> = {
+  float32: NAMED_BIT_RANGES,
+  float16: { all: [0, 15], mantissa: [0, 9], exponent: [10, 14], sign: [15, 15] },
+  bfloat16: { all: [0, 15], mantissa: [0, 6], exponent: [7, 14], sign: [15, 15] },
+  int8: { all: [0, 7], sign: [7, 7] },
+  uint8: { all: [0, 7] },
+  int32: { all: [0, 31], sign: [31, 31] },
+};
+
+/**
+ * The bits a selection picks in words of `format`: a name (all, mantissa, exponent, sign) means
+ * that field of the format; numbers are stored-bit positions, of which those inside the word are
+ * kept (so "0-31" is every bit of every format). May be empty (e.g. "exponent" of an int8 word).
+ */
+export function resolveBitsFor(range: BitRange | string | undefined, format: WordFormat): number[] {
+  const width = WORD_BITS[format];
+  if (typeof range === 'string') {
+    const key = range.trim().toLowerCase();
+    if (key in NAMED_BIT_RANGES) {
+      const r = FORMAT_BIT_RANGES[format][key];
+      return r ? Array.from({ length: r[1] - r[0] + 1 }, (_, i) => r[0] + i) : [];
+    }
+  }
+  return resolveBits(range).filter((b) => b < width);
+}
+
+/** Applies one fault to element `index` of `data` in place: flip XORs, stuck0/stuck1 force the bit. */
+export function applyBit(data: TensorData, index: number, bit: number, kind: 'flip' | 'stuck0' | 'stuck1'): void {
+  const u = wordView(data);
+  const mask = (1 << bit) >>> 0;
+  if (kind === 'flip') u[index] = (u[index] ^ mask) >>> 0;
+  else if (kind === 'stuck1') u[index] = (u[index] | mask) >>> 0;
+  else u[index] = (u[index] & ~mask) >>> 0;
+}
 
 function checkBit(b: number, what: string): void {
   if (!Number.isInteger(b) || b < 0 || b > 31) {

@@ -16,14 +16,24 @@ function hashTensor(h: Hash, t: Tensor): void {
   h.update('\0');
 }
 
+/** Types whose initializers hold parameters of the other word formats (float16, bfloat16, int8, uint8). */
+const OTHER_FORMATS: ReadonlySet<number> = new Set([DataType.FLOAT16, DataType.BFLOAT16, DataType.INT8, DataType.UINT8]);
+
 /**
  * SHA-256 over the names, shapes and bytes of every float32 initializer in file order: what a fault
- * plan depends on. Two models with identical parameters get the same plans.
+ * plan depends on. Two models with identical parameters get the same plans. A model that also
+ * stores float16, bfloat16, int8 or uint8 initializers has those hashed after a marker, and then
+ * its int32 ones too (quantized biases); a float32-only model hashes as it always did.
  */
 export function parameterFingerprint(model: Model): string {
   const h = createHash('sha256');
   h.update('flipguard-params-v1\0');
-  for (const t of model.graph.initializers.values()) if (t.dataType === DataType.FLOAT) hashTensor(h, t);
+  const inits = [...model.graph.initializers.values()];
+  for (const t of inits) if (t.dataType === DataType.FLOAT) hashTensor(h, t);
+  if (inits.some((t) => OTHER_FORMATS.has(t.dataType))) {
+    h.update('flipguard-params-formats\0');
+    for (const t of inits) if (OTHER_FORMATS.has(t.dataType) || t.dataType === DataType.INT32) hashTensor(h, t);
+  }
   return h.digest('hex');
 }
 

@@ -6,7 +6,8 @@
  * - an object `{"faults": [...weight faults], "neurons": [...neuron faults]}` — a saved FaultPlan
  *   has this shape, so `planFaults` output can be written with JSON.stringify and read back here.
  * Neuron faults: `{"value": "relu1_out", "index": 5, "kind": "stuck0"}` or `{…, "kind": "flip", "bit": 31}`.
- * Bits: 0 = mantissa LSB … 22, 23–30 exponent, 31 sign.
+ * Bits: numbered from the stored word's LSB (faults/bits.ts): float32 0–22 mantissa, 23–30 exponent,
+ * 31 sign; float16/bfloat16 words have bits 0–15, int8/uint8 0–7.
  */
 import { readFileSync } from 'node:fs';
 import { FlipguardError } from '../errors.js';
@@ -58,8 +59,9 @@ export function parseFaultList(text: string, source = 'the fault list', model?: 
     if (!FAULT_KINDS.includes(kind)) bad(source, `entry ${i} has kind ${JSON.stringify(o.kind)}, not one of ${FAULT_KINDS.join(', ')}`);
     if (clean) {
       const t = clean.get(o.tensor);
-      if (!t) bad(source, `entry ${i} names tensor "${o.tensor}", which is not a float32 parameter of the model`);
+      if (!t) bad(source, `entry ${i} names tensor "${o.tensor}", which is not a parameter of the model`);
       if (o.index >= t.length) bad(source, `entry ${i} has index ${o.index}, outside tensor "${o.tensor}" (${t.length} elements)`);
+      if (o.bit >= t.BYTES_PER_ELEMENT * 8) bad(source, `entry ${i} has bit ${o.bit}, outside the ${t.BYTES_PER_ELEMENT * 8}-bit words of tensor "${o.tensor}"`);
     }
     return { tensor: o.tensor, index: o.index, bit: o.bit, kind };
   });

@@ -1,12 +1,14 @@
 /**
- * The fault targets of a model: every float32 initializer, with the node that consumes it, its
+ * The fault targets of a model: every parameter initializer stored as float32, float16, bfloat16,
+ * int8, uint8 or int32 (quantized biases), with its word format, the node that consumes it, its
  * layer and role (from `parameterTensors` in graph/count.ts), and whether it can influence any
- * graph output at all. Other floating-point types (float16, bfloat16, float64) are not targets of
- * the binary32 fault model.
+ * graph output at all. Quantization scales (float32) and zero points (int8/uint8) are targets too,
+ * with roles 'scale' and 'zero_point'. float64 tensors are not targets.
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
+import { wordFormat, type WordFormat } from '../graph/dtype.js';
 import { nodeLabel } from '../graph/layers.js';
-import { DataType, type Graph, type Model } from '../graph/types.js';
+import type { Graph, Model } from '../graph/types.js';
 
 export type { ParameterRole };
 
@@ -14,8 +16,10 @@ export interface ParameterInfo {
   /** Initializer name. */
   name: string;
   dims: number[];
-  /** Number of float32 elements. */
+  /** Number of stored words (elements). */
   numel: number;
+  /** How each word is stored (bit numbering in faults/bits.ts). */
+  format: WordFormat;
   /** Op type of the first compute node that reads the tensor (looking through Identity, Reshape…; '' when none). */
   opType: string;
   /** Name of that node ('' when none). */
@@ -43,17 +47,17 @@ export function liveValues(g: Graph): Set<string> {
   return live;
 }
 
-/** Float32 initializers of `model` in file order, with consumer, layer, role and liveness. */
+/** Fault-target initializers of `model` in file order, with format, consumer, layer, role and liveness. */
 export function listParameters(model: Model): ParameterInfo[] {
   const g = model.graph;
   const live = liveValues(g);
   const order = new Map<string, number>();
   g.nodes.forEach((n, i) => { const label = nodeLabel(n, i); if (!order.has(label)) order.set(label, i); });
-  const tensors = parameterTensors(model).filter((p) => p.dataType === DataType.FLOAT);
+  const tensors = parameterTensors(model).filter((p) => wordFormat(p.dataType) !== undefined);
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const layerOf = new Map(layerNodes.map((n, i) => [n, i]));
   return tensors.map((p) => ({
-    name: p.name, dims: [...p.dims], numel: p.numel, opType: p.op, node: p.node,
+    name: p.name, dims: [...p.dims], numel: p.numel, format: wordFormat(p.dataType)!, opType: p.op, node: p.node,
     layer: p.node ? layerOf.get(p.node)! : -1, role: p.role, live: live.has(p.name),
   }));
 }

@@ -4,7 +4,9 @@
  * options (count rule, kind, bit range, target filter). Print it, store it, replay it with
  * `applyFaults`.
  *
- * Count rules, per selected tensor of `numel` float32 elements and `nbits` selected bits per word:
+ * Count rules, per selected tensor of `numel` stored words and `nbits` selected bits per word (the
+ * bit selection resolved for the tensor's format, `resolveBitsFor`: a float16 tensor under the
+ * default selection has 16 bits per word, an int8 one 8; BER is per stored bit in every format):
  * - `binomial` (default): every selected (element, bit) position is hit independently with
  *   probability BER, so a tensor receives Binomial(numel × nbits, BER) faults at distinct positions.
  *   Sampled exactly with geometric gaps over the flattened position space of all selected tensors
@@ -17,15 +19,17 @@
  * - `fixed`: exactly `faults` faults in total, at distinct positions drawn uniformly over all
  *   selected (element, bit) positions (BER only seeds the draw).
  *
- * Kinds: `flip` (u32 ^= 1 << bit), `stuck0` / `stuck1` (the bit forced to 0 / 1 for the trial).
- * Bits are numbered 0 = mantissa LSB … 22, 23–30 exponent, 31 sign.
+ * Kinds: `flip` (word ^= 1 << bit), `stuck0` / `stuck1` (the bit forced to 0 / 1 for the trial).
+ * Bits are numbered from the stored word's LSB (faults/bits.ts): float32 0–22 mantissa, 23–30
+ * exponent, 31 sign; float16 0–9, 10–14, 15; bfloat16 0–6, 7–14, 15; int8 7 = sign.
+ * A float32-only model draws exactly the plans it drew before other formats were supported.
  */
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
-import { resolveBits, type BitRange } from './bits.js';
+import { resolveBits, resolveBitsFor, type BitRange } from './bits.js';
 import { parameterFingerprint } from './fingerprint.js';
 import type { ParameterInfo } from './params.js';
 import { bernoulliPositions, positionsWithoutReplacement, positionsWithReplacement } from './sample.js';
@@ -52,7 +56,10 @@ export interface FaultModelOptions {
   faults?: number;
   /** Fault kind; default `flip`. */
   kind?: FaultKind;
-  /** Bits that can be hit; default all 32. `[lo, hi]` inclusive, `{list}`, "23-30", "exponent"… */
+  /**
+   * Bits that can be hit; default every bit of each word. `[lo, hi]` inclusive, `{list}`, "23-30",
+   * "exponent"… Names mean that field of each tensor's format; numbers are kept where the word has them.
+   */
   bits?: BitRange | string;
   /** Which parameter tensors can be hit; default every float32 initializer. */
   targets?: TargetFilter;
@@ -110,9 +117,13 @@ export function trialSeed(seed: number, fingerprint: string, ber: number, trial:
  * hashes the parameters), then call `plan` per (seed, BER, trial).
  */
 export class FaultPlanner {
+  /** Targeted tensors with at least one selectable bit in their format. */
   readonly targets: readonly ParameterInfo[];
+  /** The bit selection as float32 bit positions (what a campaign header records). */
   readonly bits: readonly number[];
-  /** Selected (element, bit) positions over all targets: Σ numel × bits.length. */
+  /** Selected bits of each target's words (same order as `targets`). */
+  readonly targetBits: readonly (readonly number[])[];
+  /** Selected (element, bit) positions over all targets: Σ numel × targetBits[i].length. */
   readonly totalBits: number;
   readonly fingerprint: string;
   readonly count: CountMode;
@@ -126,10 +137,17 @@ export class FaultPlanner {
     this.kind = opts.kind ?? 'flip';
     if (!FAULT_KINDS.includes(this.kind)) throw new FlipguardError(`Unknown fault kind "${String(this.kind)}"; use ${FAULT_KINDS.join(', ')}.`);
     this.bits = resolveBits(opts.bits);
-    this.targets = selectTargets(model, opts.targets);
+    const selected = selectTargets(model, opts.targets);
+    const perTarget = selected.map((t) => resolveBitsFor(opts.bits, t.format));
+    this.targets = selected.filter((_, i) => perTarget[i].length > 0);
+    this.targetBits = perTarget.filter((b) => b.length > 0);
+    if (this.targets.length === 0) {
+      const formats = [...new Set(selected.map((t) => t.format))].join(', ');
+      throw new FlipguardError(`The bit selection ${JSON.stringify(opts.bits)} holds no bit of the targeted tensors' words (${formats}); choose bits that exist in those formats (e.g. all, sign, 0-7).`);
+    }
     this.offsets = [];
     let total = 0;
-    for (const t of this.targets) { this.offsets.push(total); total += t.numel * this.bits.length; }
+    this.targets.forEach((t, i) => { this.offsets.push(total); total += t.numel * this.targetBits[i].length; });
     this.totalBits = total;
     this.fixedFaults = 0;
     if (this.count === 'fixed') {
@@ -147,7 +165,7 @@ export class FaultPlanner {
   expectedFaults(ber: number): number {
     checkBer(ber);
     if (this.count === 'fixed') return this.fixedFaults;
-    if (this.count === 'floor') return this.targets.reduce((s, t) => s + floorCount(ber * t.numel * this.bits.length), 0);
+    if (this.count === 'floor') return this.targets.reduce((s, t, i) => s + floorCount(ber * t.numel * this.targetBits[i].length), 0);
     return ber * this.totalBits;
   }
 
@@ -157,8 +175,9 @@ export class FaultPlanner {
     let hi = this.offsets.length - 1;
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (this.offsets[mid] <= pos) lo = mid; else hi = mid - 1; }
     const local = pos - this.offsets[lo];
-    const nb = this.bits.length;
-    return { tensor: this.targets[lo].name, index: Math.floor(local / nb), bit: this.bits[local % nb], kind: this.kind };
+    const bits = this.targetBits[lo];
+    const nb = bits.length;
+    return { tensor: this.targets[lo].name, index: Math.floor(local / nb), bit: bits[local % nb], kind: this.kind };
   }
 
   /** The plan of one trial. Pure: the same arguments give the same plan on every machine. */
@@ -176,7 +195,7 @@ export class FaultPlanner {
     } else {
       faults = [];
       this.targets.forEach((t, i) => {
-        const space = t.numel * this.bits.length;
+        const space = t.numel * this.targetBits[i].length;
         const k = floorCount(ber * space);
         for (const p of positionsWithReplacement(rng, space, k)) faults.push(this.at(this.offsets[i] + p));
       });

@@ -5,7 +5,10 @@
  *
  * Conventions:
  * - A parameter is one element of a floating-point initializer (float32, float64, float16,
- *   bfloat16). Integer initializers (shapes, axes, indices) are stored but are not parameters.
+ *   bfloat16), of an int8/uint8 initializer (quantized weights, zero points), or of an int32
+ *   initializer read by a quantization op (quantized biases). Other integer initializers (shapes,
+ *   axes, indices) are stored but are not parameters. Tracing looks through DequantizeLinear from
+ *   every input, so a quantized weight, its scale and its zero point belong to the layer using it.
  *   Values held in Constant nodes are neither parameters nor stored bytes.
  * - Each parameter tensor belongs to one layer: the first node in graph order that computes with
  *   it, reached from the initializer through pass-through ops (Identity, Transpose, Reshape, Cast,
@@ -24,12 +27,13 @@
  *   divided by it).
  * - Batch normalisation has 4 parameter tensors (scale, bias, mean, variance), all counted.
  */
+import { FlipguardError } from '../errors.js';
 import { consumers, producers } from './builder.js';
 import { elementSize, isFloatType, numel } from './dtype.js';
 import { opRecord, opSet } from './ops/index.js';
 import { inferShapes } from './shapes.js';
 import { nodeLabel } from './layers.js';
-import type { DataTypeCode, Model, Node } from './types.js';
+import { DataType, type DataTypeCode, type Model, type Node } from './types.js';
 
 export type { ParameterRole } from './ops/types.js';
 import type { ParameterRole } from './ops/types.js';
@@ -131,6 +135,29 @@ function constantArrivals(start: string, cons: Map<string, Node[]>, constant: Se
   return uses;
 }
 
+/** Ops whose integer initializers are stored parameters (int8/uint8 weights, zero points, int32 biases). */
+const QUANTIZED = opSet((r) => !!r.quantized);
+/** Ops that parameter tracing looks through from every input (DequantizeLinear). */
+const DEQUANTIZES = opSet((r) => !!r.dequantizes);
+
+/**
+ * Whether initializer `t` is a parameter: any floating-point tensor, int8/uint8 tensors, and int32
+ * tensors read by a quantization op (a quantized layer's bias; int32 shapes and indices are not).
+ */
+function isParameter(t: { name: string; dataType: DataTypeCode }, cons: Map<string, Node[]>): boolean {
+  if (isFloatType(t.dataType) || t.dataType === DataType.INT8 || t.dataType === DataType.UINT8) return true;
+  return t.dataType === DataType.INT32 && (cons.get(t.name) ?? []).some((n) => QUANTIZED.has(n.opType));
+}
+
+/**
+ * Throws a FlipguardError when `model` computes with quantized layers (QDQ or QOperator int8/uint8
+ * weights), for the commands that do not handle them yet (`what`: "rank", "harden").
+ */
+export function refuseQuantized(model: Model, what: string): void {
+  const q = model.graph.nodes.find((n) => QUANTIZED.has(n.opType));
+  if (q) throw new FlipguardError(`flipguard ${what} does not handle quantized models yet (node "${q.name || q.outputs[0]}" is ${q.opType}); ${what} the float32 model instead, then quantize the result.`);
+}
+
 function traceParameters(model: Model): (ParameterTensor & { firstIndex: number })[] {
   const g = model.graph;
   const cons = consumers(g);
@@ -141,10 +168,11 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
   const byOrder = (a: Use, b: Use) => order.get(a.node)! - order.get(b.node)! || a.idx - b.idx;
   const out: (ParameterTensor & { firstIndex: number })[] = [];
   for (const t of g.initializers.values()) {
-    if (!isFloatType(t.dataType)) continue;
+    if (!isParameter(t, cons)) continue;
     let uses: Use[] = [];
     const seen = new Set<string>();
     const queue = [t.name];
+    let dequantRole: ParameterRole | undefined; // scale / zero point of a DequantizeLinear traced through
     while (queue.length) {
       const v = queue.shift()!;
       if (seen.has(v)) continue;
@@ -152,7 +180,10 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
       for (const n of cons.get(v) ?? []) {
         n.inputs.forEach((inp, idx) => {
           if (inp !== v) return;
-          if (PASS_THROUGH.has(n.opType) && idx === 0) queue.push(...n.outputs.filter(Boolean));
+          if (DEQUANTIZES.has(n.opType)) {
+            if (idx > 0) dequantRole ??= opRecord(n.opType)?.inputRoles?.[idx];
+            queue.push(...n.outputs.filter(Boolean));
+          } else if (PASS_THROUGH.has(n.opType) && idx === 0) queue.push(...n.outputs.filter(Boolean));
           else uses.push({ node: n, idx });
         });
       }
@@ -184,7 +215,7 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
       op: first ? first.node.opType : '',
       node: first ? nodeLabel(first.node, order.get(first.node)!) : '',
       nodes,
-      role: first ? roleOf(first.node, first.idx, prod) : 'other',
+      role: dequantRole ?? (first ? roleOf(first.node, first.idx, prod) : 'other'),
       dataType: t.dataType,
       dims: [...t.dims],
       numel: numel(t.dims),
@@ -209,7 +240,7 @@ export interface LayerCount {
 }
 
 export interface ModelCount {
-  /** Elements of all floating-point initializers (every stored parameter). */
+  /** Elements of every parameter initializer (float, int8/uint8, quantized int32 biases). */
   parameters: number;
   /** Bytes of all initializers (any element type) as stored, uncompressed. */
   storedBytes: number;
@@ -237,11 +268,12 @@ export function countModel(model: Model): ModelCount {
   const paramsByNode = new Map<number, number>(); // node index → parameters
   for (const p of traceParameters(model)) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
 
+  const cons = consumers(g);
   let parameters = 0;
   let storedBytes = 0;
   for (const t of g.initializers.values()) {
     const n = numel(t.dims);
-    if (isFloatType(t.dataType)) parameters += n;
+    if (isParameter(t, cons)) parameters += n;
     storedBytes += n * elementSize(t.dataType);
   }
 

@@ -1,4 +1,5 @@
-import { countModel } from './count.js';
+import { countModel, parameterTensors } from './count.js';
+import { WORD_BITS, WORD_FORMATS, wordFormat, type WordFormat } from './dtype.js';
 import { defaultOpset, type Model } from './types.js';
 
 export interface LayerInfo {
@@ -22,6 +23,32 @@ export interface ModelInfo {
   /** Multiply-accumulates per image (Conv, ConvTranspose, Gemm, MatMul). */
   macs: number;
   layers: LayerInfo[];
+  /** Fault-target parameters per stored format (float32, float16, bfloat16, int8, uint8, int32), formats present only. */
+  formats: FormatCount[];
+}
+
+export interface FormatCount {
+  format: WordFormat;
+  tensors: number;
+  /** Stored words. */
+  parameters: number;
+  /** Stored bits (parameters × word width): the positions a bit error rate applies to. */
+  bits: number;
+}
+
+/** Parameter tensors, words and bits per stored format, in WORD_FORMATS order. */
+export function formatCounts(model: Model): FormatCount[] {
+  const by = new Map<WordFormat, FormatCount>();
+  for (const p of parameterTensors(model)) {
+    const f = wordFormat(p.dataType);
+    if (!f) continue;
+    const c = by.get(f) ?? { format: f, tensors: 0, parameters: 0, bits: 0 };
+    c.tensors++;
+    c.parameters += p.numel;
+    c.bits += p.numel * WORD_BITS[f];
+    by.set(f, c);
+  }
+  return WORD_FORMATS.filter((f) => by.has(f)).map((f) => by.get(f)!);
 }
 
 /** What `flipguard info` shows: the model's layers, parameters and MACs per image. */
@@ -37,5 +64,6 @@ export function modelInfo(model: Model): ModelInfo {
     storedBytes: c.storedBytes,
     macs: c.macs,
     layers: c.layers.map((l) => ({ name: l.name, op: l.op, inputShape: l.inputShape, outputShape: l.outputShape, parameters: l.parameters, macs: l.macs })),
+    formats: formatCounts(model),
   };
 }

@@ -39,6 +39,7 @@
 import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
+import { refuseQuantized } from '../graph/count.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -179,6 +180,7 @@ export interface HardenResult {
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
+  refuseQuantized(model, 'harden');
   const opset = defaultOpset(model);
   if (opset < 13) {
     // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so

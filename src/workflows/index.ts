@@ -8,3 +8,4 @@ export { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_RANKING, D
 export { benchCampaign, BENCH_SETTINGS, type BenchCampaignOptions, type BenchCampaignResult, type BenchCampaignRow } from './bench-campaign.js';
 export { benchAnalysis } from './bench-analysis.js';
 export { benchPrune, type BenchPruneOptions, type BenchPruneResult, type BenchPruneSide } from './bench-prune.js';
+export { compareFormats, modelVersion, MODEL_FORMATS, type CompareFormatsOptions, type FormatRow, type ModelFormat } from './formats.js';

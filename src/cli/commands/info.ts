@@ -21,6 +21,8 @@ export const infoCommand: Command = {
     process.stdout.write(`input ${visible(info.input.name)} [${shape(info.input.shape)}] → output ${visible(info.output.name)} [${shape(info.output.shape)}]\n\n`);
     process.stdout.write(formatTable(['layer', 'op', 'output', 'parameters', 'MACs/image'], rows) + '\n\n');
     process.stdout.write(`total: ${groupInt(info.parameters)} parameters (${humanCount(info.parameters)}), ${(info.storedBytes / 1024).toFixed(1)} KiB stored, ${groupInt(info.macs)} MACs per image (${humanCount(info.macs)})\n`);
+    const formats = info.formats.map((f) => `${f.format} ${groupInt(f.parameters)} in ${f.tensors} tensors (${groupInt(f.bits)} bits)`);
+    if (formats.length) process.stdout.write(`stored parameters by format: ${formats.join('; ')}\n`);
     if (values.json) writeJson(values.json as string, info, out);
   },
 };

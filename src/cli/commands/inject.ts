@@ -14,6 +14,7 @@ import { formatInterval, formatTable } from '../table.js';
 import { shardFromEnvironment } from '../../campaign/shard-env.js';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
+import { compareFormats, type FormatRow, type ModelFormat } from '../../workflows/formats.js';
 
 const OP_ALIASES: Record<string, string> = {
   conv: 'Conv', convtranspose: 'ConvTranspose', gemm: 'Gemm', matmul: 'MatMul', dense: 'Gemm',
@@ -48,10 +49,27 @@ export function summaryTable(s: CampaignSummary): string {
   );
 }
 
+/** The per-format comparison: golden accuracy, stored bits, drop per BER and trials/s of each format. */
+export function formatsTable(rows: FormatRow[]): string {
+  const bers = rows[0]?.campaign.bers.map((b) => b.ber) ?? [];
+  const rate = (r: FormatRow): number => {
+    const t = r.campaign.bers.reduce((s, b) => s + b.trials, 0);
+    const secs = r.campaign.bers.reduce((s, b) => s + (b.trialsPerSecond > 0 ? b.trials / b.trialsPerSecond : 0), 0);
+    return secs > 0 ? t / secs : 0;
+  };
+  return formatTable(
+    ['format', 'golden', 'stored bits', ...bers.map((b) => `drop @${b.toExponential(0)}`), 'trials/s'],
+    rows.map((r) => [
+      r.format, `${(r.campaign.golden.accuracy * 100).toFixed(2)}%`, r.bits.toLocaleString('en-US'),
+      ...r.campaign.bers.map((b) => `${b.meanDrop.toFixed(2)} ${formatInterval(b.ci95)}`), rate(r).toFixed(1),
+    ]),
+  );
+}
+
 export const injectCommand: Command = {
   name: 'inject',
   summary: 'fault-injection campaign: bit flips at bit error rates, many seeded trials',
-  usage: 'MODEL --ber 1e-7,1e-6,1e-5 --trials 100 [--out run.jsonl] [--json summary.json]',
+  usage: 'MODEL --ber 1e-7,1e-6,1e-5 --trials 100 [--out run.jsonl] [--json summary.json] [--formats float32,float16,bfloat16,int8]',
   positionals: [1, 1],
   options: {
     ...dataOptions,
@@ -72,6 +90,7 @@ export const injectCommand: Command = {
     shard: { kind: 'string', arg: 'i/n|auto', help: 'run only part i of n of the trials (join with flipguard merge); auto: from a Slurm/PBS/LSF array or Kubernetes Indexed Job' },
     shards: { kind: 'int', arg: 'N', help: 'with --shard auto: the number of array tasks where the scheduler does not tell it (Kubernetes, PBS)' },
     ...queueOptions,
+    formats: { kind: 'strings', arg: 'float32,float16,bfloat16,int8', help: 'compare the model stored in these formats (float16/bfloat16 converted, int8 quantized on the training split), one campaign each, in one table' },
     'dry-run': { kind: 'bool', help: 'print the fault plan of each BER\'s first trial and stop' },
     'fault-list': { kind: 'string', arg: 'FILE', help: 'evaluate once with the faults listed in FILE (JSON) instead of a campaign' },
     'no-shortcuts': { kind: 'bool', help: 'evaluate every trial in full (results are identical; for checking)' },
@@ -109,6 +128,21 @@ export const injectCommand: Command = {
     }
     const bers = v.ber as number[];
     const trials = v.trials as number;
+    if (v.formats) {
+      for (const flag of ['out', 'shard', 'queue', 'margin']) if (v[flag] !== undefined) throw new FlipguardError(`--formats runs one in-memory campaign per format and cannot be combined with --${flag}; drop one of them.`);
+      const formats = v.formats as ModelFormat[];
+      let bar: Progress | undefined;
+      const rows = await compareFormats({
+        model, data, train: formats.includes('int8') ? datasetFromOptions(v, model, 'train') : undefined, formats, bers, trials, seed: v.seed as number, ...faultOpts,
+        batch: v.batch as number, threads: v.threads as number | undefined, shortcuts: !v['no-shortcuts'], swap: v.swap as 'rebuild' | 'feed',
+        onFormat: (f) => { bar?.done(); bar = new Progress(`inject ${f}`, bers.length * trials, { quiet: Boolean(v.quiet) }); },
+        onProgress: (p) => bar?.update(p.done, `BER ${p.ber.toExponential(0)} trial ${p.trial + 1}/${trials}`),
+      });
+      bar?.done();
+      process.stdout.write(`${bold('accuracy drop per format')} (percentage points, mean [95% CI]) — ${data.count} ${data.name} images, ${trials} trials per BER, seed ${v.seed}\n\n${formatsTable(rows)}\n`);
+      if (v.json) writeJson(v.json as string, { model: positionals[0], formats: rows.map((r) => ({ format: r.format, bits: r.bits, summary: summaryJson(r.campaign, { config: r.campaign.config }) })) }, outputs);
+      return;
+    }
     let progress: Progress | undefined;
     const drops = new Map<number, number[]>();
     const result = await runCampaign({

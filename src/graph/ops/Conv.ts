@@ -9,12 +9,17 @@ import { A, attrInt } from '../builder.js';
 import { numel } from '../dtype.js';
 import { convSpatial, convWeightGrad, spatialAttrs, windowOf } from './window.js';
 import { NodeCtx, fmt } from './shape-kit.js';
+import type { Node } from '../types.js';
 import { type GradRule, type OpRecord } from './types.js';
 import type { Emitter } from '../emitter.js';
 
-function convShape(c: NodeCtx): void {
-  const x = c.shape(0);
-  const w = c.shape(1, 'weight');
+/**
+ * Conv's shape rule with the data, weight and bias at input positions `at` (QLinearConv and
+ * ConvInteger place them elsewhere) and the output of type `type` (default: the data's).
+ */
+export function convShapeAt(c: NodeCtx, at: { x: number; w: number; b?: number }, type?: number): void {
+  const x = c.shape(at.x);
+  const w = c.shape(at.w, 'weight');
   if (x.length < 3) throw c.fail(`has an input of shape ${fmt(x)}; it needs [batch, channels, spatial…]`);
   if (w.length !== x.length) throw c.fail(`has weights of shape ${fmt(w)}, whose rank does not match the input ${fmt(x)}`);
   const group = c.int('group', 1);
@@ -23,12 +28,21 @@ function convShape(c: NodeCtx): void {
   }
   const ns = x.length - 2;
   const kernel = c.ints('kernel_shape') ?? w.slice(2);
-  if (c.has(2)) {
-    const b = c.shape(2, 'bias');
+  if (at.b !== undefined && c.has(at.b)) {
+    const b = c.shape(at.b, 'bias');
     if (numel(b) !== w[0]) throw c.fail(`has a bias of shape ${fmt(b)} for ${w[0]} output channels`);
   }
   const a = spatialAttrs(c, ns, kernel);
-  c.set(0, [x[0], w[0], ...convSpatial(c, x.slice(2), a)], c.type(0));
+  c.set(0, [x[0], w[0], ...convSpatial(c, x.slice(2), a)], type ?? c.type(at.x));
+}
+
+function convShape(c: NodeCtx): void {
+  convShapeAt(c, { x: 0, w: 1, b: 2 });
+}
+
+/** MACs of a convolution whose weight is input `w`: (N·Cout·H_out·W_out)·(Cin/group)·kh·kw. */
+export function convMacsAt(w: number): (n: Node, shapes: Map<string, number[]>) => number {
+  return (n, shapes) => numel(shapes.get(n.outputs[0]) ?? []) * numel((shapes.get(n.inputs[w]) ?? []).slice(1));
 }
 
 /**
@@ -87,12 +101,7 @@ export const convRule: GradRule = {
 export const Conv: OpRecord = {
   opType: 'Conv',
   shape: convShape,
-  macs: (n, shapes) => {
-    // (N·Cout·H_out·W_out)·(Cin/group)·kh·kw
-    const o = shapes.get(n.outputs[0]) ?? [];
-    const w = shapes.get(n.inputs[1]) ?? [];
-    return numel(o) * numel(w.slice(1));
-  },
+  macs: convMacsAt(1),
   vjp: convRule,
   lrp: 'linear',
   channels: 'special',

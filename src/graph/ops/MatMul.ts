@@ -6,11 +6,13 @@
 import { A } from '../builder.js';
 import { numel } from '../dtype.js';
 import { NodeCtx, broadcastShapes, fmt } from './shape-kit.js';
+import type { Node } from '../types.js';
 import { type GradRule, type OpRecord } from './types.js';
 
-function matMulShape(c: NodeCtx): void {
-  const a = c.shape(0, 'A');
-  const b = c.shape(1, 'B');
+/** MatMul's shape rule with the operands at inputs `ia`, `ib` and an output of type `type` (default A's). */
+export function matMulShapeAt(c: NodeCtx, ia: number, ib: number, type?: number): void {
+  const a = c.shape(ia, 'A');
+  const b = c.shape(ib, 'B');
   if (a.length === 0 || b.length === 0) throw c.fail(`cannot multiply scalars (shapes ${fmt(a)} and ${fmt(b)})`);
   const a2 = a.length === 1 ? [1, a[0]] : a;
   const b2 = b.length === 1 ? [b[0], 1] : b;
@@ -20,7 +22,19 @@ function matMulShape(c: NodeCtx): void {
   const out = [...batch];
   if (a.length > 1) out.push(a2[a2.length - 2]);
   if (b.length > 1) out.push(b2[b2.length - 1]);
-  c.set(0, out, c.type(0));
+  c.set(0, out, type ?? c.type(ia));
+}
+
+function matMulShape(c: NodeCtx): void {
+  matMulShapeAt(c, 0, 1);
+}
+
+/** MACs of a matrix product whose first operand is input `ia`: every output element is a K-long dot product. */
+export function matMulMacsAt(ia: number): (n: Node, shapes: Map<string, number[]>) => number {
+  return (n, shapes) => {
+    const a = shapes.get(n.inputs[ia]) ?? [];
+    return numel(shapes.get(n.outputs[0]) ?? []) * (a[a.length - 1] ?? 0);
+  };
 }
 
 export const matMulRule: GradRule = {
@@ -72,12 +86,7 @@ function broadcast(p: number[], q: number[]): number[] {
 export const MatMul: OpRecord = {
   opType: 'MatMul',
   shape: matMulShape,
-  macs: (n, shapes) => {
-    // every output element is a K-long dot product
-    const a = shapes.get(n.inputs[0]) ?? [];
-    const o = shapes.get(n.outputs[0]) ?? [];
-    return numel(o) * (a[a.length - 1] ?? 0);
-  },
+  macs: matMulMacsAt(0),
   vjp: matMulRule,
   lrp: 'linear',
   channels: 'special',

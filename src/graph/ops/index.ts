@@ -25,7 +25,9 @@ import { Concat } from './Concat.js';
 import { Constant } from './Constant.js';
 import { ConstantOfShape } from './ConstantOfShape.js';
 import { Conv } from './Conv.js';
+import { ConvInteger } from './ConvInteger.js';
 import { ConvTranspose } from './ConvTranspose.js';
+import { DequantizeLinear } from './DequantizeLinear.js';
 import { Div } from './Div.js';
 import { Dropout } from './Dropout.js';
 import { Elu } from './Elu.js';
@@ -54,6 +56,7 @@ import { LessOrEqual } from './LessOrEqual.js';
 import { Log } from './Log.js';
 import { LogSoftmax } from './LogSoftmax.js';
 import { MatMul } from './MatMul.js';
+import { MatMulInteger } from './MatMulInteger.js';
 import { Max } from './Max.js';
 import { MaxPool } from './MaxPool.js';
 import { Min } from './Min.js';
@@ -65,6 +68,9 @@ import { Or } from './Or.js';
 import { PRelu } from './PRelu.js';
 import { Pad } from './Pad.js';
 import { Pow } from './Pow.js';
+import { QLinearConv } from './QLinearConv.js';
+import { QLinearMatMul } from './QLinearMatMul.js';
+import { QuantizeLinear } from './QuantizeLinear.js';
 import { Range } from './Range.js';
 import { Reciprocal } from './Reciprocal.js';
 import { ReduceMax } from './ReduceMax.js';
@@ -109,7 +115,9 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     Constant,
     ConstantOfShape,
     Conv,
+    ConvInteger,
     ConvTranspose,
+    DequantizeLinear,
     Div,
     Dropout,
     Elu,
@@ -138,6 +146,7 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     Log,
     LogSoftmax,
     MatMul,
+    MatMulInteger,
     Max,
     MaxPool,
     Min,
@@ -149,6 +158,9 @@ export const OP_REGISTRY: ReadonlyMap<string, OpRecord> = new Map(
     PRelu,
     Pad,
     Pow,
+    QLinearConv,
+    QLinearMatMul,
+    QuantizeLinear,
     Range,
     Reciprocal,
     ReduceMax,

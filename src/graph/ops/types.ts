@@ -87,7 +87,7 @@ export interface CampaignRole {
 }
 
 /** What a stored tensor is to the op that computes with it (graph/count.ts ParameterTensor.role). */
-export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'other';
+export type ParameterRole = 'weight' | 'bias' | 'bn_scale' | 'bn_bias' | 'bn_mean' | 'bn_var' | 'scale' | 'zero_point' | 'other';
 
 /** Everything flipguard knows about one default-domain ONNX op. */
 export interface OpRecord {
@@ -114,6 +114,18 @@ export interface OpRecord {
   readonly ownsParameters?: boolean;
   /** A layer whose output passes through it still produces the model's output (analysis/scores.ts). */
   readonly keepsLayerOutput?: boolean;
+  /**
+   * A quantization op (QuantizeLinear, DequantizeLinear, QLinearConv, ConvInteger, …): the integer
+   * initializers it reads (int8/uint8 weights and zero points, int32 biases) are stored parameters
+   * and fault targets (graph/count.ts).
+   */
+  readonly quantized?: boolean;
+  /**
+   * Dequantizes its input 0 (DequantizeLinear): parameter tracing looks through it from every input,
+   * so a stored int8 weight, its scale and zero point all belong to the layer that computes with the
+   * dequantized weight; the scale and zero point keep the role of their position here (`inputRoles`).
+   */
+  readonly dequantizes?: boolean;
   /** Emitted by flipguard's own transforms (comparisons, selection, math): not a layer, no parameters. */
   readonly transform?: boolean;
 }
