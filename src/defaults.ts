@@ -27,3 +27,6 @@ export const DEFAULT_QUEUE_NAME = 'flipguard';
 
 /** Seconds after which a job whose worker stopped renewing its lock (it died) goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;
+
+/** Bit positions tmr-bits protects when none are given: the exponent's top bit (float32 bit 30), where nearly all damage comes from. */
+export const DEFAULT_TMR_BITS: readonly number[] = [30];

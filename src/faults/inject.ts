@@ -4,11 +4,20 @@
 import { FlipguardError } from '../errors.js';
 import { DataType, type Model } from '../graph/types.js';
 import type { FaultPlan, WeightFault } from './plan.js';
+import { storedWordTensors } from '../harden/common.js';
 
-/** The float32 initializers of `model` by name (the arrays themselves, not copies). */
+/**
+ * The float32 initializers of `model` by name (the arrays themselves, not copies), and the int32
+ * stored words of a tmr-bits model as Float32Array views of the same bytes (a fault edits bits,
+ * never values, so the 32-bit words are handled alike).
+ */
 export function cleanParameters(model: Model): Map<string, Float32Array> {
   const m = new Map<string, Float32Array>();
-  for (const [n, t] of model.graph.initializers) if (t.dataType === DataType.FLOAT) m.set(n, t.data as Float32Array);
+  const words = storedWordTensors(model);
+  for (const [n, t] of model.graph.initializers) {
+    if (t.dataType === DataType.FLOAT) m.set(n, t.data as Float32Array);
+    else if (words.has(n)) m.set(n, new Float32Array(t.data.buffer, t.data.byteOffset, t.data.length));
+  }
   return m;
 }
 

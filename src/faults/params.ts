@@ -1,11 +1,13 @@
 /**
  * The fault targets of a model: every float32 initializer, with the node that consumes it, its
  * layer and role (from `parameterTensors` in graph/count.ts), and whether it can influence any
- * graph output at all. Other floating-point types (float16, bfloat16, float64) are not targets of
+ * graph output at all. The int32 words and bit planes of a tmr-bits model (harden/tmr-bits.ts) are
+ * stored weight bits too, and targets like float32 tensors. Other floating-point types (float16, bfloat16, float64) are not targets of
  * the binary32 fault model.
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
 import { DataType, type Graph, type Model } from '../graph/types.js';
+import { storedWordTensors } from '../harden/common.js';
 
 export type { ParameterRole };
 
@@ -48,7 +50,8 @@ export function listParameters(model: Model): ParameterInfo[] {
   const live = liveValues(g);
   const order = new Map<string, number>();
   g.nodes.forEach((n, i) => { const label = n.name || n.outputs[0] || `${n.opType}_${i}`; if (!order.has(label)) order.set(label, i); });
-  const tensors = parameterTensors(model).filter((p) => p.dataType === DataType.FLOAT);
+  const words = storedWordTensors(model);
+  const tensors = parameterTensors(model, words).filter((p) => p.dataType === DataType.FLOAT || words.has(p.name));
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const layerOf = new Map(layerNodes.map((n, i) => [n, i]));
   return tensors.map((p) => ({

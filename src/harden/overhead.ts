@@ -20,7 +20,7 @@ import type { ImageSet } from '../runtime/evaluate.js';
 import { timeInferenceMany } from '../runtime/timing.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 import { HARDEN_TAG } from './graph-edit.js';
-import { hardenedInfo } from './common.js';
+import { hardenedInfo, storedWordTensors } from './common.js';
 
 /** The hardened model with its hardening stages replaced by shape-equivalent supported ops (for counting only; it computes nothing useful). */
 export function countingView(model: Model): Model {
@@ -58,9 +58,11 @@ export function countingView(model: Model): Model {
 export function countHardened(model: Model): ModelCount {
   const c = countModel(countingView(model));
   let parameters = 0, storedBytes = 0;
+  // tmr-bits stores weights (and their bit planes) as int32 words: parameters all the same
+  const words = storedWordTensors(model);
   for (const t of model.graph.initializers.values()) {
     const n = numel(t.dims);
-    if (isFloatType(t.dataType)) parameters += n;
+    if (isFloatType(t.dataType) || words.has(t.name)) parameters += n;
     storedBytes += n * elementSize(t.dataType);
   }
   return { ...c, parameters, storedBytes };

@@ -69,7 +69,7 @@ export function rankingProvider(model: Model, data: ImageSet, opts: { methods?: 
 
 /** The unit kind a hardening method protects. */
 export function unitOf(method: HardenMethod): Unit {
-  return method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
+  return method === 'tmr-weights' || method === 'tmr-bits' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
 }
 
 export interface SweepOptions {

@@ -16,6 +16,7 @@ import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_SEED } from '../../defaults.js';
+import { resolveBits } from '../../faults/bits.js';
 
 /**
  * The scores hardening uses: a --scores file as given, else computed per unit kind; --rank picks
@@ -48,12 +49,13 @@ export function sweepTable(rows: SweepRow[]): string {
 export const hardenCommand: Command = {
   name: 'harden',
   summary: 'write a hardened ONNX model (EDAC, TMR, range restriction) and report its overheads',
-  usage: 'MODEL --method edac|edac-nointervals|ranger|tmr-channels|tmr-weights|tmr-neurons [--ratio R] --data mnist --out hardened.onnx',
+  usage: 'MODEL --method edac|edac-nointervals|ranger|tmr-channels|tmr-weights|tmr-neurons|tmr-bits [--ratio R] [--bits 30,29] --data mnist --out hardened.onnx',
   positionals: [1, 1],
   options: {
     ...dataOptions,
     method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
-    ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
+    ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0; tmr-bits: every weight)' },
+    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default 30, the exponent\'s top bit)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
     images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
@@ -99,13 +101,17 @@ export const hardenCommand: Command = {
       if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
       return;
     }
-    if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights or tmr-neurons), or --sweep.');
+    if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights, tmr-neurons or tmr-bits), or --sweep.');
     if (!v.out) throw new FlipguardError('flipguard harden needs --out FILE for the hardened model.');
     const method = v.method as HardenMethod;
     const unit = unitOf(method);
-    const scores = method === 'ranger' ? undefined : await scoresFrom(model, train, v, unit)(unit);
+    if (v.bits !== undefined && method !== 'tmr-bits') throw new FlipguardError(`--bits applies to --method tmr-bits only, not ${method}.`);
+    const bits = v.bits === undefined ? undefined : resolveBits(v.bits as string);
+    // tmr-bits without --ratio protects every weight: no ranking needed
+    const needsScores = method !== 'ranger' && !(method === 'tmr-bits' && v.ratio === undefined && !v.scores);
+    const scores = needsScores ? await scoresFrom(model, train, v, unit)(unit) : undefined;
     const { model: hardened, report } = await harden(model, {
-      method, ratio: v.ratio as number | undefined, scores, data: train, runtime, perLayer: Boolean(v['per-layer']),
+      method, ratio: v.ratio as number | undefined, scores, bits, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
       rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']),
     });
@@ -125,6 +131,6 @@ export const hardenCommand: Command = {
     if (agreement.same < agreement.images) {
       process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
     }
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
   },
 };
