@@ -30,3 +30,6 @@ export const DEFAULT_LOCK_SECONDS = 30;
 
 /** Bit positions tmr-bits protects when none are given: the exponent's top bit (float32 bit 30), where nearly all damage comes from. */
 export const DEFAULT_TMR_BITS: readonly number[] = [30];
+
+/** BER at which the Pareto view of hardening variants compares accuracy drops (when the sweep has it). */
+export const DEFAULT_PARETO_BER = 1e-5;

@@ -6,7 +6,8 @@ import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
 import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, type HardenMethod } from '../../harden/index.js';
-import { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import { hardenSweep, parseVariants, rankingProvider, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
@@ -46,6 +47,16 @@ export function sweepTable(rows: SweepRow[]): string {
   );
 }
 
+/** The Pareto table of a sweep: each variant's drop at the view's BER, overheads, front membership and dominators. */
+export function paretoTable(view: ParetoView): string {
+  const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+  return formatTable(['variant', `drop @${view.ber.toExponential(0)}`, '95% CI', 'memory', 'time', 'front (mem / time / all)', 'dominated by'], view.rows.map((r) => [
+    r.variant, r.drop.toFixed(2), r.ciLow === null ? 'n/a' : `[${r.ciLow.toFixed(2)}, ${r.ciHigh!.toFixed(2)}]`, pct(r.memory), pct(r.time),
+    [r.frontMemory, r.frontTime, r.front].map((f) => (f ? 'yes' : '—')).join(' / '),
+    r.dominatedBy.length ? `${r.dominatedBy.join(', ')}${r.clearly ? '' : ' (within the CIs)'}` : '',
+  ]));
+}
+
 export const hardenCommand: Command = {
   name: 'harden',
   summary: 'write a hardened ONNX model (EDAC, TMR, range restriction) and report its overheads',
@@ -72,6 +83,7 @@ export const hardenCommand: Command = {
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
+    'pareto-ber': { kind: 'number', arg: 'B', help: 'for --sweep: the BER of the Pareto view (default 1e-5 when swept, else the largest BER)' },
     trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
@@ -89,6 +101,7 @@ export const hardenCommand: Command = {
     if (v.sweep) {
       const variants = parseVariants(v.variants as string);
       const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
+      if (v['pareto-ber'] !== undefined && !bers.includes(v['pareto-ber'] as number)) throw new FlipguardError(`--pareto-ber ${v['pareto-ber']} is not one of the swept BERs (${bers.join(', ')}); pick one of them.`);
       let bar: Progress | undefined;
       const rows = await hardenSweep(model, {
         variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, force: outputs.force, protect: outputs.protect, runtime,
@@ -98,7 +111,9 @@ export const hardenCommand: Command = {
       });
       bar?.done();
       process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${v.trials} trials per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
+      const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
+      if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
+      if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
       return;
     }
     if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights, tmr-neurons or tmr-bits), or --sweep.');
