@@ -20,16 +20,19 @@ import type { ImageSet } from '../runtime/evaluate.js';
 import { timeInferenceMany } from '../runtime/timing.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 import { HARDEN_TAG } from './graph-edit.js';
-import { hardenedInfo, storedWordTensors } from './common.js';
+import { hardenedInfo, storedWordTensors, type HardenedInfo } from './common.js';
 
 /** The hardened model with its hardening stages replaced by shape-equivalent supported ops (for counting only; it computes nothing useful). */
 export function countingView(model: Model): Model {
   const info = hardenedInfo(model);
   if (!info) return model;
+  // a model hardened twice (e.g. ranger, then tmr-bits) keeps the earlier info under `previous`
+  const stages: HardenedInfo['stages'] = [];
+  for (let i = info as (HardenedInfo & { previous?: HardenedInfo }) | undefined; i; i = i.previous) stages.push(...i.stages);
   const g = model.graph;
   const inits = new Map(g.initializers);
   const stand: Node[] = [];
-  info.stages.forEach((s, i) => {
+  stages.forEach((s, i) => {
     if (s.kind === 'same') {
       stand.push({ name: `count.stage${i}`, opType: 'Identity', domain: '', inputs: [s.input], outputs: [s.output], attributes: {} });
     } else {
@@ -40,7 +43,7 @@ export function countingView(model: Model): Model {
   // place each stand-in right after the producer of its input (or first, for initializers)
   const byInput = new Map<string, Node[]>();
   const first: Node[] = [];
-  for (const [i, s] of info.stages.entries()) {
+  for (const [i, s] of stages.entries()) {
     if (g.initializers.has(s.input)) first.push(stand[i]);
     else { const l = byInput.get(s.input) ?? []; l.push(stand[i]); byInput.set(s.input, l); }
   }

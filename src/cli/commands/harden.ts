@@ -5,7 +5,7 @@ import { writeModel } from '../../graph/onnx.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, type HardenMethod } from '../../harden/index.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod } from '../../harden/index.js';
 import { hardenSweep, parseVariants, rankingProvider, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
@@ -16,7 +16,8 @@ import { formatHalfWidth, formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
-import { DEFAULT_SEED } from '../../defaults.js';
+import { DEFAULT_PARETO_BER, DEFAULT_SEED } from '../../defaults.js';
+import { budgetHarden, parseBudget, DEFAULT_BUDGET_CANDIDATES } from '../../workflows/budget.js';
 import { resolveBits } from '../../faults/bits.js';
 
 /**
@@ -83,6 +84,8 @@ export const hardenCommand: Command = {
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
+    budget: { kind: 'string', arg: 'memory=M,time=T', help: 'search methods × ratios for the smallest accuracy drop at --ber (one value, default 1e-5) within these overheads (fractions); writes the winner to --out and the evidence to --json' },
+    candidates: { kind: 'string', arg: 'LIST', help: 'for --budget: candidates as in --variants, ranger+X for intervals with X on top', default: DEFAULT_BUDGET_CANDIDATES },
     'pareto-ber': { kind: 'number', arg: 'B', help: 'for --sweep: the BER of the Pareto view (default 1e-5 when swept, else the largest BER)' },
     trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
@@ -114,6 +117,33 @@ export const hardenCommand: Command = {
       const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
       if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
       if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
+      return;
+    }
+    if (v.budget !== undefined) {
+      if (v.method !== undefined || v.sweep) throw new FlipguardError('--budget chooses the method itself; remove --method / --sweep.');
+      if (!v.out) throw new FlipguardError('flipguard harden --budget needs --out FILE for the chosen model.');
+      const budget = parseBudget(v.budget as string);
+      const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
+      const isDefault = String(v.ber) === '1e-6,1e-5,5e-5' || (bers.length === 3 && bers.join() === [1e-6, 1e-5, 5e-5].join());
+      if (bers.length !== 1 && !isDefault) throw new FlipguardError(`--budget compares at one BER; give one --ber value (e.g. --ber 1e-5), not ${bers.length}.`);
+      const ber = bers.length === 1 ? bers[0] : DEFAULT_PARETO_BER;
+      const t0 = performance.now();
+      const r = await budgetHarden(model, {
+        budget, ber, train, test, scores: scoresFrom(model, train, v, 'channel'), candidates: v.candidates as string,
+        maxTrials: Math.max(4, v.trials as number), seed: v.seed as number, runtime,
+        onCandidate: (name, stage, detail) => { if (!v.quiet) process.stderr.write(`${stage === 'build' ? 'build' : 'race '} ${name}${detail ? ` (${detail})` : ''}\n`); },
+      });
+      const validation = r.combined
+        ? await validateTransformed(model, r.model, { images: { ...train, x: train.x.subarray(0, 4 * train.shape.reduce((a, b) => a * b, 1)), count: Math.min(4, train.count) }, fidelity: 'top1', runtime, what: `${r.winner}-hardened` })
+        : await validateHardened(model, { model: r.model, report: r.report }, train, runtime);
+      writeModel(v.out as string, r.model, outputs);
+      const seconds = (performance.now() - t0) / 1000;
+      const pctOr = (x: number | null): string => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+      process.stdout.write(`${bold('budgeted hardening')}: ${r.winner} → ${v.out} (${seconds.toFixed(0)} s)\n\n${r.why}\n\n`);
+      process.stdout.write(formatTable(['candidate', 'memory', 'time', 'trials', `drop @${ber.toExponential(0)}`, '95% CI', 'outcome'], r.candidates.map((c) => [
+        c.name, pctOr(c.memory), pctOr(c.time), c.trials ? String(c.trials) : '', c.drop === null ? '' : c.drop.toFixed(2), c.ci95 ? `[${c.ci95[0].toFixed(2)}, ${c.ci95[1].toFixed(2)}]` : '', c.outcome,
+      ])) + '\n');
+      if (v.json) writeJson(v.json as string, { model: positionals[0], out: v.out, seconds, budget: r.budget, ber: r.ber, seed: r.seed, winner: r.winner, why: r.why, rounds: r.rounds, candidates: r.candidates, validation }, outputs);
       return;
     }
     if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights, tmr-neurons or tmr-bits), or --sweep.');
