@@ -7,7 +7,7 @@
  *
  * Environment (defaults are the issue's protocol): OVERHEAD_IMAGES (2000), OVERHEAD_RUNS (5),
  * OVERHEAD_MODELS (all: vgg11-mnist,resnet20-mnist,vgg11-cifar,googlenet,efficientnet_b0),
- * OVERHEAD_THREADS (2). Rankings are seeded random (timing depends on how many units are protected,
+ * OVERHEAD_THREADS (2), OVERHEAD_ONLY (a regular expression: only the variants whose name matches). Rankings are seeded random (timing depends on how many units are protected,
  * not which, except tmr-neurons, where random neurons spread over every channel: its worst case).
  */
 import { existsSync } from 'node:fs';
@@ -41,7 +41,9 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'ranger saturate, after-act, per-layer', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate', rangeBounds: 'layer' }, target: 1.05 },
   { name: 'edac 15%', opts: { method: 'edac', ratio: 0.15 }, target: 1.25 },
   { name: 'edac 15% --fold-bn', opts: { method: 'edac', ratio: 0.15, foldBn: true }, target: 1.25 },
+  { name: 'edac 15% side by side', opts: { method: 'edac', ratio: 0.15, sideBySide: true }, target: 1.25 },
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 }, target: 1.4 },
+  { name: 'tmr-channels 15% side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true }, target: 1.4 },
   { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 }, target: 1.03 },
   { name: 'tmr-neurons 15%', opts: { method: 'tmr-neurons', ratio: 0.15 }, target: 1.3 },
   { name: 'tmr-bits 30, every weight', opts: { method: 'tmr-bits', bits: [30] }, target: 1.03 },
@@ -79,7 +81,7 @@ function profileLine(ops: { op: string; ms: number }[]): string {
 
 /** The command line that reproduces this run (the environment variables that were set). */
 export function overheadCommand(): string {
-  const env = ['OVERHEAD_IMAGES', 'OVERHEAD_RUNS', 'OVERHEAD_MODELS', 'OVERHEAD_THREADS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  const env = ['OVERHEAD_IMAGES', 'OVERHEAD_RUNS', 'OVERHEAD_MODELS', 'OVERHEAD_THREADS', 'OVERHEAD_ONLY'].filter((k) => process.env[k]).map((k) => `${k}=${JSON.stringify(process.env[k])}`);
   return [...env, 'npm run bench -- overhead'].join(' ');
 }
 
@@ -103,7 +105,9 @@ export async function benchOverhead(): Promise<string> {
     };
     const made: { v: BenchVariant; model: Model }[] = [];
     const base = countHardened(model);
+    const only = process.env.OVERHEAD_ONLY ? new RegExp(process.env.OVERHEAD_ONLY) : undefined;
     for (const v of OVERHEAD_VARIANTS) {
+      if (only && !only.test(v.name)) continue;
       try {
         const m = v.opts.method;
         const unit = m === 'tmr-weights' || m === 'tmr-bits' ? 'weight' : m === 'tmr-neurons' ? 'neuron' : 'channel';

@@ -4,7 +4,10 @@
  * and every new one (behind batch norm, behind batch norm + ReLU, saturating, per-layer bounds,
  * batch norm folded first). Intervals are profiled once, on the whole training split (paper A).
  *
- * Environment: PROTECTION_TRIALS (10), PROTECTION_IMAGES (1000 test images), PROTECTION_THREADS (2).
+ * Channel methods (edac, tmr-channels, with and without side-by-side channels) rank by L1 norm.
+ *
+ * Environment: PROTECTION_TRIALS (10), PROTECTION_IMAGES (1000 test images), PROTECTION_THREADS (2),
+ * PROTECTION_ONLY (a regular expression: only the constructions whose name matches).
  * Note: every variant is its own model, so its fault plans differ (a plan depends on the model's
  * fingerprint); constructions that are exactly equivalent agree within the campaign's confidence
  * intervals, not trial by trial.
@@ -16,6 +19,7 @@ import type { Model } from '../src/graph/types.js';
 import { loadDataset, subset } from '../src/data/index.js';
 import { harden, profileIntervals, type HardenOptions } from '../src/harden/index.js';
 import { runCampaign } from '../src/campaign/run.js';
+import { l1Scores } from '../src/analysis/scores.js';
 import { formatTable } from '../src/cli/table.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,7 +27,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Paper A's BER grid (SPEC §2). */
 export const PAPER_A_BERS = [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4];
 
-const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals'> }[] = [
+const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals' | 'scores'> }[] = [
   { name: 'unprotected' },
   { name: 'ranger zero, paper (old)', opts: { method: 'ranger', placement: 'paper' } },
   { name: 'ranger zero, after-bn', opts: { method: 'ranger', placement: 'after-bn' } },
@@ -32,10 +36,14 @@ const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals'> }[] = [
   { name: 'ranger saturate, after-act', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate' } },
   { name: 'ranger saturate, after-act, per-layer', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate', rangeBounds: 'layer' } },
   { name: 'ranger zero, paper, --fold-bn', opts: { method: 'ranger', placement: 'paper', foldBn: true } },
+  { name: 'edac 15%', opts: { method: 'edac', ratio: 0.15 } },
+  { name: 'edac 15%, side by side', opts: { method: 'edac', ratio: 0.15, sideBySide: true } },
+  { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 } },
+  { name: 'tmr-channels 15%, side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true } },
 ];
 
 export function protectionCommand(): string {
-  const env = ['PROTECTION_TRIALS', 'PROTECTION_IMAGES', 'PROTECTION_THREADS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  const env = ['PROTECTION_TRIALS', 'PROTECTION_IMAGES', 'PROTECTION_THREADS', 'PROTECTION_ONLY'].filter((k) => process.env[k]).map((k) => `${k}=${JSON.stringify(process.env[k])}`);
   return [...env, 'npm run bench -- protection'].join(' ');
 }
 
@@ -48,11 +56,14 @@ export async function benchProtection(): Promise<string> {
   const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
   const intervals = await profileIntervals(model, train, { threads });
   const rows: (string | number)[][] = [];
+  const only = process.env.PROTECTION_ONLY ? new RegExp(process.env.PROTECTION_ONLY) : undefined;
+  const scores = l1Scores(model);
   for (const v of VARIANTS) {
+    if (only && !only.test(v.name)) continue;
     console.error(`protection: ${v.name}`);
     let m: Model = model;
     // with foldBn, harden carries the given intervals through each folded batch norm
-    if (v.opts) m = (await harden(model, { ...v.opts, intervals })).model;
+    if (v.opts) m = (await harden(model, { ...v.opts, intervals, scores: v.opts.method === 'ranger' ? undefined : scores })).model;
     const c = await runCampaign({ model: m, data: test, bers: PAPER_A_BERS, trials, seed: 1, threads });
     rows.push([v.name, `${(c.golden.accuracy * 100).toFixed(2)}%`, ...c.bers.map((b) => b.meanDrop.toFixed(2))]);
   }

@@ -27,7 +27,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
-  protection: { title: 'protection of the range-restriction constructions (issue 14)', run: () => benchProtection(), command: protectionCommand },
+  protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',

@@ -33,3 +33,11 @@ export const DEFAULT_TMR_BITS: readonly number[] = [30];
 
 /** BER at which the Pareto view of hardening variants compares accuracy drops (when the sweep has it). */
 export const DEFAULT_PARETO_BER = 1e-5;
+
+/**
+ * Where ranger's range check sits (harden `placement`): behind the layer's batch norm. Fault-free
+ * exact on the zoo and the PyTorch exports, keeps Conv+BN fused, and also checks the batch norm's
+ * own parameters (vgg11-mnist drop at BER 1e-4: 0.7 pp vs 34 pp at paper A's conv-output placement;
+ * bench/RESULTS.md). Paper A's placement is `placement: 'paper'`.
+ */
+export const DEFAULT_PLACEMENT = 'after-bn' as const;

@@ -204,3 +204,16 @@ test('CLI: --placement / --range-mode / --range-bounds / --fold-bn reach harden;
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--placement applies to ranger only/);
 });
+
+test('CLI: --fold-bn on a model with batch norms writes the model (validated at the same top-1, not bit for bit: folded weights round differently)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const cli = resolve(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const out = resolve(mkdtempSync(resolve(tmpdir(), 'fg-foldbn-')), 'f.onnx');
+  const r = spawnSync(process.execPath, [cli, 'harden', resolve(repoRoot, 'models', 'vgg11-mnist.onnx'), '--method', 'ranger', '--fold-bn', '--limit', '100', '--out', out, '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const h = readModel(out);
+  assert.equal(hardenedInfo(h)?.options.foldBn, true);
+  assert.equal(h.graph.nodes.filter((n) => n.opType === 'BatchNormalization').length, 0);
+});

@@ -28,3 +28,19 @@ for (const name of FIXTURES) {
     }
   });
 }
+
+// Range checks behind the batch norm on PyTorch's batch norms (random statistics, negative scales,
+// shifts that cancel s·L + t to ≈ 0): the bounds' rounding slack follows the size of the batch
+// norm's terms, so no value of the profiled images crosses a mapped bound.
+for (const name of FIXTURES) {
+  test(`${name}: ranger behind batch norm (and activation) keeps the logits bit for bit in zeroing and saturating mode`, async () => {
+    const f = fixture(name);
+    for (const placement of ['after-bn', 'after-act'] as const) {
+      for (const rangeMode of ['zero', 'saturate'] as const) {
+        const r = await harden(f.model, { method: 'ranger', placement, rangeMode, data: f.data, runtime: { optimization: 'disabled' } });
+        const v = await validateHardened(f.model, r, f.data);
+        assert.equal(v.maxAbsDiff, 0, `${name} ${placement} ${rangeMode}: bit-identical logits`);
+      }
+    }
+  });
+}

@@ -338,18 +338,17 @@ test('bad options are FlipguardErrors', () => {
   const m = buildModel('lenet5', { inputShape: [1, 28, 28], classes: 10, width: 0.5 });
   const scores = l1Scores(m);
   const bad = (opts: object, re: RegExp) => assert.throws(() => pruneChannels(m, { scores, conv: 0.5, fc: 0.5, ...opts }), (e: Error) => e instanceof FlipguardError && re.test(e.message), JSON.stringify(opts));
-  bad({ conv: -0.1 }, /conv pruning ratio/);
-  bad({ conv: 1 }, /conv pruning ratio/);
-  bad({ fc: 1.5 }, /fc pruning ratio/);
-  bad({ fc: Number.NaN }, /fc pruning ratio/);
-  bad({ conv: '0.5' }, /conv pruning ratio/);
+  bad({ conv: -0.1 }, /option "conv" must be a share from 0 to 1/);
+  bad({ fc: 1.5 }, /option "fc" must be a share from 0 to 1/);
+  bad({ fc: Number.NaN }, /option "fc"/);
+  bad({ conv: '0.5' }, /option "conv"/);
   bad({ minKeep: 0 }, /minKeep/);
   bad({ layers: ['fc3'] }, /output/);
   bad({ layers: ['nope'] }, /No conv or dense layer named "nope"/);
   bad({ scores: { method: 'x', layers: [...scores.layers, { name: 'ghost', op: 'Conv', unit: 'channel', scores: [1] }] } }, /"ghost"/);
   bad({ scores: { method: 'x', layers: scores.layers.filter((l) => l.name !== 'conv2') } }, /no entry for layer "conv2"/);
   bad({ scores: { method: 'x', layers: scores.layers.map((l) => (l.name === 'conv1' ? { ...l, scores: l.scores.slice(1) } : l)) } }, /conv1/);
-  bad({ scores: { method: 'x', layers: scores.layers.map((l) => (l.name === 'conv1' ? { ...l, scores: l.scores.map(() => Number.NaN) } : l)) } }, /not finite/);
+  bad({ scores: { method: 'x', layers: scores.layers.map((l) => (l.name === 'conv1' ? { ...l, scores: l.scores.map(() => Number.POSITIVE_INFINITY) } : l)) } }, /infinite/);
   bad({ residual: 'maybe' }, /residual/);
 });
 
@@ -402,7 +401,7 @@ test('the ratio search respects the accuracy threshold and finds the grid optimu
   // threshold 0: nothing that loses accuracy is accepted
   const strict = await searchRatios(m, { ...common, threshold: 0, strategy: 'ordered', evaluate: macEvaluator(m0, { n: 0 }) });
   assert.equal(strict.chosen.macs, m0);
-  await assert.rejects(searchRatios(m, { ...common, convRatios: [0, 1], evaluate: macEvaluator(m0, { n: 0 }) }), FlipguardError);
+  await assert.rejects(searchRatios(m, { ...common, convRatios: [0, 1.5], evaluate: macEvaluator(m0, { n: 0 }) }), /option "convRatios" must be a share from 0 to 1 inclusive/);
   await assert.rejects(searchRatios(m, { ...common, threshold: -1, evaluate: macEvaluator(m0, { n: 0 }) }), FlipguardError);
   await assert.rejects(searchRatios(m, { ...common, epochs: 1, evaluate: macEvaluator(m0, { n: 0 }) }), /training data/);
 });

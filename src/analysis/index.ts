@@ -96,9 +96,9 @@ function randomNeuronScores(model: Model, seed: number): Scores {
   return {
     method: 'random',
     layers: computeLayers(model).map((l) => {
-      const rng = new Rng(Rng.derive('random-scores', seed, l.node.name, 'neuron'));
+      const rng = new Rng(Rng.derive('random-scores', seed, l.label, 'neuron'));
       const n = (shapes.get(l.node.outputs[0]) ?? [1]).slice(1).reduce((p, q) => p * q, 1);
-      return { name: l.node.name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
+      return { name: l.label, op: l.node.opType, unit: 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
     }),
   };
 }
@@ -183,8 +183,10 @@ export {
   type LrpRule, type LrpTerm, type Modifier, type RuleName, type Composite, type CompositeName, type RuleSettings,
 } from './lrp-rules.js';
 export { foldBatchNorm, type FoldedLayer } from './canonize.js';
-export { relevanceGraph, type RelevanceGraph, type RelevanceLayer, type RelevanceOptions, type RelevanceOutputs } from './relevance.js';
-export { lrpScores, lrpComposite, runRelevance, type LrpOptions, type RelevanceRun } from './lrp.js';
+export {
+  lrpScores, lrpComposite, runRelevance, relevanceGraph,
+  type LrpOptions, type RelevanceRun, type RelevanceGraph, type RelevanceLayer, type RelevanceOptions, type RelevanceOutputs,
+} from './lrp.js';
 export {
   neuronScores, classNeuronScores, mergeClassScores, normalizedRanks, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
   type NeuronOptions, type NeuronScoreFunction, type NeuronMerge, type ClassNeuronScores,

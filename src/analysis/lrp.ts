@@ -5,7 +5,8 @@
  * starts at the logit of the predicted class (option: the true class). Rules come from a composite
  * (lrp-rules.ts; default flat on the first layer, z⁺ on conv layers, ε on dense layers, ε = 1e-6),
  * batch norm is folded into its conv for the relevance pass only (canonize.ts), and the whole pass
- * is one ONNX graph run by onnxruntime (relevance.ts).
+ * is one ONNX graph run by onnxruntime: autodiff's reverse sweep with the composite's rules as a
+ * per-node override (relevanceGraph below, lrp-rules.ts).
  *
  * Units: 'weight' (default; flat index in the ONNX weight layout, paper B), 'channel' (Σ of R(w)
  * over each output channel's / neuron's weights), or 'neuron' (Σ over the reference set of the
@@ -14,14 +15,18 @@
  */
 import { FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
-import type { Model } from '../graph/types.js';
+import { producers } from '../graph/builder.js';
+import { DataType, type Dim, type Model, type Node, type ValueInfo } from '../graph/types.js';
+import { buildGradient, type SeedHook } from '../autodiff/gradient.js';
+import { upgradeOpset } from '../autodiff/opset.js';
+import type { Emitter } from '../autodiff/emitter.js';
+import { foldBatchNorm, type FoldedLayer } from './canonize.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
 import { floatTensor, runBatched, type ImageBatch, type RunOutputs } from '../runtime/batched.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
-import { composite as namedComposite, type Composite, type CompositeName, type RuleName, type RuleSettings } from './lrp-rules.js';
-import { relevanceGraph, type RelevanceGraph } from './relevance.js';
+import { composite as namedComposite, compositeOverride, lrpRole, ruleOf, type Composite, type CompositeName, type LayerRelevance, type RuleName, type RuleSettings } from './lrp-rules.js';
 import { referenceSet } from './sample.js';
-import { channelWeightIndices, computeLayers, type LayerScores, type Scores } from './scores.js';
+import { channelWeightIndices, computeLayers, labelNodes, type LayerScores, type Scores } from './scores.js';
 
 export interface LrpOptions extends RuleSettings {
   /** Training images the reference set is drawn from. */
@@ -43,6 +48,196 @@ export interface LrpOptions extends RuleSettings {
   /** Images per onnxruntime run (default 100). */
   batch?: number;
   runtime?: RuntimeOptions;
+}
+
+/** What the graph outputs, per reported layer. */
+export interface RelevanceOutputs {
+  /** Σ over the batch of R(W), shape of the weight (default true). */
+  weights?: boolean;
+  /**
+   * Relevance of each layer's output elements (the neurons, after folding: the batch-norm output):
+   * 'per-image' [batch, …], 'batch-sum' […], 'class-sum' [K, units] = targetᵀ·|R| (per-class sums of
+   * |R|, with the target rows as class indicators), or 'none' (default).
+   */
+  neurons?: 'none' | 'per-image' | 'batch-sum' | 'class-sum';
+  /** Per-image Σ R_in and Σ R_out of every layer, and Σ of the starting relevance ([batch] each). */
+  conservation?: boolean;
+  /** Per-image relevance of the model input. */
+  input?: boolean;
+}
+
+export interface RelevanceOptions {
+  /** Rules per layer (default: composite('default') — flat first layer, z⁺ conv, ε dense). */
+  composite?: Composite;
+  /** Stabiliser of the ε-rule applied to Add, AveragePool, … (default 1e-6). */
+  epsilon?: number;
+  /** Logits value (default the first output; a final Softmax/LogSoftmax is looked through). */
+  logits?: string;
+  /** Fold batch norm into convs first (default true). */
+  canonize?: boolean;
+  /** Labels (graph/layers.ts: node names, or output names of unnamed nodes) of the layers to report (default every parametric layer on the path). */
+  layers?: string[];
+  outputs?: RelevanceOutputs;
+}
+
+export interface RelevanceLayer {
+  name: string;
+  op: string;
+  weight: string;
+  /** Name of the rule applied. */
+  rule: string;
+  /** Output: Σ_batch R(W). */
+  weightRelevance?: string;
+  /** Output: neuron relevance in the requested form. */
+  neurons?: string;
+  /** Neurons per image (elements of the layer's output). */
+  units: number;
+  /** Outputs [batch]: Σ R_in (this layer's contribution to its input), Σ R_out. */
+  inputSum?: string;
+  outputSum?: string;
+}
+
+export interface RelevanceGraph {
+  model: Model;
+  /** The data input. */
+  input: string;
+  /** The one-hot target input [batch, K]. */
+  targetInput: string;
+  classes: number;
+  /** Reported layers, in graph order. */
+  layers: RelevanceLayer[];
+  /** Output [batch]: Σ of the starting relevance (the target logit), with `conservation`. */
+  topSum?: string;
+  /** Output: relevance of the model input, with `input`. */
+  inputRelevance?: string;
+  /** Batch norms folded by the canonizer. */
+  folded: FoldedLayer[];
+}
+
+/**
+ * The relevance pass (LRP, SPEC §3.2) as one ONNX graph: autodiff's reverse sweep (buildGradient)
+ * from the logits to the data input with the composite's rules as its per-node override
+ * (lrp-rules.ts compositeOverride). The model is canonized first (batch norm folded into the
+ * preceding conv, canonize.ts). Relevance starts at the logits as R = logits ⊙ target, `target`
+ * being a one-hot [batch, K] input (the predicted or true class per image; 0 elsewhere, and an
+ * all-zero row gives an image no relevance); contributions to a value read by several nodes are
+ * added. Per-weight relevance is summed over positions and images by onnxruntime (a weight-gradient
+ * computation). Throws a FlipguardError for an op without an LRP role on the path.
+ */
+export function relevanceGraph(model: Model, opts: RelevanceOptions = {}): RelevanceGraph {
+  const comp = opts.composite ?? namedComposite('default');
+  const epsilon = opts.epsilon ?? ANALYSIS_DEFAULTS.epsilon;
+  const want = { weights: true, neurons: 'none' as const, conservation: false, input: false, ...opts.outputs };
+  // layers are reported by node name: unnamed layers get their labels (graph/layers.ts) as names
+  const labelled = labelNodes(model);
+  const canon = opts.canonize === false ? { model: labelled, folded: [] } : foldBatchNorm(labelled);
+  const m = upgradeOpset(canon.model);
+  const g = m.graph;
+  if (g.inputs.length !== 1) throw new FlipguardError(`LRP needs a model with exactly one data input, but it has ${g.inputs.length}; use a single-input classifier.`);
+  const input = g.inputs[0].name;
+  const made = producers(g);
+  let logits = opts.logits ?? g.outputs[0]?.name;
+  if (!logits) throw new FlipguardError('The model has no outputs to read logits from; pass opts.logits.');
+  const last = made.get(logits);
+  if (last && (last.opType === 'Softmax' || last.opType === 'LogSoftmax')) logits = last.inputs[0];
+  const declared = g.inputs[0].shape?.[0];
+  const batchDim: Dim = typeof declared === 'number' || typeof declared === 'string' ? declared : 'batch';
+
+  let K = 0;
+  let targetInput = '';
+  let top = '';
+  let path: readonly Node[] = [];
+  let first: Node | undefined;
+  let reported = new Set<string>();
+  const layers: RelevanceLayer[] = [];
+  const reached = new Set<string>();
+
+  /** Emits the outputs of a reported layer from its relevances. */
+  const report = (e: Emitter, shape: (v: string) => number[], l: LayerRelevance) => {
+    const n = l.node;
+    reached.add(n.name);
+    if (!reported.has(n.name)) return;
+    const b = e.b;
+    const layer: RelevanceLayer = { name: n.name, op: n.opType, weight: n.inputs[1], rule: l.rule.name, units: shape(n.outputs[0]).slice(1).reduce((p, q) => p * q, 1) };
+    const out = (v: string, base: string) => { const name = b.fresh(base); b.node('Identity', [v], {}, { name: `lrp/out/${base}`, outputs: [name] }); return name; };
+    if (want.weights) layer.weightRelevance = out(l.rW!, `${n.inputs[1]}_relevance`);
+    const r = l.rOut;
+    const rank = shape(n.outputs[0]).length;
+    const rest = Array.from({ length: rank - 1 }, (_, i) => i + 1);
+    if (want.neurons === 'per-image') layer.neurons = out(r, `${n.name}_neuron_relevance`);
+    else if (want.neurons === 'batch-sum') layer.neurons = out(e.reduceSum(r, [0], false), `${n.name}_neuron_relevance`);
+    else if (want.neurons === 'class-sum') {
+      const abs = e.reshape(e.op('Abs', [r]), [0, -1]);
+      layer.neurons = out(e.op('MatMul', [e.transpose(targetInput, [1, 0]), abs]), `${n.name}_class_relevance`);
+    }
+    if (want.conservation) {
+      layer.inputSum = out(e.reduceSum(l.rIn!, Array.from({ length: shape(n.inputs[0]).length - 1 }, (_, i) => i + 1), false), `${n.name}_relevance_in`);
+      layer.outputSum = out(e.reduceSum(r, rest, false), `${n.name}_relevance_out`);
+    }
+    layers.push(layer);
+  };
+
+  const hook: SeedHook = {
+    output: logits,
+    seed(e, _target, shapes, active) {
+      const ls = shapes.get(logits!);
+      if (!ls || ls.length !== 2) throw new FlipguardError(`The logits "${logits}" must have shape [batch, classes]; got [${(ls ?? []).join(', ')}].`);
+      K = ls[1];
+      path = active;
+      const paramNodes = active.filter((n) => lrpRole(n) === 'linear');
+      if (!paramNodes.length) throw new FlipguardError('The model has no Conv, Gemm or MatMul layer between its input and its logits, so LRP has no weights to score.');
+      reported = new Set(opts.layers ?? paramNodes.map((n) => n.name));
+      for (const l of reported) if (!paramNodes.some((n) => n.name === l)) {
+        throw new FlipguardError(`No Conv, Gemm or MatMul layer named "${l}" on the path to the logits; the layers are ${paramNodes.map((n) => n.name).join(', ')}.`);
+      }
+      first = paramNodes[0];
+      targetInput = e.b.fresh('lrp_target');
+      e.b.input(targetInput, [batchDim, K]);
+      e.prefix = 'lrp/start/';
+      top = e.mul(logits!, targetInput);
+      return top;
+    },
+    override: compositeOverride({
+      composite: comp, epsilon,
+      first: () => first!,
+      producer: (v) => made.get(v),
+      stored: (v) => g.initializers.has(v),
+      wants: (n) => ({ input: n.inputs[0] !== input || want.input || (reported.has(n.name) && want.conservation), weights: reported.has(n.name) && want.weights }),
+      layer: (l, c) => report(c.e, c.shape, l),
+    }),
+    finish(e, grads, shapes) {
+      const shape = (v: string) => shapes.get(v)!;
+      // a layer reached only through a gate (e.g. squeeze-excitation convs) gets no relevance: report zeros
+      for (const n of path) {
+        if (lrpRole(n) !== 'linear' || reached.has(n.name) || !reported.has(n.name)) continue;
+        e.prefix = `lrp/${n.name || n.opType}/`;
+        report(e, shape, { node: n, rule: ruleOf(comp, n, n === first), rOut: e.zerosLike(n.outputs[0]), rIn: e.zerosLike(n.inputs[0]), rW: e.zerosLike(n.inputs[1]) });
+      }
+      const order = new Map(path.map((n, i) => [n.name, i]));
+      layers.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+      const outputs: ValueInfo[] = [];
+      for (const l of layers) {
+        for (const v of [l.weightRelevance, l.neurons, l.inputSum, l.outputSum]) if (v) outputs.push({ name: v, elemType: DataType.FLOAT });
+      }
+      e.prefix = 'lrp/out/';
+      if (want.conservation) {
+        topSum = e.b.fresh('lrp_start_sum');
+        e.b.node('ReduceSum', [top, e.ints([1])], { keepdims: { type: 'int', value: 0 } }, { name: 'lrp/out/start_sum', outputs: [topSum] });
+        outputs.push({ name: topSum, elemType: DataType.FLOAT });
+      }
+      if (want.input) {
+        const r = grads.get(input) ?? e.zerosLike(input);
+        inputRelevance = e.b.fresh(`${input}_relevance`);
+        e.b.node('Identity', [r], {}, { name: 'lrp/out/input', outputs: [inputRelevance] });
+        outputs.push({ name: inputRelevance, elemType: DataType.FLOAT });
+      }
+      return outputs;
+    },
+  };
+  let topSum: string | undefined;
+  let inputRelevance: string | undefined;
+  const res = buildGradient(m, { wrt: [input], batch: 2 }, hook);
+  return { model: res.model, input, targetInput, classes: K, layers, topSum, inputRelevance, folded: canon.folded };
 }
 
 /** Sums of one relevance graph's outputs over a set of images. */
@@ -141,14 +336,14 @@ export async function lrpScores(model: Model, opts: LrpOptions): Promise<Scores>
   const comp = lrpComposite(opts);
   const layers = computeLayers(model);
   const rg = relevanceGraph(model, {
-    composite: comp, epsilon: opts.epsilon, layers: layers.map((l) => l.node.name),
+    composite: comp, epsilon: opts.epsilon, layers: layers.map((l) => l.label),
     outputs: { weights: unit !== 'neuron', neurons: unit === 'neuron' ? 'batch-sum' : 'none', conservation: true },
   });
   const ref = await referenceSet(model, opts.data, { total: opts.images ?? ANALYSIS_DEFAULTS.referenceImages, seed: opts.seed ?? ANALYSIS_DEFAULTS.seed, correctOnly: opts.correctOnly, runtime: opts.runtime });
   const targets = start === 'true' ? Array.from(ref.data.y) : ref.predicted;
   const run = await runRelevance(rg, ref.data.x, ref.data.shape, targets, { batch: opts.batch, runtime: opts.runtime });
   const out: LayerScores[] = layers.map((l) => {
-    const name = l.node.name;
+    const name = l.label;
     if (unit === 'neuron') return { name, op: l.node.opType, unit: 'neuron' as const, scores: Array.from(run.neurons.get(name)!) };
     const w = run.weights.get(name)!;
     if (unit === 'weight') return { name, op: l.node.opType, unit: 'weight' as const, scores: Array.from(w) };

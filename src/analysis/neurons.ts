@@ -8,7 +8,7 @@
  * classified training images balanced by class, sample.ts; default 1000) of a score function f:
  * - 'activation' (default): |a|;
  * - 'gradient': |a · ∂y_c/∂a|, y_c the logit of the image's class (= its prediction);
- * - 'lrp': |R(a)|, the LRP relevance of the neuron (relevance.ts; after batch-norm folding the
+ * - 'lrp': |R(a)|, the LRP relevance of the neuron (lrp.ts relevanceGraph; after batch-norm folding the
  *   neuron is the folded conv's output, i.e. its batch norm's output).
  * The per-image values never reach JavaScript: each graph multiplies them by a one-hot class matrix
  * in-graph (targetᵀ·f, [K × neurons]) and only these per-class sums are returned.
@@ -31,11 +31,10 @@ import { DataType, defaultOpset, type Dim, type Model } from '../graph/types.js'
 import { Emitter, gradientGraph, prune } from '../autodiff/index.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
-import { lrpComposite } from './lrp.js';
+import { lrpComposite, relevanceGraph } from './lrp.js';
 import type { CompositeName, Composite, RuleName, RuleSettings } from './lrp-rules.js';
-import { relevanceGraph } from './relevance.js';
 import { referenceSet } from './sample.js';
-import { computeLayers, topK, type ComputeLayer, type Scores } from './scores.js';
+import { computeLayers, findLayers, topK, type ComputeLayer, type Scores } from './scores.js';
 
 export type NeuronScoreFunction = 'activation' | 'gradient' | 'lrp';
 export const NEURON_SCORE_FUNCTIONS: readonly NeuronScoreFunction[] = ['activation', 'gradient', 'lrp'];
@@ -131,20 +130,16 @@ export async function classNeuronScores(model: Model, opts: NeuronOptions): Prom
   if (!NEURON_SCORE_FUNCTIONS.includes(score)) throw new FlipguardError(`Unknown neuron score function "${String(score)}"; use ${NEURON_SCORE_FUNCTIONS.join(', ')}.`);
   const all = computeLayers(model);
   const layers = opts.layers
-    ? opts.layers.map((n) => {
-      const l = all.find((x) => x.node.name === n);
-      if (!l) throw new FlipguardError(`No conv or dense layer named "${n}"; the model's layers are ${all.map((x) => x.node.name).join(', ')}.`);
-      return l;
-    })
+    ? findLayers(model, opts.layers)
     : all;
   if (!layers.length) throw new FlipguardError('The model has no conv or dense layer with stored weights, so it has no neurons to score.');
   const K = opts.data.classes;
   let csg: ClassSumGraph;
   if (score === 'lrp') {
-    const rg = relevanceGraph(model, { composite: lrpComposite(opts), epsilon: opts.epsilon, layers: layers.map((l) => l.node.name), outputs: { weights: false, neurons: 'class-sum' } });
+    const rg = relevanceGraph(model, { composite: lrpComposite(opts), epsilon: opts.epsilon, layers: layers.map((l) => l.label), outputs: { weights: false, neurons: 'class-sum' } });
     csg = {
       model: rg.model, input: rg.input, classInput: rg.targetInput,
-      outputs: layers.map((l) => { const r = rg.layers.find((x) => x.name === l.node.name)!; return { layer: l, name: r.neurons!, units: r.units }; }),
+      outputs: layers.map((l) => { const r = rg.layers.find((x) => x.name === l.label)!; return { layer: l, name: r.neurons!, units: r.units }; }),
     };
   } else {
     csg = score === 'activation' ? activationGraph(model, layers, K) : gradientScoreGraph(model, layers);
@@ -181,7 +176,7 @@ export async function classNeuronScores(model: Model, opts: NeuronOptions): Prom
     layers: csg.outputs.map((o, j) => {
       const s = sums[j];
       for (let c = 0; c < K; c++) if (ref.perClass[c]) for (let i = 0; i < o.units; i++) s[c * o.units + i] /= ref.perClass[c];
-      return { name: o.layer.node.name, op: o.layer.node.opType, units: o.units, classScores: s };
+      return { name: o.layer.label, op: o.layer.node.opType, units: o.units, classScores: s };
     }),
   };
 }

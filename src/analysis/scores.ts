@@ -8,17 +8,19 @@
  * in ONNX layout.
  */
 import { readFileSync } from 'node:fs';
-import { FlipguardError } from '../errors.js';
-import { opSet } from '../graph/ops/index.js';
-import { consumers } from '../graph/builder.js';
-import type { Model, Node } from '../graph/types.js';
+import { FlipguardError, opt } from '../errors.js';
+import { computeLayers, type ComputeLayer } from '../graph/layers.js';
+import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
+
+// layer identity lives in graph/layers.ts; re-exported here because scores are keyed by it
+export { computeLayers, findLayer, findLayers, labelNodes, nodeLabel, type ComputeLayer } from '../graph/layers.js';
 
 export type ScoreUnit = 'channel' | 'neuron' | 'weight';
 
 export interface LayerScores {
-  /** Node name of the conv or dense (Gemm/MatMul) layer. */
+  /** Label of the conv or dense (Gemm/MatMul) layer (graph/layers.ts nodeLabel: its node name, or its output's name when unnamed). */
   name: string;
   op: string;
   unit: ScoreUnit;
@@ -30,65 +32,6 @@ export interface Scores {
   layers: LayerScores[];
   /** Extra facts about the estimate (e.g. heavy-tail diagnostics for Eq. 1). */
   info?: Record<string, unknown>;
-}
-
-/** A conv or dense layer with its weight tensor, as hardening and pruning see it. */
-export interface ComputeLayer {
-  node: Node;
-  /** 'conv' or 'dense'. */
-  kind: 'conv' | 'dense';
-  weight: string;
-  bias?: string;
-  /** Output channels (conv) or output neurons (dense). */
-  outChannels: number;
-  /** Whether the layer produces the model's output (directly or through shape-only ops). */
-  isOutput: boolean;
-}
-
-/** Ops after which a layer's output is still what the model outputs (registry field `keepsLayerOutput`). */
-const KEEPS_LAYER_OUTPUT = opSet((r) => !!r.keepsLayerOutput);
-
-/**
- * The conv and dense layers of a model in graph order, with their weights. Dense means Gemm, or
- * MatMul with a constant 2-D weight (+ a following Add for the bias).
- */
-export function computeLayers(model: Model): ComputeLayer[] {
-  const g = model.graph;
-  const out: ComputeLayer[] = [];
-  const cons = consumers(g);
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const passThrough = KEEPS_LAYER_OUTPUT;
-  const reachesOutput = (value: string, depth = 0): boolean => {
-    if (outputs.has(value)) return true;
-    if (depth > 4) return false;
-    return (cons.get(value) ?? []).some((n) => (passThrough.has(n.opType) || (n.opType === 'Add' && g.initializers.has(n.inputs[1]))) && reachesOutput(n.outputs[0], depth + 1));
-  };
-  for (const n of g.nodes) {
-    if (n.opType === 'Conv') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w) continue;
-      out.push({ node: n, kind: 'conv', weight: w.name, bias: n.inputs[2] || undefined, outChannels: w.dims[0], isOutput: reachesOutput(n.outputs[0]) });
-    } else if (n.opType === 'Gemm') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w || w.dims.length !== 2) continue;
-      const transB = n.attributes.transB?.type === 'int' ? n.attributes.transB.value : 0;
-      out.push({ node: n, kind: 'dense', weight: w.name, bias: n.inputs[2] || undefined, outChannels: transB ? w.dims[0] : w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
-    } else if (n.opType === 'MatMul') {
-      const w = g.initializers.get(n.inputs[1]);
-      if (!w || w.dims.length !== 2) continue;
-      const add = (cons.get(n.outputs[0]) ?? []).find((c) => c.opType === 'Add' && g.initializers.has(c.inputs[1]));
-      out.push({ node: n, kind: 'dense', weight: w.name, bias: add?.inputs[1], outChannels: w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
-    }
-  }
-  return out;
-}
-
-/** Finds a layer by node name or throws a clear error listing the layers. */
-export function findLayer(model: Model, name: string): ComputeLayer {
-  const layers = computeLayers(model);
-  const l = layers.find((x) => x.node.name === name);
-  if (!l) throw new FlipguardError(`No conv or dense layer named "${name}"; the model's layers are ${layers.map((x) => x.node.name).join(', ')}.`);
-  return l;
 }
 
 /** Per-output-channel view of a weight tensor: for each channel, the flat indices of its weights. */
@@ -111,7 +54,7 @@ export function l1Scores(model: Model): Scores {
       const w = model.graph.initializers.get(l.weight)!.data as Float32Array;
       const idx = channelWeightIndices(model, l);
       const scores = Array.from({ length: l.outChannels }, (_, c) => { let s = 0; for (const i of idx(c)) s += Math.abs(w[i]); return s; });
-      return { name: l.node.name, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
+      return { name: l.label, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
     }),
   };
 }
@@ -121,7 +64,7 @@ export function magnitudeScores(model: Model): Scores {
   return {
     method: 'magnitude',
     layers: computeLayers(model).map((l) => ({
-      name: l.node.name, op: l.node.opType, unit: 'weight' as const,
+      name: l.label, op: l.node.opType, unit: 'weight' as const,
       scores: Array.from(model.graph.initializers.get(l.weight)!.data as Float32Array, (v) => Math.abs(v)),
     })),
   };
@@ -133,18 +76,99 @@ export function randomScores(model: Model, opts: { seed?: number; unit?: 'channe
   return {
     method: 'random',
     layers: computeLayers(model).map((l) => {
-      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? DEFAULT_SAMPLE_SEED, l.node.name));
+      const rng = new Rng(Rng.derive('random-scores', opts.seed ?? DEFAULT_SAMPLE_SEED, l.label));
       const n = unit === 'weight' ? model.graph.initializers.get(l.weight)!.data.length : l.outChannels;
-      return { name: l.node.name, op: l.node.opType, unit: unit === 'weight' ? 'weight' as const : l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
+      return { name: l.label, op: l.node.opType, unit: unit === 'weight' ? 'weight' as const : l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores: Array.from({ length: n }, () => rng.next()) };
     }),
   };
 }
 
-/** Indices of the `k` largest scores, highest first; ties broken by lower index (deterministic). */
+/**
+ * The ranking rule every selection by score uses (hardening's protected units, pruning's kept
+ * channels, `rank --top`, top-k overlaps): higher scores rank first, a NaN score ranks as −∞ (an
+ * unknown importance is the least important; it ties with −∞), and ties go to the lower index. Scores
+ * files store NaN as null (JSON has no NaN); readScores turns null back into NaN.
+ */
+export function rankKey(v: number): number {
+  return Number.isNaN(v) ? -Infinity : v;
+}
+
+/** Indices of the `k` largest scores by rankKey, highest first; ties go to the lower index. */
 export function topK(scores: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => (scores[b] - scores[a]) || (a - b));
+  const key = Float64Array.from(idx, (i) => rankKey(scores[i]));
+  // −∞ − (−∞) and ∞ − ∞ are NaN: equal keys fall through to the index
+  idx.sort((a, b) => (key[b] - key[a]) || (a - b));
   return idx.slice(0, Math.max(0, Math.min(k, idx.length)));
+}
+
+/** Indices of the `k` highest scores, returned ascending; ties go to the lower index. */
+export function topIndices(scores: ArrayLike<number>, k: number): number[] {
+  return globalTop([scores], k)[0];
+}
+
+/** The k-th smallest value (0-based) of `a`, reordering `a` (iterative quickselect, Hoare partition). */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as pivot
+    let x = a[lo], y = a[mid], z = a[hi];
+    if (x > y) [x, y] = [y, x];
+    if (y > z) { y = z; if (x > y) y = x; }
+    const pivot = y;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/**
+ * Global top-k over several score lists by rankKey (ties go to the earlier list, then the lower
+ * index): returns, per list, the chosen indices ascending. Linear time (quickselect for the
+ * threshold), so it handles tens of millions of weights.
+ */
+export function globalTop(lists: readonly ArrayLike<number>[], k: number): number[][] {
+  const n = lists.reduce((s, l) => s + l.length, 0);
+  const out = lists.map(() => [] as number[]);
+  if (k <= 0 || n === 0) return out;
+  if (k >= n) return lists.map((l) => Array.from({ length: l.length }, (_, i) => i));
+  const all = new Float64Array(n);
+  let o = 0;
+  for (const l of lists) for (let i = 0; i < l.length; i++) all[o++] = rankKey(l[i]);
+  const t = kthSmallest(Float64Array.from(all), n - k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (all[i] > t) above++;
+  let ties = k - above;
+  o = 0;
+  lists.forEach((l, li) => {
+    const dst = out[li];
+    for (let i = 0; i < l.length; i++, o++) {
+      const v = all[o];
+      if (v > t) dst.push(i);
+      else if (v === t && ties > 0) { dst.push(i); ties--; }
+    }
+  });
+  return out;
+}
+
+/**
+ * A ratio option: the share of the ranked units a transform acts on (hardening: protected,
+ * pruning: removed from each layer), a number from 0 to 1 inclusive — 0 acts on none, 1 on all
+ * (pruning still keeps `minKeep` channels per layer). Throws a FlipguardError naming the option field.
+ */
+export function checkRatio(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new FlipguardError(`The ${opt(field)} must be a share from 0 to 1 inclusive (e.g. 0.15 for 15%), got ${String(value)}.`);
+  }
+  return value;
 }
 
 /** Reads a scores JSON file written by `flipguard rank --json`. */
@@ -156,8 +180,14 @@ export function readScores(path: string): Scores {
     throw new FlipguardError(`Cannot read scores from "${path}" (${(e as Error).message.split('\n')[0]}); give a file written by "flipguard rank --json".`);
   }
   const s = parsed as Scores;
-  if (!s || typeof s.method !== 'string' || !Array.isArray(s.layers) || s.layers.some((l) => typeof l.name !== 'string' || !Array.isArray(l.scores))) {
+  if (!s || typeof s.method !== 'string' || !Array.isArray(s.layers) || s.layers.some((l) => !l || typeof l.name !== 'string' || !Array.isArray(l.scores))) {
     throw new FlipguardError(`"${path}" is not a scores file (expected {"method", "layers": [{"name", "op", "unit", "scores"}]}); give a file written by "flipguard rank --json".`);
+  }
+  for (const l of s.layers) {
+    // JSON writes NaN as null: read it back as NaN (it ranks lowest, see rankKey)
+    const bad = l.scores.findIndex((v) => v !== null && typeof v !== 'number');
+    if (bad >= 0) throw new FlipguardError(`Score ${bad} of layer "${l.name}" in "${path}" is ${JSON.stringify(l.scores[bad])}, not a number; give a file written by "flipguard rank --json".`);
+    l.scores = l.scores.map((v) => (v === null ? Number.NaN : v));
   }
   return s;
 }

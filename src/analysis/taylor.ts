@@ -68,10 +68,10 @@ export async function taylorScores(model: Model, opts: TaylorOptions): Promise<S
       const w = model.graph.initializers.get(l.weight)!.data as Float32Array;
       const g = grads.get(l.weight)!;
       const perWeight = Array.from(w, (v, i) => Math.abs(v * g[i]));
-      if (unit === 'weight') return { name: l.node.name, op: l.node.opType, unit: 'weight' as const, scores: perWeight };
+      if (unit === 'weight') return { name: l.label, op: l.node.opType, unit: 'weight' as const, scores: perWeight };
       const idx = channelWeightIndices(model, l);
       const scores = Array.from({ length: l.outChannels }, (_, c) => { let s = 0; for (const i of idx(c)) s += perWeight[i]; return s; });
-      return { name: l.node.name, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
+      return { name: l.label, op: l.node.opType, unit: l.kind === 'conv' ? 'channel' as const : 'neuron' as const, scores };
     }),
     info: { images: sample.data.count, seed: opts.seed ?? ANALYSIS_DEFAULTS.seed, split: opts.data.name, loss: 'softmax cross-entropy, summed over images', unit },
   };

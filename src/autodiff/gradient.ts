@@ -11,11 +11,11 @@
 import { FlipguardError } from '../errors.js';
 import { A, GraphBuilder, attrInt } from '../graph/builder.js';
 import { isFloatType } from '../graph/dtype.js';
-import { DataType, defaultOpset, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../graph/types.js';
+import { DataType, defaultOpset, type DataTypeCode, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../graph/types.js';
 import { analyzeForGradient } from './analysis.js';
 import { Emitter } from './emitter.js';
 import { upgradeOpset } from './opset.js';
-import { differentiableSlots, ruleFor, type RuleContext } from './rule.js';
+import { differentiableSlots, ruleFor, type GradRule, type RuleContext } from './rule.js';
 
 export interface GradientOptions {
   /**
@@ -64,25 +64,51 @@ export interface GradientGraph {
 }
 
 /**
- * Internal extension used by per-sample gradients: a seed computed in-graph, and nodes appended
- * after the backward pass that choose the outputs (instead of the gradient outputs).
+ * Internal extension used by per-sample gradients and LRP (analysis/lrp.ts): a seed computed
+ * in-graph, a per-node override of the rules, and nodes appended after the backward pass that
+ * choose the outputs (instead of the gradient outputs).
  */
 export interface SeedHook {
   /** The value whose gradient the hook seeds. */
   output: string;
-  /** Emits nodes computing the gradient of `target` (shape of target); returns its name. */
-  seed(e: Emitter, target: string, shapes: ReadonlyMap<string, number[]>): string;
   /**
-   * Emits nodes reading forward values and `grads` (gradient value of each wrt name) and returns
-   * the graph outputs; the graph is then pruned to what they need.
+   * Emits nodes computing the gradient of `target` (shape of target); returns its name. `path`: the
+   * nodes the sweep will visit (on a differentiated path from a wrt value to the target), in graph order.
+   */
+  seed(e: Emitter, target: string, shapes: ReadonlyMap<string, number[]>, path: readonly Node[]): string;
+  /**
+   * Emits nodes reading forward values and `grads` (gradient value of each wrt name that has one)
+   * and returns the graph outputs; the graph is then pruned to what they need.
    */
   finish(e: Emitter, grads: ReadonlyMap<string, string>, shapes: ReadonlyMap<string, number[]>): ValueInfo[];
+  /** Replaces the vector-Jacobian step of every node the sweep visits (see NodeOverride). */
+  override?: NodeOverride;
+}
+
+/**
+ * A per-node replacement of the vector-Jacobian step, the way Zennit attaches rules to layers as
+ * hooks: the sweep (contribution map, sums, path search) stays the same, what flows back through
+ * each node is the override's.
+ */
+export interface NodeOverride {
   /**
-   * Backward pass over more rows than the forward pass: the seed has `count` rows, row r belonging
-   * to forward image rowImage[r] (`index`: an int64 [count] value holding rowImage). Rules then see
-   * every forward value in `batchValues` (those with a batch axis first) gathered to the rows.
+   * Whether every node on a differentiated path must have a vector-Jacobian rule before the sweep
+   * starts (default true). With false, `backward` sees `ctx.rule` undefined for a node without one
+   * and decides itself (LRP rejects such a node only when relevance reaches it).
    */
-  rows?: { count: number; index: string; rowImage: readonly number[]; batchValues: ReadonlySet<string> };
+  requireRules?: boolean;
+  /** Emits what flows back through ctx.node; one entry per input, as a rule returns (ctx.rule is the node's own rule). */
+  backward(ctx: OverrideContext): (string | undefined)[];
+}
+
+/** What an override sees: a rule's context, the node's own rule and the differentiated region. */
+export interface OverrideContext extends RuleContext {
+  /** The node's vector-Jacobian rule from the registry (or a registered one); undefined only without `requireRules`. */
+  readonly rule: GradRule | undefined;
+  /** Whether a value lies on a differentiated path (depends on a wrt value and reaches the target). */
+  live(value: string): boolean;
+  /** Records the static shape and type of a value the override emitted (rules it calls may read them); returns the value. */
+  declare(value: string, shape: readonly number[], type?: DataTypeCode): string;
 }
 
 /**
@@ -144,9 +170,10 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
 
   // Phase 1, before shapes: every node on a differentiated path needs a rule.
   const wrtSet = new Set(opts.wrt);
-  const loose = reach(g.nodes, wrtSet, target, (n) => { const r = ruleFor(n); return r ? differentiableSlots(r, n) : n.inputs.map((_, i) => i); });
+  const slotsOf = (n: Node) => { const r = ruleFor(n); return r ? differentiableSlots(r, n) : n.inputs.map((_, i) => i); };
+  const loose = reach(g.nodes, wrtSet, target, slotsOf);
   for (const n of loose.active) {
-    if (!ruleFor(n)) {
+    if (!ruleFor(n) && hook?.override?.requireRules !== false) {
       const dom = n.domain && n.domain !== 'ai.onnx' ? ` from domain "${n.domain}"` : '';
       throw new FlipguardError(
         `No gradient rule for op ${n.opType}${dom} (node ${n.name ? `"${n.name}"` : 'without a name'}); differentiate only through supported ops or add a vjp rule to its record in src/graph/ops/${n.opType}.ts.`,
@@ -183,6 +210,11 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
   }
   // the forward graph (with the loss node); the seed and gradient nodes come after
   const nodes = [...b.nodes];
+  // Phase 2, with types: the exact differentiated region (float values only).
+  const isFloat = (v: string) => { const t = types.get(v); return t === undefined || isFloatType(t); };
+  const r = reach(nodes, wrtSet, target, slotsOf, isFloat);
+  const live = (v: string) => v !== '' && r.fromWrt.has(v) && r.toTarget.has(v);
+
   if (opts.loss) {
     e.prefix = 'grad/seed/';
     seed = e.scalar(1);
@@ -196,16 +228,11 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
     seed = seedInput;
   } else if (hook) {
     e.prefix = 'grad/seed/';
-    seed = hook.seed(e, target, shapes);
+    seed = hook.seed(e, target, shapes, r.active);
   } else {
     e.prefix = 'grad/seed/';
     seed = e.filledLike(target, 1);
   }
-
-  // Phase 2, with types: the exact differentiated region (float values only).
-  const isFloat = (v: string) => { const t = types.get(v); return t === undefined || isFloatType(t); };
-  const r = reach(nodes, wrtSet, target, (n) => differentiableSlots(ruleFor(n)!, n), isFloat);
-  const live = (v: string) => v !== '' && r.fromWrt.has(v) && r.toTarget.has(v);
 
   const contribs = new Map<string, string[]>();
   contribs.set(target, [seed]);
@@ -226,62 +253,29 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
     return s;
   };
 
-  // per-row view of forward values (see SeedHook.rows)
-  const rowsOpt = hook?.rows;
-  const gathered = new Map<string, string>();
-  const toRows = (v: string): string => {
-    if (!rowsOpt || !v || !rowsOpt.batchValues.has(v)) return v;
-    let t = gathered.get(v);
-    if (!t) {
-      const prefix = e.prefix;
-      e.prefix = 'grad/rows/';
-      t = e.op('Gather', [v, rowsOpt.index], { axis: A.i(0) });
-      e.prefix = prefix;
-      gathered.set(v, t);
-      shapes.set(t, [rowsOpt.count, ...shapes.get(v)!.slice(1)]);
-      types.set(t, types.get(v) ?? DataType.FLOAT);
-    }
-    return t;
-  };
-  // MaxPool indices are flat offsets into the whole batch: row r of image i needs + (r − i)·(C·H·W…)
-  const rowIndices = (n: Node): string => {
-    const idx = n.outputs[1];
-    if (!idx || attrInt(n, 'storage_order', 0) !== 0) return '';
-    const per = shapes.get(n.inputs[0])!.slice(1).reduce((p, q) => p * q, 1);
-    const rank = shapes.get(idx)!.length;
-    const offsets = rowsOpt!.rowImage.map((img, r) => (r - img) * per);
-    const prefix = e.prefix;
-    e.prefix = 'grad/rows/';
-    const t = e.add(e.op('Gather', [idx, rowsOpt!.index], { axis: A.i(0) }), e.ints(offsets, [offsets.length, ...new Array<number>(rank - 1).fill(1)]));
-    e.prefix = prefix;
-    shapes.set(t, [rowsOpt!.count, ...shapes.get(idx)!.slice(1)]);
-    types.set(t, DataType.INT64);
-    return t;
-  };
-  const rowView = (n: Node): Node => {
-    if (!rowsOpt) return n;
-    const outputs = n.outputs.map((o, i) => (n.opType === 'MaxPool' && i === 1 ? rowIndices(n) : toRows(o)));
-    return { ...n, inputs: n.inputs.map(toRows), outputs };
-  };
-
   for (let k = r.active.length - 1; k >= 0; k--) {
     const n = r.active[k];
-    const rule = ruleFor(n)!;
+    const rule = ruleFor(n);
     const gradOutputs = n.outputs.map((o) => (live(o) ? gradOf(o) : undefined));
     if (gradOutputs.every((x) => x === undefined)) continue;
-    const slots = new Set(differentiableSlots(rule, n));
+    const slots = new Set(slotsOf(n));
     const needs = n.inputs.map((inp, i) => slots.has(i) && live(inp));
     if (!needs.some(Boolean)) continue;
     e.prefix = `grad/${n.name || n.opType}/`;
     const ctx: RuleContext = {
-      e, node: rowView(n), gradOutputs, needs,
+      e, node: n, gradOutputs, needs,
       shape: shapeOf,
       value: (v) => sa.values.get(v),
       type: (v) => types.get(v) ?? DataType.FLOAT,
       fail: (problem, fix = 'differentiate with respect to values after this node or re-export the model') =>
         new FlipguardError(`Cannot differentiate node ${n.name ? `"${n.name}"` : 'without a name'} (${n.opType}): ${problem}; ${fix}.`),
     };
-    const res = rule.backward(ctx);
+    const res = hook?.override
+      ? hook.override.backward({
+        ...ctx, rule, live,
+        declare: (v, shape, type = DataType.FLOAT) => { shapes.set(v, [...shape]); types.set(v, type); return v; },
+      })
+      : rule!.backward(ctx);
     res.forEach((gname, i) => {
       if (gname === undefined || !needs[i]) return;
       const l = contribs.get(n.inputs[i]);
@@ -291,7 +285,11 @@ export function buildGradient(model: Model, opts: GradientOptions, hook?: SeedHo
 
   if (hook) {
     const grads = new Map<string, string>();
-    for (const w of opts.wrt) { e.prefix = 'grad/out/'; grads.set(w, (live(w) ? gradOf(w) : undefined) ?? e.zerosLike(toRows(w))); }
+    for (const w of opts.wrt) {
+      e.prefix = 'grad/out/';
+      const gname = live(w) ? gradOf(w) : undefined;
+      if (gname !== undefined) grads.set(w, gname);
+    }
     e.prefix = 'post/';
     const outs = hook.finish(e, grads, shapes);
     const graph = prune({ ...g, nodes: b.nodes, initializers: b.initializers, inputs: b.inputs, outputs: outs });

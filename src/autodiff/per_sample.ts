@@ -22,7 +22,7 @@ import { DataType, type Model, type Node, type ValueInfo } from '../graph/types.
 import { analyzeForGradient } from './analysis.js';
 import type { Emitter } from './emitter.js';
 import { perSampleConvWeightGrad, windowOf } from './geometry.js';
-import { buildGradient } from './gradient.js';
+import { buildGradient, type NodeOverride, type OverrideContext } from './gradient.js';
 
 /**
  * Seeds on the logits, per image:
@@ -136,7 +136,7 @@ export function perSampleGradGraph(model: Model, opts: PerSampleOptions): PerSam
   const wrt = [...new Set(layerNodes.map((x) => x.outputs[0]))];
   const res = buildGradient(fixed, { wrt, batch: n }, {
     output: logits,
-    rows: { count: rows, index: rowImage, rowImage: rowImages, batchValues },
+    override: rowsOverride(rowImage, rowImages, batchValues),
     seed: (e, target) => {
       for (const v of extraInputs) e.b.input(v.name, v.shape!, v.elemType);
       const eye = () => e.reshape(e.op('Expand', [e.floats(identity(classes), [1, classes, classes]), e.ints([n, classes, classes])]), [rows, classes]);
@@ -153,7 +153,8 @@ export function perSampleGradGraph(model: Model, opts: PerSampleOptions): PerSam
       const ctx: NormContext = { e, shapes, n, s, rowImage, bias: opts.includeBias ?? false };
       for (const node of layerNodes) {
         e.prefix = `post/${node.name}/`;
-        const dy = grads.get(node.outputs[0])!;
+        // a layer output with no gradient (not on a path to the logits): zeros, one row per (image, seed)
+        const dy = grads.get(node.outputs[0]) ?? e.zerosLike(e.op('Gather', [node.outputs[0], rowImage], { axis: A.i(0) }));
         const ys = shapes.get(node.outputs[0])!;
         const shared = node.opType === 'MatMul' && ys.length > 2;
         const q = node.opType === 'Conv' ? convNorms(ctx, node, dy, opts.convMethod ?? 'auto') : shared ? sharedDenseNorms(ctx, node, dy) : denseNorms(ctx, node, dy);
@@ -169,6 +170,46 @@ export function perSampleGradGraph(model: Model, opts: PerSampleOptions): PerSam
     },
   });
   return { model: res.model, input: input.name, labelsInput, seedInput, seedsPerImage: s, classes, logitsOutput, outputs, channels, batch: n };
+}
+
+/**
+ * The backward pass over more rows than the forward pass, as a node override: row r belongs to
+ * forward image rowImage[r] (`index`: an int64 [rows] value holding rowImage), and every rule sees
+ * the forward values with a batch axis first (`batchValues`) gathered to the rows.
+ */
+function rowsOverride(index: string, rowImage: readonly number[], batchValues: ReadonlySet<string>): NodeOverride {
+  const rows = rowImage.length;
+  const gathered = new Map<string, string>();
+  const rowsOf = (c: OverrideContext, v: string, make: () => string, type: number): string => {
+    let t = gathered.get(v);
+    if (!t) {
+      const prefix = c.e.prefix;
+      c.e.prefix = 'grad/rows/';
+      t = c.declare(make(), [rows, ...c.shape(v).slice(1)], type);
+      c.e.prefix = prefix;
+      gathered.set(v, t);
+    }
+    return t;
+  };
+  const toRows = (c: OverrideContext, v: string): string =>
+    !v || !batchValues.has(v) ? v : rowsOf(c, v, () => c.e.op('Gather', [v, index], { axis: A.i(0) }), c.type(v));
+  // MaxPool indices are flat offsets into the whole batch: row r of image i needs + (r − i)·(C·H·W…)
+  const rowIndices = (c: OverrideContext, n: Node): string => {
+    const idx = n.outputs[1];
+    if (!idx || attrInt(n, 'storage_order', 0) !== 0) return '';
+    const per = c.shape(n.inputs[0]).slice(1).reduce((p, q) => p * q, 1);
+    const rank = c.shape(idx).length;
+    const offsets = rowImage.map((img, r) => (r - img) * per);
+    return rowsOf(c, idx, () => c.e.add(c.e.op('Gather', [idx, index], { axis: A.i(0) }), c.e.ints(offsets, [rows, ...new Array<number>(rank - 1).fill(1)])), DataType.INT64);
+  };
+  return {
+    backward(c) {
+      const n = c.node;
+      const outputs = n.outputs.map((o, i) => (n.opType === 'MaxPool' && i === 1 ? rowIndices(c, n) : toRows(c, o)));
+      // requireRules is on: every node the sweep visits has a rule
+      return c.rule!.backward({ ...c, node: { ...n, inputs: n.inputs.map((v) => toRows(c, v)), outputs } });
+    },
+  };
 }
 
 /** What the per-layer contractions need: shapes (forward values at N images), N, S and the row → image index. */

@@ -37,6 +37,7 @@ import type { ParameterInfo } from '../faults/params.js';
 import { singleValueCuts, splitModels, type GraphSplit } from '../faults/split.js';
 import { consumers, producers } from '../graph/builder.js';
 import { countModel } from '../graph/count.js';
+import { nodeLabel } from '../graph/layers.js';
 import { opSet } from '../graph/ops/index.js';
 import type { GoldenResult } from './records.js';
 
@@ -217,7 +218,8 @@ export class TrialEngine {
     const layerMacs = new Map(countModel(this.model).layers.map((l) => [l.name, l.macs]));
     const totalMacs = [...layerMacs.values()].reduce((a, b) => a + b, 0);
     const minShare = this.opts.minPrefixShare ?? 0.25;
-    const worthIt = (c: GraphSplit) => totalMacs === 0 || c.prefixNodes.reduce((sum, n) => sum + (layerMacs.get(n.name) ?? 0), 0) >= minShare * totalMacs;
+    const position = new Map(this.model.graph.nodes.map((n, i) => [n, i]));
+    const worthIt = (c: GraphSplit) => totalMacs === 0 || c.prefixNodes.reduce((sum, n) => sum + (layerMacs.get(nodeLabel(n, position.get(n))) ?? 0), 0) >= minShare * totalMacs;
     const all = candidates.filter(worthIt);
     if (all.length === 0) return;
     // the latest usable cut for each live target

@@ -6,6 +6,7 @@
  * the binary32 fault model.
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
+import { nodeLabel } from '../graph/layers.js';
 import { DataType, type Graph, type Model } from '../graph/types.js';
 import { storedWordTensors } from '../harden/common.js';
 
@@ -49,7 +50,7 @@ export function listParameters(model: Model): ParameterInfo[] {
   const g = model.graph;
   const live = liveValues(g);
   const order = new Map<string, number>();
-  g.nodes.forEach((n, i) => { const label = n.name || n.outputs[0] || `${n.opType}_${i}`; if (!order.has(label)) order.set(label, i); });
+  g.nodes.forEach((n, i) => { const label = nodeLabel(n, i); if (!order.has(label)) order.set(label, i); });
   const words = storedWordTensors(model);
   const tensors = parameterTensors(model, words).filter((p) => p.dataType === DataType.FLOAT || words.has(p.name));
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));

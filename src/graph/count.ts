@@ -28,6 +28,7 @@ import { consumers, producers } from './builder.js';
 import { elementSize, isFloatType, numel } from './dtype.js';
 import { opRecord, opSet } from './ops/index.js';
 import { inferShapes } from './shapes.js';
+import { nodeLabel } from './layers.js';
 import type { DataTypeCode, Model, Node } from './types.js';
 
 export type { ParameterRole } from './ops/types.js';
@@ -58,10 +59,6 @@ const PASS_THROUGH = opSet((r) => !!r.movesData);
 const LINEAR = opSet((r) => !!r.macs);
 /** Ops that own parameters: constant-subgraph tracing stops at them. */
 const COMPUTE = opSet((r) => !!r.ownsParameters);
-
-function nodeLabel(n: Node, index: number): string {
-  return n.name || n.outputs[0] || `${n.opType}_${index}`;
-}
 
 /** The role of a tensor fed as input `idx` of `node`. */
 function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole {

@@ -4,7 +4,7 @@
  */
 import { FlipguardError } from '../errors.js';
 import { DataType, getMetadata, withMetadata, type Model } from '../graph/types.js';
-import type { LayerScores, ScoreUnit, Scores } from '../analysis/scores.js';
+import { globalTop, topIndices, type LayerScores, type ScoreUnit, type Scores } from '../analysis/scores.js';
 import type { LayerSite } from './layers.js';
 
 /** Metadata key of hardened models: JSON `HardenedInfo`. */
@@ -90,13 +90,6 @@ export function withHardenedInfo(model: Model, info: HardenedInfo): Model {
   return withMetadata(model, HARDENED_KEY, JSON.stringify(value));
 }
 
-/** Throws unless `ratio` is a number in [0, 1]. */
-export function checkRatio(ratio: unknown, what = 'hardening ratio'): asserts ratio is number {
-  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
-    throw new FlipguardError(`The ${what} must be a number from 0 to 1 (a share, e.g. 0.15 for 15%), got ${String(ratio)}.`);
-  }
-}
-
 /** Units protected out of `n` at ratio r: 0 when r = 0, else max(1, ⌊r·n⌋) (SPEC §4.1's d). */
 export function protectedCount(ratio: number, n: number): number {
   if (ratio <= 0 || n === 0) return 0;
@@ -105,7 +98,7 @@ export function protectedCount(ratio: number, n: number): number {
 
 /**
  * The scores of layer `site`, checked: present, of one of the `units` allowed, with `count` values.
- * (NaN scores rank lowest in the selection functions below.)
+ * (NaN scores rank lowest: see analysis/scores.ts rankKey.)
  */
 export function siteScores(scores: Scores, site: LayerSite, units: readonly ScoreUnit[], count: number, method: string): number[] {
   const l: LayerScores | undefined = scores.layers.find((x) => x.name === site.name);
@@ -132,59 +125,5 @@ export function chooseUnits(sites: readonly LayerSite[], counts: readonly number
     : globalTop(lists, protectedCount(opts.ratio, counts.reduce((a, b) => a + b, 0)));
 }
 
-/** Indices of the `k` highest scores, returned ascending; ties go to the lower index. */
-export function topIndices(scores: ArrayLike<number>, k: number): number[] {
-  return globalTop([scores], k)[0];
-}
-
-/** The k-th smallest value (0-based) of `a`, reordering `a` (iterative quickselect, Hoare partition). */
-function kthSmallest(a: Float64Array, k: number): number {
-  let lo = 0, hi = a.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    // median of three as pivot
-    let x = a[lo], y = a[mid], z = a[hi];
-    if (x > y) [x, y] = [y, x];
-    if (y > z) { y = z; if (x > y) y = x; }
-    const pivot = y;
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
-  }
-  return a[k];
-}
-
-/**
- * Global top-k over several score lists (ties go to the earlier list, then the lower index):
- * returns, per list, the chosen indices ascending. Linear time (quickselect for the threshold),
- * so it handles tens of millions of weights. NaN scores rank lowest.
- */
-export function globalTop(lists: readonly ArrayLike<number>[], k: number): number[][] {
-  const n = lists.reduce((s, l) => s + l.length, 0);
-  const out = lists.map(() => [] as number[]);
-  if (k <= 0 || n === 0) return out;
-  if (k >= n) return lists.map((l) => Array.from({ length: l.length }, (_, i) => i));
-  const all = new Float64Array(n);
-  let o = 0;
-  for (const l of lists) for (let i = 0; i < l.length; i++) { const v = l[i]; all[o++] = Number.isNaN(v) ? -Infinity : v; }
-  const t = kthSmallest(Float64Array.from(all), n - k);
-  let above = 0;
-  for (let i = 0; i < n; i++) if (all[i] > t) above++;
-  let ties = k - above;
-  o = 0;
-  lists.forEach((l, li) => {
-    const dst = out[li];
-    for (let i = 0; i < l.length; i++, o++) {
-      const v = all[o];
-      if (v > t) dst.push(i);
-      else if (v === t && ties > 0) { dst.push(i); ties--; }
-    }
-  });
-  return out;
-}
+// the one ranking rule (NaN lowest, ties to the lower index) and ratio check, shared with pruning
+export { checkRatio, globalTop, topIndices } from '../analysis/scores.js';

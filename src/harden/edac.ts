@@ -33,6 +33,7 @@ import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, widenSite, type LayerSite } from './layers.js';
+import { placeChannels } from './side-by-side.js';
 import { channelStage, mergeDuplicate, nanToZero, rangeRestrict, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
 import type { Intervals } from './profile.js';
@@ -55,6 +56,8 @@ export interface EdacOptions {
   margin?: number;
   /** Name used in error messages. */
   method?: string;
+  /** Reorder each layer's channels so the protected ones sit side by side (side-by-side.ts; default false). */
+  sideBySide?: boolean;
 }
 
 export interface ChannelLayerReport {
@@ -74,6 +77,8 @@ export interface TransformResult {
   model: Model;
   layers: ChannelLayerReport[];
   stages: StageRecord[];
+  /** Layers whose channels were reordered (sideBySide), with the new order (order[j] = original channel at j). */
+  reordered?: Record<string, number[]>;
 }
 
 const RULES = {
@@ -126,26 +131,29 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
   const protectOutput = opts.protectOutput ?? true;
   if (useIntervals && !opts.intervals) throw new FlipguardError(`${method} needs detection intervals: pass intervals, or training data to profile them from.`);
 
-  const sites = layerSites(model);
-  const ed = new GraphEditor(model);
+  const chosen = layerSites(model).map((site) => {
+    const C = site.channels;
+    const d = site.isOutput && protectOutput ? C : protectedCount(opts.ratio, C);
+    if (d === C) return Array.from({ length: C }, (_, i) => i);
+    if (d === 0) return [];
+    if (!opts.scores) throw new FlipguardError(`${method} with ratio ${opts.ratio} needs channel scores to choose the channels to duplicate; pass scores (e.g. from flipguard rank).`);
+    return topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, method), d);
+  });
+  const placed = placeChannels(model, chosen, opts.sideBySide);
+  const sites = placed.sites;
+  const intervals = useIntervals ? placed.intervals(opts.intervals!) : undefined;
+  const ed = new GraphEditor(placed.model);
   const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
   const stages: StageRecord[] = [];
-  for (const site of sites) {
+  sites.forEach((site, i) => {
     const C = site.channels;
-    const full = site.isOutput && protectOutput;
-    const d = full ? C : protectedCount(opts.ratio, C);
-    let dup: number[] = [];
-    if (d === C) dup = Array.from({ length: C }, (_, i) => i);
-    else if (d > 0) {
-      if (!opts.scores) throw new FlipguardError(`${method} with ratio ${opts.ratio} needs channel scores to choose the channels to duplicate; pass scores (e.g. from flipguard rank).`);
-      dup = topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, method), d);
-    }
-    layers.push({ name: site.name, kind: site.kind, channels: C, protected: dup.length, indices: dup, copies: 1 });
+    const dup = placed.channels[i];
+    layers.push({ name: site.name, kind: site.kind, channels: C, protected: dup.length, indices: chosen[i], copies: 1 });
 
     let L: string | undefined, U: string | undefined;
-    if (useIntervals) {
-      const b = boundTensors(site, opts.intervals!, margin, method);
+    if (intervals) {
+      const b = boundTensors(site, intervals, margin, method);
       L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, b.dims, b.lower);
       U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, b.dims, b.upper);
     }
@@ -162,6 +170,6 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
       rest: (em, x, index) => (L && U ? rangeRestrict(em, x, sub(L, index), sub(U, index), zero, outside) : nanToZero(em, x, zero)),
     });
     stages.push({ kind: 'channels', input: wide, output: out, channels: C });
-  }
-  return { model: { ...model, graph: ed.finish() }, layers, stages };
+  });
+  return { model: { ...placed.model, graph: ed.finish() }, layers, stages, ...placed.report };
 }

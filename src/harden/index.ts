@@ -10,8 +10,8 @@
  *   layer entirely) + EDAC layer with detection intervals (cases A–E). edac.ts.
  * - `edac-nointervals`: the same without intervals (a ≠ b → min; other channels only NaN → 0).
  * - `ranger`: intervals only (ratio 0): every channel case E (range restriction, out of range → 0,
- *   or clamped with `rangeMode: 'saturate'`), at the conv output (`placement: 'paper'`, edac.ts) or
- *   behind the batch norm / batch norm + ReLU so onnxruntime keeps its fusions (range.ts).
+ *   or clamped with `rangeMode: 'saturate'`), behind the batch norm (default) or batch norm + ReLU
+ *   so onnxruntime keeps its fusions (range.ts), or at the conv output (`placement: 'paper'`, edac.ts).
  * - `foldBn` (any method): batch norm folded into the conv first (analysis/canonize.ts).
  * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
  * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
@@ -46,7 +46,7 @@ import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { validateTransformed, type Fidelity, type Validation } from './validate.js';
 import type { ImageSet } from '../runtime/evaluate.js';
-import { checkRatio, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { checkRatio, hardenedInfo, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
@@ -56,7 +56,9 @@ import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { checkBits, tmrBitsTransform } from './tmr-bits.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
-import { DEFAULT_RATIO, DEFAULT_TMR_BITS } from '../defaults.js';
+import { permuteChannels } from '../prune/structured.js';
+import { intervalsInOriginalOrder } from './side-by-side.js';
+import { DEFAULT_PLACEMENT, DEFAULT_RATIO, DEFAULT_TMR_BITS } from '../defaults.js';
 
 export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons' | 'tmr-bits';
 export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons', 'tmr-bits'];
@@ -112,9 +114,9 @@ export interface HardenOptions {
    */
   rangeMode?: RangeMode;
   /**
-   * ranger: where the range check sits — 'paper' (conv output, before batch norm), 'after-bn'
-   * (behind the batch norm: keeps Conv+BN fused, also checks faults in the batch-norm parameters;
-   * exact on flipguard's zoo models, but not yet on PyTorch exports, see the README) or 'after-act' (behind batch norm and
+   * ranger: where the range check sits — 'after-bn' (default, DEFAULT_PLACEMENT: behind the batch
+   * norm, which keeps Conv+BN fused and also checks faults in the batch-norm parameters), 'paper'
+   * (paper A: conv output, before batch norm) or 'after-act' (behind batch norm and
    * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
    * for 'zero'). See range.ts.
    */
@@ -128,6 +130,14 @@ export interface HardenOptions {
    * and any given intervals refer to the folded (post-BN) output.
    */
   foldBn?: boolean;
+  /**
+   * edac, edac-nointervals, tmr-channels: reorder each layer's output channels (and what reads them)
+   * so that its protected channels sit side by side and the stage works on contiguous slices
+   * (side-by-side.ts; default false). The consumers then sum their input channels in another order:
+   * fault-free logits agree with the original's to float rounding (bit for bit with the equally
+   * reordered original), not bit for bit.
+   */
+  sideBySide?: boolean;
 }
 
 /** One layer of a hardening report. */
@@ -160,6 +170,8 @@ export interface HardenReport {
   bits?: BitTriple[];
   /** tmr-bits: stored bits added (plane copies, padding included); memoryOverhead = addedBits / (32 · parameters). */
   addedBits?: number;
+  /** sideBySide: the layers whose channels were reordered and their orders (order[j] = original channel now at j). */
+  reordered?: Record<string, number[]>;
 }
 
 export interface HardenResult {
@@ -184,19 +196,18 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     (opts.onWarning ?? printWarning)(upgradeNotice(opset, defaultOpset(model)));
   }
   const ratio = opts.ratio ?? (method === 'ranger' ? 0 : method === 'tmr-bits' ? 1 : DEFAULT_RATIO);
-  checkRatio(ratio);
+  checkRatio(ratio, 'ratio');
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
 
   const rangeMode = opts.rangeMode ?? 'zero';
-  // 'paper' stays the default: 'after-bn' protects much better at high BER on vgg11-mnist (drop at
-  // 1e-4: 0.7 pp vs 34 pp, bench/RESULTS.md) but changes fault-free outputs of the PyTorch exports in
-  // ../shared/interop (the validation before writing refuses them), so it is opt-in until fixed
-  const placement = opts.placement ?? 'paper';
+  // ranger only: the other methods place their stage at the conv output (checked below)
+  const placement = opts.placement ?? (method === 'ranger' ? DEFAULT_PLACEMENT : 'paper');
   const rangeBounds = opts.rangeBounds ?? 'channel';
   if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
   if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
   if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The ${opt('placement')} applies to ranger only; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
   if (opts.foldBn) {
@@ -213,7 +224,14 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       intervals = opts.intervals;
       intervalInfo = { source: 'given', margin };
     } else if (opts.data) {
-      intervals = await profileIntervals(model, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      // side by side reorders the consumers' sums: profile on the reordered model, so that its own
+      // values set the bounds (the same channels are chosen with or without intervals)
+      const orders = opts.sideBySide && method === 'edac'
+        ? edacTransform(model, { ratio, scores: opts.scores, useIntervals: false, protectOutput: opts.protectOutput, method, sideBySide: true }).reordered
+        : undefined;
+      const target = orders ? permuteChannels(model, new Map(Object.entries(orders))).model : model;
+      intervals = await profileIntervals(target, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      if (orders) intervals = intervalsInOriginalOrder(intervals, orders);
       intervalInfo = { source: 'profiled', images: opts.data.count, margin };
     } else {
       throw new FlipguardError(`${method} needs detection intervals: pass intervals, or data (the training split) to profile them from.`);
@@ -228,6 +246,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   let bitTriples: BitTriple[] | undefined;
   let addedBits: number | undefined;
   let replicaMacs: HardenReport['replicaMacs'];
+  let reordered: Record<string, number[]> | undefined;
   const options: Record<string, unknown> = {};
   switch (method) {
     case 'ranger': {
@@ -246,19 +265,19 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       const r = edacTransform(model, {
         ratio, scores: opts.scores, intervals, useIntervals: method !== 'edac-nointervals',
         protectOutput: opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
-        outside, margin, method,
+        outside, margin, method, sideBySide: opts.sideBySide,
       });
       Object.assign(options, {
         protectOutput: opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
         ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside, margin }),
       });
-      ({ model: out, layers, stages } = r);
+      ({ model: out, layers, stages, reordered } = r);
       break;
     }
     case 'tmr-channels': {
-      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero });
+      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero, sideBySide: opts.sideBySide });
       Object.assign(options, { protectOutput: opts.protectOutput ?? true, allDiffer: opts.allDiffer ?? 'min', nanToZero: opts.nanToZero ?? true });
-      ({ model: out, layers, stages } = r);
+      ({ model: out, layers, stages, reordered } = r);
       break;
     }
     case 'tmr-weights': {
@@ -292,6 +311,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   }
 
   if (opts.foldBn) options.foldBn = true;
+  if (opts.sideBySide) options.sideBySide = true;
   const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);
   const protectedBy: Record<string, number> = {};
   for (const l of layers) protectedBy[l.name] = l.protected;
@@ -313,6 +333,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       memoryOverhead: before ? addedParameters / before : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
       ...(bitTriples ? { bits: bitTriples, addedBits } : {}),
+      ...(reordered ? { reordered } : {}),
     },
   };
 }
@@ -323,13 +344,17 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
  * disabled — edac and ranger only on images inside their intervals, i.e. when the intervals were
  * profiled on the validation images' set, else only that the model runs; tmr-weights keeps the
  * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
- * on models with non-trivial batch norm its logits agree to float rounding only).
+ * on models with non-trivial batch norm its logits agree to float rounding only). `rounded`: the
+ * model was rebuilt with other float arithmetic first (foldBn, sideBySide), so every method keeps
+ * only the top-1 (logits agree to rounding).
  */
-export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals']): { fidelity: Fidelity; runtime: RuntimeOptions } {
+export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals'], rounded = false): { fidelity: Fidelity; runtime: RuntimeOptions } {
   const exact: RuntimeOptions = { optimization: 'disabled' };
   if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
   // the vote folds into the exact stored weight at the default optimisation level (bit-identical logits)
   if (method === 'tmr-bits') return { fidelity: 'bitwise', runtime: {} };
+  // folded batch norms, reordered consumers: other float arithmetic — the same top-1, logits to rounding
+  if (rounded) return { fidelity: 'top1', runtime: exact };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }
@@ -344,7 +369,8 @@ export async function validateHardened(original: Model, result: HardenResult, im
   const n = Math.min(4, images.count);
   const per = images.shape.reduce((a, b) => a * b, 1);
   const few = { x: images.x.subarray(0, n * per), shape: images.shape, count: n };
-  const f = hardenFidelity(result.report.method, result.report.intervals);
+  const rounded = !!result.report.reordered || hardenedInfo(result.model)?.options.foldBn === true;
+  const f = hardenFidelity(result.report.method, result.report.intervals, rounded);
   return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...f.runtime }, what: `${result.report.method}-hardened` });
 }
 

@@ -12,12 +12,12 @@ import { A, attrInt, consumers, producers } from '../graph/builder.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
-import { computeLayers, type ComputeLayer } from '../analysis/scores.js';
+import { computeLayers, type ComputeLayer } from '../graph/layers.js';
 import type { GraphEditor } from './graph-edit.js';
 
 export interface LayerSite {
   layer: ComputeLayer;
-  /** Node name used in scores, reports and tensor names. */
+  /** The layer's label (graph/layers.ts), used in scores, reports and tensor names. */
   name: string;
   /** Index of the layer node in the graph's node list. */
   index: number;
@@ -39,10 +39,6 @@ export interface LayerSite {
   isOutput: boolean;
 }
 
-function layerLabel(n: Node, i: number): string {
-  return n.name || n.outputs[0] || `${n.opType}_${i}`;
-}
-
 /**
  * The conv/dense layers of `model` (computeLayers order) with their pre-activation taps.
  * Throws a FlipguardError for the cases hardening cannot handle (named in the message).
@@ -58,7 +54,7 @@ export function layerSites(model: Model): LayerSite[] {
   for (const layer of computeLayers(model)) {
     const n = layer.node;
     const i = index.get(n)!;
-    const name = layerLabel(n, i);
+    const name = layer.label;
     let orient: 'rows' | 'cols' = 'rows';
     let tapIndex = i;
     let bias: LayerSite['bias'];

@@ -22,7 +22,7 @@ export interface ChannelInterval {
   upper: Float32Array;
 }
 
-/** Detection intervals by layer (conv/dense node name). */
+/** Detection intervals by layer label (graph/layers.ts; the node name, or the output name of an unnamed node). */
 export type Intervals = Map<string, ChannelInterval>;
 
 export interface ProfileOptions extends RuntimeOptions {
@@ -35,7 +35,7 @@ export type ProfileData = Pick<ImageSet, 'x' | 'shape' | 'count'> & { name?: str
 
 /**
  * Per-channel [min, max] of every conv/dense layer's pre-activation output over all images of
- * `data` (use the training split, as paper A does). Keys are layer node names, as in Scores.
+ * `data` (use the training split, as paper A does). Keys are layer labels (graph/layers.ts), as in Scores.
  * The model is not modified. Values that are NaN in the model's own output propagate.
  */
 export async function profileIntervals(model: Model, data: ProfileData, opts: ProfileOptions = {}): Promise<Intervals> {

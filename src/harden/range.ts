@@ -61,6 +61,8 @@ export interface AffineBn {
   node: Node;
   s: Float64Array;
   t: Float64Array;
+  /** |s·μ| + |β| per channel: with |s·x| the size of the terms float32 batch-norm arithmetic rounds (t itself may cancel to ≈ 0). */
+  k: Float64Array;
 }
 
 function floats(g: Graph, name: string | undefined, n: number): Float32Array | undefined {
@@ -77,18 +79,31 @@ export function affineBatchNorm(g: Graph, readers: Map<string, Node[]>, value: s
   const [gamma, beta, mean, variance] = bn.inputs.slice(1, 5).map((n) => floats(g, n, C));
   if (!gamma || !beta || !mean || !variance) return undefined;
   const eps = attrFloat(bn, 'epsilon', 1e-5);
-  const s = new Float64Array(C), t = new Float64Array(C);
+  const s = new Float64Array(C), t = new Float64Array(C), k = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     s[c] = gamma[c] / Math.sqrt(variance[c] + eps);
     t[c] = beta[c] - mean[c] * s[c];
+    k[c] = Math.abs(mean[c] * s[c]) + Math.abs(beta[c]);
   }
-  return { node: bn, s, t };
+  return { node: bn, s, t, k };
 }
 
-/** `x` rounded to float32 and moved outward (down for 'lo', up for 'hi') by 2^-20 of its magnitude. */
-function outward(x: number, dir: 'lo' | 'hi'): number {
-  const slack = Math.abs(x) * 2 ** -20;
+/**
+ * `x` rounded to float32 and moved outward (down for 'lo', up for 'hi') by 2^-20 of `size`: the
+ * magnitude of the terms that float32 arithmetic rounded to get x (default |x|). Behind a batch
+ * norm that is |s·v| + |s·μ| + |β|, not |s·v + t|: the sum can cancel to near 0 while the rounding
+ * error of onnxruntime's float32 batch norm stays a few ulps of its terms.
+ */
+function outward(x: number, dir: 'lo' | 'hi', size = Math.abs(x)): number {
+  const slack = Math.max(size, Math.abs(x)) * 2 ** -20;
   return Math.fround(dir === 'lo' ? x - slack : x + slack);
+}
+
+/** The interval [l, u] of a channel carried through batch norm channel c, with the rounding size of each bound. */
+function throughBn(bn: AffineBn, c: number, l: number, u: number): { lo: number; hi: number; loSize: number; hiSize: number } {
+  const a = bn.s[c] * l + bn.t[c], b = bn.s[c] * u + bn.t[c];
+  const sa = Math.abs(bn.s[c] * l) + bn.k[c], sb = Math.abs(bn.s[c] * u) + bn.k[c];
+  return a <= b ? { lo: a, hi: b, loSize: sa, hiSize: sb } : { lo: b, hi: a, loSize: sb, hiSize: sa };
 }
 
 export interface RangeOptions {
@@ -123,6 +138,7 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
       throw new FlipguardError(`The detection intervals for layer "${site.name}" are missing or do not have ${C} channels; profile them for this model (profileIntervals on the training split).`);
     }
     const lo = new Float64Array(C), hi = new Float64Array(C), fill = new Float64Array(C);
+    const loSize = new Float64Array(C), hiSize = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       const l = iv.lower[c], u = iv.upper[c];
       if (!(l <= u)) throw new FlipguardError(`The detection interval of channel ${c} of layer "${site.name}" is [${l}, ${u}], which is empty or NaN; re-profile the intervals on data the model runs cleanly on.`);
@@ -134,8 +150,8 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const bn = affineBatchNorm(g, readers, value, C);
     if (bn) {
       for (let c = 0; c < C; c++) {
-        const a = bn.s[c] * lo[c] + bn.t[c], b = bn.s[c] * hi[c] + bn.t[c];
-        lo[c] = Math.min(a, b); hi[c] = Math.max(a, b); fill[c] = bn.t[c];
+        const m = throughBn(bn, c, lo[c], hi[c]);
+        lo[c] = m.lo; hi[c] = m.hi; loSize[c] = m.loSize; hiSize[c] = m.hiSize; fill[c] = bn.t[c];
       }
       value = bn.node.outputs[0];
     }
@@ -151,8 +167,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const anchor = g.nodes.find((n) => n.outputs.includes(value))!;
     const shape = [1, C, ...site.shape.slice(2).map(() => 1)];
     const perLayer = bounds === 'layer';
-    const L = perLayer ? [outward(Math.min(...lo), 'lo')] : Array.from(lo, (x) => outward(x, 'lo'));
-    const U = perLayer ? [outward(Math.max(...hi), 'hi')] : Array.from(hi, (x) => outward(x, 'hi'));
+    const Lc = Array.from(lo, (x, c) => outward(x, 'lo', loSize[c])), Uc = Array.from(hi, (x, c) => outward(x, 'hi', hiSize[c]));
+    const L = perLayer ? [Math.min(...Lc)] : Lc;
+    const U = perLayer ? [Math.max(...Uc)] : Uc;
     const dims = perLayer ? [] : shape;
     const Lt = ed.init(`${site.name}.range.lower`, DataType.FLOAT, dims, Float32Array.from(L));
     const Ut = ed.init(`${site.name}.range.upper`, DataType.FLOAT, dims, Float32Array.from(U));
@@ -201,8 +218,8 @@ export function foldedIntervals(model: Model, iv: Intervals, folded: readonly { 
     if (!bn) continue;
     const lower = new Float32Array(v.lower.length), upper = new Float32Array(v.upper.length);
     for (let c = 0; c < lower.length; c++) {
-      const a = bn.s[c] * v.lower[c] + bn.t[c], b = bn.s[c] * v.upper[c] + bn.t[c];
-      lower[c] = outward(Math.min(a, b), 'lo'); upper[c] = outward(Math.max(a, b), 'hi');
+      const m = throughBn(bn, c, v.lower[c], v.upper[c]);
+      lower[c] = outward(m.lo, 'lo', m.loSize); upper[c] = outward(m.hi, 'hi', m.hiSize);
     }
     out.set(f.layer, { lower, upper });
   }

@@ -125,10 +125,17 @@ export function channelStage(e: Emitter, s: ChannelStage): void {
     return;
   }
   const protIndex = k === C ? undefined : e.indexInit(`${s.label}.protected_index`, prot);
+  if (protIndex && prot.every((p, j) => p === C - k + j)) {
+    // side by side (side-by-side.ts): [others | protected | copies…] — two Slices and a Concat, no
+    // Gather; the index initializers only pick per-channel constants (folded by onnxruntime)
+    const merged = s.merge(e, e.sliceChannels(s.wide, C - k, C), copySlices(e, s), protIndex);
+    const others = e.sliceChannels(s.wide, 0, C - k);
+    const rest = s.rest ? s.rest(e, others, e.indexInit(`${s.label}.other_index`, restIdx)) : others;
+    e.op('Concat', [rest, merged], { axis: A.i(1) }, { out: s.out });
+    return;
+  }
   const orig = protIndex ? e.op('Gather', [s.wide, protIndex], { axis: A.i(1) }) : e.sliceChannels(s.wide, 0, C);
-  const reps: string[] = [];
-  for (let i = 0; i < copies; i++) reps.push(e.sliceChannels(s.wide, C + i * k, C + (i + 1) * k));
-  const merged = s.merge(e, orig, reps, protIndex);
+  const merged = s.merge(e, orig, copySlices(e, s), protIndex);
   if (k === C) { rename(merged); return; }
   const perm = new Array<number>(C);
   // pass-through channels: picking them from Concat(Y, m) copies C + 3k channels once, gathering
@@ -149,4 +156,10 @@ export function channelStage(e: Emitter, s: ChannelStage): void {
     const cat = e.op('Concat', [s.wide, merged], { axis: A.i(1) });
     e.op('Gather', [cat, e.indexInit(`${s.label}.order`, perm)], { axis: A.i(1) }, { out: s.out });
   }
+}
+
+/** The copies of the protected channels in the widened output: Y[:, C + i·k : C + (i+1)·k] for each copy i. */
+function copySlices(e: Emitter, s: ChannelStage): string[] {
+  const k = s.prot.length;
+  return Array.from({ length: s.copies }, (_, i) => e.sliceChannels(s.wide, s.C + i * k, s.C + (i + 1) * k));
 }

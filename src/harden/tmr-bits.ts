@@ -81,7 +81,7 @@ export function packPlanes(words: Uint32Array, idx: ArrayLike<number> | null, bi
 export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransformResult {
   const bits = checkBits(opts.bits);
   const all = opts.ratio === undefined || opts.ratio === 1;
-  if (opts.ratio !== undefined) checkRatio(opts.ratio);
+  if (opts.ratio !== undefined) checkRatio(opts.ratio, 'ratio');
   const sites = layerSites(model);
   const g = model.graph;
   const wNames = sites.map((s) => g.nodes[s.index].inputs[1]);

@@ -16,6 +16,7 @@ import type { Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, widenSite } from './layers.js';
+import { placeChannels } from './side-by-side.js';
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
 import type { ChannelLayerReport, TransformResult } from './edac.js';
@@ -30,6 +31,8 @@ export interface TmrChannelOptions {
   allDiffer?: AllDiffer;
   /** Map NaN → 0 in the unprotected channels too (default true). */
   nanToZero?: boolean;
+  /** Reorder each layer's channels so the protected ones sit side by side (side-by-side.ts; default false). */
+  sideBySide?: boolean;
 }
 
 export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): TransformResult {
@@ -37,21 +40,23 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
   if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use min or median.`);
   const protectOutput = opts.protectOutput ?? true;
   const nanAll = opts.nanToZero ?? true;
-  const sites = layerSites(model);
-  const ed = new GraphEditor(model);
+  const chosen = layerSites(model).map((site) => {
+    const C = site.channels;
+    const k = site.isOutput && protectOutput ? C : protectedCount(opts.ratio, C);
+    if (k === C) return Array.from({ length: C }, (_, i) => i);
+    if (k === 0) return [];
+    if (!opts.scores) throw new FlipguardError(`tmr-channels with ratio ${opts.ratio} needs channel scores to choose the channels to triplicate; pass scores (e.g. from flipguard rank).`);
+    return topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, 'tmr-channels'), k);
+  });
+  const placed = placeChannels(model, chosen, opts.sideBySide);
+  const ed = new GraphEditor(placed.model);
   const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
   const stages: StageRecord[] = [];
-  for (const site of sites) {
+  for (const [i, site] of placed.sites.entries()) {
     const C = site.channels;
-    const k = site.isOutput && protectOutput ? C : protectedCount(opts.ratio, C);
-    let tri: number[] = [];
-    if (k === C) tri = Array.from({ length: C }, (_, i) => i);
-    else if (k > 0) {
-      if (!opts.scores) throw new FlipguardError(`tmr-channels with ratio ${opts.ratio} needs channel scores to choose the channels to triplicate; pass scores (e.g. from flipguard rank).`);
-      tri = topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, 'tmr-channels'), k);
-    }
-    layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: tri, copies: 2 });
+    const tri = placed.channels[i];
+    layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: chosen[i], copies: 2 });
     if (!tri.length && !nanAll) continue;
     const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
@@ -61,5 +66,5 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     });
     stages.push({ kind: 'channels', input: wide, output: out, channels: C });
   }
-  return { model: { ...model, graph: ed.finish() }, layers, stages };
+  return { model: { ...placed.model, graph: ed.finish() }, layers, stages, ...placed.report };
 }

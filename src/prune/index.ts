@@ -29,9 +29,9 @@ export interface PruneOptions {
   data?: Dataset;
   /** Test set: accuracy before/after, the search's criterion, the inference time. */
   evalData?: ImageSet;
-  /** Fixed p_conv in [0, 1) (required unless `search`). */
+  /** Fixed p_conv in [0, 1] (required unless `search`). */
   conv?: number;
-  /** Fixed p_fc in [0, 1) (required unless `search`). */
+  /** Fixed p_fc in [0, 1] (required unless `search`). */
   fc?: number;
   /**
    * Search the ratios instead of fixing them: true for the defaults, or the search's grid,
@@ -93,7 +93,7 @@ export async function prune(model: Model, opts: PruneOptions): Promise<{ model: 
   check(Number.isInteger(epochs) && epochs >= 0, `The fine-tuning epochs must be a whole number ≥ 0, got ${epochs}.`);
   const searching = !!opts.search;
   if (!searching && (opts.conv === undefined || opts.fc === undefined)) {
-    throw new FlipguardError('Give both pruning ratios (conv and fc, each in [0, 1)) or ask for a ratio search.');
+    throw new FlipguardError('Give both pruning ratios (conv and fc, each from 0 to 1) or ask for a ratio search.');
   }
   if (epochs > 0 && !opts.fineTuneModel && !opts.data) {
     throw new FlipguardError('Fine-tuning after pruning needs the training set (data); pass it, or epochs: 0 to skip fine-tuning.');

@@ -26,7 +26,7 @@ import { check, FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { countModel } from '../graph/count.js';
 import type { Model } from '../graph/types.js';
-import type { Scores } from '../analysis/scores.js';
+import { checkRatio, type Scores } from '../analysis/scores.js';
 import { evaluate as evaluateModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { fineTune, type FineTuneOptions } from './finetune.js';
@@ -71,9 +71,9 @@ export const DEFAULT_FC_RATIOS: readonly number[] = Object.freeze([0, 0.1, 0.2, 
 export interface RatioSearchOptions {
   /** Channel / neuron scores, higher = keep (see pruneChannels). */
   scores: Scores;
-  /** p_conv values to try, each in [0, 1) (default DEFAULT_CONV_RATIOS). */
+  /** p_conv values to try, each in [0, 1] (default DEFAULT_CONV_RATIOS). */
   convRatios?: readonly number[];
-  /** p_fc values to try, each in [0, 1) (default DEFAULT_FC_RATIOS). */
+  /** p_fc values to try, each in [0, 1] (default DEFAULT_FC_RATIOS). */
   fcRatios?: readonly number[];
   /** Largest accepted accuracy drop, in accuracy points (default 1). */
   threshold?: number;
@@ -119,11 +119,10 @@ export interface RatioSearchResult {
   evaluations: number;
 }
 
+/** A ratio grid: at least one value, each a share from 0 to 1 (checkRatio; `what` is 'conv' or 'fc', the option is `${what}Ratios`). */
 function checkGrid(values: readonly number[], what: string): number[] {
   check(Array.isArray(values) && values.length > 0, `The ${what} ratio grid must list at least one value.`);
-  for (const v of values) {
-    check(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1, () => `The ${what} ratio grid holds ${String(v)}, outside [0, 1); use values like 0.1.`);
-  }
+  for (const v of values) checkRatio(v, `${what}Ratios`);
   return [...new Set(values)].sort((a, b) => a - b);
 }
 

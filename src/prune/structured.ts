@@ -52,22 +52,23 @@ import { A, attrInt, attrInts, consumers, copyGraph } from '../graph/builder.js'
 import { numel } from '../graph/dtype.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
-import { computeLayers, layerScores, topK, type Scores } from '../analysis/scores.js';
+import { computeLayers, nodeLabel } from '../graph/layers.js';
+import { checkRatio, layerScores, topIndices, type Scores } from '../analysis/scores.js';
 
 export interface PruneChannelsOptions {
   /**
    * Importance per output channel (conv) or neuron (dense) of each layer, higher = keep (e.g.
-   * paper A's Eq. (1) vulnerability, or `l1Scores`). Layers are matched by node name.
+   * paper A's Eq. (1) vulnerability, or `l1Scores`). Layers are matched by label (graph/layers.ts: node name, or output name of an unnamed node).
    */
   scores: Scores;
-  /** Fraction p_conv ∈ [0, 1) of output channels removed from every conv layer (⌊p·C⌋ channels). */
+  /** Fraction p_conv ∈ [0, 1] of output channels removed from every conv layer (⌊p·C⌋ channels, keeping minKeep). */
   conv: number;
-  /** Fraction p_fc ∈ [0, 1) of neurons removed from every hidden dense layer (never the output layer). */
+  /** Fraction p_fc ∈ [0, 1] of neurons removed from every hidden dense layer (never the output layer; keeping minKeep). */
   fc: number;
   /** Channels every layer keeps at least (whole number ≥ 1; default 1). */
   minKeep?: number;
   /**
-   * Prune only these layers (node names; a residual group is pruned when any of its members is
+   * Prune only these layers (labels, graph/layers.ts; a residual group is pruned when any of its members is
    * named). Default: every prunable conv and hidden dense layer. Naming an unknown layer, a layer
    * that is not conv/dense, or the output layer throws a FlipguardError.
    */
@@ -146,10 +147,6 @@ const POOL = opSet((r) => r.channels === 'pool');
 const BINARY = opSet((r) => r.channels === 'binary');
 const REDUCE = opSet((r) => r.channels === 'reduce');
 
-function label(n: Node): string {
-  return n.name || n.outputs[0];
-}
-
 function hasSpace(d: Desc | undefined): d is Desc {
   return !!d && d.some((s) => s.space !== null);
 }
@@ -225,7 +222,7 @@ class ChannelAnalysis {
 
   /** Blocks every space reaching any input of `n` with a reason naming `n`. */
   private blockInputs(n: Node, why?: string): void {
-    const reason = why ?? `its channels reach ${n.opType} node "${label(n)}", which pruning cannot slice`;
+    const reason = why ?? `its channels reach ${n.opType} node "${nodeLabel(n)}", which pruning cannot slice`;
     for (const i of n.inputs) if (i) this.blockDesc(this.descs.get(i), reason);
   }
 
@@ -242,8 +239,8 @@ class ChannelAnalysis {
       case 'BatchNormalization': {
         if (!tracked) return;
         const ok = [1, 2, 3, 4].every((i) => { const t = this.init(n.inputs[i]); return t && t.dims.length === 1; });
-        if (!ok) return this.blockInputs(n, `batch norm "${label(n)}" has statistics that are not stored per-channel tensors`);
-        if (n.outputs.filter(Boolean).length > 1) return this.blockInputs(n, `batch norm "${label(n)}" is in training mode`);
+        if (!ok) return this.blockInputs(n, `batch norm "${nodeLabel(n)}" has statistics that are not stored per-channel tensors`);
+        if (n.outputs.filter(Boolean).length > 1) return this.blockInputs(n, `batch norm "${nodeLabel(n)}" is in training mode`);
         this.descs.set(out, dx);
         this.edits.set(n, { kind: 'bn', input: x });
         return;
@@ -253,7 +250,7 @@ class ChannelAnalysis {
         const xs = this.shape(x);
         let axis = attrInt(n, 'axis', 1);
         if (axis < 0) axis += xs.length;
-        if (axis !== 1) return this.blockInputs(n, `Flatten "${label(n)}" flattens at axis ${axis}, not 1`);
+        if (axis !== 1) return this.blockInputs(n, `Flatten "${nodeLabel(n)}" flattens at axis ${axis}, not 1`);
         const m = numel(xs.slice(2));
         this.descs.set(out, dx.map((s) => ({ ...s, inner: s.inner * m })));
         return;
@@ -266,7 +263,7 @@ class ChannelAnalysis {
         const os = this.shape(out);
         let axis = attrInt(n, 'axis', 1);
         if (axis < 0) axis += os.length;
-        if (axis !== 1) return this.blockInputs(n, `Concat "${label(n)}" joins along axis ${axis}, not the channel axis`);
+        if (axis !== 1) return this.blockInputs(n, `Concat "${nodeLabel(n)}" joins along axis ${axis}, not the channel axis`);
         const joined: Desc = [];
         for (const v of ins) for (const s of this.desc(v) ?? []) joined.push(s);
         this.descs.set(out, joined);
@@ -279,7 +276,7 @@ class ChannelAnalysis {
         const rank = op === 'Squeeze' ? xs.length : os.length;
         const norm = axes?.map((a) => (a < 0 ? a + rank : a));
         if (!norm || norm.some((a) => a <= 1) || os.length < 2 || os[0] !== xs[0] || os[1] !== xs[1]) {
-          return this.blockInputs(n, `${op} "${label(n)}" may change the channel axis`);
+          return this.blockInputs(n, `${op} "${nodeLabel(n)}" may change the channel axis`);
         }
         this.descs.set(out, dx);
         return;
@@ -289,7 +286,7 @@ class ChannelAnalysis {
         const rank = this.shape(x).length;
         const pads = attrInts(n, 'pads') ?? (n.inputs[1] ? this.values.get(n.inputs[1]) : undefined);
         if (!pads || pads.length !== 2 * rank || pads[1] !== 0 || pads[rank + 1] !== 0 || n.inputs[3]) {
-          return this.blockInputs(n, `Pad "${label(n)}" may pad the channel axis`);
+          return this.blockInputs(n, `Pad "${nodeLabel(n)}" may pad the channel axis`);
         }
         this.descs.set(out, dx);
         return;
@@ -301,14 +298,14 @@ class ChannelAnalysis {
         const users = this.cons.get(out) ?? [];
         const batchOnly = users.length > 0 && users.every((u) => u.opType === 'Gather' && u.inputs[0] === out && attrInt(u, 'axis', 0) === 0
           && (this.values.get(u.inputs[1])?.every((v) => v === 0) ?? false));
-        if (!batchOnly) this.blockInputs(n, `Shape "${label(n)}" reads the channel count`);
+        if (!batchOnly) this.blockInputs(n, `Shape "${nodeLabel(n)}" reads the channel count`);
         return;
       }
       default:
         if (UNARY.has(op) || POOL.has(op)) {
           if (!tracked) return;
           if (POOL.has(op) && this.shape(x).length < 3) return this.blockInputs(n);
-          if (op === 'MaxPool' && n.outputs[1]) return this.blockInputs(n, `MaxPool "${label(n)}" returns indices`);
+          if (op === 'MaxPool' && n.outputs[1]) return this.blockInputs(n, `MaxPool "${nodeLabel(n)}" returns indices`);
           if (op === 'Clip' && n.inputs.slice(1).some((v) => v && numel(this.shape(v)) !== 1)) return this.blockInputs(n);
           for (const o of n.outputs) if (o) this.descs.set(o, dx);
           return;
@@ -319,7 +316,7 @@ class ChannelAnalysis {
           if (!tracked) return;
           const rank = this.shape(x).length;
           const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? this.values.get(n.inputs[1]) : undefined);
-          if (!axes || !axes.length || axes.some((a) => (a < 0 ? a + rank : a) < 2)) return this.blockInputs(n, `${op} "${label(n)}" reduces over the channel or batch axis`);
+          if (!axes || !axes.length || axes.some((a) => (a < 0 ? a + rank : a) < 2)) return this.blockInputs(n, `${op} "${nodeLabel(n)}" reduces over the channel or batch axis`);
           this.descs.set(out, dx);
           return;
         }
@@ -331,7 +328,7 @@ class ChannelAnalysis {
     const out = n.outputs[0];
     const w = this.init(n.inputs[1]);
     if (!w || w.dims.length < 3) {
-      this.blockDesc(dx, `its channels reach Conv "${label(n)}", whose weight is computed rather than stored`);
+      this.blockDesc(dx, `its channels reach Conv "${nodeLabel(n)}", whose weight is computed rather than stored`);
       return;
     }
     const group = attrInt(n, 'group', 1);
@@ -346,10 +343,10 @@ class ChannelAnalysis {
     } else if (group === cin && cout === cin && w.dims[1] === 1) {
       // depthwise: output channel c reads input channel c only, so it follows its input's channels
       this.depthwise.push(n);
-      if (!biasStored) this.blockDesc(dx, `its channels reach depthwise Conv "${label(n)}", whose bias is computed`);
+      if (!biasStored) this.blockDesc(dx, `its channels reach depthwise Conv "${nodeLabel(n)}", whose bias is computed`);
       else if (hasSpace(dx)) { this.descs.set(out, dx); this.edits.set(n, { kind: 'depthwise', input: x }); }
     } else {
-      this.blockDesc(dx, `its channels reach grouped Conv "${label(n)}" (group ${group})`);
+      this.blockDesc(dx, `its channels reach grouped Conv "${nodeLabel(n)}" (group ${group})`);
       const sp = this.newSpace(n, 'conv', cout);
       this.block(sp, `it is a grouped convolution (group ${group})`);
       this.descs.set(out, [{ space: sp, size: cout, inner: 1 }]);
@@ -361,7 +358,7 @@ class ChannelAnalysis {
     const w = this.init(n.inputs[1]);
     const transA = attrInt(n, 'transA', 0), transB = attrInt(n, 'transB', 0) !== 0;
     if (!w || w.dims.length !== 2 || transA) {
-      this.blockInputs(n, `its channels reach Gemm "${label(n)}", whose weight is computed or whose input is transposed`);
+      this.blockInputs(n, `its channels reach Gemm "${nodeLabel(n)}", whose weight is computed or whose input is transposed`);
       return;
     }
     const cout = transB ? w.dims[0] : w.dims[1];
@@ -378,7 +375,7 @@ class ChannelAnalysis {
   private matmul(n: Node, x: string, _dx: Desc | undefined): void {
     const w = this.init(n.inputs[1]);
     if (!w || w.dims.length !== 2 || this.shape(x).length !== 2) {
-      this.blockInputs(n, `its channels reach MatMul "${label(n)}", which is not a dense layer with a stored 2-D weight`);
+      this.blockInputs(n, `its channels reach MatMul "${nodeLabel(n)}", which is not a dense layer with a stored 2-D weight`);
       return;
     }
     const sp = this.newSpace(n, 'dense', w.dims[1]);
@@ -394,12 +391,12 @@ class ChannelAnalysis {
     const same = xs.length === os.length && xs.every((d, i) => d === os[i]);
     const flat = os.length === 2 && xs.length >= 2 && os[0] === xs[0] && os[1] === numel(xs.slice(1));
     if (!values || (!same && !flat)) {
-      this.blockInputs(n, `Reshape "${label(n)}" is not a flatten to [N, −1]`);
+      this.blockInputs(n, `Reshape "${nodeLabel(n)}" is not a flatten to [N, −1]`);
       return;
     }
     const explicit = values.length >= 2 && values[1] > 0;
     if (explicit && !this.init(n.inputs[1])) {
-      this.blockInputs(n, `Reshape "${label(n)}" computes an explicit channel count at run time`);
+      this.blockInputs(n, `Reshape "${nodeLabel(n)}" computes an explicit channel count at run time`);
       return;
     }
     const m = same ? 1 : numel(xs.slice(2));
@@ -414,7 +411,7 @@ class ChannelAnalysis {
     const tracked = ins.filter((i) => hasSpace(i.d));
     if (!tracked.length) return;
     const r = os.length;
-    const why = `its channels meet other values at ${n.opType} "${label(n)}" in a way pruning cannot follow`;
+    const why = `its channels meet other values at ${n.opType} "${nodeLabel(n)}" in a way pruning cannot follow`;
     if (r < 2 || tracked.some((i) => i.s.length !== r || i.s[1] !== os[1])) return this.blockInputs(n, why);
     const consts: { idx: number; axis: number }[] = [];
     for (const o of ins) {
@@ -422,7 +419,7 @@ class ChannelAnalysis {
       const k = 1 - (r - o.s.length);
       if (k < 0 || o.s[k] === 1) continue; // broadcast along the channel axis: nothing to slice
       if (this.init(o.v) && o.s[k] === os[1]) { consts.push({ idx: o.idx, axis: k }); continue; }
-      return this.blockInputs(n, `its channels are combined at ${n.opType} "${label(n)}" with channels that are not prunable`);
+      return this.blockInputs(n, `its channels are combined at ${n.opType} "${nodeLabel(n)}" with channels that are not prunable`);
     }
     if (tracked.length === 2 && tracked[0].v !== tracked[1].v) {
       const a = tracked[0].d!, b = tracked[1].d!;
@@ -432,7 +429,7 @@ class ChannelAnalysis {
         const t = b[i];
         if (s.space !== null && t.space !== null) this.union(s.space, t.space);
         else if (s.space !== null || t.space !== null) {
-          this.block((s.space ?? t.space)!, `its channels are added at ${n.opType} "${label(n)}" to channels that are not prunable`);
+          this.block((s.space ?? t.space)!, `its channels are added at ${n.opType} "${nodeLabel(n)}" to channels that are not prunable`);
         }
       });
     }
@@ -456,7 +453,7 @@ function groupInfo(a: ChannelAnalysis, members: Space[]): ChannelGroup {
   const kinds = new Set(members.map((m) => m.kind));
   const kind = kinds.size === 1 ? members[0].kind : 'mixed';
   const reasons = members.flatMap((m) => a.blocked.get(m.id) ?? []);
-  const layers = members.map((m) => label(m.node));
+  const layers = members.map((m) => nodeLabel(m.node));
   if (members.some((m) => a.outputs.has(m.id))) return { layers, kind, channels: members[0].channels, status: 'output', reason: 'it produces the model\'s output (the output layer is never pruned)' };
   if (kind === 'mixed') reasons.push('its channels are shared by conv and dense layers');
   if (reasons.length) return { layers, kind, channels: members[0].channels, status: 'unprunable', reason: [...new Set(reasons)].join('; ') };
@@ -494,12 +491,6 @@ export function sliceAxis(t: Tensor, axis: number, keep: readonly number[]): Ten
   return { name: t.name, dataType: t.dataType, dims: nd, data: dst };
 }
 
-function checkRatio(v: unknown, what: string): number {
-  check(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1,
-    () => `The ${what} pruning ratio must be a number in [0, 1), got ${String(v)}; pass e.g. 0.1 to remove 10% of the channels of each layer.`);
-  return v as number;
-}
-
 /** Number of channels removed from a layer of `c` channels at ratio `p` (⌊p·c⌋, keeping `minKeep`). */
 export function channelsToRemove(c: number, p: number, minKeep = 1): number {
   return Math.max(0, Math.min(Math.floor(p * c + 1e-9), c - minKeep));
@@ -509,10 +500,11 @@ export function channelsToRemove(c: number, p: number, minKeep = 1): number {
  * Removes the least important ⌊p·C⌋ output channels of every conv layer (p = `conv`) and neurons
  * of every hidden dense layer (p = `fc`), slicing every tensor that reads them (see the module
  * comment for what is followed, and how residual and concat structures are handled). Ties in the
- * scores keep the lower channel index. Ratio 0 returns a model with identical initializers.
+ * scores keep the lower channel index and NaN scores rank lowest (analysis/scores.ts rankKey, the
+ * rule hardening uses). Ratio 0 returns a model with identical initializers.
  *
- * Throws a FlipguardError for a ratio outside [0, 1), a `minKeep` that is not a whole number ≥ 1,
- * scores naming a layer the model does not have or holding non-finite values, `layers` naming an
+ * Throws a FlipguardError for a ratio outside [0, 1] (checkRatio), a `minKeep` that is not a whole
+ * number ≥ 1, scores naming a layer the model does not have or holding infinite values, `layers` naming an
  * unknown, non-conv/dense or output layer, and (with `skipUnprunable: false`) a layer that would
  * lose channels but cannot be sliced safely.
  */
@@ -530,7 +522,7 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
   check(scores && Array.isArray(scores.layers), 'Pruning needs scores per layer ({method, layers: [{name, scores}]}); compute them with "flipguard rank" or l1Scores.');
 
   const g = model.graph;
-  const nodeNames = new Set(g.nodes.map((n) => n.name));
+  const nodeNames = new Set(g.nodes.map((n, i) => nodeLabel(n, i)));
   for (const l of scores.layers) {
     check(nodeNames.has(l.name), () => `The ${scores.method} scores name layer "${l.name}", which this model does not have; compute the scores for this model.`);
     check(l.unit !== 'weight', () => `The ${scores.method} scores for layer "${l.name}" are per weight; pruning needs one score per output channel or neuron.`);
@@ -539,7 +531,7 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
   const a = new ChannelAnalysis(model);
   const groups = a.groups();
   const layerNames = new Map<string, Space>();
-  for (const s of a.spaces) layerNames.set(label(s.node), s);
+  for (const s of a.spaces) layerNames.set(nodeLabel(s.node), s);
 
   let requested: Set<string> | undefined;
   if (opts.layers) {
@@ -547,7 +539,7 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
     for (const name of requested) {
       const s = layerNames.get(name);
       if (!s) {
-        const dw = a.depthwise.find((n) => label(n) === name);
+        const dw = a.depthwise.find((n) => nodeLabel(n) === name);
         if (dw) throw new FlipguardError(`Layer "${name}" is a depthwise conv, whose channels follow its input's; prune the layer that feeds it instead.`);
         throw new FlipguardError(`No conv or dense layer named "${name}" to prune; the model's layers are ${[...layerNames.keys()].join(', ')}.`);
       }
@@ -559,10 +551,10 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
   const removed: RemovedChannels[] = [];
   const skipped: SkippedLayer[] = [];
   /** `{ group }` for a residual group of several layers, else nothing (no undefined keys: reports are JSON). */
-  const groupOf = (members: Space[]): { group?: string[] } => (members.length > 1 ? { group: members.map((m) => label(m.node)) } : {});
+  const groupOf = (members: Space[]): { group?: string[] } => (members.length > 1 ? { group: members.map((m) => nodeLabel(m.node)) } : {});
 
   for (const { root, members } of groups) {
-    const names = members.map((m) => label(m.node));
+    const names = members.map((m) => nodeLabel(m.node));
     const info = groupInfo(a, members);
     if (requested && !names.some((nm) => requested!.has(nm))) continue;
     const c = info.channels;
@@ -586,40 +578,76 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
     let kept = Array.from({ length: c }, (_, i) => i);
     if (r > 0) {
       const per = members.map((m) => {
-        const s = layerScores(scores, label(m.node), c);
-        check(s.every((v) => typeof v === 'number' && Number.isFinite(v)), () => `The ${scores.method} scores for layer "${label(m.node)}" contain values that are not finite numbers; recompute them.`);
+        const s = layerScores(scores, nodeLabel(m.node), c);
+        // NaN is allowed and ranks lowest (rankKey); ±∞ would void a residual group's normalisation
+        check(s.every((v) => typeof v === 'number' && v !== Infinity && v !== -Infinity), () => `The ${scores.method} scores for layer "${nodeLabel(m.node)}" contain values that are not numbers or are infinite; recompute them.`);
         return s;
       });
       let combined: number[];
       if (per.length === 1) combined = per[0];
       else {
         const norm = per.map((s) => {
-          const mean = s.reduce((acc, v) => acc + Math.abs(v), 0) / s.length;
+          // mean |s| over the scores that are numbers (a NaN member score makes the channel's combined score NaN: lowest)
+          const known = s.filter((v) => !Number.isNaN(v));
+          const mean = known.reduce((acc, v) => acc + Math.abs(v), 0) / (known.length || 1);
           return mean > 0 ? s.map((v) => v / mean) : s;
         });
         combined = Array.from({ length: c }, (_, i) => (groupScore === 'max' ? Math.max(...norm.map((s) => s[i])) : norm.reduce((acc, s) => acc + s[i], 0)));
       }
-      kept = topK(combined, c - r).sort((x, y) => x - y);
+      kept = topIndices(combined, c - r);
       keep.set(root, kept);
     }
     const keptSet = new Set(kept);
     const gone = Array.from({ length: c }, (_, i) => i).filter((i) => !keptSet.has(i));
     for (const m of members) {
-      removed.push({ layer: label(m.node), op: m.node.opType, kind: m.kind, channels: c, kept: [...kept], removed: [...gone], ...groupOf(members) });
+      removed.push({ layer: nodeLabel(m.node), op: m.node.opType, kind: m.kind, channels: c, kept: [...kept], removed: [...gone], ...groupOf(members) });
     }
   }
-  for (const n of a.depthwise) skipped.push({ layer: label(n), reason: 'it is a depthwise conv: its channels follow the layer feeding it' });
+  for (const n of a.depthwise) skipped.push({ layer: nodeLabel(n), reason: 'it is a depthwise conv: its channels follow the layer feeding it' });
 
   const order = new Map<string, number>();
-  g.nodes.forEach((n, i) => order.set(label(n), i));
+  g.nodes.forEach((n, i) => order.set(nodeLabel(n), i));
   removed.sort((x, y) => order.get(x.layer)! - order.get(y.layer)!);
   skipped.sort((x, y) => (order.get(x.layer) ?? 0) - (order.get(y.layer) ?? 0));
 
   return { model: keep.size ? rewrite(model, a, keep) : model, removed, skipped };
 }
 
-/** Applies the kept-channel sets to a copy of the model. */
-function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>): Model {
+/**
+ * Reorders the output channels of layers: `orders` maps a layer (node name) to the new order of
+ * its C channels (order[j] = the channel now at position j, a permutation of 0…C−1). Everything
+ * that reads them follows exactly as in pruning (batch norms, consumers' input channels, constants
+ * broadcast against them, flattened dense inputs), so the model computes the same function with
+ * those values permuted. (A consumer conv then sums its input channels in another order: outputs
+ * agree to float rounding, not bit for bit.) Only layers pruning could slice on their own are
+ * reordered — not the output layer, not a member of a residual group, not a layer whose channels
+ * reach an op channels cannot be followed through or a depthwise conv (whose own channels would move
+ * too); the others are left as they are and not listed in `permuted`.
+ */
+export function permuteChannels(model: Model, orders: ReadonlyMap<string, readonly number[]>): { model: Model; permuted: string[] } {
+  const a = new ChannelAnalysis(model);
+  const intoDepthwise = new Set<number>();
+  for (const n of a.depthwise) {
+    const e = a.edits.get(n);
+    for (const sg of (e?.kind === 'depthwise' ? a.desc(e.input) : undefined) ?? []) if (sg.space !== null) intoDepthwise.add(a.root(sg.space));
+  }
+  const keep = new Map<number, number[]>();
+  const permuted: string[] = [];
+  for (const { root, members } of a.groups()) {
+    const order = members.length === 1 ? orders.get(nodeLabel(members[0].node)) : undefined;
+    if (!order || groupInfo(a, members).status !== 'prunable' || intoDepthwise.has(root)) continue;
+    const c = members[0].channels;
+    check(order.length === c && new Set(order).size === c && order.every((i) => Number.isInteger(i) && i >= 0 && i < c),
+      () => `The channel order for layer "${nodeLabel(members[0].node)}" must be a permutation of 0…${c - 1}.`);
+    if (order.every((i, j) => i === j)) continue;
+    keep.set(root, [...order]);
+    permuted.push(nodeLabel(members[0].node));
+  }
+  return { model: keep.size ? rewrite(model, a, keep, 'permuted') : model, permuted };
+}
+
+/** Applies the kept-channel sets (or channel orders) to a copy of the model; a shared tensor gets a fresh `<name>.<suffix>`. */
+function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>, suffix = 'pruned'): Model {
   const src = model.graph;
   const g = copyGraph(src);
   const spaceKeep = (sp: number) => keep.get(a.root(sp));
@@ -644,7 +672,7 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>):
   const taken = new Set<string>([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
   const replaced = new Set<string>();
   const changed = new Map<string, number[]>(); // initializer name → new dims
-  const fresh = (base: string) => { let k = 1, nm = `${base}.pruned`; while (taken.has(nm)) nm = `${base}.pruned_${++k}`; taken.add(nm); return nm; };
+  const fresh = (base: string) => { let k = 1, nm = `${base}.${suffix}`; while (taken.has(nm)) nm = `${base}.${suffix}_${++k}`; taken.add(nm); return nm; };
 
   const tensorOf = (node: Node, idx: number): Tensor => g.initializers.get(node.inputs[idx])!;
   const put = (node: Node, idx: number, t: Tensor) => {

@@ -81,7 +81,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const layer = computeLayers(model).find((l) => l.kind === 'conv') ?? computeLayers(model)[0];
   const methods: RankMethod[] = ['vulnerability', 'lrp', 'l1', 'taylor', 'random'];
   const comparison = await compareRankings(model, {
-    layer: layer.node.name, ber: 1e-3, data: load('test', s.compareImages), trials: s.compareTrials, seed, bits: '23-30',
+    layer: layer.label, ber: 1e-3, data: load('test', s.compareImages), trials: s.compareTrials, seed, bits: '23-30',
     methods, rankData: train, runtime, onProgress: opts.onGroundTruth,
   });
   const comparePath = out.write('inputs/ranking.compare.json', JSON.stringify(comparison));
@@ -107,7 +107,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
 
   next();
-  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.node.name} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position`;
+  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position`;
   const report = writeReport({
     inputs, outDir: out,
     title: `flipguard reliability report — ${modelPath.split('/').pop()}`,

@@ -76,9 +76,10 @@ export const hardenCommand: Command = {
     'both-outside': { kind: 'string', arg: 'zero|clip|original', help: 'EDAC case D (copies differ, both outside the interval)', choices: ['zero', 'clip', 'original'], default: 'zero' },
     margin: { kind: 'number', arg: 'M', help: 'widen the detection intervals by M × their width on each side', default: 0 },
     'range-mode': { kind: 'string', arg: 'zero|saturate', help: 'ranger / EDAC case E: out-of-interval values → 0 (paper A) or clamped to the bound (Ranger)', choices: ['zero', 'saturate'], default: 'zero' },
-    placement: { kind: 'string', arg: 'paper|after-bn|after-act', help: 'ranger: check at the conv output (paper A), behind its batch norm (also catches batch-norm faults; exact on zoo models, not yet on PyTorch exports), or behind batch norm and ReLU (fastest with --range-mode saturate --range-bounds layer)', choices: ['paper', 'after-bn', 'after-act'] },
+    placement: { kind: 'string', arg: 'paper|after-bn|after-act', help: 'ranger: check behind the batch norm (default after-bn: keeps Conv+BN fused, also catches batch-norm faults), at the conv output (paper A), or behind batch norm and ReLU (fastest with --range-mode saturate --range-bounds layer)', choices: ['paper', 'after-bn', 'after-act'] },
     'range-bounds': { kind: 'string', arg: 'channel|layer', help: 'ranger: one interval per channel (paper A) or per layer (Ranger; saturating, it fuses into the conv)', choices: ['channel', 'layer'], default: 'channel' },
     'fold-bn': { kind: 'bool', help: 'fold batch norm into the preceding conv/dense layer first (its parameters then are part of the conv\'s stored weights for the fault model)' },
+    'side-by-side': { kind: 'bool', help: 'edac, tmr-channels: reorder each layer\'s channels so the protected ones are contiguous (fewer copy passes; fault-free logits then agree to float rounding, same top-1)' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the hardened ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'write the report (protected units, overheads) as JSON' },
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
@@ -158,7 +159,7 @@ export const hardenCommand: Command = {
     const { model: hardened, report } = await harden(model, {
       method, ratio: v.ratio as number | undefined, scores, bits, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
-      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']),
+      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']),
     });
     // nothing is written unless the hardened model passes its checks (an internal error otherwise)
     const validation = await validateHardened(model, { model: hardened, report }, train, runtime);

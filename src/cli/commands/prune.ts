@@ -2,7 +2,7 @@ import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
 import { validateTransformed } from '../../harden/validate.js';
-import { readScores } from '../../analysis/scores.js';
+import { checkRatio, readScores } from '../../analysis/scores.js';
 import { rank, type RankMethod } from '../../analysis/index.js';
 import { prune } from '../../prune/index.js';
 import { Progress } from '../progress.js';
@@ -37,10 +37,7 @@ export const pruneCommand: Command = {
   async run({ positionals, values: v }) {
     if (!v.out) throw new FlipguardError('flipguard prune needs --out FILE for the pruned model.');
     if (!v.search && (v.conv === undefined && v.fc === undefined)) throw new FlipguardError('flipguard prune needs --conv P and/or --fc P (fractions to remove), or --search.');
-    for (const k of ['conv', 'fc'] as const) {
-      const p = v[k] as number | undefined;
-      if (p !== undefined && !(p >= 0 && p < 1)) throw new FlipguardError(`--${k} must be a fraction in [0, 1), got ${p}.`);
-    }
+    for (const k of ['conv', 'fc'] as const) if (v[k] !== undefined) checkRatio(v[k], k);
     const outputs = checkOutputs(v, ['out', 'json'], [positionals[0], v.scores as string | undefined]);
     const model = loadModel(positionals[0]);
     const train = datasetFromOptions(v, model, 'train');

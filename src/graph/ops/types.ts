@@ -52,7 +52,7 @@ export const NON_DIFFERENTIABLE: GradRule = {
 };
 
 /**
- * How relevance (LRP, analysis/relevance.ts) crosses the op:
+ * How relevance (LRP: analysis/lrp-rules.ts, an override of autodiff's sweep) crosses the op:
  * - 'linear': a layer with stored weights (Conv, Gemm, MatMul); the composite's rule applies;
  * - 'pass': relevance passes unchanged (activations, identities);
  * - 'route': relevance is routed like the gradient (each output element to the input it came from);
