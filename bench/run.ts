@@ -7,6 +7,8 @@ import { benchEvaluate, benchParameterSwap } from './evaluate.js';
 import { benchCampaigns } from './campaign.js';
 import { benchResume } from './resume.js';
 import { benchTrain } from './train.js';
+import { benchTrainInterop } from './train-interop.js';
+import { benchInteropMatrix, interopMatrixCommand } from './interop-matrix.js';
 import { benchQueue } from './queue.js';
 import { benchPrune } from '../src/workflows/bench-prune.js';
 import { benchPerSample } from '../src/analysis/per-sample.js';
@@ -22,6 +24,8 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   swap: { title: 'parameter swapping', run: () => benchParameterSwap() },
   campaign: { title: 'campaign trials/s and exact shortcuts', run: () => benchCampaigns() },
   train: { title: 'training throughput', run: () => benchTrain() },
+  'train-interop': { title: 'train --from on real exports (issue 13)', run: () => benchTrainInterop() },
+  'interop-matrix': { title: 'every command on every interop fixture (issue 13)', run: () => benchInteropMatrix(), command: interopMatrixCommand },
   queue: { title: 'Redis queue: trials/s with workers, overhead per trial', run: () => benchQueue() },
   resume: { title: 'resume validation cost', run: () => benchResume() },
   analysis: { title: 'importance scores speed', run: async () => { const r = await benchAnalysis(); return typeof r === 'string' ? r : (r as { text?: string; table?: string }).text ?? (r as { table?: string }).table ?? JSON.stringify(r, null, 1); } },

@@ -189,6 +189,9 @@ for (const cfg of [
   { name: 'Conv depthwise', k: [3, 3], attrs: { pads: A.is([1, 1, 1, 1]) }, group: 3, bias: true },
   { name: 'Conv auto_pad SAME_UPPER stride 2', k: [3, 3], attrs: { auto_pad: A.s('SAME_UPPER'), strides: A.is([2, 2]) }, group: 1, bias: true },
   { name: 'Conv auto_pad SAME_LOWER', k: [2, 2], attrs: { auto_pad: A.s('SAME_LOWER') }, group: 1, bias: false },
+  { name: 'Conv groups 2, stride 1, asymmetric pads, dilation 2', k: [3, 2], attrs: { pads: A.is([2, 0, 1, 1]), dilations: A.is([2, 1]) }, group: 2, bias: true },
+  { name: 'Conv 1x1', k: [1, 1], attrs: {}, group: 1, bias: false },
+  { name: 'Conv 1x3 pads 1 (kernel flipped on one axis)', k: [1, 3], attrs: { pads: A.is([0, 1, 0, 1]) }, group: 1, bias: true },
 ] as { name: string; k: number[]; attrs: Attrs; group: number; bias: boolean }[]) {
   add({
     op: 'Conv', name: cfg.name, build: (c) => {

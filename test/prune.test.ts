@@ -458,3 +458,42 @@ test('prune() returns the pruned model and a JSON-able report (fixed ratios and 
   await assert.rejects(prune(m, { scores: l1Scores(m), conv: 0.1, epochs: 0 }), /both pruning ratios/);
   await assert.rejects(prune(m, { scores: l1Scores(m), conv: 0.1, fc: 0.1 }), /training set/);
 });
+
+test('grouped convs keep their groups: equal removals per group, input channels sliced per group', async () => {
+  const rng = new Rng(9);
+  const g = new GraphBuilder('grouped');
+  const x = g.input('input', ['batch', 2, 6, 6]);
+  const k3 = { kernel_shape: A.is([3, 3]), pads: A.is([1, 1, 1, 1]) };
+  const conv = (name: string, y: string, dims: number[], attrs: Record<string, ReturnType<typeof A.i>> = {}) => g.op('Relu', [g.op('Conv', [y, g.init(`${name}.w`, dims, randn(rng, dims.reduce((a, b) => a * b, 1))), g.init(`${name}.b`, [dims[0]], randn(rng, dims[0], 0.1))], attrs, name)]);
+  let y = conv('c1', x, [8, 2, 3, 3], k3);
+  y = conv('g2', y, [16, 2, 3, 3], { ...k3, group: A.i(4) }); // 8 → 16 in 4 groups
+  y = conv('g3', y, [8, 8, 1, 1], { group: A.i(2) }); // 16 → 8 in 2 groups
+  y = conv('c4', y, [6, 8, 1, 1]);
+  y = g.op('Flatten', [g.op('GlobalAveragePool', [y])], { axis: A.i(1) });
+  g.node('Gemm', [y, g.init('fc.w', [3, 6], randn(rng, 18)), g.init('fc.b', [3], randn(rng, 3, 0.1))], { transB: A.i(1) }, { name: 'fc', outputs: ['logits'] });
+  g.output('logits', ['batch', 3]);
+  const model = makeModel(g.build());
+  // c1 feeds 4 groups, g2 is 4 groups and feeds 2 (lcm 4), g3 is 2 groups
+  assert.deepEqual(channelGroups(model).map((gr) => [gr.layers[0], gr.status, gr.blocks ?? 1]), [['c1', 'prunable', 4], ['g2', 'prunable', 4], ['g3', 'prunable', 2], ['c4', 'prunable', 1], ['fc', 'output', 1]]);
+  const { res } = await checkDeadChannels(model, 0.5, 0);
+  const kept = (layer: string) => res.removed.find((e) => e.layer === layer)!.kept;
+  const perBlock = (k: number[], size: number) => k.reduce((acc, c) => { acc[Math.floor(c / size)]++; return acc; }, new Array(k.length ? Math.max(...k.map((c) => Math.floor(c / size))) + 1 : 0).fill(0));
+  assert.deepEqual(perBlock(kept('c1'), 2), [1, 1, 1, 1], 'c1 loses one channel in each of g2\'s 4 input groups');
+  assert.deepEqual(perBlock(kept('g2'), 4), [2, 2, 2, 2]);
+  assert.deepEqual(perBlock(kept('g3'), 4), [2, 2]);
+  const gi = res.model.graph.initializers;
+  assert.deepEqual(['c1.w', 'g2.w', 'g3.w', 'c4.w'].map((n) => gi.get(n)!.dims), [[4, 2, 3, 3], [8, 1, 3, 3], [4, 4, 1, 1], [3, 4, 1, 1]]);
+  assert.deepEqual(res.model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.attributes.group?.value ?? 1), [1, 4, 2, 1], 'group counts are kept');
+  // a grouped conv that reads concatenated channels is left alone, with the reason
+  const b = new GraphBuilder('concat');
+  const xi = b.input('input', ['batch', 2, 6, 6]);
+  const a1 = b.op('Conv', [xi, b.init('a.w', [4, 2, 1, 1], randn(rng, 8))], {}, 'a');
+  const a2 = b.op('Conv', [xi, b.init('b.w', [4, 2, 1, 1], randn(rng, 8))], {}, 'b');
+  const cat = b.op('Concat', [a1, a2], { axis: A.i(1) });
+  const gc = b.op('Conv', [cat, b.init('gc.w', [4, 4, 1, 1], randn(rng, 16))], { group: A.i(2) }, 'gc');
+  b.node('Gemm', [b.op('Flatten', [b.op('GlobalAveragePool', [gc])], { axis: A.i(1) }), b.init('o.w', [3, 4], randn(rng, 12))], { transB: A.i(1) }, { name: 'o', outputs: ['logits'] });
+  b.output('logits', ['batch', 3]);
+  const cr = pruneChannels(makeModel(b.build()), { scores: l1Scores(makeModel(b.build())), conv: 0.5, fc: 0 });
+  assert.ok(cr.skipped.some((s) => s.layer === 'a' && /grouped Conv "gc" \(group 2\) together with other channels/.test(s.reason)), JSON.stringify(cr.skipped));
+  assert.deepEqual(cr.removed.find((e) => e.layer === 'gc')!.kept.length, 2);
+});

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { FlipguardError } from '../src/errors.js';
 import { shardFromEnvironment } from '../src/campaign/shard-env.js';
 import { checkResult, jobId, redactUrl, redisOptions } from '../src/campaign/queue.js';
+import { trialSeed } from '../src/faults/plan.js';
 import { freePort, redisServerAvailable, startRedisServer } from '../bench/redis-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -98,7 +99,17 @@ test('--shard auto reads Slurm, Kubernetes, PBS/Torque and LSF array variables',
   refuses({ SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_MAX: '7', SLURM_ARRAY_TASK_COUNT: '3' }, /not one contiguous range; submit it as --array=0-2/);
   refuses({ SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' }, /array has 4 tasks but the shard count \(--shards\) is 3/, 3);
   refuses({ SLURM_ARRAY_TASK_ID: '1', JOB_COMPLETION_INDEX: '1' }, /Slurm and Kubernetes are both set/);
-  refuses({ LSB_JOBINDEX: '2', LSB_JOBINDEX_END: '4', LSB_JOBINDEX_STEP: '2' }, /step 2/);
+  // LSF exports no start: [5-8] is found from the end and --shards; steps count from the start
+  const l5 = shardFromEnvironment({ LSB_JOBINDEX: '6', LSB_JOBINDEX_END: '8' }, { shards: 4 });
+  assert.deepEqual([l5.index, l5.count, l5.source], [1, 4, 'LSF array (LSB_JOBINDEX=6 of [5-8])']);
+  const ls = shardFromEnvironment({ LSB_JOBINDEX: '7', LSB_JOBINDEX_END: '10', LSB_JOBINDEX_STEP: '3' });
+  assert.deepEqual([ls.index, ls.count], [2, 4]);
+  const lss = shardFromEnvironment({ LSB_JOBINDEX: '8', LSB_JOBINDEX_END: '11', LSB_JOBINDEX_STEP: '3' }, { shards: 2 });
+  assert.deepEqual([lss.index, lss.count], [0, 2]);
+  refuses({ LSB_JOBINDEX: '2', LSB_JOBINDEX_END: '4', LSB_JOBINDEX_STEP: '2' }, /LSB_JOBINDEX 2 is not in the LSF array \[1-3:2\]|ends at 4 with step 2, which is not reached from index 1; give the number of tasks as --shards N/);
+  refuses({ LSB_JOBINDEX: '3', LSB_JOBINDEX_END: '8' }, /LSB_JOBINDEX 3 is not in the LSF array \[5-8\] that 4 tasks \(--shards\) ending at 8 form/, 4);
+  refuses({ LSB_JOBINDEX: '5', LSB_JOBINDEX_END: '8' }, /ends at 8 with step 1, so it cannot hold 9 tasks \(--shards\)/, 9);
+  refuses({ LSB_JOBINDEX: '5', LSB_JOBINDEX_END: '8' }, /shard count must be a whole number ≥ 1, got 0/, 0);
 });
 
 test('the CLI maps --shard auto errors to exit code 2 with one sentence', () => {
@@ -143,17 +154,22 @@ test('redis addresses map to connection options; results from workers are checke
   }
   assert.equal(jobId('0123456789abcdef', 1e-4, 3), '0123456789abcdef-0.0001-3');
 
+  // results are checked with the campaign's record rules (records.ts recordProblem), as resume and merge do
   const golden = { accuracy: 0.9, correct: 9, count: 10, due: 0 };
-  const good = { record: { ber: 1e-3, trial: 2, seed: 5, faults: 3, plan: '0123456789abcdef', accuracy: 0.7, accuracyDrop: 20, sdcRate: 0.2, dueRate: 0, millis: 1.5 }, path: 'suffix' };
-  assert.deepEqual(checkResult(good, { ber: 1e-3, trial: 2 }, golden), good);
-  const bad = (patch: Record<string, unknown>) => checkResult({ ...good, record: { ...good.record, ...patch } }, { ber: 1e-3, trial: 2 }, golden);
-  assert.match(bad({ trial: 3 }) as string, /BER 0.001 trial 3/);
-  assert.match(bad({ accuracyDrop: 21 }) as string, /accuracy and drop/);
-  assert.match(bad({ accuracy: 0.71 }) as string, /accuracy and drop/);
-  assert.match(bad({ sdcRate: 1.5 }) as string, /sdcRate/);
-  assert.match(bad({ faults: '3' }) as string, /faults is not a finite number/);
-  assert.match(bad({ plan: 'x' }) as string, /plan is not a fault-plan digest/);
-  assert.match(checkResult(null, { ber: 1e-3, trial: 2 }, golden) as string, /no result/);
+  const params = 'ab'.repeat(32);
+  const rules = { bers: new Set([1e-3]), trials: 4, shard: null, golden, seed: 7, params };
+  const good = { record: { ber: 1e-3, trial: 2, seed: trialSeed(7, params, 1e-3, 2), faults: 3, plan: '0123456789abcdef', accuracy: 0.7, accuracyDrop: 20, sdcRate: 0.2, dueRate: 0, millis: 1.5 }, path: 'suffix' };
+  assert.deepEqual(checkResult(good, { ber: 1e-3, trial: 2 }, rules), good);
+  const bad = (patch: Record<string, unknown>) => checkResult({ ...good, record: { ...good.record, ...patch } }, { ber: 1e-3, trial: 2 }, rules);
+  assert.match(bad({ trial: 3 }) as string, /it is for BER 0.001 trial 3/);
+  assert.match(bad({ accuracyDrop: 21 }) as string, /has accuracyDrop 21, but golden 9\/10 minus accuracy 7\/10 is 20/);
+  assert.match(bad({ accuracy: 0.71 }) as string, /accuracy 0.71, not a share of the 10 evaluated images/);
+  assert.match(bad({ sdcRate: 1.5 }) as string, /sdcRate 1.5/);
+  assert.match(bad({ faults: '3' }) as string, /faults is "3", not a number/);
+  assert.match(bad({ seed: 5 }) as string, /has seed 5, but BER 0.001 trial 2 of campaign seed 7 draws its faults with seed/);
+  assert.match(bad({ plan: 'x' }) as string, /has plan "x", not a digest of 16 hex digits/);
+  assert.match(bad({ plan: undefined }) as string, /no plan digest/);
+  assert.match(checkResult(null, { ber: 1e-3, trial: 2 }, rules) as string, /no result/);
 });
 
 test('Redis queue: a coordinator and three workers (one killed mid-run) give the single-process records and summary', { skip: skipRedis, timeout: 240_000 }, async () => {
@@ -217,15 +233,15 @@ test('Redis queue: a worker with other data refuses; a killed coordinator resume
     const url = `redis://127.0.0.1:${redis.port}`;
     const dir = mkdtempSync(join(tmpdir(), 'fg-queue-'));
     const out = join(dir, 'run.jsonl');
-    // the worker evaluates the training split: every job is refused with a sentence, the coordinator stops with it
+    // the worker evaluates the training split: it refuses every job, which goes back to the queue;
+    // with no other worker the coordinator stops with the worker's sentence
     const wrong = start(['worker', '--queue', url, '--model', lenet, '--split', 'train', '--threads', '1', '--quiet']);
     const c1 = await start(['inject', lenet, ...CAMPAIGN, '--queue', url, '--out', out, '--quiet', '--threads', '1']).exit;
     assert.equal(c1.code, 2);
-    assert.match(c1.err, /^flipguard: The job for BER [^ ]+ trial \d+ failed on a worker: "This worker's setup does not match the campaign \(its data are 300 mnist-train images .*start the worker with the same data options .*; fix the workers and rerun this command to resume\.\n$/);
-    wrong.child.kill('SIGTERM');
-    assert.equal((await wrong.exit).code, 0);
+    assert.match(c1.err, /^flipguard: Every worker connected to queue "flipguard" refuses this campaign's jobs \(its reason: "This worker's setup does not match the campaign \(its data are 300 mnist-train images .*start the worker with the same data options .*\); fix the workers or start one that matches, then rerun this command to resume\.\n$/);
 
-    // a good worker; the coordinator is killed after a few records and started again
+    // a good worker joins while the wrong one keeps refusing: the campaign goes on; the coordinator
+    // is killed after a few records and started again
     const worker = start(['worker', '--queue', url, '--model', lenet, '--threads', '1', '--quiet']);
     const c2 = start(['inject', lenet, ...CAMPAIGN, '--queue', url, '--out', out, '--quiet', '--threads', '1']);
     await new Promise<void>((res, rej) => {
@@ -240,8 +256,12 @@ test('Redis queue: a worker with other data refuses; a killed coordinator resume
     const c3 = await start(['inject', lenet, ...CAMPAIGN, '--queue', url, '--out', out, '--json', join(dir, 'run.json'), '--threads', '1']).exit;
     assert.equal(c3.code, 0, c3.err);
     assert.match(c3.out, /trials run, ([4-9]|1\d) resumed/);
-    worker.child.kill('SIGTERM');
-    assert.equal((await worker.exit).code, 0);
+    for (const w of [worker, wrong]) w.child.kill('SIGTERM');
+    const [good, bad] = await Promise.all([worker.exit, wrong.exit]);
+    assert.equal(good.code, 0, good.err);
+    assert.equal(bad.code, 0, bad.err);
+    assert.match(bad.out, /^0 trials run, \d+ jobs? refused/m);
+    assert.match(bad.err, /refused a job: This worker's setup does not match the campaign/);
     const recs = recordsText(out);
     assert.equal(recs.length, CELLS);
     assert.deepEqual(recs, s.records);
@@ -275,6 +295,34 @@ test('Redis queue: harden --sweep runs its campaigns on the queue with the singl
     const bad = run([...args, '--queue', url]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /A sweep on a job queue needs --out-dir for the hardened models/);
+  } finally {
+    await redis.stop();
+  }
+});
+
+test('Redis queue: rank --compare runs its ground truth on the queue with the single-process result', { skip: skipRedis, timeout: 240_000 }, async () => {
+  const redis = await startRedisServer();
+  try {
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'fg-compare-'));
+    const args = ['rank', lenet, '--compare', '--layer', 'conv2', '--ber', '1e-3', '--faults', '1', '--bits', '23-30', '--trials', '4', '--methods', 'l1,random', '--eval-limit', '200', '--threads', '1', '--quiet'];
+    const one = start([...args, '--json', join(dir, 'one.json')]);
+    // two workers: one job per channel of conv2 (16), shared between them
+    const workers = [0, 1].map(() => start(['worker', '--queue', url, '--model', lenet, '--threads', '1', '--quiet']));
+    const q = await start([...args, '--json', join(dir, 'q.json'), '--queue', url]).exit;
+    assert.equal(q.code, 0, q.err);
+    assert.equal((await one.exit).code, 0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    const ends = await Promise.all(workers.map((w) => w.exit));
+    const jobs = ends.reduce((n, e) => n + Number(/^0 trials, (\d+) groundtruth jobs? run/m.exec(e.out)?.[1] ?? 0), 0);
+    assert.equal(jobs, 16, ends.map((e) => e.out).join(''));
+    const single = readFileSync(join(dir, 'one.json'), 'utf8');
+    assert.equal(readFileSync(join(dir, 'q.json'), 'utf8'), single);
+    assert.ok(JSON.parse(single).groundTruth.some((d: number) => d > 0), 'some exponent flip changes a prediction');
+    // --queue belongs to --compare
+    const bad = run(['rank', lenet, '--method', 'l1', '--queue', url]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--queue only applies to "flipguard rank --compare"/);
   } finally {
     await redis.stop();
   }

@@ -15,8 +15,11 @@ import {
   type CampaignRow, type CampaignTrialLine,
 } from '../src/report/index.js';
 import { fmtBer, fmtBytes, fmtInterval, fmtPct, fmtPp, fmtRatio, fmtSeconds, fmtSi } from '../src/report/format.js';
-import { summarize, summaryJson } from '../src/campaign/summary.js';
-import { sampleRecordsText, sampleReportInputs, sampleTrials, writeSampleInputs } from './fixtures/report-sample.js';
+import { readSummaryFile, summarize, summaryJson } from '../src/campaign/summary.js';
+import { readScores, readScoresFile, scoresFile } from '../src/analysis/scores.js';
+import { readComparisonFile } from '../src/analysis/groundtruth.js';
+import { FieldError } from '../src/util/validate.js';
+import { SAMPLE_VARIANTS, sampleRecordsText, sampleReportInputs, sampleTrials, writeSampleInputs } from './fixtures/report-sample.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flipguard-report-unit-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -384,4 +387,25 @@ test('Pareto view: fronts per cost, dominated variants and by which, interval-aw
   assert.deepEqual([base.memory, base.time], [0, 0]);
   assert.equal(d.pareto!.rows.length, 3);
   assert.equal(d.bitProfiles[0].rows.length, 32);
+});
+
+test('the files the report reads are the producers\' own types: written, read back equal; a hostile scores file is one sentence', () => {
+  // a campaign summary as summaryJson writes it reads back (through JSON) with the producer's validator
+  const trials = sampleTrials(SAMPLE_VARIANTS[0], 5);
+  const written = JSON.parse(JSON.stringify(summaryJson(summarize(trials, { golden: { accuracy: 0.9, correct: 9, count: 10, due: 0 } }), { variant: 'v' })));
+  assert.deepEqual(readSummaryFile(written), written);
+  // rank --json is a Scores serialised; readScores (harden/prune --scores) and the report share readScoresFile
+  const scores = { method: 'l1', layers: [{ name: 'conv1', op: 'Conv', unit: 'channel' as const, scores: [0.5, 2] }], info: { note: 1 } };
+  assert.deepEqual(readScoresFile(JSON.parse(JSON.stringify(scoresFile(scores)))), scores);
+  const dir = mkdtempSync(join(tmpdir(), 'fg-typed-'));
+  const bad = join(dir, 'scores.json');
+  writeFileSync(bad, JSON.stringify({ method: 'l1', layers: [{ name: 'conv1', op: 'Conv', unit: 'channel', scores: [1, 'x'] }] }));
+  assert.throws(() => readScores(bad), (e: unknown) => e instanceof FlipguardError && /^"[^"]+scores\.json" is not a scores file \(its layers\[0\]\.scores\[1\] is not a finite number\); give a file written by "flipguard rank --json"\.$/.test(e.message));
+  writeFileSync(bad, JSON.stringify({ method: 'l1', layers: [{ name: 'conv1', op: 'Conv', unit: 'row', scores: [1] }] }));
+  assert.throws(() => readScores(bad), /its layers\[0\]\.unit is "row", not one of channel, neuron, weight/);
+  // a comparison file: what rank --compare writes (Comparison) is what the report's validator returns
+  const cmp = { layer: 'conv2', ber: 1e-3, rows: [{ method: 'l1', spearman: 0.5, kendall: 0.25, topkOverlap: 1 }], k: 2, op: 'Conv', unit: 'channel', trials: 4 };
+  assert.deepEqual(readComparisonFile(JSON.parse(JSON.stringify(cmp))), cmp);
+  assert.throws(() => readComparisonFile({ ...cmp, rows: [{ ...cmp.rows[0], spearman: 2 }] }), (e: unknown) => e instanceof FieldError && e.field === 'rows[0].spearman');
+  rmSync(dir, { recursive: true, force: true });
 });

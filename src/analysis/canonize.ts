@@ -14,6 +14,7 @@
  */
 import { consumers, producers, attrFloat, attrInt } from '../graph/builder.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
+import { NameScope, underscores } from '../graph/editor.js';
 
 export interface FoldedLayer {
   /** The Conv or Gemm node. */
@@ -38,7 +39,7 @@ export function foldBatchNorm(model: Model): { model: Model; folded: FoldedLayer
   const replaced = new Map<Node, Node>();
   const dropped = new Set<Node>();
   const folded: FoldedLayer[] = [];
-  const used = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => n.outputs)]);
+  const names = new NameScope([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => n.outputs)]);
   for (const bn of g.nodes) {
     if (bn.opType !== 'BatchNormalization' || attrInt(bn, 'training_mode', 0) !== 0 || bn.outputs.filter(Boolean).length !== 1) continue;
     const z = bn.inputs[0];
@@ -67,12 +68,7 @@ export function foldBatchNorm(model: Model): { model: Model; folded: FoldedLayer
       nb[c] = (bias[c] - mean[c]) * k + beta[c];
     }
     initializers.set(wName, { ...w, data: nw });
-    let newB = bName;
-    if (!newB) {
-      newB = `${layer.name || wName}.folded_bias`;
-      while (used.has(newB)) newB += '_';
-      used.add(newB);
-    }
+    const newB = bName || names.variant(`${layer.name || wName}.folded_bias`, underscores);
     const bt: Tensor = { name: newB, dataType: DataType.FLOAT, dims: [m], data: nb };
     initializers.set(newB, bt);
     replaced.set(layer, { ...layer, inputs: [layer.inputs[0], wName, newB], outputs: [bn.outputs[0], ...layer.outputs.slice(1)] });

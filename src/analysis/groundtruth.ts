@@ -30,6 +30,7 @@
  * and only the layers after the golden activation cut before the faulted layer are re-run.
  */
 import { FlipguardError } from '../errors.js';
+import { arr, at, num, obj, str, type Obj } from '../util/validate.js';
 import type { Dataset } from '../data/index.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
@@ -40,6 +41,13 @@ import { listParameters } from '../faults/params.js';
 import { checkBer, checkSeed, type WeightFault } from '../faults/plan.js';
 import { bernoulliPositions, positionsWithoutReplacement } from '../faults/sample.js';
 import { TrialEngine } from '../campaign/engine.js';
+import {
+  campaignId, campaignMeta, checkGolden, collectOnQueue, damagedJob, isCampaignId, noModelMessage,
+  type JobKind, type QueueJob, type QueueRunOptions,
+} from '../campaign/queue.js';
+import type { GoldenResult } from '../campaign/records.js';
+import { limitImages } from '../campaign/run.js';
+import { dataFingerprint, modelFingerprint } from '../faults/fingerprint.js';
 import { textTable } from './format.js';
 import { Rng } from '../util/rng.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
@@ -77,6 +85,11 @@ export interface GroundTruthOptions {
   /** Images per onnxruntime run (default 256). */
   batch?: number;
   runtime?: RuntimeOptions;
+  /**
+   * Run the units on a Redis job queue (one job per unit, served by `flipguard worker`) instead of
+   * in this process; the result is the same.
+   */
+  queue?: QueueRunOptions;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -170,48 +183,169 @@ export async function groundTruth(model: Model, opts: GroundTruthOptions): Promi
   if (!Number.isInteger(trials) || trials < 1) throw new FlipguardError(`The trials per unit must be a whole number ≥ 1, got ${trials}.`);
   const target = listParameters(model).filter((p) => p.name === sp.layer.weight);
   const engine = await TrialEngine.create(model, opts.data, target, { batch: opts.batch, threads: opts.runtime?.threads, executionProvider: opts.runtime?.executionProvider, swap: opts.swap });
-  const clean = cleanParameters(model);
-  const drops: number[] = [];
-  const meanFaults: number[] = [];
-  const even: number[] = [];
-  const odd: number[] = [];
-  let evaluated = 0;
   const total = sp.units.length * trials;
+  const cell = { layer: opts.layer, ber: opts.ber, seed, faults: k, exhaustive, trials, images: opts.data.count };
+  const results: UnitResult[] = [];
   try {
-    for (let j = 0; j < sp.units.length; j++) {
-      let drop = 0;
-      let faults = 0;
-      const halves = [0, 0];
-      const el = sp.elements(sp.units[j]);
-      for (let t = 0; t < trials; t++) {
-        const list = exhaustive
-          ? [{ tensor: sp.layer.weight, index: el[Math.floor(t / sp.bits.length)], bit: sp.bits[t % sp.bits.length], kind: 'flip' as const }]
-          : cellFaults(sp, { ...opts, seed }, sp.units[j], t);
-        faults += list.length;
-        if (list.length) {
-          const inj = injectFaults(clean, list);
-          const o = await engine.evaluate(inj.tensors, inj.changed);
-          if (o.path !== 'golden') evaluated++;
-          const d = ((engine.golden.correct - o.correct) / opts.data.count) * 100;
-          drop += d;
-          // halves: alternate trials; exhaustively, alternate weights (alternating positions would split by bit)
-          halves[(exhaustive ? Math.floor(t / sp.bits.length) : t) % 2] += d;
-        }
-        opts.onProgress?.(j * trials + t + 1, total);
+    if (opts.queue) {
+      const spec: GroundTruthSpec = {
+        model: modelFingerprint(model), data: { name: opts.data.name, count: opts.data.count, fingerprint: dataFingerprint(opts.data) },
+        layer: opts.layer, ber: opts.ber, seed, faults: k ?? null, exhaustive, bits: sp.bits, unit: sp.unit, sample: opts.sample ?? ANALYSIS_DEFAULTS.weightSample, trials,
+      };
+      let done = 0;
+      await groundTruthOnQueue(opts.queue, spec, engine.golden, sp.units.length, (r) => {
+        results[r.unit] = r;
+        opts.onProgress?.(++done * trials, total);
+      });
+    } else {
+      const clean = cleanParameters(model);
+      for (let j = 0; j < sp.units.length; j++) {
+        results.push(await unitTrials(sp, engine, clean, cell, j, (t) => opts.onProgress?.(j * trials + t + 1, total)));
       }
-      even.push(halves[0]);
-      odd.push(halves[1]);
-      drops.push(drop / trials);
-      meanFaults.push(faults / trials);
     }
   } finally {
     await engine.release();
   }
+  const even = results.map((r) => r.halves[0]);
+  const odd = results.map((r) => r.halves[1]);
   return {
     layer: opts.layer, op: sp.layer.node.opType, ber: opts.ber, unit: sp.unit, units: sp.units, trials, faults: k ?? null, exhaustive, bits: sp.bits, seed,
-    goldenAccuracy: engine.golden.accuracy, images: opts.data.count, drops, meanFaults, evaluated, splitHalf: trials > 1 && sp.units.length > 1 ? nullIfNaN(spearman(even, odd)) : null,
+    goldenAccuracy: engine.golden.accuracy, images: opts.data.count, drops: results.map((r) => r.drop / trials), meanFaults: results.map((r) => r.faults / trials),
+    evaluated: results.reduce((n, r) => n + r.evaluated, 0), splitHalf: trials > 1 && sp.units.length > 1 ? nullIfNaN(spearman(even, odd)) : null,
   };
 }
+
+/** One unit's trials: the summed drop (pp) and fault count, the drops summed over even and odd trials, and the trials that needed a run. */
+export interface UnitResult {
+  /** Index of the unit in the ground truth's `units`. */
+  unit: number;
+  drop: number;
+  faults: number;
+  halves: [number, number];
+  evaluated: number;
+}
+
+/** What one ground-truth cell depends on besides the model and data. */
+interface CellSettings {
+  layer: string;
+  ber: number;
+  seed: number;
+  faults: number | undefined;
+  exhaustive: boolean;
+  trials: number;
+  images: number;
+}
+
+/** Runs every trial of unit `j` (the single process and queue workers both call this, so results agree exactly). */
+async function unitTrials(sp: UnitSpace, engine: TrialEngine, clean: ReadonlyMap<string, Float32Array>, c: CellSettings, j: number, onTrial?: (t: number) => void): Promise<UnitResult> {
+  const r: UnitResult = { unit: j, drop: 0, faults: 0, halves: [0, 0], evaluated: 0 };
+  const el = sp.elements(sp.units[j]);
+  for (let t = 0; t < c.trials; t++) {
+    const list = c.exhaustive
+      ? [{ tensor: sp.layer.weight, index: el[Math.floor(t / sp.bits.length)], bit: sp.bits[t % sp.bits.length], kind: 'flip' as const }]
+      : cellFaults(sp, c, sp.units[j], t);
+    r.faults += list.length;
+    if (list.length) {
+      const inj = injectFaults(clean, list);
+      const o = await engine.evaluate(inj.tensors, inj.changed);
+      if (o.path !== 'golden') r.evaluated++;
+      const d = ((engine.golden.correct - o.correct) / c.images) * 100;
+      r.drop += d;
+      // halves: alternate trials; exhaustively, alternate weights (alternating positions would split by bit)
+      r.halves[(c.exhaustive ? Math.floor(t / sp.bits.length) : t) % 2] += d;
+    }
+    onTrial?.(t);
+  }
+  return r;
+}
+
+/** Everything a ground truth's units depend on, as plain data (what a queue job carries). */
+export interface GroundTruthSpec {
+  /** `modelFingerprint` of the model. */
+  model: string;
+  data: { name: string; count: number; fingerprint: string };
+  layer: string;
+  ber: number;
+  seed: number;
+  faults: number | null;
+  exhaustive: boolean;
+  bits: number[];
+  unit: 'channel' | 'weight';
+  sample: number;
+  trials: number;
+}
+
+/** A 'groundtruth' queue job: all trials of one unit. */
+export interface GroundTruthJob {
+  v: 1;
+  campaign: string;
+  spec: GroundTruthSpec;
+  golden: { correct: number; count: number; due: number };
+  /** Index of the unit in the ground truth's units. */
+  unit: number;
+}
+
+/** Runs the units of a ground truth as 'groundtruth' jobs on a Redis queue (see campaign/queue.ts). */
+async function groundTruthOnQueue(queue: QueueRunOptions, spec: GroundTruthSpec, golden: GoldenResult, units: number, onResult: (r: UnitResult) => void): Promise<void> {
+  const cid = campaignId({ kind: 'groundtruth', ...spec });
+  const jobs: QueueJob<GroundTruthJob>[] = Array.from({ length: units }, (_, j) => ({
+    id: `${cid}-u${j}`, kind: 'groundtruth', label: `unit ${j} of ${spec.layer}`,
+    data: { v: 1, campaign: cid, spec, golden: { correct: golden.correct, count: golden.count, due: golden.due }, unit: j },
+  }));
+  await collectOnQueue<GroundTruthJob, UnitResult>(queue, {
+    id: cid, jobs, meta: campaignMeta(queue.label, spec, [spec.ber], spec.trials, units),
+    check: (v, job) => unitResultProblem(v, job.data.unit, spec.trials) ?? (v as UnitResult),
+  }, onResult);
+}
+
+/** What is wrong with a worker's unit result, as a clause, or undefined. */
+function unitResultProblem(v: unknown, unit: number, trials: number): string | undefined {
+  if (!v || typeof v !== 'object') return 'it is no result object';
+  const r = v as Record<string, unknown>;
+  if (r.unit !== unit) return `it is for unit ${JSON.stringify(r.unit)}`;
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  if (!finite(r.drop) || Math.abs(r.drop as number) > 100 * trials) return 'its drop is not a number of percentage points';
+  if (!Array.isArray(r.halves) || r.halves.length !== 2 || !r.halves.every(finite)) return 'its halves are not two numbers';
+  if (!Number.isSafeInteger(r.faults) || (r.faults as number) < 0) return 'its fault count is not a whole number ≥ 0';
+  if (!Number.isInteger(r.evaluated) || (r.evaluated as number) < 0 || (r.evaluated as number) > trials) return `its evaluated trials are not a whole number from 0 to ${trials}`;
+  return undefined;
+}
+
+/** The 'groundtruth' job kind for queue workers (`runWorker({ kinds: { groundtruth: groundTruthJobs } })`). */
+export const groundTruthJobs: JobKind<GroundTruthJob, { sp: UnitSpace; engine: TrialEngine; clean: ReadonlyMap<string, Float32Array>; release(): Promise<void> }, UnitResult> = {
+  parse(d) {
+    const j = d as Partial<GroundTruthJob> | undefined;
+    const s = j?.spec as Partial<GroundTruthSpec> | undefined;
+    const ok = !!j && typeof j === 'object' && j.v === 1 && isCampaignId(j.campaign) && !!s && typeof s === 'object' && !!j.golden && typeof j.golden === 'object'
+      && typeof s.model === 'string' && typeof s.layer === 'string' && !!s.data && typeof s.data === 'object' && Number.isInteger(s.data.count) && s.data.count > 0
+      && Array.isArray(s.bits) && Number.isInteger(s.trials) && (s.trials as number) >= 1 && Number.isInteger(j.unit) && (j.unit as number) >= 0 && (s.unit === 'channel' || s.unit === 'weight');
+    if (!ok) throw damagedJob();
+    if (campaignId({ kind: 'groundtruth', ...s }) !== j.campaign) throw damagedJob('The job\'s campaign id does not match its settings; the queue holds a damaged job.');
+    return { job: j as GroundTruthJob, campaign: j.campaign!, setupKey: `groundtruth:${j.campaign}`, label: `unit ${j.unit} of ${s.layer}` };
+  },
+  async setup(job, env) {
+    const s = job.spec;
+    const model = env.findModel(s.model);
+    if (!model) throw new FlipguardError(noModelMessage(s.model, env));
+    // the coordinator's evaluation set is the first `count` images (CLI --eval-limit)
+    const data = limitImages(env.data(model), s.data.count);
+    const fp = dataFingerprint(data);
+    if (fp !== s.data.fingerprint) {
+      throw new FlipguardError(`This worker's setup does not match the ground truth (its data are ${data.count} ${data.name} images with fingerprint ${fp.slice(0, 12)}…, the job's ${s.data.count} ${s.data.name} images with ${String(s.data.fingerprint).slice(0, 12)}…); start the worker with the same data options (--data, --data-dir, --split, --mean/--std) as the coordinator.`);
+    }
+    const sp = unitSpace(model, { layer: s.layer, unit: s.unit, sample: s.sample, bits: { list: s.bits }, seed: s.seed });
+    if (job.unit >= sp.units.length) throw damagedJob(`The job names unit ${job.unit} but "${s.layer}" has ${sp.units.length}; the queue holds a damaged job.`);
+    const target = listParameters(model).filter((p) => p.name === sp.layer.weight);
+    const engine = await TrialEngine.create(model, data, target, { batch: env.batch, threads: env.threads, swap: env.swap });
+    await checkGolden(engine, job.golden);
+    return { sp, engine, clean: cleanParameters(model), release: () => engine.release() };
+  },
+  async run(ctx, job) {
+    const s = job.spec;
+    const r = await unitTrials(ctx.sp, ctx.engine, ctx.clean, { layer: s.layer, ber: s.ber, seed: s.seed, faults: s.faults ?? undefined, exhaustive: s.exhaustive, trials: s.trials, images: s.data.count }, job.unit);
+    return { result: r, detail: `mean drop ${(r.drop / s.trials).toFixed(3)} pp over ${s.trials} trial${s.trials === 1 ? '' : 's'}` };
+  },
+};
 
 const nullIfNaN = (x: number) => (Number.isNaN(x) ? null : x);
 
@@ -336,6 +470,34 @@ export async function compareRankingsWith(model: Model, opts: CompareOptions): P
   return compareWithGroundTruth(model, gt, scores, opts.k);
 }
 
+/**
+ * What a comparison JSON must hold for the report (files written before some fields existed lack
+ * the optional ones); a `Comparison` is one.
+ */
+export type ComparisonFile = Pick<Comparison, 'layer' | 'ber' | 'rows'> & Partial<Pick<Comparison, 'k' | 'op' | 'trials'>> & { unit?: string };
+
+/** Reads a comparison JSON (`flipguard rank --compare --json`); throws a FieldError naming the first bad field. */
+export function readComparisonFile(o: Obj): ComparisonFile {
+  const rows = arr(o.rows, 'rows', true).map((r, i) => {
+    const f = at('rows', i);
+    const ro = obj(r, f);
+    const row: CompareRow = {
+      method: str(ro.method, `${f}.method`),
+      spearman: num(ro.spearman, `${f}.spearman`, [-1, 1]),
+      kendall: num(ro.kendall, `${f}.kendall`, [-1, 1]),
+      topkOverlap: num(ro.topkOverlap, `${f}.topkOverlap`, [0, 1]),
+    };
+    if (ro.constant === true) row.constant = true;
+    return row;
+  });
+  const out: ComparisonFile = { layer: str(o.layer, 'layer'), ber: num(o.ber, 'ber', [0, 1]), rows };
+  if (o.k !== undefined && o.k !== null) out.k = num(o.k, 'k', [1, Number.MAX_SAFE_INTEGER]);
+  if (typeof o.op === 'string') out.op = o.op;
+  if (typeof o.unit === 'string') out.unit = o.unit;
+  if (typeof o.trials === 'number' && Number.isFinite(o.trials)) out.trials = o.trials;
+  return out;
+}
+
 /** A printable table of a comparison (one row per method, then the ground truth's summary). */
 export function formatComparison(c: Comparison): string {
   const f = (x: number) => (x >= 0 ? ' ' : '') + x.toFixed(3);
@@ -349,7 +511,7 @@ export function formatComparison(c: Comparison): string {
   const how = c.exhaustive ? 'every single bit flip of the unit once' : c.faults === null ? `BER ${c.ber.toExponential(1)}` : `${c.faults} fault${c.faults === 1 ? '' : 's'} per trial`;
   const lo = c.bits[0], hi = c.bits[c.bits.length - 1];
   const bits = c.bits.length === 32 ? 'all bits' : c.bits.length === 1 ? `bit ${lo}` : c.bits.length === hi - lo + 1 ? `bits ${lo}–${hi}` : `bits ${c.bits.join(',')}`;
-  return `${table}\n\nground truth: ${c.units.length} ${c.unit === 'weight' ? 'weights' : c.op === 'Conv' ? 'channels' : 'neurons'} of ${c.layer}, ${how}, ${bits}, ${c.trials} trials each on ${c.images} images (golden ${(c.goldenAccuracy * 100).toFixed(2)}%); ` +
+  return `${table}\n\nground truth: ${c.units.length} ${c.unit === 'weight' ? 'weights' : c.op === 'Conv' ? 'channels' : 'neurons'} of ${c.layer}, ${how}, ${bits}, ${c.trials} trial${c.trials === 1 ? '' : 's'} each on ${c.images} images (golden ${(c.goldenAccuracy * 100).toFixed(2)}%); ` +
     `mean drop ${mean.toFixed(3)} pp, max ${Math.max(...gt).toFixed(3)} pp, ${nonzero} of ${gt.length} units with a non-zero drop; ` +
     `split-half reliability (Spearman, even vs odd trials) ${c.splitHalf === null ? 'n/a' : c.splitHalf.toFixed(3)}` +
     (c.constantGroundTruth ? '\nwarning: the ground truth is constant (no fault changed a prediction), so every correlation is undefined (shown as 0); use --faults K or a higher BER.' : '');

@@ -194,8 +194,8 @@ export {
 export { taylorScores, lossGradients, type TaylorOptions } from './taylor.js';
 export { averageRanks, spearman, kendallTauB, topkOverlap } from './correlation.js';
 export {
-  groundTruth, unitFaults, compareWithGroundTruth, formatComparison, unitScores,
-  type GroundTruth, type GroundTruthOptions, type CompareRow, type Comparison,
+  groundTruth, unitFaults, compareWithGroundTruth, formatComparison, unitScores, groundTruthJobs,
+  type GroundTruth, type GroundTruthJob, type GroundTruthSpec, type UnitResult, type GroundTruthOptions, type CompareRow, type Comparison,
 } from './groundtruth.js';
 export { textTable } from './format.js';
 export { bitProfile, bitProfileFaults, formatBitProfile, fieldOf, type BitProfile, type BitProfileRow, type BitProfileOptions } from './bit-profile.js';

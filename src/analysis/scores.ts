@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FlipguardError, opt } from '../errors.js';
+import { FieldError, arr, at, isObj, obj, optStr, str, type Obj } from '../util/validate.js';
 import { computeLayers, type ComputeLayer } from '../graph/layers.js';
 import type { Model } from '../graph/types.js';
 import { Rng } from '../util/rng.js';
@@ -171,7 +172,45 @@ export function checkRatio(value: unknown, field: string): number {
   return value;
 }
 
-/** Reads a scores JSON file written by `flipguard rank --json`. */
+const SCORE_UNITS: readonly ScoreUnit[] = ['channel', 'neuron', 'weight'];
+
+/** The `rank --json` document: a `Scores` serialised (method, layers, info), plus `variant` when a report names it. */
+export type ScoresFile = Scores & { variant?: string };
+
+/** The `rank --json` document of `s`: exactly {method, layers: [{name, op, unit, scores}]} plus info when present. */
+export function scoresFile(s: Scores): ScoresFile {
+  const out: ScoresFile = { method: s.method, layers: s.layers.map((l) => ({ name: l.name, op: l.op, unit: l.unit, scores: l.scores })) };
+  if (s.info) out.info = s.info;
+  return out;
+}
+
+/**
+ * Reads a scores JSON (`ScoresFile`); throws a FieldError naming the first bad field. JSON writes a
+ * NaN score as null: with `nan: true` it is read back as NaN (it ranks lowest, see rankKey), else refused.
+ */
+export function readScoresFile(o: Obj, opts: { nan?: boolean } = {}): ScoresFile {
+  const method = str(o.method, 'method');
+  const layers = arr(o.layers, 'layers', true).map((l, i) => {
+    const f = at('layers', i);
+    const lo = obj(l, f);
+    const unit = lo.unit;
+    if (typeof unit !== 'string' || !SCORE_UNITS.includes(unit as ScoreUnit)) throw new FieldError(`${f}.unit`, `is ${JSON.stringify(unit)}, not one of ${SCORE_UNITS.join(', ')}`);
+    const scores = arr(lo.scores, `${f}.scores`, true);
+    const values = scores.map((v, j) => {
+      if (v === null && opts.nan) return Number.NaN;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new FieldError(at(`${f}.scores`, j), `is ${JSON.stringify(v)}, not a finite number${opts.nan ? ' (or null for NaN)' : ''}`);
+      return v;
+    });
+    return { name: str(lo.name, `${f}.name`), op: str(lo.op, `${f}.op`), unit: unit as ScoreUnit, scores: values };
+  });
+  const out: ScoresFile = { method, layers };
+  if (isObj(o.info)) out.info = o.info;
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  return out;
+}
+
+/** Reads a scores JSON file written by `flipguard rank --json` (every field checked, see `readScoresFile`). */
 export function readScores(path: string): Scores {
   let parsed: unknown;
   try {
@@ -179,17 +218,12 @@ export function readScores(path: string): Scores {
   } catch (e) {
     throw new FlipguardError(`Cannot read scores from "${path}" (${(e as Error).message.split('\n')[0]}); give a file written by "flipguard rank --json".`);
   }
-  const s = parsed as Scores;
-  if (!s || typeof s.method !== 'string' || !Array.isArray(s.layers) || s.layers.some((l) => !l || typeof l.name !== 'string' || !Array.isArray(l.scores))) {
-    throw new FlipguardError(`"${path}" is not a scores file (expected {"method", "layers": [{"name", "op", "unit", "scores"}]}); give a file written by "flipguard rank --json".`);
+  try {
+    return readScoresFile(obj(parsed, 'the document'), { nan: true });
+  } catch (e) {
+    if (e instanceof FieldError) throw new FlipguardError(`"${path}" is not a scores file (its ${e.field} ${e.problem}); give a file written by "flipguard rank --json".`);
+    throw e;
   }
-  for (const l of s.layers) {
-    // JSON writes NaN as null: read it back as NaN (it ranks lowest, see rankKey)
-    const bad = l.scores.findIndex((v) => v !== null && typeof v !== 'number');
-    if (bad >= 0) throw new FlipguardError(`Score ${bad} of layer "${l.name}" in "${path}" is ${JSON.stringify(l.scores[bad])}, not a number; give a file written by "flipguard rank --json".`);
-    l.scores = l.scores.map((v) => (v === null ? Number.NaN : v));
-  }
-  return s;
 }
 
 /** The scores of one layer, checked against the expected count. */

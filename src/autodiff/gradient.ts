@@ -16,6 +16,7 @@ import { analyzeForGradient } from './analysis.js';
 import { Emitter } from './emitter.js';
 import { upgradeOpset } from './opset.js';
 import { differentiableSlots, ruleFor, type GradRule, type RuleContext } from './rule.js';
+import { NameScope, underscores } from '../graph/editor.js';
 
 export interface GradientOptions {
   /**
@@ -347,8 +348,7 @@ function reach(nodes: Node[], wrt: Set<string>, target: string, slots: (n: Node)
 function setBatchNormMode(m: Model, mode: 'as-is' | 'inference' | 'training'): Model {
   if (mode === 'as-is') return m;
   if (mode !== 'inference' && mode !== 'training') throw new FlipguardError(`Unknown batchNorm mode "${String(mode)}"; use as-is, inference or training.`);
-  const used = new Set<string>();
-  for (const n of m.graph.nodes) for (const o of n.outputs) used.add(o);
+  const names = new NameScope(m.graph.nodes.flatMap((n) => n.outputs));
   const nodes = m.graph.nodes.map((n) => {
     if (n.opType !== 'BatchNormalization') return n;
     const attributes = { ...n.attributes, training_mode: A.i(mode === 'training' ? 1 : 0) };
@@ -356,10 +356,7 @@ function setBatchNormMode(m: Model, mode: 'as-is' | 'inference' | 'training'): M
     if (mode === 'training') {
       outputs = [...n.outputs];
       for (let i = outputs.length; i < 3; i++) {
-        let name = `${n.outputs[0]}_running_${i === 1 ? 'mean' : 'var'}`;
-        while (used.has(name)) name += '_';
-        used.add(name);
-        outputs.push(name);
+        outputs.push(names.variant(`${n.outputs[0]}_running_${i === 1 ? 'mean' : 'var'}`, underscores));
       }
     }
     return { ...n, attributes, outputs };
@@ -370,14 +367,10 @@ function setBatchNormMode(m: Model, mode: 'as-is' | 'inference' | 'training'): M
 /** Gives every Dropout node that has a training_mode input a mask output (its gradient reads the mask). */
 function exposeDropoutMasks(m: Model): Model {
   if (!m.graph.nodes.some((n) => n.opType === 'Dropout' && n.inputs[2] && !n.outputs[1])) return m;
-  const used = new Set<string>();
-  for (const n of m.graph.nodes) for (const o of n.outputs) used.add(o);
+  const names = new NameScope(m.graph.nodes.flatMap((n) => n.outputs));
   const nodes = m.graph.nodes.map((n) => {
     if (n.opType !== 'Dropout' || !n.inputs[2] || n.outputs[1]) return n;
-    let name = `${n.outputs[0]}_mask`;
-    while (used.has(name)) name += '_';
-    used.add(name);
-    return { ...n, outputs: [n.outputs[0], name] };
+    return { ...n, outputs: [n.outputs[0], names.variant(`${n.outputs[0]}_mask`, underscores)] };
   });
   return { ...m, graph: { ...m.graph, nodes } };
 }
@@ -389,14 +382,10 @@ function exposeDropoutMasks(m: Model): Model {
 function exposeMaxPoolIndices(m: Model): Model {
   const todo = (n: Node) => n.opType === 'MaxPool' && !n.outputs[1] && attrInt(n, 'storage_order', 0) === 0;
   if (!m.graph.nodes.some(todo)) return m;
-  const used = new Set<string>();
-  for (const n of m.graph.nodes) for (const o of n.outputs) used.add(o);
+  const names = new NameScope(m.graph.nodes.flatMap((n) => n.outputs));
   const nodes = m.graph.nodes.map((n) => {
     if (!todo(n)) return n;
-    let name = `${n.outputs[0]}_indices`;
-    while (used.has(name)) name += '_';
-    used.add(name);
-    return { ...n, outputs: [n.outputs[0], name] };
+    return { ...n, outputs: [n.outputs[0], names.variant(`${n.outputs[0]}_indices`, underscores)] };
   });
   return { ...m, graph: { ...m.graph, nodes } };
 }

@@ -15,6 +15,6 @@ export { evaluateFaultList, type ReplayResult } from './replay.js';
 export { shardFromEnvironment, type DetectedShard } from './shard-env.js';
 export { runTrial, type TrialContext } from './trial.js';
 export {
-  campaignId, checkRedis, DEFAULT_QUEUE_NAME, queueStatus, redactUrl, redisOptions, runOnQueue, runWorker,
-  type CampaignStatus, type QueueAddress, type QueueRunOptions, type TrialJob, type TrialJobResult, type WorkerRunOptions,
+  campaignId, checkRedis, DEFAULT_QUEUE_NAME, queueStatus, redactUrl, redisOptions, runOnQueue, runWorker, collectOnQueue, campaignMeta, trialJobs, damagedJob, isCampaignId, checkGolden, noModelMessage,
+  type JobKind, type ParsedJob, type WorkerEnvironment, type QueueJob, type QueueCampaign, type CampaignMeta, type CampaignStatus, type QueueAddress, type QueueRunOptions, type TrialJob, type TrialJobResult, type WorkerRunOptions,
 } from './queue.js';

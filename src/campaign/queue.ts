@@ -13,12 +13,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Job, Queue, QueueEvents, UnrecoverableError, Worker, type RedisOptions } from 'bullmq';
+import { DelayedError, Job, Queue, QueueEvents, UnrecoverableError, Worker, type RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../defaults.js';
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { loadModel } from '../graph/load.js';
 import type { ImageSet } from '../runtime/evaluate.js';
@@ -27,7 +28,7 @@ import { cleanParameters } from '../faults/inject.js';
 import { checkBer, FaultPlanner } from '../faults/plan.js';
 import type { TargetFilter } from '../faults/targets.js';
 import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
-import { RECORD_KEYS, configDifferences, type CampaignConfig, type GoldenResult, type TrialRecord } from './records.js';
+import { RECORD_KEYS, configDifferences, planProblem, recordProblem, type CampaignConfig, type GoldenResult, type RecordRules, type TrialRecord } from './records.js';
 import { campaignConfig, limitImages } from './run.js';
 import { runTrial, type TrialContext } from './trial.js';
 
@@ -98,8 +99,8 @@ export async function checkRedis(url: string): Promise<void> {
   }
 }
 
-/** Identifies a campaign in the queue: a hash of its configuration (16 hex digits). */
-export function campaignId(config: CampaignConfig): string {
+/** Identifies a campaign in the queue: a hash of its configuration (plain data; 16 hex digits). */
+export function campaignId(config: object): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
@@ -148,29 +149,26 @@ function quoteForeign(s: unknown): string {
 }
 
 /**
- * Checks a worker's result for `cell` of a campaign with fault-free result `golden`: every field a
- * finite number in range, the cell itself, and accuracy, drop and rates consistent with whole image
- * counts. Returns the record (fixed key order) or a description of what is wrong.
+ * Checks a worker's result for `cell` with the campaign's record rules (`recordProblem`, the same
+ * validator as resume, merge and report) and, with `planner`, against the fault plan regenerated
+ * from the seed (`planProblem`); a queue result must carry its plan digest. Returns the record
+ * (known keys only) or a clause saying what is wrong.
  */
-export function checkResult(value: unknown, cell: { ber: number; trial: number }, golden: GoldenResult): TrialJobResult | string {
-  if (!value || typeof value !== 'object') return 'no result object';
+export function checkResult(value: unknown, cell: { ber: number; trial: number }, rules: RecordRules, planner?: FaultPlanner): TrialJobResult | string {
+  if (!value || typeof value !== 'object') return 'it is no result object';
   const v = value as { record?: unknown; path?: unknown };
   const r = v.record as Record<string, unknown> | undefined;
-  if (!r || typeof r !== 'object') return 'no record';
-  for (const k of RECORD_KEYS) {
-    if (k === 'plan') { if (typeof r.plan !== 'string' || !/^[0-9a-f]{16}$/.test(r.plan)) return 'field plan is not a fault-plan digest'; continue; }
-    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) return `field ${k} is not a finite number`;
+  if (!r || typeof r !== 'object') return 'it holds no record';
+  if (r.ber !== cell.ber || r.trial !== cell.trial) {
+    const show = (x: unknown) => (typeof x === 'number' ? String(x) : quoteForeign(x));
+    return `it is for BER ${show(r.ber)} trial ${show(r.trial)}`;
   }
+  if (typeof r.plan !== 'string') return 'it has no plan digest';
+  const problem = recordProblem(rules, r);
+  if (problem) return `it ${problem}`;
   const rec = Object.fromEntries(RECORD_KEYS.map((k) => [k, r[k]])) as unknown as TrialRecord;
-  if (rec.ber !== cell.ber || rec.trial !== cell.trial) return `it is for BER ${rec.ber} trial ${rec.trial}`;
-  const n = golden.count;
-  const correct = Math.round(rec.accuracy * n);
-  if (correct / n !== rec.accuracy || rec.accuracyDrop !== ((golden.correct - correct) * 100) / n) return 'its accuracy and drop do not match a whole number of correct images';
-  for (const k of ['sdcRate', 'dueRate'] as const) {
-    const c = Math.round(rec[k] * n);
-    if (c < 0 || c > n || c / n !== rec[k]) return `its ${k} is not a share of the ${n} images`;
-  }
-  if (!Number.isInteger(rec.faults) || rec.faults < 0 || !Number.isInteger(rec.seed) || rec.millis < 0) return 'its fault count, seed or time is out of range';
+  const plan = planner && planProblem(planner, rules.seed, rec);
+  if (plan) return `it ${plan}`;
   const path = v.path === 'golden' || v.path === 'suffix' || v.path === 'full' ? v.path : 'full';
   return { record: rec, path };
 }
@@ -184,43 +182,60 @@ export interface QueueRunOptions extends QueueAddress {
   idleSeconds?: number;
 }
 
+/** One job a coordinator puts on the queue. */
+export interface QueueJob<D> {
+  /** Deterministic job id (`<campaign id>-…`), so enqueueing it twice adds nothing. */
+  id: string;
+  /** The job kind a worker dispatches on ('trial', 'groundtruth'). */
+  kind: string;
+  data: D;
+  /** How messages name the job, e.g. "BER 0.001 trial 3". */
+  label: string;
+}
+
+/** What a coordinator enqueues: the campaign's id and status entry, and its jobs. */
+export interface QueueCampaign<D, R> {
+  id: string;
+  meta: CampaignMeta;
+  jobs: readonly QueueJob<D>[];
+  /** A worker's return value as a checked result, or a clause saying what is wrong with it. */
+  check: (value: unknown, job: QueueJob<D>) => R | string;
+}
+
+/** Key of the hash where workers note the jobs they refused (field `<campaign>|<worker>`). */
+function refusalsKey(name: string): string {
+  return `flipguard:refusals:${name}`;
+}
+
 /**
- * The coordinator side: enqueues `cells` of the campaign (`config`, `golden`) and calls `onResult`
- * once per cell, in completion order, with a checked record. Resolves when every cell has arrived;
- * a failed job (a worker refused it, or it stalled too often) rejects with one sentence.
- * `campaignCells` is the number of cells of the whole campaign (for status).
+ * The coordinator side for any job kind: enqueues the campaign's jobs and calls `onResult` once per
+ * job, in completion order, with a checked result. Resolves when every job has arrived. A job that
+ * fails (it is damaged, or stalled too often) rejects with one sentence; a job a worker refuses (not
+ * its model or data) goes back to the queue for another worker, and only when every connected
+ * worker refuses the campaign and nothing arrives for `idleSeconds` does this reject, naming why.
+ * `done` counts results recorded before (for status).
  */
-export async function runOnQueue(
-  opts: QueueRunOptions,
-  campaign: { config: CampaignConfig; golden: GoldenResult; bers: number[]; trials: number; campaignCells: number },
-  cells: readonly { ber: number; trial: number }[],
-  onResult: (r: TrialJobResult) => void,
-  done = 0,
-): Promise<void> {
+export async function collectOnQueue<D, R>(opts: QueueRunOptions, campaign: QueueCampaign<D, R>, onResult: (r: R) => void, done = 0): Promise<void> {
   await checkRedis(opts.url);
   const name = opts.name ?? DEFAULT_QUEUE_NAME;
   const connection = redisOptions(opts.url);
-  const cid = campaignId(campaign.config);
-  const queue = new Queue<TrialJob, TrialJobResult>(name, { connection });
+  const cid = campaign.id;
+  const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const fail = (e: Error) => { failure ??= e; wake?.(); };
   queue.on('error', () => { /* ioredis reconnects; a lasting outage shows as no progress */ });
   events.on('error', () => { /* as above */ });
-  const pending = new Map<string, { ber: number; trial: number }>();
-  for (const c of cells) pending.set(jobId(cid, c.ber, c.trial), c);
+  const pending = new Map<string, QueueJob<D>>();
+  for (const j of campaign.jobs) pending.set(j.id, j);
   let collected = done;
   let chain = Promise.resolve();
   // our own connection for progress keys and id scans (BullMQ's stays BullMQ's)
   const client = new Redis(connection);
   client.on('error', () => undefined);
   try {
-    const meta: CampaignMeta = {
-      label: opts.label ?? '', model: campaign.config.model, data: `${campaign.config.data.count} ${campaign.config.data.name} images`,
-      bers: campaign.bers, trials: campaign.trials, total: campaign.campaignCells, started: new Date().toISOString(),
-    };
-    await client.hset(campaignsKey(name), cid, JSON.stringify(meta), `${cid}:recorded`, String(collected));
+    await client.hset(campaignsKey(name), cid, JSON.stringify(campaign.meta), `${cid}:recorded`, String(collected));
 
     // progress for `queue status`, written at most twice a second (a Redis round trip each)
     let lastMark = 0;
@@ -232,16 +247,16 @@ export async function runOnQueue(
     /** Takes a finished job's result: from its completed event, or read from Redis when swept. */
     const collect = (id: string, value?: unknown) => {
       chain = chain.then(async () => {
-        const cell = pending.get(id);
-        if (!cell || failure) return;
+        const job = pending.get(id);
+        if (!job || failure) return;
         if (value === undefined) {
-          const job = await Job.fromId<TrialJob, TrialJobResult>(queue, id);
-          if (!job) return;
-          value = job.returnvalue;
+          const j = await Job.fromId(queue, id);
+          if (!j) return;
+          value = j.returnvalue;
         }
-        const checked = checkResult(value, cell, campaign.golden);
+        const checked = campaign.check(value, job);
         if (typeof checked === 'string') {
-          throw new FlipguardError(`A worker returned an invalid result for BER ${cell.ber} trial ${cell.trial} (${checked}); check that every worker runs this flipguard version, then rerun.`);
+          throw new FlipguardError(`A worker returned an invalid result for ${job.label} (${checked}); check that every worker runs this flipguard version, then rerun.`);
         }
         pending.delete(id);
         onResult(checked);
@@ -251,9 +266,9 @@ export async function runOnQueue(
       }).catch((e: Error) => fail(e));
     };
     const failed = (id: string, reason: unknown) => {
-      const cell = pending.get(id);
-      if (!cell) return;
-      fail(new FlipguardError(`The job for BER ${cell.ber} trial ${cell.trial} failed on a worker: ${quoteForeign(reason)}; fix the workers and rerun this command to resume.`));
+      const job = pending.get(id);
+      if (!job) return;
+      fail(new FlipguardError(`The job for ${job.label} failed on a worker: ${quoteForeign(reason)}; fix the workers and rerun this command to resume.`));
     };
     events.on('completed', ({ jobId: id, returnvalue }) => { if (pending.has(id)) collect(id, returnvalue ?? undefined); });
     events.on('failed', ({ jobId: id, failedReason }) => failed(id, failedReason));
@@ -265,10 +280,9 @@ export async function runOnQueue(
       const job = await Job.fromId(queue, id);
       await job?.retry('failed');
     }
-    const jobs = [...pending].map(([id, c]) => ({
-      name: 'trial',
-      data: { v: 1 as const, campaign: cid, config: campaign.config, golden: campaign.golden, ber: c.ber, trial: c.trial },
-      opts: { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } },
+    const jobs = [...pending.values()].map((j) => ({
+      name: j.kind, data: j.data,
+      opts: { jobId: j.id, attempts: 1, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS } },
     }));
     // in chunks, so a million-cell campaign is not one Redis command
     for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
@@ -285,6 +299,19 @@ export async function runOnQueue(
       }
       await chain;
     };
+    /** Refusals of this campaign noted since the last progress, one per worker. */
+    const refusals = async (): Promise<string[]> => {
+      const all = await client.hgetall(refusalsKey(name));
+      const out: string[] = [];
+      for (const [field, raw] of Object.entries(all)) {
+        if (!field.startsWith(`${cid}|`)) continue;
+        try {
+          const r = JSON.parse(raw) as { reason?: unknown; at?: unknown };
+          if (typeof r.at === 'number' && r.at >= lastProgress) out.push(String(r.reason));
+        } catch { /* a damaged note is no refusal */ }
+      }
+      return out;
+    };
     await sweep();
     while (pending.size > 0 && !failure) {
       await new Promise<void>((res) => { wake = res; setTimeout(res, 2000); });
@@ -292,7 +319,12 @@ export async function runOnQueue(
       if (pending.size === 0 || failure) break;
       await sweep();
       if (collected !== lastCount) { lastCount = collected; lastProgress = Date.now(); warned = false; }
-      if (!warned && Date.now() - lastProgress > (opts.idleSeconds ?? 10) * 1000 && (await queue.getWorkersCount()) === 0) {
+      if (Date.now() - lastProgress <= (opts.idleSeconds ?? 10) * 1000) continue;
+      const workers = await queue.getWorkersCount();
+      const refused = workers > 0 ? await refusals() : [];
+      if (workers > 0 && refused.length >= workers) {
+        fail(new FlipguardError(`Every worker connected to queue "${name}" refuses this campaign's jobs (${refused.length === 1 ? 'its reason' : `${refused.length} workers; one reason`}: ${quoteForeign(refused[0])}); fix the workers or start one that matches, then rerun this command to resume.`));
+      } else if (!warned && workers === 0) {
         warned = true;
         opts.onIdle?.(`no worker is connected to queue "${name}" at ${redactUrl(opts.url)}; start one with: flipguard worker --queue ${redactUrl(opts.url)} --model MODEL (and the same data options)`);
       }
@@ -304,6 +336,34 @@ export async function runOnQueue(
     await queue.close().catch(() => undefined);
     client.disconnect();
   }
+}
+
+/** A campaign's entry for `flipguard queue status`. */
+export function campaignMeta(label: string | undefined, config: Pick<CampaignConfig, 'model' | 'data'>, bers: number[], trials: number, total: number): CampaignMeta {
+  return { label: label ?? '', model: config.model, data: `${config.data.count} ${config.data.name} images`, bers, trials, total, started: new Date().toISOString() };
+}
+
+/**
+ * Runs `cells` of the campaign (`config`, `golden`) on the queue: one 'trial' job per cell, each
+ * result checked with the campaign's record `rules` and plans (`checkResult`). `campaignCells` is the
+ * number of cells of the whole campaign (for status).
+ */
+export async function runOnQueue(
+  opts: QueueRunOptions,
+  campaign: { config: CampaignConfig; golden: GoldenResult; bers: number[]; trials: number; campaignCells: number; rules: RecordRules; planner?: FaultPlanner },
+  cells: readonly { ber: number; trial: number }[],
+  onResult: (r: TrialJobResult) => void,
+  done = 0,
+): Promise<void> {
+  const cid = campaignId(campaign.config);
+  const jobs = cells.map((c) => ({
+    id: jobId(cid, c.ber, c.trial), kind: 'trial', label: `BER ${c.ber} trial ${c.trial}`,
+    data: { v: 1 as const, campaign: cid, config: campaign.config, golden: campaign.golden, ber: c.ber, trial: c.trial },
+  }));
+  await collectOnQueue<TrialJob, TrialJobResult>(opts, {
+    id: cid, jobs, meta: campaignMeta(opts.label, campaign.config, campaign.bers, campaign.trials, campaign.campaignCells),
+    check: (value, job) => checkResult(value, job.data, campaign.rules, campaign.planner),
+  }, onResult, done);
 }
 
 export interface WorkerRunOptions extends QueueAddress {
@@ -322,17 +382,66 @@ export interface WorkerRunOptions extends QueueAddress {
    * queue, seconds (default 30); also how often this worker checks for such jobs.
    */
   lockSeconds?: number;
+  /** After refusing a job, take no job for this long so another worker gets it, seconds (default 2). */
+  refusePauseSeconds?: number;
   /** Stop after the queue has been empty this long, seconds (default: run until `signal`). */
   idleExitSeconds?: number;
-  /** Stop (after the current trial) when aborted. */
+  /** Stop (after the current job) when aborted. */
   signal?: AbortSignal;
-  onJob?: (e: { ber: number; trial: number; phase: 'start' | 'done'; record?: TrialRecord; campaign: string }) => void;
+  /** Job kinds beyond campaign trials, by job name (e.g. analysis's 'groundtruth' for `rank --compare`). */
+  kinds?: Readonly<Record<string, JobKind>>;
+  /** A job starts or ends; `label` names it ("BER 0.001 trial 3"), `detail` sums up its result. */
+  onJob?: (e: { kind: string; label: string; phase: 'start' | 'done'; detail?: string; campaign: string }) => void;
   /** A job this worker refused (not its model or data), with the reason. */
   onRefuse?: (message: string) => void;
 }
 
+/** What a worker offers every job kind: its models, data and runtime settings. */
+export interface WorkerEnvironment {
+  /** The model with this fingerprint among the worker's models, or undefined. */
+  findModel(fingerprint: string): Model | undefined;
+  /** The worker's model files and folders, for messages. */
+  models: string;
+  data: (model: Model) => ImageSet;
+  threads?: number;
+  batch?: number;
+  shortcuts?: Shortcuts | boolean;
+  swap?: SwapMode;
+}
+
+/** A parsed job: its campaign, the key of the setup it needs (shared by jobs of one configuration) and its label. */
+export interface ParsedJob<J> {
+  job: J;
+  campaign: string;
+  setupKey: string;
+  label: string;
+}
+
+/**
+ * A kind of job a worker runs. `parse` checks the job's data (it comes from Redis, which anyone with
+ * access can write) and throws `damagedJob(…)` when it is not one; `setup` builds what running needs
+ * (an engine) and throws a FlipguardError when this worker cannot run it (another model or data: a
+ * refusal, the job goes to another worker); `run` returns the plain-data result.
+ */
+export interface JobKind<J = any, S extends { release(): Promise<void> } = any, R = unknown> {
+  parse(data: unknown): ParsedJob<J>;
+  setup(job: J, env: WorkerEnvironment): Promise<S>;
+  run(setup: S, job: J): Promise<{ result: R; detail: string }>;
+}
+
+/** The error a job kind's `parse` throws for data that is not a job of this version (fails the job). */
+export function damagedJob(message = 'The job is not a flipguard job of this version; start the coordinator and the workers from the same flipguard release.'): Error {
+  return new UnrecoverableError(message);
+}
+
+/** Whether a job's campaign id is a 16-hex-digit hash. */
+export function isCampaignId(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9a-f]{16}$/.test(v);
+}
+
 interface WorkerContext extends TrialContext {
   config: CampaignConfig;
+  release(): Promise<void>;
 }
 
 /** Finds the model with fingerprint `fp` among files and folders; fingerprints are cached by file. */
@@ -377,89 +486,128 @@ class ModelFinder {
   }
 }
 
-/** Checks a job's shape (it comes from Redis, which anyone with access can write). */
-function checkJob(d: unknown): TrialJob {
-  const j = d as Partial<TrialJob> | undefined;
-  const ok = !!j && typeof j === 'object' && j.v === 1 && typeof j.campaign === 'string' && /^[0-9a-f]{16}$/.test(j.campaign)
-    && !!j.config && typeof j.config === 'object' && !!j.golden && typeof j.golden === 'object'
-    && Number.isInteger(j.trial) && (j.trial as number) >= 0 && typeof j.ber === 'number';
-  if (!ok) throw new UnrecoverableError('The job is not a flipguard trial of this version; start the coordinator and the workers from the same flipguard release.');
-  try { checkBer(j.ber); } catch (e) { throw new UnrecoverableError((e as Error).message); }
-  if (campaignId(j.config as CampaignConfig) !== j.campaign) throw new UnrecoverableError('The job\'s campaign id does not match its configuration; the queue holds a damaged job.');
-  return j as TrialJob;
+/** The sentence a worker refuses a job with when it has no model of that fingerprint. */
+export function noModelMessage(fingerprint: string, env: WorkerEnvironment): string {
+  return `This worker has no model with fingerprint ${fingerprint.slice(0, 12)}… among ${env.models}; start the worker with --model naming the coordinator's model file (or its folder).`;
+}
+
+/** Campaign trials: one (BER, trial) cell of a campaign per job. */
+export const trialJobs: JobKind<TrialJob, WorkerContext, TrialJobResult> = {
+  parse(d) {
+    const j = d as Partial<TrialJob> | undefined;
+    const ok = !!j && typeof j === 'object' && j.v === 1 && isCampaignId(j.campaign)
+      && !!j.config && typeof j.config === 'object' && !!j.golden && typeof j.golden === 'object'
+      && Number.isInteger(j.trial) && (j.trial as number) >= 0 && typeof j.ber === 'number';
+    if (!ok) throw damagedJob();
+    try { checkBer(j.ber); } catch (e) { throw damagedJob((e as Error).message); }
+    if (campaignId(j.config as CampaignConfig) !== j.campaign) throw damagedJob('The job\'s campaign id does not match its configuration; the queue holds a damaged job.');
+    // one setup (engine, planner) serves every seed of a configuration: the seed only enters the plan
+    return { job: j as TrialJob, campaign: j.campaign!, setupKey: `trial:${campaignId({ ...j.config!, seed: 0 })}`, label: `BER ${j.ber} trial ${j.trial}` };
+  },
+  async setup(job, env) {
+    const config = job.config;
+    const model = env.findModel(config.model);
+    if (!model) throw new FlipguardError(noModelMessage(config.model, env));
+    // the coordinator may have cut its set before the campaign (CLI --limit): its first `count` images
+    const data = limitImages(env.data(model), config.limit ?? (Number.isInteger(config.data?.count) && config.data.count > 0 ? config.data.count : undefined));
+    const targets = config.targets as TargetFilter;
+    const planner = new FaultPlanner(model, { count: config.count, faults: config.faults ?? undefined, kind: config.kind, bits: config.bits.join(','), targets });
+    const mine = campaignConfig(model, data, planner, { limit: config.limit ?? undefined, seed: config.seed, targets });
+    const diff = configDifferences(mine, config);
+    if (diff.length) {
+      const what = diff.includes('data') ? `its data are ${mine.data.count} ${mine.data.name} images with fingerprint ${mine.data.fingerprint.slice(0, 12)}…, the campaign's ${config.data.count} ${config.data.name} images with ${String(config.data.fingerprint).slice(0, 12)}…` : `${diff.join(', ')} differ`;
+      throw new FlipguardError(`This worker's setup does not match the campaign (${what}); start the worker with the same data options (--data, --data-dir, --split, --mean/--std) as the coordinator.`);
+    }
+    const engine = await TrialEngine.create(model, data, planner.targets, { threads: env.threads, batch: env.batch, shortcuts: env.shortcuts, swap: env.swap });
+    await checkGolden(engine, job.golden);
+    return { engine, planner, clean: cleanParameters(model), seed: config.seed, config, release: () => engine.release() };
+  },
+  async run(ctx, job) {
+    const r = await runTrial({ ...ctx, seed: job.config.seed }, job.ber, job.trial);
+    return { result: r, detail: `drop ${r.record.accuracyDrop.toFixed(2)} pp, ${r.record.millis.toFixed(0)} ms` };
+  },
+};
+
+/** Refuses (releasing `engine`) when this worker's fault-free result differs from the campaign's. */
+export async function checkGolden(engine: TrialEngine, golden: Pick<GoldenResult, 'correct' | 'count' | 'due'>): Promise<void> {
+  const g = engine.golden;
+  if (g.correct === golden.correct && g.count === golden.count && g.due === golden.due) return;
+  await engine.release();
+  throw new FlipguardError(`This worker measures a fault-free accuracy of ${g.correct}/${g.count} but the campaign's is ${golden.correct}/${golden.count}, so its runtime computes differently; run workers with the same onnxruntime build as the coordinator.`);
 }
 
 /**
- * Runs trials from the queue until `signal` aborts (or the queue stays empty `idleExitSeconds`).
- * Resolves with the number of trials run. Jobs for a model or data this worker does not have are
- * failed with a sentence saying so (the coordinator stops and prints it).
+ * Runs jobs from the queue until `signal` aborts (or the queue stays empty `idleExitSeconds`):
+ * campaign trials, and the kinds in `opts.kinds`. Resolves with the number of jobs run per kind and
+ * of jobs refused. A job for a model or data this worker does not have is refused with a sentence
+ * (`onRefuse`, and a note the coordinator reads) and goes back to the queue for another worker; a
+ * damaged job fails (the coordinator stops and prints why).
  */
-export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: number; refused: number }> {
+export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: number; jobs: Record<string, number>; refused: number }> {
   await checkRedis(opts.url);
   const name = opts.name ?? DEFAULT_QUEUE_NAME;
   const lockMs = Math.round((opts.lockSeconds ?? DEFAULT_LOCK_SECONDS) * 1000);
-  if (!(lockMs >= 100)) throw new FlipguardError(`lockSeconds must be at least 0.1 s, got ${opts.lockSeconds}.`);
+  if (!(lockMs >= 100)) throw new FlipguardError(`${opt('lockSeconds')} must be at least 0.1 s, got ${opts.lockSeconds}.`);
+  const pauseMs = Math.round((opts.refusePauseSeconds ?? 2) * 1000);
+  if (!(pauseMs >= 0)) throw new FlipguardError(`${opt('refusePauseSeconds')} must be a number of seconds ≥ 0, got ${opts.refusePauseSeconds}.`);
   const finder = new ModelFinder(opts.models);
-  // contexts by campaign id; at most two engines are kept (each holds an onnxruntime session)
-  const contexts = new Map<string, WorkerContext>();
-  let trials = 0;
+  const env: WorkerEnvironment = {
+    findModel: (fp) => finder.find(fp), models: finder.describe(), data: opts.data,
+    threads: opts.threads, batch: opts.batch, shortcuts: opts.shortcuts, swap: opts.swap,
+  };
+  const kinds: Record<string, JobKind> = { trial: trialJobs, ...opts.kinds };
+  // setups by key; at most two are kept (each holds an onnxruntime session); refusals are remembered
+  // too (a model that is missing is looked for again: it may appear)
+  const setups = new Map<string, { release(): Promise<void> } | { refused: string }>();
+  const jobs: Record<string, number> = {};
   let refused = 0;
+  const workerId = `${hostname()}:${process.pid}`;
+  const notes = new Redis(redisOptions(opts.url));
+  notes.on('error', () => undefined);
 
-  // one context (engine, planner) serves every seed of a configuration: the seed only enters the plan
-  const contextFor = async (job: TrialJob): Promise<WorkerContext> => {
-    const key = campaignId({ ...job.config, seed: 0 });
-    const have = contexts.get(key);
-    if (have) { contexts.delete(key); contexts.set(key, have); return { ...have, seed: job.config.seed, config: job.config }; }
-    const config = job.config;
-    const model = finder.find(config.model);
-    if (!model) throw new UnrecoverableError(`This worker has no model with fingerprint ${config.model.slice(0, 12)}… among ${finder.describe()}; start the worker with --model naming the coordinator's model file (or its folder).`);
-    let ctx: WorkerContext;
+  const setupFor = async (kind: JobKind, p: ParsedJob<unknown>): Promise<{ release(): Promise<void> }> => {
+    const have = setups.get(p.setupKey);
+    if (have && 'refused' in have) throw new FlipguardError(have.refused);
+    if (have) { setups.delete(p.setupKey); setups.set(p.setupKey, have); return have; }
+    let s: { release(): Promise<void> };
     try {
-      // the coordinator may have cut its set before the campaign (CLI --limit): its first `count` images
-      const data = limitImages(opts.data(model), config.limit ?? (Number.isInteger(config.data?.count) && config.data.count > 0 ? config.data.count : undefined));
-      const targets = config.targets as TargetFilter;
-      const planner = new FaultPlanner(model, { count: config.count, faults: config.faults ?? undefined, kind: config.kind, bits: config.bits.join(','), targets });
-      const mine = campaignConfig(model, data, planner, { limit: config.limit ?? undefined, seed: config.seed, targets });
-      const diff = configDifferences(mine, config);
-      if (diff.length) {
-        const what = diff.includes('data') ? `its data are ${mine.data.count} ${mine.data.name} images with fingerprint ${mine.data.fingerprint.slice(0, 12)}…, the campaign's ${config.data.count} ${config.data.name} images with ${String(config.data.fingerprint).slice(0, 12)}…` : `${diff.join(', ')} differ`;
-        throw new UnrecoverableError(`This worker's setup does not match the campaign (${what}); start the worker with the same data options (--data, --data-dir, --split, --mean/--std) as the coordinator.`);
-      }
-      const engine = await TrialEngine.create(model, data, planner.targets, { threads: opts.threads, batch: opts.batch, shortcuts: opts.shortcuts, swap: opts.swap });
-      const g = engine.golden;
-      if (g.correct !== job.golden.correct || g.count !== job.golden.count || g.due !== job.golden.due) {
-        await engine.release();
-        throw new UnrecoverableError(`This worker measures a fault-free accuracy of ${g.correct}/${g.count} but the campaign's is ${job.golden.correct}/${job.golden.count}, so its runtime computes differently; run workers with the same onnxruntime build as the coordinator.`);
-      }
-      ctx = { engine, planner, clean: cleanParameters(model), seed: config.seed, config };
+      s = await kind.setup(p.job, env);
     } catch (e) {
-      if (e instanceof FlipguardError) throw new UnrecoverableError(e.message);
+      if (e instanceof FlipguardError && !/has no model with fingerprint/.test(e.message)) setups.set(p.setupKey, { refused: e.message });
       throw e;
     }
-    contexts.set(key, ctx);
-    while (contexts.size > 2) {
-      const [oldest, c] = contexts.entries().next().value as [string, WorkerContext];
-      contexts.delete(oldest);
-      await c.engine.release();
+    setups.set(p.setupKey, s);
+    const live = [...setups].filter(([, v]) => !('refused' in v));
+    for (const [key, v] of live.slice(0, Math.max(0, live.length - 2))) {
+      setups.delete(key);
+      await (v as { release(): Promise<void> }).release();
     }
-    return ctx;
+    return s;
   };
 
-  const worker = new Worker<TrialJob, TrialJobResult>(name, async (job) => {
-    let d: TrialJob;
-    let ctx: WorkerContext;
+  let wait: { timer?: NodeJS.Timeout; done?: () => void } = {};
+  const worker = new Worker(name, async (job, token) => {
+    const kind = Object.hasOwn(kinds, job.name) ? kinds[job.name] : undefined;
+    if (!kind) throw damagedJob(`The job kind "${String(job.name).slice(0, 40)}" is not one this worker runs; start the coordinator and the workers from the same flipguard release.`);
+    const p = kind.parse(job.data);
+    let s: { release(): Promise<void> };
     try {
-      d = checkJob(job.data);
-      ctx = await contextFor(d);
+      s = await setupFor(kind, p);
     } catch (e) {
-      if (e instanceof UnrecoverableError) { refused++; opts.onRefuse?.(e.message); }
-      throw e;
+      if (!(e instanceof FlipguardError)) throw e;
+      // a refusal: the job goes back for another worker, and this one waits a moment before taking the next
+      refused++;
+      opts.onRefuse?.(e.message);
+      await notes.hset(refusalsKey(name), `${p.campaign}|${workerId}`, JSON.stringify({ reason: e.message, at: Date.now() })).catch(() => undefined);
+      await job.moveToDelayed(Date.now() + 100, token);
+      if (pauseMs > 0 && !opts.signal?.aborted) await new Promise<void>((res) => { wait = { done: res, timer: setTimeout(res, pauseMs) }; });
+      throw new DelayedError();
     }
-    opts.onJob?.({ ber: d.ber, trial: d.trial, phase: 'start', campaign: d.campaign });
-    const r = await runTrial(ctx, d.ber, d.trial);
-    trials++;
-    opts.onJob?.({ ber: d.ber, trial: d.trial, phase: 'done', record: r.record, campaign: d.campaign });
-    return r;
+    opts.onJob?.({ kind: job.name, label: p.label, phase: 'start', campaign: p.campaign });
+    const r = await kind.run(s, p.job);
+    jobs[job.name] = (jobs[job.name] ?? 0) + 1;
+    opts.onJob?.({ kind: job.name, label: p.label, phase: 'done', detail: r.detail, campaign: p.campaign });
+    return r.result;
   }, {
     connection: { ...redisOptions(opts.url), maxRetriesPerRequest: null },
     concurrency: 1, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: MAX_STALLED, autorun: false,
@@ -467,7 +615,7 @@ export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: numbe
   worker.on('error', () => { /* connection trouble: ioredis reconnects */ });
 
   let idleTimer: NodeJS.Timeout | undefined;
-  const stop = () => { void worker.close(); };
+  const stop = () => { clearTimeout(wait.timer); wait.done?.(); void worker.close(); };
   if (opts.idleExitSeconds !== undefined) {
     const arm = () => { clearTimeout(idleTimer); idleTimer = setTimeout(stop, opts.idleExitSeconds! * 1000); };
     worker.on('drained', arm);
@@ -483,9 +631,10 @@ export async function runWorker(opts: WorkerRunOptions): Promise<{ trials: numbe
   } finally {
     clearTimeout(idleTimer);
     await worker.close();
-    for (const c of contexts.values()) await c.engine.release();
+    notes.disconnect();
+    for (const v of setups.values()) if (!('refused' in v)) await v.release();
   }
-  return { trials, refused };
+  return { trials: jobs.trial ?? 0, jobs, refused };
 }
 
 export interface CampaignStatus extends CampaignMeta {

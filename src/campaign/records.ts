@@ -25,6 +25,7 @@ import { FlipguardError } from '../errors.js';
 import { ioErrorMessage } from '../util/fs-safe.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
 import { planDigest, trialSeed, type FaultPlanner } from '../faults/plan.js';
+import { arr, at, num, obj, str } from '../util/validate.js';
 
 /** Format of the header and records; part of a file's identity. */
 export const CAMPAIGN_FORMAT = 1;
@@ -146,6 +147,17 @@ export interface RecordRules {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isBer = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+
+/** Reads the `missing` object of a partial merge (`PartialInfo`) from JSON; throws a FieldError naming the field. */
+export function readPartialInfo(v: unknown, f: string): PartialInfo {
+  const o = obj(v, f);
+  const missingShards = arr(o.missingShards, `${f}.missingShards`).map((x, i) => str(x, at(`${f}.missingShards`, i)));
+  const missingTrials = arr(o.missingTrials, `${f}.missingTrials`).map((x, i) => {
+    const m = obj(x, at(`${f}.missingTrials`, i));
+    return { ber: num(m.ber, `${at(`${f}.missingTrials`, i)}.ber`, [0, 1]), count: num(m.count, `${at(`${f}.missingTrials`, i)}.count`, [0, Number.MAX_SAFE_INTEGER]), trials: str(m.trials, `${at(`${f}.missingTrials`, i)}.trials`) };
+  });
+  return { missingShards, missingTrials };
+}
 
 /** The problem with a header's or run line's `run` object, as a clause, or undefined. */
 function runProblem(run: unknown): string | undefined {

@@ -264,7 +264,8 @@ async function runLocked(
     if (opts.queue) {
       const cells: { ber: number; trial: number }[] = [];
       for (const ber of bers) for (let trial = 0; trial < opts.trials; trial++) if (inShard(trial, opts.shard) && !done.has(cellKey(ber, trial))) cells.push({ ber, trial });
-      await runOnQueue(opts.queue, { config, golden, bers, trials: opts.trials, campaignCells: bers.length * opts.trials }, cells, (r) => accept(r.record, r.path), records.length);
+      const rules = { bers: new Set(bers), trials: opts.trials, shard: opts.shard ?? null, golden, seed, params: config.params };
+      await runOnQueue(opts.queue, { config, golden, bers, trials: opts.trials, campaignCells: bers.length * opts.trials, rules, planner }, cells, (r) => accept(r.record, r.path), records.length);
     }
     for (const ber of opts.queue ? [] : bers) {
       for (let trial = 0; trial < opts.trials; trial++) {

@@ -9,7 +9,9 @@
  *   environment, so `shards` must equal the Job's `completions`.
  * - PBS Pro (PBS_ARRAY_INDEX) and Torque (PBS_ARRAYID): the index as given, so submit the range
  *   0…N−1 (`-J 0-9` / `-t 0-9`); the count comes from `shards`.
- * - LSF: LSB_JOBINDEX is 1-based (`-J "name[1-N]"`), index = LSB_JOBINDEX − 1, count = LSB_JOBINDEX_END.
+ * - LSF: LSB_JOBINDEX counts from the range's start in steps of LSB_JOBINDEX_STEP (default 1) up to
+ *   LSB_JOBINDEX_END. LSF does not export the start: it is taken as 1 (`-J "name[1-N]"`), or, when
+ *   `shards` is given, as END − (shards − 1) · STEP (so `[5-8]` works with `--shards 4`).
  */
 import { FlipguardError } from '../errors.js';
 import type { Shard } from './run.js';
@@ -29,7 +31,6 @@ function whole(env: Env, name: string): number | undefined {
 }
 
 function withCount(scheduler: string, index: number, derived: number | undefined, shards: number | undefined, countHint: string): DetectedShard {
-  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) throw new FlipguardError(`The shard count must be a whole number ≥ 1, got ${shards}.`);
   if (derived !== undefined && shards !== undefined && derived !== shards) {
     throw new FlipguardError(`The ${scheduler} says the array has ${derived} tasks but the shard count (--shards) is ${shards}; drop --shards or make them agree.`);
   }
@@ -53,6 +54,7 @@ export function shardFromEnvironment(env: Env = process.env, opts: { shards?: nu
   if (env.LSB_JOBINDEX && env.LSB_JOBINDEX !== '0') found.push('LSF');
   if (found.length > 1) throw new FlipguardError(`Array-job variables of ${found.join(' and ')} are both set, so the shard is ambiguous; use --shard i/n explicitly.`);
   const shards = opts.shards;
+  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) throw new FlipguardError(`The shard count must be a whole number ≥ 1, got ${shards}.`);
   switch (found[0]) {
     case 'Slurm': {
       const id = whole(env, 'SLURM_ARRAY_TASK_ID')!;
@@ -75,11 +77,24 @@ export function shardFromEnvironment(env: Env = process.env, opts: { shards?: nu
       return withCount('PBS array', whole(env, name)!, undefined, shards, `${name}=${env[name]}`);
     }
     case 'LSF': {
+      // LSF exports the index, the range's end and its step, not its start: the start is 1 unless
+      // --shards says otherwise (then start = end − (shards − 1) · step, e.g. [5-8] with --shards 4)
       const idx = whole(env, 'LSB_JOBINDEX')!;
       const end = whole(env, 'LSB_JOBINDEX_END');
       const step = whole(env, 'LSB_JOBINDEX_STEP') ?? 1;
-      if (step !== 1) throw new FlipguardError(`The LSF array uses step ${step}; submit it as -J "name[1-N]" with step 1.`);
-      return withCount('LSF array', idx - 1, end, shards, `LSB_JOBINDEX=${idx}`);
+      if (step < 1) throw new FlipguardError(`LSB_JOBINDEX_STEP is ${step}; submit the array with a step ≥ 1, e.g. -J "name[1-N]".`);
+      if (end === undefined) return withCount('LSF array', idx - 1, undefined, shards, `LSB_JOBINDEX=${idx}`);
+      const start = shards === undefined ? 1 : end - (shards - 1) * step;
+      const range = `[${start}-${end}${step > 1 ? `:${step}` : ''}]`;
+      if (start < 1 || (end - start) % step !== 0) {
+        throw new FlipguardError(shards === undefined
+          ? `The LSF array ends at ${end} with step ${step}, which is not reached from index 1; give the number of tasks as --shards N, or submit it as -J "name[1-N]".`
+          : `The LSF array ends at ${end} with step ${step}, so it cannot hold ${shards} tasks (--shards); give the array's task count as --shards, or submit it as -J "name[1-N]".`);
+      }
+      if (idx < start || idx > end || (idx - start) % step !== 0) {
+        throw new FlipguardError(`LSB_JOBINDEX ${idx} is not in the LSF array ${range}${shards === undefined ? ' (assumed to start at 1; give --shards N for another start)' : ` that ${shards} tasks (--shards) ending at ${end} form`}; submit it as -J "name[1-N]" or fix --shards.`);
+      }
+      return withCount('LSF array', (idx - start) / step, (end - start) / step + 1, undefined, `LSB_JOBINDEX=${idx} of ${range}`);
     }
     default: {
       const hint = env.SLURM_JOB_ID ? ' (this is a Slurm job but not an array job: submit it with sbatch --array=0-(N-1))' : env.PBS_JOBID ? ' (this is a PBS job but not an array job: submit it with qsub -J 0-(N-1))' : '';

@@ -4,16 +4,10 @@
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type TensorData, type ValueInfo, type Dim } from './types.js';
 import { FLIPGUARD_VERSION } from '../defaults.js';
+import { Insertion, NameScope, copyGraph, type ConstantStore } from './editor.js';
 
-/** Attribute constructors (ONNX distinguishes int and float attributes, JavaScript does not). */
-export const A = {
-  i: (value: number): Attribute => ({ type: 'int', value }),
-  f: (value: number): Attribute => ({ type: 'float', value }),
-  s: (value: string): Attribute => ({ type: 'string', value }),
-  is: (value: number[]): Attribute => ({ type: 'ints', value }),
-  fs: (value: number[]): Attribute => ({ type: 'floats', value }),
-  t: (value: Tensor): Attribute => ({ type: 'tensor', value }),
-};
+export { A } from './attributes.js';
+export { copyGraph } from './editor.js';
 
 /** A float32 tensor. */
 export function floatTensor(name: string, dims: number[], data: Float32Array | number[]): Tensor {
@@ -48,34 +42,36 @@ export function tensorInts(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
-/** Builds a graph node by node, naming what it creates uniquely. */
+/**
+ * Builds a graph node by node, naming what it creates uniquely: the graph editor (editor.ts)
+ * appending to the end of `nodes`, with the node list, initializers and io kept as public fields.
+ */
 export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers = new Map<string, Tensor>();
   readonly inputs: ValueInfo[] = [];
   readonly outputs: ValueInfo[] = [];
-  private readonly used = new Set<string>();
-  private counter = 0;
+  private readonly scope: NameScope;
+  private readonly end: Insertion;
 
   constructor(readonly name = 'graph', base?: Graph) {
     if (base) {
-      for (const n of base.nodes) { this.nodes.push(n); for (const o of n.outputs) this.used.add(o); if (n.name) this.used.add(n.name); }
-      for (const [k, t] of base.initializers) { this.initializers.set(k, t); this.used.add(k); }
-      for (const v of base.inputs) { this.inputs.push(v); this.used.add(v.name); }
-      for (const v of base.outputs) this.outputs.push(v);
+      this.nodes.push(...base.nodes);
+      for (const [k, t] of base.initializers) this.initializers.set(k, t);
+      this.inputs.push(...base.inputs);
+      this.outputs.push(...base.outputs);
     }
+    this.scope = base ? NameScope.of(base, { graphOutputs: false }) : new NameScope();
+    this.end = new Insertion(this.scope, this.initializers, this.nodes);
   }
 
   /** A name not used yet in this graph, starting with `base`. */
   fresh(base: string): string {
-    let name = base;
-    while (this.used.has(name)) name = `${base}_${++this.counter}`;
-    this.used.add(name);
-    return name;
+    return this.scope.fresh(base);
   }
 
   input(name: string, shape: Dim[], elemType: number = DataType.FLOAT): string {
-    this.used.add(name);
+    this.scope.reserve(name);
     this.inputs.push({ name, elemType, shape });
     return name;
   }
@@ -86,12 +82,7 @@ export class GraphBuilder {
 
   /** Adds an initializer under a fresh name based on `name`; returns the name used. */
   init(name: string, dims: number[], data: TensorData | number[], dataType: number = DataType.FLOAT): string {
-    const n = this.fresh(name);
-    let values: TensorData;
-    if (Array.isArray(data)) values = dataType === DataType.INT64 ? BigInt64Array.from(data.map((v) => BigInt(v))) : new Float32Array(data);
-    else values = data;
-    this.initializers.set(n, { name: n, dataType, dims: [...dims], data: values });
-    return n;
+    return this.end.initializer(name, dims, data, dataType);
   }
 
   /** An int64 constant initializer (shapes, axes). */
@@ -99,17 +90,17 @@ export class GraphBuilder {
     return this.init(name, dims, values, DataType.INT64);
   }
 
+  /** A constant under a fresh name based on `name`: a Constant node or an initializer, as `store` says. */
+  tensor(name: string, t: Omit<Tensor, 'name'>, store: ConstantStore): string {
+    return this.end.tensor(name, t, store);
+  }
+
   /**
    * Appends a node. `outputs` is a count (fresh names from the op type) or explicit names.
    * Returns the output names.
    */
   node(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, opts: { name?: string; outputs?: number | string[]; domain?: string } = {}): string[] {
-    const name = this.fresh(opts.name ?? opType.toLowerCase());
-    const outs = Array.isArray(opts.outputs)
-      ? opts.outputs.map((o) => { this.used.add(o); return o; })
-      : Array.from({ length: opts.outputs ?? 1 }, (_, i) => this.fresh(opts.outputs === undefined || opts.outputs === 1 ? `${name}_out` : `${name}_out${i}`));
-    this.nodes.push({ name, opType, domain: opts.domain ?? '', inputs, outputs: outs, attributes });
-    return outs;
+    return this.end.node(opType, inputs, attributes, opts);
   }
 
   /** Appends a single-output node and returns its output name. */
@@ -138,19 +129,46 @@ export function makeModel(graph: Graph, opts: { opset?: number; metadata?: [stri
   };
 }
 
-/** A shallow structural copy of a graph: new node list, initializer map and io arrays (tensors shared). */
-export function copyGraph(g: Graph): Graph {
-  return {
-    ...g, nodes: g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: { ...n.attributes } })),
-    initializers: new Map(g.initializers), inputs: [...g.inputs], outputs: [...g.outputs], valueInfo: [...g.valueInfo],
-  };
-}
-
 /** Map from value name to the node producing it. */
 export function producers(g: Graph): Map<string, Node> {
   const m = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) m.set(o, n);
   return m;
+}
+
+/**
+ * The initializer behind value `v`, following Identity nodes (PyTorch's exporter stores equal
+ * initializers once and feeds the other users through Identity: in squeezenet1_0 the zero bias of
+ * every fire module's expand3x3 conv is `Identity(expand1x1.bias)`); undefined for a computed value.
+ */
+export function storedValue(v: string, prod: ReadonlyMap<string, Node>, inits: ReadonlyMap<string, unknown>): string | undefined {
+  for (let hops = 0; hops < 16; hops++) {
+    if (inits.has(v)) return v;
+    const p = prod.get(v);
+    if (!p || p.opType !== 'Identity') return undefined;
+    v = p.inputs[0];
+  }
+  return undefined;
+}
+
+/**
+ * A copy of `g` whose nodes read initializers directly instead of through Identity chains (see
+ * storedValue), without the Identity nodes that are then unused; `g` itself when there are none.
+ * Outputs are unchanged (Identity is exact); transforms that slice or copy stored tensors see them.
+ */
+export function readInitializersDirectly(g: Graph): Graph {
+  const prod = producers(g);
+  const direct = new Map<string, string>();
+  for (const n of g.nodes) if (n.opType === 'Identity' && n.domain === '') {
+    const s = storedValue(n.outputs[0], prod, g.initializers);
+    if (s && s !== n.outputs[0]) direct.set(n.outputs[0], s);
+  }
+  if (!direct.size) return g;
+  const out = copyGraph(g);
+  for (const n of out.nodes) n.inputs = n.inputs.map((i) => direct.get(i) ?? i);
+  const used = new Set([...out.nodes.flatMap((n) => n.inputs), ...out.outputs.map((o) => o.name)]);
+  out.nodes = out.nodes.filter((n) => !(direct.has(n.outputs[0]) && !used.has(n.outputs[0])));
+  return out;
 }
 
 /** Map from value name to the nodes consuming it. */

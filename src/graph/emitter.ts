@@ -4,7 +4,7 @@
  * the broadcast reduction every elementwise rule needs. Every method returns a value name; nothing
  * here computes tensor values in JavaScript.
  */
-import { A, GraphBuilder } from './builder.js';
+import { A, floatTensor, GraphBuilder, int64Tensor } from './builder.js';
 import { DataType, type Attribute, type Tensor } from './types.js';
 
 export class Emitter {
@@ -35,19 +35,21 @@ export class Emitter {
     return v;
   }
 
+  // gradient constants are initializers (graph/editor.ts): gradient graphs are evaluated, never fault targets
+
   /** A float32 scalar constant (shape []). */
   scalar(v: number): string {
-    return this.cached(`f:${Object.is(v, -0) ? '-0' : v}`, () => this.b.init('grad_const', [], new Float32Array([v])));
+    return this.cached(`f:${Object.is(v, -0) ? '-0' : v}`, () => this.b.tensor('grad_const', floatTensor('', [], [v]), 'initializer'));
   }
 
   /** A float32 constant tensor. */
   floats(values: number[], dims: number[] = [values.length]): string {
-    return this.cached(`fs:${dims.join(',')}:${values.join(',')}`, () => this.b.init('grad_const', dims, new Float32Array(values)));
+    return this.cached(`fs:${dims.join(',')}:${values.join(',')}`, () => this.b.tensor('grad_const', floatTensor('', dims, values), 'initializer'));
   }
 
   /** An int64 constant tensor (1-D by default). */
   ints(values: number[], dims: number[] = [values.length]): string {
-    return this.cached(`i:${dims.join(',')}:${values.join(',')}`, () => this.b.init('grad_ints', dims, values, DataType.INT64));
+    return this.cached(`i:${dims.join(',')}:${values.join(',')}`, () => this.b.tensor('grad_ints', int64Tensor('', dims, values), 'initializer'));
   }
 
   /** Shape(v), once per value. */

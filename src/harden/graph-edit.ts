@@ -9,103 +9,79 @@
  * fault injection reaches them. Index tensors (channel lists, permutations) are integer
  * initializers: stored (counted in stored bytes) but not parameters.
  */
-import { A, copyGraph, floatTensor } from '../graph/builder.js';
+import { A, floatTensor } from '../graph/builder.js';
+import { GraphEditor as Editor, Insertion } from '../graph/editor.js';
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type TensorData } from '../graph/types.js';
 
 /** Doc string put on every node a hardening transform inserts. */
 export const HARDEN_TAG = 'flipguard.harden';
 
+/** The graph editor (graph/editor.ts) on a model's graph, tagging what it inserts and handing out hardening `Emitter`s. */
 export class GraphEditor {
-  /** The working copy (the input model's graph is never mutated). */
-  readonly graph: Graph;
-  private readonly used = new Set<string>();
-  private readonly inserted = new Map<Node, Node[]>();
-  private counter = 0;
+  private readonly core: Editor;
 
   constructor(model: Model) {
-    this.graph = copyGraph(model.graph);
-    const g = this.graph;
-    for (const n of g.nodes) { if (n.name) this.used.add(n.name); for (const o of n.outputs) if (o) this.used.add(o); }
-    for (const k of g.initializers.keys()) this.used.add(k);
-    for (const v of g.inputs) this.used.add(v.name);
-    for (const v of g.outputs) this.used.add(v.name);
+    this.core = new Editor(model.graph, HARDEN_TAG);
+  }
+
+  /** The working copy (the input model's graph is never mutated). */
+  get graph(): Graph {
+    return this.core.graph;
   }
 
   /** A name not used yet in the graph, starting with `base`. */
   fresh(base: string): string {
-    let name = base;
-    while (this.used.has(name)) name = `${base}_${++this.counter}`;
-    this.used.add(name);
-    return name;
+    return this.core.fresh(base);
   }
 
   /** Adds an initializer under a fresh name based on `name`; returns the name used. */
   init(name: string, dataType: number, dims: number[], data: TensorData): string {
-    const n = this.fresh(name);
-    this.graph.initializers.set(n, { name: n, dataType, dims: [...dims], data });
-    return n;
+    return this.core.atEnd().initializer(name, dims, data, dataType);
   }
 
   /** Replaces (or adds) initializer `name` in place. */
   setInit(t: Tensor): void {
-    this.used.add(t.name);
-    this.graph.initializers.set(t.name, t);
+    this.core.setInit(t);
   }
 
   /** An emitter whose nodes are inserted right after `anchor` (in emission order). */
   after(anchor: Node): Emitter {
-    let list = this.inserted.get(anchor);
-    if (!list) { list = []; this.inserted.set(anchor, list); }
-    return new Emitter(this, list);
+    return new Emitter(this, this.core.after(anchor));
   }
 
   /** An emitter whose nodes go before every existing node (for constant subgraphs). */
   atStart(): Emitter {
-    const list: Node[] = [];
-    this.prefix.push(list);
-    return new Emitter(this, list);
+    return new Emitter(this, this.core.atStart());
   }
-  private readonly prefix: Node[][] = [];
 
   /** The edited graph with inserted nodes placed in topological order. */
   finish(): Graph {
-    const nodes: Node[] = [];
-    for (const p of this.prefix) nodes.push(...p);
-    for (const n of this.graph.nodes) {
-      nodes.push(n);
-      const extra = this.inserted.get(n);
-      if (extra) nodes.push(...extra);
-    }
-    return { ...this.graph, nodes };
+    return this.core.finish();
   }
 }
 
-/** Emits nodes into one insertion point of a GraphEditor. */
+/** Emits nodes into one insertion point of a GraphEditor, with hardening's helpers. */
 export class Emitter {
-  constructor(readonly editor: GraphEditor, private readonly list: Node[]) {}
+  constructor(readonly editor: GraphEditor, private readonly at: Insertion) {}
 
   /** Appends a single-output node; `out` fixes the output name (else a fresh one from `name`); `docString` overrides the HARDEN_TAG tag. */
   op(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, opts: { name?: string; out?: string; docString?: string } = {}): string {
-    const name = this.editor.fresh(opts.name ?? opType.toLowerCase());
-    const out = opts.out ?? this.editor.fresh(`${name}_out`);
-    this.list.push({ name, opType, domain: '', inputs, outputs: [out], attributes, docString: opts.docString ?? HARDEN_TAG });
-    return out;
+    return this.at.op(opType, inputs, attributes, opts);
   }
 
   /** Appends a node with the given (already fresh) output names. */
   node(opType: string, inputs: string[], attributes: Record<string, Attribute>, outputs: string[]): string[] {
-    const name = this.editor.fresh(opType.toLowerCase());
-    this.list.push({ name, opType, domain: '', inputs, outputs, attributes, docString: HARDEN_TAG });
-    return outputs;
+    return this.at.node(opType, inputs, attributes, { outputs });
   }
 
   /** Renames the output `value` of a node emitted here to `name` (consumers emitted later must not exist yet). */
   renameOutput(value: string, name: string): void {
-    for (let i = this.list.length - 1; i >= 0; i--) {
-      const n = this.list[i];
+    const list = this.at.nodes;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const n = list[i];
       const j = n.outputs.indexOf(value);
       if (j >= 0) {
-        for (const m of this.list) m.inputs = m.inputs.map((x) => (x === value ? name : x));
+        for (const m of list) m.inputs = m.inputs.map((x) => (x === value ? name : x));
         n.outputs[j] = name;
         return;
       }
@@ -115,8 +91,7 @@ export class Emitter {
 
   /** A Constant node holding `t` (not a parameter, not a fault target). */
   constant(name: string, t: Omit<Tensor, 'name'>): string {
-    const n = this.editor.fresh(name);
-    return this.op('Constant', [], { value: A.t({ ...t, name: n }) }, { name: n, out: n });
+    return this.at.tensor(name, t, 'constant');
   }
 
   /** A float32 scalar Constant. */
@@ -141,7 +116,7 @@ export class Emitter {
 
   /** An int64 initializer (stored index data: channel lists, permutations). */
   indexInit(name: string, values: readonly number[]): string {
-    return this.editor.init(name, DataType.INT64, [values.length], BigInt64Array.from(values.map((v) => BigInt(v))));
+    return this.at.initializer(name, [values.length], BigInt64Array.from(values.map((v) => BigInt(v))), DataType.INT64);
   }
 
   // ── small op helpers ──

@@ -88,7 +88,7 @@ export interface HardenOptions {
   data?: ProfileData;
   /** Images per profiling run (default 256). */
   profileBatch?: number;
-  /** Runtime options for profiling. */
+  /** Runtime options for profiling (threads, provider; profiling always runs unoptimised). */
   runtime?: RuntimeOptions;
   /** tmr-bits: bit positions to protect (default DEFAULT_TMR_BITS, i.e. [30]). */
   bits?: readonly number[];
@@ -230,7 +230,10 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
         ? edacTransform(model, { ratio, scores: opts.scores, useIntervals: false, protectOutput: opts.protectOutput, method, sideBySide: true }).reordered
         : undefined;
       const target = orders ? permuteChannels(model, new Map(Object.entries(orders))).model : model;
-      intervals = await profileIntervals(target, opts.data, { ...opts.runtime, batch: opts.profileBatch });
+      // profiled without graph optimisations, the level the bit-identity promise is checked at
+      // (hardenFidelity): an optimised kernel can round a channel's maximum an ulp higher, and the
+      // image that attains it would then fall outside its own interval
+      intervals = await profileIntervals(target, opts.data, { ...opts.runtime, optimization: 'disabled', batch: opts.profileBatch });
       if (orders) intervals = intervalsInOriginalOrder(intervals, orders);
       intervalInfo = { source: 'profiled', images: opts.data.count, margin };
     } else {
@@ -342,19 +345,21 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
  * The fault-free promise of a hardened model (see the module comment) and the runtime it holds
  * under, for validateTransformed: channel methods are bit-identical with graph optimisations
  * disabled — edac and ranger only on images inside their intervals, i.e. when the intervals were
- * profiled on the validation images' set, else only that the model runs; tmr-weights keeps the
- * top-1 (its computed weights lose the original's prepacked kernels and Conv+BatchNorm fusion, so
- * on models with non-trivial batch norm its logits agree to float rounding only). `rounded`: the
+ * profiled on the validation images' set, else only that the model runs; tmr-weights is
+ * bit-identical with optimisations on (level 'all', whatever the caller asked for): onnxruntime's
+ * constant folding turns the vote into an initializer equal to the original weight before its
+ * fusions (Conv+BatchNorm, NCHWc) and weight prepacking run, so the optimised graph is the
+ * original's. Without optimisations the vote runs per inference and the layer gets a computed,
+ * not prepacked, weight (other summation order: agreement to float rounding only). `rounded`: the
  * model was rebuilt with other float arithmetic first (foldBn, sideBySide), so every method keeps
  * only the top-1 (logits agree to rounding).
  */
 export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['intervals'], rounded = false): { fidelity: Fidelity; runtime: RuntimeOptions } {
   const exact: RuntimeOptions = { optimization: 'disabled' };
-  if (method === 'tmr-weights') return { fidelity: 'top1', runtime: {} };
-  // the vote folds into the exact stored weight at the default optimisation level (bit-identical logits)
-  if (method === 'tmr-bits') return { fidelity: 'bitwise', runtime: {} };
   // folded batch norms, reordered consumers: other float arithmetic — the same top-1, logits to rounding
   if (rounded) return { fidelity: 'top1', runtime: exact };
+  // tmr-weights / tmr-bits: the vote folds into the exact stored weight at the default level
+  if (method === 'tmr-weights' || method === 'tmr-bits') return { fidelity: 'bitwise', runtime: { optimization: 'all' } };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }

@@ -8,7 +8,7 @@
  * channel-level redundancy is stored (one wider weight tensor; see `widenLayer`).
  */
 import { FlipguardError } from '../errors.js';
-import { A, attrInt, consumers, producers } from '../graph/builder.js';
+import { A, attrInt, consumers, producers, storedValue } from '../graph/builder.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
@@ -95,21 +95,6 @@ export function layerSites(model: Model): LayerSite[] {
     sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
-}
-
-/**
- * The initializer behind value `v`, following Identity nodes (PyTorch's exporter stores equal
- * initializers once and feeds the other users through Identity: in squeezenet1_0 the zero bias of
- * every fire module's expand3x3 conv is `Identity(expand1x1.bias)`); undefined for a computed value.
- */
-function storedValue(v: string, prod: Map<string, Node>, inits: ReadonlyMap<string, unknown>): string | undefined {
-  for (let hops = 0; hops < 16; hops++) {
-    if (inits.has(v)) return v;
-    const p = prod.get(v);
-    if (!p || p.opType !== 'Identity') return undefined;
-    v = p.inputs[0];
-  }
-  return undefined;
 }
 
 /** Spatial elements per channel of the layer output (H·W for conv, 1 for dense). */

@@ -15,6 +15,7 @@ import { defaultOpset, type Model, type Node } from '../graph/types.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { fixedBatch, type ImageSet } from '../runtime/evaluate.js';
 import { layerSites } from './layers.js';
+import { NameScope } from '../graph/editor.js';
 
 /** One detection interval per output channel: `lower[c] ≤ value ≤ upper[c]` fault-free. */
 export interface ChannelInterval {
@@ -47,10 +48,8 @@ export async function profileIntervals(model: Model, data: ProfileData, opts: Pr
   const opset = defaultOpset(model);
   const nodes: Node[] = [...g.nodes];
   const outputs: { name: string }[] = [];
-  const used = new Set<string>();
-  for (const n of g.nodes) for (const o of n.outputs) used.add(o);
-  for (const k of g.initializers.keys()) used.add(k);
-  const fresh = (base: string): string => { let s = base, i = 0; while (used.has(s)) s = `${base}_${++i}`; used.add(s); return s; };
+  const scope = new NameScope([...g.nodes.flatMap((n) => n.outputs), ...g.initializers.keys()]);
+  const fresh = (base: string): string => scope.variant(base, (k) => `_${k}`);
   const extraInits = new Map(g.initializers);
   const names: { layer: string; min: string; max: string }[] = [];
   for (const s of sites) {

@@ -15,8 +15,8 @@
  *   MatMul columns) and bias;
  * - every BatchNormalization reading the channels (scale, bias, mean, variance);
  * - every consumer's input channels: Conv weight dim 1 (group 1); depthwise Conv (group = C_in =
- *   C_out) follows its input's channels (weight dim 0, bias and `group` shrink); Gemm / MatMul
- *   input columns, all H·W positions of a removed channel after Flatten;
+ *   C_out) follows its input's channels (weight dim 0, bias and `group` shrink); grouped Conv
+ *   (see below); Gemm / MatMul input columns, all H·W positions of a removed channel after Flatten;
  * - constants broadcast against the channels in Add/Sub/Mul/Div (e.g. a per-channel bias), and an
  *   explicit flatten size in a Reshape's shape initializer.
  *
@@ -38,8 +38,16 @@
  * Concat is pruned independently and the consumers of the concatenation (the next batch norms and
  * convs) drop the matching offsets.
  *
+ * Grouped convolutions (ResNeXt, RegNet; group G, neither 1 nor depthwise) keep G: output group j
+ * reads input group j only, so a grouped conv's own channels are removed in equal numbers from
+ * each of its G output groups, and the layer feeding it loses equal numbers from each of the G
+ * input groups (weight dim 1 is sliced per group). A channel space with such constraints is split
+ * into L equal blocks (L = the lcm of the G's involved; ⌊p·C/L⌋ channels, the lowest-scored, go
+ * from each block, every block keeps at least one); a space whose size L does not divide, or
+ * that reaches a grouped conv mixed with other channels (after a Concat), is not pruned.
+ *
  * Layers that cannot be pruned safely — their channels reach an op not listed above (Softmax over
- * channels, Transpose, Slice, Split, Gather, a grouped conv, a Reshape that is not a flatten, …),
+ * channels, Transpose, Slice, Split, Gather, a Reshape that is not a flatten, …),
  * a computed (not stored) weight or bias, or an Add whose partner is not prunable — are skipped and
  * reported (`skipUnprunable: true`, default), or, with `skipUnprunable: false`, make pruning throw
  * a FlipguardError naming the layer (only when the layer would actually lose channels). The output
@@ -48,12 +56,13 @@
  */
 import { check, FlipguardError } from '../errors.js';
 import { opSet } from '../graph/ops/index.js';
-import { A, attrInt, attrInts, consumers, copyGraph } from '../graph/builder.js';
+import { A, attrInt, attrInts, consumers, copyGraph, readInitializersDirectly } from '../graph/builder.js';
 import { numel } from '../graph/dtype.js';
 import { analyzeShapes } from '../graph/shapes.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
 import { computeLayers, nodeLabel } from '../graph/layers.js';
 import { checkRatio, layerScores, topIndices, type Scores } from '../analysis/scores.js';
+import { NameScope } from '../graph/editor.js';
 
 export interface PruneChannelsOptions {
   /**
@@ -122,6 +131,8 @@ export interface ChannelGroup {
   /** 'prunable'; 'output' (reaches a graph output); 'unprunable' (see reason). */
   status: 'prunable' | 'output' | 'unprunable';
   reason?: string;
+  /** Equal blocks the channels are pruned in (grouped convs read or produce them); absent: 1. */
+  blocks?: number;
 }
 
 // ───────────────────────────── channel analysis ─────────────────────────────
@@ -135,6 +146,7 @@ interface Space { id: number; node: Node; kind: 'conv' | 'dense'; channels: numb
 type Edit =
   | { kind: 'conv'; space: number; input: string }
   | { kind: 'depthwise'; input: string }
+  | { kind: 'grouped'; space: number; input: string; group: number }
   | { kind: 'gemm'; space: number; input: string; transB: boolean; outChannels: number }
   | { kind: 'matmul'; space: number; input: string }
   | { kind: 'bn'; input: string }
@@ -160,6 +172,8 @@ class ChannelAnalysis {
   readonly descs = new Map<string, Desc>();
   readonly edits = new Map<Node, Edit>();
   readonly depthwise: Node[] = [];
+  /** Per space: the group counts of grouped convs it feeds or is (its channels go in equal blocks). */
+  readonly blocks = new Map<number, number[]>();
   readonly shapes: Map<string, number[]>;
   readonly values: Map<string, number[]>;
   private readonly g: Graph;
@@ -346,11 +360,27 @@ class ChannelAnalysis {
       if (!biasStored) this.blockDesc(dx, `its channels reach depthwise Conv "${nodeLabel(n)}", whose bias is computed`);
       else if (hasSpace(dx)) { this.descs.set(out, dx); this.edits.set(n, { kind: 'depthwise', input: x }); }
     } else {
-      this.blockDesc(dx, `its channels reach grouped Conv "${nodeLabel(n)}" (group ${group})`);
       const sp = this.newSpace(n, 'conv', cout);
-      this.block(sp, `it is a grouped convolution (group ${group})`);
       this.descs.set(out, [{ space: sp, size: cout, inner: 1 }]);
+      if (!(group > 1 && cin % group === 0 && cout % group === 0 && w.dims[1] === cin / group)) {
+        this.blockDesc(dx, `its channels reach Conv "${nodeLabel(n)}", whose group ${group} does not divide its channels`);
+        this.block(sp, `its group ${group} does not divide its channels`);
+        return;
+      }
+      if (!biasStored) this.block(sp, `its bias is computed rather than stored`);
+      this.addBlocks(sp, group);
+      if (hasSpace(dx)) {
+        // input group j feeds output group j: the input's space must lose equally in every group
+        if (dx.length !== 1 || dx[0].inner !== 1) this.blockDesc(dx, `its channels reach grouped Conv "${nodeLabel(n)}" (group ${group}) together with other channels`);
+        else this.addBlocks(dx[0].space!, group);
+      }
+      this.edits.set(n, { kind: 'grouped', space: sp, input: x, group });
     }
+  }
+
+  private addBlocks(space: number, group: number): void {
+    const l = this.blocks.get(space);
+    if (l) l.push(group); else this.blocks.set(space, [group]);
   }
 
   private gemm(n: Node, x: string, dx: Desc | undefined): void {
@@ -449,15 +479,21 @@ class ChannelAnalysis {
   }
 }
 
+const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
+
 function groupInfo(a: ChannelAnalysis, members: Space[]): ChannelGroup {
   const kinds = new Set(members.map((m) => m.kind));
   const kind = kinds.size === 1 ? members[0].kind : 'mixed';
   const reasons = members.flatMap((m) => a.blocked.get(m.id) ?? []);
   const layers = members.map((m) => nodeLabel(m.node));
-  if (members.some((m) => a.outputs.has(m.id))) return { layers, kind, channels: members[0].channels, status: 'output', reason: 'it produces the model\'s output (the output layer is never pruned)' };
+  const channels = members[0].channels;
+  const blocks = members.flatMap((m) => a.blocks.get(m.id) ?? []).reduce((l, gr) => (l / gcd(l, gr)) * gr, 1);
+  const b = blocks > 1 ? { blocks } : {};
+  if (members.some((m) => a.outputs.has(m.id))) return { layers, kind, channels, status: 'output', reason: 'it produces the model\'s output (the output layer is never pruned)', ...b };
   if (kind === 'mixed') reasons.push('its channels are shared by conv and dense layers');
-  if (reasons.length) return { layers, kind, channels: members[0].channels, status: 'unprunable', reason: [...new Set(reasons)].join('; ') };
-  return { layers, kind, channels: members[0].channels, status: 'prunable' };
+  if (channels % blocks !== 0) reasons.push(`grouped convs split its ${channels} channels into ${blocks} groups, which do not divide them`);
+  if (reasons.length) return { layers, kind, channels, status: 'unprunable', reason: [...new Set(reasons)].join('; '), ...b };
+  return { layers, kind, channels, status: 'prunable', ...b };
 }
 
 /**
@@ -465,7 +501,7 @@ function groupInfo(a: ChannelAnalysis, members: Space[]): ChannelGroup {
  * groups have more than one layer), with whether each group can be pruned and why not.
  */
 export function channelGroups(model: Model): ChannelGroup[] {
-  const a = new ChannelAnalysis(model);
+  const a = new ChannelAnalysis({ ...model, graph: readInitializersDirectly(model.graph) });
   return a.groups().map((gr) => groupInfo(a, gr.members));
 }
 
@@ -489,6 +525,28 @@ export function sliceAxis(t: Tensor, axis: number, keep: readonly number[]): Ten
   const nd = [...dims];
   nd[axis] = keep.length;
   return { name: t.name, dataType: t.dataType, dims: nd, data: dst };
+}
+
+/**
+ * A grouped conv weight [C_out, C_in/G, …] keeping, for output group j, the input channels of
+ * `keep` (positions in the full input, ascending) that lie in input group j — the same number in
+ * every group (pruning removes equally per block).
+ */
+function slicePerGroup(w: Tensor, group: number, keep: readonly number[]): Tensor {
+  const [cout, cinG] = w.dims;
+  const local: number[][] = Array.from({ length: group }, () => []);
+  for (const c of keep) local[Math.floor(c / cinG)].push(c % cinG);
+  const k = local[0].length;
+  if (local.some((l) => l.length !== k)) throw new Error(`internal: unequal input channels kept per group (${local.map((l) => l.length).join(', ')})`);
+  const inner = numel(w.dims.slice(2));
+  const src = w.data as Float32Array;
+  const dst = new (src.constructor as Float32ArrayConstructor)(cout * k * inner);
+  const outG = cout / group;
+  for (let o = 0; o < cout; o++) {
+    const l = local[Math.floor(o / outG)];
+    for (let j = 0; j < k; j++) dst.set(src.subarray((o * cinG + l[j]) * inner, (o * cinG + l[j] + 1) * inner), (o * k + j) * inner);
+  }
+  return { name: w.name, dataType: w.dataType, dims: [cout, k, ...w.dims.slice(2)], data: dst };
 }
 
 /** Number of channels removed from a layer of `c` channels at ratio `p` (⌊p·c⌋, keeping `minKeep`). */
@@ -528,7 +586,9 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
     check(l.unit !== 'weight', () => `The ${scores.method} scores for layer "${l.name}" are per weight; pruning needs one score per output channel or neuron.`);
   }
 
-  const a = new ChannelAnalysis(model);
+  // PyTorch feeds deduplicated (e.g. all-zero) biases through Identity: slice the stored tensors
+  const direct = { ...model, graph: readInitializersDirectly(g) };
+  const a = new ChannelAnalysis(direct);
   const groups = a.groups();
   const layerNames = new Map<string, Space>();
   for (const s of a.spaces) layerNames.set(nodeLabel(s.node), s);
@@ -559,7 +619,11 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
     if (requested && !names.some((nm) => requested!.has(nm))) continue;
     const c = info.channels;
     const p = info.kind === 'dense' ? pFc : pConv;
-    const r = channelsToRemove(c, p, minKeep);
+    // grouped convs: the same number from each of `blocks` equal blocks, each keeping at least one
+    const blocks = info.blocks ?? 1;
+    const size = c / blocks;
+    const perBlock = blocks > 1 ? channelsToRemove(size, p, Math.max(1, Math.ceil(minKeep / blocks))) : 0;
+    const r = blocks > 1 ? perBlock * blocks : channelsToRemove(c, p, minKeep);
     if (info.status === 'output') {
       for (const nm of names) skipped.push({ layer: nm, reason: info.reason!, ...groupOf(members) });
       continue;
@@ -594,7 +658,9 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
         });
         combined = Array.from({ length: c }, (_, i) => (groupScore === 'max' ? Math.max(...norm.map((s) => s[i])) : norm.reduce((acc, s) => acc + s[i], 0)));
       }
-      kept = topIndices(combined, c - r);
+      kept = [];
+      for (let o = 0; o < c; o += size) for (const i of topIndices(combined.slice(o, o + size), size - r / blocks)) kept.push(o + i);
+      kept.sort((x, y) => x - y);
       keep.set(root, kept);
     }
     const keptSet = new Set(kept);
@@ -610,7 +676,7 @@ export function pruneChannels(model: Model, opts: PruneChannelsOptions): PruneCh
   removed.sort((x, y) => order.get(x.layer)! - order.get(y.layer)!);
   skipped.sort((x, y) => (order.get(x.layer) ?? 0) - (order.get(y.layer) ?? 0));
 
-  return { model: keep.size ? rewrite(model, a, keep) : model, removed, skipped };
+  return { model: keep.size ? rewrite(direct, a, keep) : model, removed, skipped };
 }
 
 /**
@@ -669,10 +735,10 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>, 
   const uses = new Map<string, number>();
   for (const n of src.nodes) for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
   const protectedNames = new Set([...src.outputs.map((o) => o.name), ...src.inputs.map((i) => i.name)]);
-  const taken = new Set<string>([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
+  const taken = new NameScope([...src.initializers.keys(), ...src.nodes.flatMap((n) => n.outputs)]);
   const replaced = new Set<string>();
   const changed = new Map<string, number[]>(); // initializer name → new dims
-  const fresh = (base: string) => { let k = 1, nm = `${base}.${suffix}`; while (taken.has(nm)) nm = `${base}.${suffix}_${++k}`; taken.add(nm); return nm; };
+  const fresh = (base: string) => taken.variant(`${base}.${suffix}`, (k) => `_${k + 1}`);
 
   const tensorOf = (node: Node, idx: number): Tensor => g.initializers.get(node.inputs[idx])!;
   const put = (node: Node, idx: number, t: Tensor) => {
@@ -708,6 +774,12 @@ function rewrite(model: Model, a: ChannelAnalysis, keep: Map<number, number[]>, 
         if (!ki) break;
         slice(n, 1, 0, ki); slice(n, 2, 0, ki);
         n.attributes.group = A.i(ki.length);
+        break;
+      }
+      case 'grouped': {
+        const ko = spaceKeep(e.space), ki = positions(e.input);
+        slice(n, 1, 0, ko); slice(n, 2, 0, ko);
+        if (ki) put(n, 1, slicePerGroup(tensorOf(n, 1), e.group, ki));
         break;
       }
       case 'gemm': {

@@ -5,13 +5,17 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { recordProblem, runnerRecordRules, type PartialInfo } from '../campaign/records.js';
+import { readPartialInfo, recordProblem, runnerRecordRules } from '../campaign/records.js';
+import { readSummaryFile } from '../campaign/summary.js';
+import { readComparisonFile } from '../analysis/groundtruth.js';
+import { readScoresFile } from '../analysis/scores.js';
 import { FlipguardError } from '../errors.js';
+import { FieldError, arr, at, isObj, num, numOrNull, obj, optStr, pair, str, type Obj } from '../util/validate.js';
 import {
   OVERHEAD_METRICS,
-  type BerStats, type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine, type CompareFile,
+  type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine,
   type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
-  type RankScoresFile, type ReportInput, type ScoreUnit, type BitProfileFile,
+  type ReportInput, type BitProfileFile,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -29,112 +33,7 @@ export const KIND_LABELS: Record<InputKind, string> = {
 
 const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, or provenance JSON';
 
-/** A field that does not hold what the report needs: `field` is a path like `bers[2].ci95`. */
-class FieldError extends Error {
-  constructor(readonly field: string, readonly problem: string) {
-    super(`${field} ${problem}`);
-  }
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function obj(v: unknown, field: string): Obj {
-  if (!isObj(v)) throw new FieldError(field, 'is missing or not an object');
-  return v;
-}
-
-function arr(v: unknown, field: string, nonEmpty = false): unknown[] {
-  if (!Array.isArray(v)) throw new FieldError(field, 'is missing or not a list');
-  if (nonEmpty && v.length === 0) throw new FieldError(field, 'is empty');
-  return v;
-}
-
-function num(v: unknown, field: string, range?: [number, number]): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FieldError(field, 'is missing or not a finite number');
-  if (range && (v < range[0] || v > range[1])) throw new FieldError(field, `is ${v}, outside [${range[0]}, ${range[1]}]`);
-  return v;
-}
-
-function numOrNull(v: unknown, field: string): number | null {
-  if (v === null) return null;
-  return num(v, field);
-}
-
-function str(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v.length === 0) throw new FieldError(field, 'is missing or not a non-empty string');
-  return v;
-}
-
-function optStr(v: unknown, field: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  return str(v, field);
-}
-
-function pair(v: unknown, field: string): [number | null, number | null] {
-  if (!Array.isArray(v) || v.length !== 2) throw new FieldError(field, 'is missing or not a pair [low, high]');
-  return [numOrNull(v[0], `${field}[0]`), numOrNull(v[1], `${field}[1]`)];
-}
-
-/** Field path helper: `bers[2]`. */
-const at = (base: string, i: number): string => `${base}[${i}]`;
-
 // ───────────────────────────── validators per kind ─────────────────────────────
-
-function validateBerStats(v: unknown, f: string): BerStats {
-  const o = obj(v, f);
-  const s: BerStats = {
-    ber: num(o.ber, `${f}.ber`, [0, 1]),
-    trials: num(o.trials, `${f}.trials`, [0, Number.MAX_SAFE_INTEGER]),
-    meanDrop: num(o.meanDrop, `${f}.meanDrop`),
-    stdDrop: num(o.stdDrop, `${f}.stdDrop`, [0, Infinity]),
-    ci95: pair(o.ci95, `${f}.ci95`),
-    meanSdc: num(o.meanSdc, `${f}.meanSdc`, [0, 1]),
-    meanDue: num(o.meanDue, `${f}.meanDue`, [0, 1]),
-    trialsPerSecond: o.trialsPerSecond === undefined ? null : numOrNull(o.trialsPerSecond, `${f}.trialsPerSecond`),
-  };
-  if (o.ci95Sdc !== undefined) s.ci95Sdc = pair(o.ci95Sdc, `${f}.ci95Sdc`);
-  if (o.meanAccuracy !== undefined && o.meanAccuracy !== null) s.meanAccuracy = num(o.meanAccuracy, `${f}.meanAccuracy`, [0, 1]);
-  if (o.meanFaults !== undefined && o.meanFaults !== null) s.meanFaults = num(o.meanFaults, `${f}.meanFaults`);
-  return s;
-}
-
-function validateSummary(o: Obj): CampaignSummaryFile {
-  const golden = obj(o.golden, 'golden');
-  const accuracy = num(golden.accuracy, 'golden.accuracy', [0, 1]);
-  const bers = arr(o.bers, 'bers', true).map((b, i) => validateBerStats(b, at('bers', i)));
-  const seen = new Set<number>();
-  for (const [i, b] of bers.entries()) {
-    if (seen.has(b.ber)) throw new FieldError(at('bers', i), `repeats BER ${b.ber}`);
-    seen.add(b.ber);
-  }
-  const out: CampaignSummaryFile = { golden: { ...golden, accuracy }, bers };
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  const variant = optStr(o.variant, 'variant');
-  if (variant !== undefined) out.variant = variant;
-  if (o.config !== undefined && o.config !== null) out.config = obj(o.config, 'config');
-  if (o.partial !== undefined && o.partial !== false) {
-    if (o.partial !== true) throw new FieldError('partial', 'is not true or false');
-    out.partial = true;
-    out.missing = validateMissing(o.missing, 'missing');
-  }
-  return out;
-}
-
-/** The `missing` object of a partial merge (see campaign PartialInfo). */
-function validateMissing(v: unknown, f: string): PartialInfo {
-  const o = obj(v, f);
-  const missingShards = arr(o.missingShards, `${f}.missingShards`).map((x, i) => str(x, at(`${f}.missingShards`, i)));
-  const missingTrials = arr(o.missingTrials, `${f}.missingTrials`).map((x, i) => {
-    const m = obj(x, at(`${f}.missingTrials`, i));
-    return { ber: num(m.ber, `${at(`${f}.missingTrials`, i)}.ber`, [0, 1]), count: num(m.count, `${at(`${f}.missingTrials`, i)}.count`, [0, Number.MAX_SAFE_INTEGER]), trials: str(m.trials, `${at(`${f}.missingTrials`, i)}.trials`) };
-  });
-  return { missingShards, missingTrials };
-}
 
 function isHeader(o: unknown): o is CampaignRecordsHeader {
   return isObj(o) && (o.kind === 'flipguard-campaign' || o.flipguard === 'campaign');
@@ -142,7 +41,7 @@ function isHeader(o: unknown): o is CampaignRecordsHeader {
 
 function validateHeader(o: Obj): CampaignRecordsHeader {
   if (o.golden !== undefined) num(obj(o.golden, 'header.golden').accuracy, 'header.golden.accuracy', [0, 1]);
-  if (isObj(o.run) && o.run.partial !== undefined) validateMissing(o.run.partial, 'header.run.partial');
+  if (isObj(o.run) && o.run.partial !== undefined) readPartialInfo(o.run.partial, 'header.run.partial');
   optStr(o.variant, 'header.variant');
   optStr(o.model, 'header.model');
   return o as CampaignRecordsHeader;
@@ -179,28 +78,6 @@ function validateTrials(records: readonly unknown[], lineOf: (i: number) => stri
     cells.set(key, r);
     out.push(r);
   }
-  return out;
-}
-
-const UNITS: readonly ScoreUnit[] = ['channel', 'neuron', 'weight'];
-
-function validateScores(o: Obj): RankScoresFile {
-  const method = str(o.method, 'method');
-  const layers = arr(o.layers, 'layers', true).map((l, i) => {
-    const f = at('layers', i);
-    const lo = obj(l, f);
-    const unit = lo.unit;
-    if (typeof unit !== 'string' || !UNITS.includes(unit as ScoreUnit)) throw new FieldError(`${f}.unit`, `is ${JSON.stringify(unit)}, not one of ${UNITS.join(', ')}`);
-    const scores = arr(lo.scores, `${f}.scores`, true);
-    for (let j = 0; j < scores.length; j++) {
-      if (typeof scores[j] !== 'number' || !Number.isFinite(scores[j])) throw new FieldError(at(`${f}.scores`, j), 'is not a finite number');
-    }
-    return { name: str(lo.name, `${f}.name`), op: str(lo.op, `${f}.op`), unit: unit as ScoreUnit, scores: scores as number[] };
-  });
-  const out: RankScoresFile = { method, layers };
-  if (isObj(o.info)) out.info = o.info;
-  const variant = optStr(o.variant, 'variant');
-  if (variant !== undefined) out.variant = variant;
   return out;
 }
 
@@ -243,7 +120,7 @@ function validateHardenSweep(o: Obj): HardenSweepFile {
     let campaign: CampaignSummaryFile | null = null;
     if (vo.campaign !== undefined && vo.campaign !== null) {
       try {
-        campaign = validateSummary(obj(vo.campaign, `${f}.campaign`));
+        campaign = readSummaryFile(obj(vo.campaign, `${f}.campaign`));
       } catch (e) {
         if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.campaign.${e.field}`, e.problem);
         throw e;
@@ -260,27 +137,6 @@ function validateHardenSweep(o: Obj): HardenSweepFile {
   const out: HardenSweepFile = { variants };
   const model = optStr(o.model, 'model');
   if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validateCompare(o: Obj): CompareFile {
-  const rows = arr(o.rows, 'rows', true).map((r, i) => {
-    const f = at('rows', i);
-    const ro = obj(r, f);
-    const row: CompareFile['rows'][number] = {
-      method: str(ro.method, `${f}.method`),
-      spearman: num(ro.spearman, `${f}.spearman`, [-1, 1]),
-      kendall: num(ro.kendall, `${f}.kendall`, [-1, 1]),
-      topkOverlap: num(ro.topkOverlap, `${f}.topkOverlap`, [0, 1]),
-    };
-    if (ro.constant === true) row.constant = true;
-    return row;
-  });
-  const out: CompareFile = { layer: str(o.layer, 'layer'), ber: num(o.ber, 'ber', [0, 1]), rows };
-  if (o.k !== undefined && o.k !== null) out.k = num(o.k, 'k', [1, Number.MAX_SAFE_INTEGER]);
-  if (typeof o.op === 'string') out.op = o.op;
-  if (typeof o.unit === 'string') out.unit = o.unit;
-  if (typeof o.trials === 'number' && Number.isFinite(o.trials)) out.trials = o.trials;
   return out;
 }
 
@@ -439,7 +295,7 @@ function wrap(source: string, kind: InputKind, e: unknown): never {
 function validate(kind: InputKind, doc: Obj, source: string, name: string): LoadedInput {
   try {
     switch (kind) {
-      case 'campaign-summary': return { kind, source, name, data: validateSummary(doc) };
+      case 'campaign-summary': return { kind, source, name, data: readSummaryFile(doc) };
       case 'campaign-records': {
         const header = validateHeader(isHeader(doc) ? doc : obj(doc.header, 'header'));
         const raw = isHeader(doc) ? [] : arr(doc.records, 'records');
@@ -447,10 +303,10 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
         if (records.length === 0) throw new FlipguardError(`"${source}" is a campaign record file with no finished trials yet; let the campaign run, or leave the file out.`);
         return { kind, source, name, data: { header, records }, warnings: [] };
       }
-      case 'scores': return { kind, source, name, data: validateScores(doc) };
+      case 'scores': return { kind, source, name, data: readScoresFile(doc) };
       case 'harden': return { kind, source, name, data: validateHarden(doc) };
       case 'harden-sweep': return { kind, source, name, data: validateHardenSweep(doc) };
-      case 'compare': return { kind, source, name, data: validateCompare(doc) };
+      case 'compare': return { kind, source, name, data: readComparisonFile(doc) };
       case 'prune': return { kind, source, name, data: validatePrune(doc) };
       case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
       case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };

@@ -1,5 +1,14 @@
 import type { ParetoView } from './pareto.js';
-import type { PartialInfo, TrialRecord } from '../campaign/records.js';
+import type { TrialRecord } from '../campaign/records.js';
+import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
+
+export type { BerStats, CampaignSummaryFile };
+import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
+
+export type { CompareRow, CompareFile };
+import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
+
+export type { ScoreUnit, RankScoresFile };
 /**
  * Types of the files flipguard writes (the report's inputs) and of the combined report data
  * (`report.json`). Units follow the rest of flipguard:
@@ -12,50 +21,6 @@ import type { PartialInfo, TrialRecord } from '../campaign/records.js';
  */
 
 // ───────────────────────────── inputs ─────────────────────────────
-
-/** Per-BER statistics of a campaign, as in a campaign summary JSON. */
-export interface BerStats {
-  /** Bit error rate (probability per stored bit). */
-  ber: number;
-  /** Trials summarised. */
-  trials: number;
-  /** Mean accuracy drop, percentage points. */
-  meanDrop: number;
-  /** Sample standard deviation of the drop, percentage points. */
-  stdDrop: number;
-  /** 95 % Student-t confidence interval of the mean drop, percentage points; null ends below 2 trials. */
-  ci95: [number | null, number | null];
-  /** Mean SDC rate, in [0, 1]. */
-  meanSdc: number;
-  /** Mean DUE rate, in [0, 1]. */
-  meanDue: number;
-  /** Trials per second of wall time (null when not measured). */
-  trialsPerSecond: number | null;
-  /** Optional: 95 % confidence interval of the mean SDC rate, in [0, 1]. */
-  ci95Sdc?: [number | null, number | null];
-  /** Optional: mean faulty accuracy, in [0, 1]. */
-  meanAccuracy?: number;
-  /** Optional: mean number of faults per trial. */
-  meanFaults?: number;
-}
-
-/**
- * Campaign summary JSON (`flipguard campaign --json`):
- * `{"golden": {"accuracy"}, "bers": [BerStats...], "model"?, "variant"?, "config"?}`.
- * Extra fields (e.g. the runner's `records`) are allowed and ignored.
- */
-export interface CampaignSummaryFile {
-  golden: { accuracy: number; [k: string]: unknown };
-  bers: BerStats[];
-  /** Model name or fingerprint. */
-  model?: string;
-  /** Name of the model variant (e.g. "baseline", "tmr-10%"); default: the file name. */
-  variant?: string;
-  config?: Record<string, unknown>;
-  /** Set (with `missing`) by a merge made with --partial: shards or trials are missing. */
-  partial?: boolean;
-  missing?: PartialInfo;
-}
 
 /**
  * First line of a campaign JSON-lines record file. Two spellings are accepted:
@@ -86,19 +51,6 @@ export interface CampaignRecordsFile {
   records: CampaignTrialLine[];
 }
 
-export type ScoreUnit = 'channel' | 'neuron' | 'weight';
-
-/**
- * Rank scores JSON (`flipguard rank --json`, see analysis/scores.ts): higher = more vulnerable.
- * Scores are in each layer's natural order (output channel, neuron, or flat weight index).
- */
-export interface RankScoresFile {
-  method: string;
-  layers: { name: string; op: string; unit: ScoreUnit; scores: number[] }[];
-  info?: Record<string, unknown>;
-  variant?: string;
-}
-
 /** One overhead figure of a hardened model. */
 export interface Overhead {
   original: number;
@@ -127,33 +79,6 @@ export interface HardenReportFile {
   overheads: Partial<Record<OverheadMetric, Overhead>>;
   variant?: string;
   model?: string;
-}
-
-/** One ranking method against the fault-injection ground truth. */
-export interface CompareRow {
-  method: string;
-  /** Spearman rank correlation, in [−1, 1]. */
-  spearman: number;
-  /** Kendall rank correlation, in [−1, 1]. */
-  kendall: number;
-  /** Share of the ground truth's top-k units also in the method's top-k, in [0, 1]. */
-  topkOverlap: number;
-}
-
-/**
- * Compare JSON (`flipguard rank --compare --json`, analysis/groundtruth.ts `Comparison`): rankings
- * of one layer vs the fault-injection ground truth measured at one BER. Extra fields are ignored.
- */
-export interface CompareFile {
-  layer: string;
-  ber: number;
-  rows: (CompareRow & { constant?: boolean })[];
-  /** The k of the top-k overlap, when recorded. */
-  k?: number;
-  op?: string;
-  unit?: string;
-  /** Fault-injection trials per unit behind the ground truth. */
-  trials?: number;
 }
 
 /**

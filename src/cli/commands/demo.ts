@@ -3,7 +3,7 @@ import { runDemo, demoSettings } from '../../workflows/demo.js';
 import { writeReport } from '../../report/write.js';
 import { Progress } from '../progress.js';
 import { threadsOption, type Command } from '../command.js';
-import { bold } from '../output.js';
+import { bold, plural } from '../output.js';
 import { sweepTable } from './harden.js';
 import { DEFAULT_SEED } from '../../defaults.js';
 
@@ -36,7 +36,7 @@ export const demoCommand: Command = {
     });
     bar?.done();
     process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}% (${r.golden.imagesPerSecond.toFixed(0)} images/s)\n`);
-    process.stdout.write(`${bold('accuracy drop')} (percentage points, mean ± 95% CI half-width; ${s.trials} trials per BER) and overheads:\n\n${sweepTable(r.rows)}\n\n`);
+    process.stdout.write(`${bold('accuracy drop')} (percentage points, mean ± 95% CI half-width; ${plural(s.trials, 'trial')} per BER) and overheads:\n\n${sweepTable(r.rows)}\n\n`);
     process.stdout.write(`report: ${r.html}\n`);
   },
 };

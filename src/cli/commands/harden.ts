@@ -11,7 +11,7 @@ import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
-import { writeJson, bold } from '../output.js';
+import { writeJson, bold, plural } from '../output.js';
 import { formatHalfWidth, formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
@@ -114,7 +114,7 @@ export const hardenCommand: Command = {
         onProgress: (p) => { bar ??= new Progress('  campaign', p.total, { quiet: Boolean(v.quiet) }); bar.update(p.done, `BER ${p.ber.toExponential(0)}`); },
       });
       bar?.done();
-      process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${v.trials} trials per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
+      process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${plural(v.trials as number, 'trial')} per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
       const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
       if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
       if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);

@@ -9,7 +9,7 @@ import { planFaults, readFaultList, type TargetFilter } from '../../faults/index
 import type { CountMode, FaultKind } from '../../faults/plan.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
-import { writeJson, bold } from '../output.js';
+import { writeJson, bold, plural } from '../output.js';
 import { formatInterval, formatTable } from '../table.js';
 import { shardFromEnvironment } from '../../campaign/shard-env.js';
 import { queueFromOptions, queueOptions } from './worker.js';
@@ -128,7 +128,7 @@ export const injectCommand: Command = {
       },
     });
     progress?.done();
-    process.stdout.write(`${bold('golden')} accuracy ${(result.golden.accuracy * 100).toFixed(2)}% on ${data.count} ${data.name} images; ${result.ran} trials run, ${result.resumed} resumed${v.out ? ` → ${v.out}` : ''}\n\n`);
+    process.stdout.write(`${bold('golden')} accuracy ${(result.golden.accuracy * 100).toFixed(2)}% on ${data.count} ${data.name} images; ${plural(result.ran, 'trial')} run, ${result.resumed} resumed${v.out ? ` → ${v.out}` : ''}\n\n`);
     process.stdout.write(summaryTable(result) + '\n');
     if (v.json) writeJson(v.json as string, summaryJson(result, { model: positionals[0], config: result.config }), outputs);
   },
@@ -160,7 +160,7 @@ export const mergeCommand: Command = {
       if (tmp) rmSync(tmp, { force: true });
       throw e instanceof FlipguardError ? e : new FlipguardError(ioErrorMessage(e, out!));
     }
-    process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}%; ${r.records.length} trials from ${positionals.length} files${v.out ? ` → ${v.out}` : ''}\n\n`);
+    process.stdout.write(`${bold('golden')} accuracy ${(r.golden.accuracy * 100).toFixed(2)}%; ${plural(r.records.length, 'trial')} from ${plural(positionals.length, 'file')}${v.out ? ` → ${v.out}` : ''}\n\n`);
     if (r.partial) process.stdout.write(`${bold(partialNote(r.partial))}\n`);
     process.stdout.write(summaryTable(r) + '\n');
     if (v.json) writeJson(v.json as string, summaryJson(r, { config: r.config }), outputs);

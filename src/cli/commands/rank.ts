@@ -5,20 +5,15 @@ import {
   rank, compareRankings, formatComparison, bitProfile, formatBitProfile, topK, ANALYSIS_DEFAULTS as D, RANK_METHODS, COMPOSITE_NAMES, RULE_NAMES, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
   type RankMethod, type RankOptions, type Scores, type RobustOption,
 } from '../../analysis/index.js';
-import type { ScoreUnit } from '../../analysis/scores.js';
+import { scoresFile, type ScoreUnit } from '../../analysis/scores.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable } from '../table.js';
+import { queueFromOptions, queueOptions } from './worker.js';
+import { basename } from 'node:path';
 
 const { split: _split, ...rankDataOptions } = dataOptions;
-
-/** The `rank --json` document: exactly {method, layers: [{name, op, unit, scores}]} plus info when present. */
-export function scoresJson(s: Scores): Record<string, unknown> {
-  const out: Record<string, unknown> = { method: s.method, layers: s.layers.map((l) => ({ name: l.name, op: l.op, unit: l.unit, scores: l.scores })) };
-  if (s.info) out.info = s.info;
-  return out;
-}
 
 const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(3));
 
@@ -94,6 +89,7 @@ export const rankCommand: Command = {
     'compare-unit': { kind: 'string', arg: 'channel|weight|bit', help: 'with --compare: fault whole channels, a sample of single weights, or each bit position (drop per bit; --layer optional, --faults flips per trial, default 1)', choices: ['channel', 'weight', 'bit'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },
     'eval-limit': { kind: 'int', arg: 'N', help: 'with --compare: evaluate on the first N test images (default all)' },
+    ...queueOptions,
     batch: { kind: 'int', arg: 'B', help: 'images per onnxruntime run (default per method)', min: 1 },
     threads: threadsOption,
   },
@@ -108,7 +104,7 @@ export const rankCommand: Command = {
       start: v.start as 'predicted' | 'true', score: v.score as RankOptions['score'], merge: v.merge as RankOptions['merge'], q: v.q as number,
     };
     if (!v.compare) {
-      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit', 'exhaustive'] as const) {
+      for (const k of ['layer', 'ber', 'methods', 'faults', 'k', 'eval-limit', 'exhaustive', 'queue'] as const) {
         if (v[k] !== undefined) throw new FlipguardError(`--${k} only applies to "flipguard rank --compare"; add --compare or remove --${k}.`);
       }
       const method = v.method as RankMethod;
@@ -116,7 +112,7 @@ export const rankCommand: Command = {
       if (!v.quiet) process.stderr.write(`rank: ${method} on ${train.name} (${train.count} images)…\n`);
       const scores = await rank(model, { ...common, method, data: train, unit: v.unit as ScoreUnit | undefined });
       process.stdout.write(`${bold(method)} scores of ${visible(positionals[0])} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
-      if (v.json) writeJson(v.json as string, scoresJson(scores), outputs);
+      if (v.json) writeJson(v.json as string, scoresFile(scores), outputs);
       return;
     }
     if (v['compare-unit'] === 'bit') {
@@ -144,7 +140,7 @@ export const rankCommand: Command = {
       layer: v.layer as string, ber: v.ber as number, data: test, trials: v.trials as number, seed: v.seed as number,
       faults: v.faults as number | undefined, exhaustive: Boolean(v.exhaustive), bits: v.bits as string, unit: v['compare-unit'] as 'channel' | 'weight', sample: v.sample as number,
       methods: v.methods as RankMethod[] | undefined, rankData: train, images: v.images as number | undefined, rankSeed: v.seed as number, k: v.k as number | undefined,
-      batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined },
+      batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined }, queue: queueFromOptions(v, `${basename(positionals[0])} rank --compare ${v.layer as string}`),
       rankOptions: { ...common, images: undefined },
       onProgress: (done, total) => { bar ??= new Progress('ground truth', total, { quiet: Boolean(v.quiet) }); bar.update(done); },
     });

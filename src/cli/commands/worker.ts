@@ -1,12 +1,13 @@
 import { runWorker, queueStatus, redactUrl, DEFAULT_QUEUE_NAME, type QueueRunOptions } from '../../campaign/queue.js';
 import { FlipguardError } from '../../errors.js';
+import { groundTruthJobs } from '../../analysis/groundtruth.js';
 import { DEFAULT_BATCH, DEFAULT_LOCK_SECONDS } from '../../defaults.js';
 import type { OptionSpec } from '../args.js';
 import { dataOptions, datasetFromOptions, type Command } from '../command.js';
-import { bold, writeJson } from '../output.js';
+import { bold, plural, writeJson } from '../output.js';
 import { formatTable } from '../table.js';
 
-/** The flags every queue-using command takes (inject, harden --sweep). */
+/** The flags every queue-using command takes (inject, harden --sweep, rank --compare). */
 export const queueOptions: Record<string, OptionSpec> = {
   queue: { kind: 'string', arg: 'redis://HOST:PORT[/DB]', help: 'run the trials on a Redis job queue served by "flipguard worker" processes (rediss:// for TLS, redis://:PASSWORD@HOST for a password)' },
   'queue-name': { kind: 'string', arg: 'NAME', help: 'queue name (coordinator and workers must agree)', default: DEFAULT_QUEUE_NAME },
@@ -23,7 +24,7 @@ export function queueFromOptions(v: Record<string, unknown>, label: string): Que
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'run campaign trials from a Redis job queue (any number of workers, on any machine with the model and data)',
+  summary: 'run campaign trials and rank --compare units from a Redis job queue (any number of workers, on any machine with the model and data)',
   usage: '--queue redis://HOST:PORT[/DB] --model MODEL.onnx|DIR [--data … as for the coordinator] [--threads 1]',
   positionals: [0, 0],
   options: {
@@ -50,14 +51,15 @@ export const workerCommand: Command = {
     const r = await runWorker({
       url, name: v['queue-name'] as string, models: v.model as string[], data: (m) => datasetFromOptions(v, m),
       threads: v.threads as number | undefined, batch: v.batch as number, swap: v.swap as 'rebuild' | 'feed', shortcuts: !v['no-shortcuts'],
-      lockSeconds: v['lock-seconds'] as number, idleExitSeconds: v['exit-when-idle'] as number | undefined, signal: controller.signal,
+      kinds: { groundtruth: groundTruthJobs }, lockSeconds: v['lock-seconds'] as number, idleExitSeconds: v['exit-when-idle'] as number | undefined, signal: controller.signal,
       onJob: (e) => {
         if (!announced && !v.quiet) { announced = true; process.stderr.write(`flipguard worker ${process.pid}: running campaign ${e.campaign}\n`); }
-        if (v.verbose) process.stderr.write(e.phase === 'start' ? `start BER ${e.ber} trial ${e.trial}\n` : `done BER ${e.ber} trial ${e.trial}: drop ${e.record!.accuracyDrop.toFixed(2)} pp, ${e.record!.millis.toFixed(0)} ms\n`);
+        if (v.verbose) process.stderr.write(e.phase === 'start' ? `start ${e.label}\n` : `done ${e.label}: ${e.detail}\n`);
       },
       onRefuse: (m) => process.stderr.write(`flipguard worker: refused a job: ${m}\n`),
     });
-    process.stdout.write(`${r.trials} trials run${r.refused ? `, ${r.refused} jobs refused` : ''} from queue "${v['queue-name']}" at ${redactUrl(url)}\n`);
+    const ran = [plural(r.trials, 'trial'), ...Object.entries(r.jobs).filter(([k]) => k !== 'trial').map(([k, n]) => plural(n, `${k} job`))].join(', ');
+    process.stdout.write(`${ran} run${r.refused ? `, ${plural(r.refused, 'job')} refused` : ''} from queue "${v['queue-name']}" at ${redactUrl(url)}\n`);
   },
 };
 
