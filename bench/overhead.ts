@@ -46,6 +46,8 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'tmr-channels 15% side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true }, target: 1.4 },
   { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 }, target: 1.03 },
   { name: 'tmr-neurons 15%', opts: { method: 'tmr-neurons', ratio: 0.15 }, target: 1.3 },
+  { name: 'tmr-bits 30, every weight', opts: { method: 'tmr-bits', bits: [30] }, target: 1.03 },
+  { name: 'tmr-bits 31,30,29, 15%', opts: { method: 'tmr-bits', bits: [31, 30, 29], ratio: 0.15 }, target: 1.03 },
 ];
 
 function randomImages(count: number, seed: number): ImageSet & { shape: [number, number, number] } {
@@ -108,7 +110,7 @@ export async function benchOverhead(): Promise<string> {
       if (only && !only.test(v.name)) continue;
       try {
         const m = v.opts.method;
-        const unit = m === 'tmr-weights' ? 'weight' : m === 'tmr-neurons' ? 'neuron' : 'channel';
+        const unit = m === 'tmr-weights' || m === 'tmr-bits' ? 'weight' : m === 'tmr-neurons' ? 'neuron' : 'channel';
         const scores = m === 'ranger' ? undefined : await rank(model, { method: 'random', unit, seed: 1 });
         const needsIv = m === 'ranger' || m === 'edac';
         const h = await harden(model, { ...v.opts, scores, intervals: needsIv ? await iv(v.opts.foldBn) : undefined, runtime: { threads } });

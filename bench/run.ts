@@ -17,6 +17,7 @@ import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
+import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -31,6 +32,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   prune: { title: 'pruned model speed', run: async () => (await benchPrune()).text },
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
+  tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {

@@ -28,6 +28,12 @@ export const DEFAULT_QUEUE_NAME = 'flipguard';
 /** Seconds after which a job whose worker stopped renewing its lock (it died) goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;
 
+/** Bit positions tmr-bits protects when none are given: the exponent's top bit (float32 bit 30), where nearly all damage comes from. */
+export const DEFAULT_TMR_BITS: readonly number[] = [30];
+
+/** BER at which the Pareto view of hardening variants compares accuracy drops (when the sweep has it). */
+export const DEFAULT_PARETO_BER = 1e-5;
+
 /**
  * Where ranger's range check sits (harden `placement`): behind the layer's batch norm. Fault-free
  * exact on the zoo and the PyTorch exports, keeps Conv+BN fused, and also checks the batch norm's

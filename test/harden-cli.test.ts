@@ -23,7 +23,7 @@ test('every hardening method writes a model that plain onnxruntime runs with the
   const xPath = join(dir, 'x.bin');
   writeFileSync(xPath, Buffer.from(images.x.buffer, images.x.byteOffset, images.x.byteLength));
   const files: string[] = [];
-  for (const [method, ratio] of [['edac', '0.15'], ['edac-nointervals', '0.15'], ['ranger', '0'], ['tmr-channels', '0.15'], ['tmr-weights', '0.05'], ['tmr-neurons', '0.05']]) {
+  for (const [method, ratio] of [['edac', '0.15'], ['edac-nointervals', '0.15'], ['ranger', '0'], ['tmr-channels', '0.15'], ['tmr-weights', '0.05'], ['tmr-neurons', '0.05'], ['tmr-bits', '0.5']]) {
     const out = join(dir, `${method}.onnx`);
     const json = join(dir, `${method}.json`);
     const r = spawnSync(process.execPath, [cli, 'harden', model, '--method', method, '--ratio', ratio, '--out', out, '--json', json, '--quiet'], { encoding: 'utf8' });

@@ -13,7 +13,7 @@ import { harden, HARDEN_METHODS, validateHardened, hardenFidelity, type HardenMe
 import { FIXTURES, fixture } from './helpers/interop.js';
 import { scoresFor } from './helpers/harden.js';
 
-const RATIO: Record<HardenMethod, number> = { edac: 0.1, 'edac-nointervals': 0.1, ranger: 0, 'tmr-channels': 0.1, 'tmr-weights': 0.001, 'tmr-neurons': 0.01 };
+const RATIO: Record<HardenMethod, number> = { edac: 0.1, 'edac-nointervals': 0.1, ranger: 0, 'tmr-channels': 0.1, 'tmr-weights': 0.001, 'tmr-neurons': 0.01, 'tmr-bits': 0.01 };
 
 for (const name of FIXTURES) {
   test(`${name}: every hardening method builds a valid model that keeps the outputs`, async () => {

@@ -68,7 +68,7 @@ after(async () => {
 test('all charts render to SVG without console errors, page errors or network requests', async () => {
   assert.equal(await page.getAttribute('html', 'data-charts'), 'ok');
   const charts = await page.$$eval('.chart', (els) => els.map((e) => ({ id: e.id, rendered: e.getAttribute('data-rendered'), svgChildren: e.querySelector('svg')?.querySelectorAll('*').length ?? 0, width: e.querySelector('svg')?.getBoundingClientRect().width ?? 0 })));
-  assert.deepEqual(charts.map((c) => c.id), ['chart-drop', 'chart-sdc', 'chart-due', 'chart-overheads', 'chart-scores-0']);
+  assert.deepEqual(charts.map((c) => c.id), ['chart-drop', 'chart-sdc', 'chart-due', 'chart-overheads', 'chart-pareto-memory', 'chart-pareto-time', 'chart-bits-0', 'chart-scores-0']);
   for (const c of charts) {
     assert.equal(c.rendered, 'ok', c.id);
     assert.ok(c.svgChildren > 20, `${c.id} has an almost empty <svg> (${c.svgChildren} elements)`);

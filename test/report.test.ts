@@ -58,7 +58,7 @@ const close = (a: number | null, b: number, tol = 1e-4): void => {
 test('kind detection: every file flipguard writes is recognised', () => {
   const paths = writeSampleInputs(join(dir, 'sample'), 5);
   const loaded = loadInputs(paths);
-  assert.deepEqual(loaded.map((l) => l.kind), ['campaign-summary', 'campaign-summary', 'campaign-summary', 'scores', 'harden', 'harden', 'harden', 'compare', 'prune', 'provenance']);
+  assert.deepEqual(loaded.map((l) => l.kind), ['campaign-summary', 'campaign-summary', 'campaign-summary', 'scores', 'harden', 'harden', 'harden', 'compare', 'bit-profile', 'prune', 'provenance']);
   const rec = file('recs/lenet5-baseline.jsonl', sampleRecordsText('lenet5-baseline', 3));
   assert.equal(loadInputs([rec])[0].kind, 'campaign-records');
   // the runner's own header spelling
@@ -181,7 +181,7 @@ test('folders contribute their JSON files; duplicate variant names are refused',
   writeFileSync(join(run, 'report.json'), JSON.stringify({ format: 'flipguard-report' })); // an earlier report: skipped
   writeFileSync(join(run, 'notes.txt'), 'not an input');
   const d = buildReportData({ inputs: [run] });
-  assert.equal(d.inputs.length, 10);
+  assert.equal(d.inputs.length, 11);
   assert.equal(d.campaigns.length, 3);
   throwsFg(() => buildReportData({ inputs: [join(dir, 'empty-folder-that-exists')] }), /does not exist/);
   mkdirSync(join(dir, 'empty-folder'), { recursive: true });
@@ -240,7 +240,7 @@ test('charts compile without Vega-Lite warnings and render to SVG with Vega in N
   const d = buildReportData({ inputs: sampleReportInputs(4) });
   const { charts, warnings } = buildCharts(d);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(charts.map((c) => [c.id, c.series]), [['chart-drop', 3], ['chart-sdc', 3], ['chart-due', 3], ['chart-overheads', 3], ['chart-scores-0', 5]]);
+  assert.deepEqual(charts.map((c) => [c.id, c.series]), [['chart-drop', 3], ['chart-sdc', 3], ['chart-due', 3], ['chart-overheads', 3], ['chart-pareto-memory', 3], ['chart-pareto-time', 3], ['chart-bits-0', 32], ['chart-scores-0', 5]]);
   for (const c of charts) {
     assert.equal(JSON.stringify(c.vega).includes('http'), false, `${c.id} holds an address`);
     const view = new vega.View(vega.parse(c.vega as vega.Spec), { renderer: 'none' });
@@ -300,7 +300,9 @@ test('writeReport writes html, json and csv; replaces its own stale files only; 
   const json = JSON.parse(readFileSync(r.json, 'utf8'));
   assert.equal(json.format, 'flipguard-report');
   assert.equal(json.campaigns.length, 3);
-  assert.equal(json.charts.length, 6);
+  assert.equal(json.charts.length, 9);
+  assert.match(html, /<section id="pareto">/);
+  assert.match(html, /<section id="bits">/);
   const pv = json.provenance;
   assert.equal(pv.commands.at(-1), 'flipguard report run/');
   assert.ok(pv.commands.length > 1, 'commands of the provenance input come first');
@@ -359,6 +361,32 @@ test('the files the other commands write: harden sweep and single report, prune 
   assert.match(page, /\(Conv, per channel\)/);
   throwsFg(() => loadInputs([file('bad-sweep.json', JSON.stringify({ variants: [{ variant: 'x', method: 'tmr', ratio: 0.1, overheads: null, campaign: { golden: { accuracy: 2 }, bers: [] } }] }))]),
     /harden sweep but its variants\[0\]\.campaign\.golden\.accuracy is 2/);
+});
+
+test('Pareto view: fronts per cost, dominated variants and by which, interval-aware flag', async () => {
+  const { paretoView, paretoBer } = await import('../src/report/pareto.js');
+  const v = paretoView([
+    { variant: 'none', drop: 15, ciLow: 5, ciHigh: 25, memory: 0, time: 0 },
+    { variant: 'cheap', drop: 1, ciLow: 0.5, ciHigh: 1.5, memory: 0.06, time: 0 },
+    { variant: 'costly', drop: 2, ciLow: 1, ciHigh: 3, memory: 0.15, time: 0.3 },
+    { variant: 'noisy', drop: 1.2, ciLow: -1, ciHigh: 3.4, memory: 0.1, time: 0.01 },
+  ], 1e-5);
+  const by = Object.fromEntries(v.rows.map((r) => [r.variant, r]));
+  assert.deepEqual([by.none.front, by.cheap.front, by.costly.front, by.noisy.front], [true, true, false, false]);
+  assert.deepEqual(by.costly.dominatedBy, ['cheap', 'noisy']);
+  assert.equal(by.costly.clearly, false, 'cheap\'s interval overlaps costly\'s');
+  assert.deepEqual(by.noisy.dominatedBy, ['cheap']);
+  assert.equal(by.none.frontMemory, true);
+  assert.equal(by.none.frontTime, false, 'cheap is as fast and better');
+  assert.equal(paretoBer([[1e-6, 1e-5, 1e-4], [1e-5, 1e-4]], 1e-5), 1e-5);
+  assert.equal(paretoBer([[1e-6, 1e-4], [1e-4, 1e-6]], 1e-5), 1e-4);
+  // the sample report: the baseline campaign (no harden report) is the unprotected point
+  const d = buildReportData({ inputs: sampleReportInputs(20) });
+  assert.equal(d.pareto!.ber, 1e-5);
+  const base = d.pareto!.rows.find((r) => r.variant === 'lenet5-baseline')!;
+  assert.deepEqual([base.memory, base.time], [0, 0]);
+  assert.equal(d.pareto!.rows.length, 3);
+  assert.equal(d.bitProfiles[0].rows.length, 32);
 });
 
 test('the files the report reads are the producers\' own types: written, read back equal; a hostile scores file is one sentence', () => {

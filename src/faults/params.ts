@@ -3,12 +3,14 @@
  * int8, uint8 or int32 (quantized biases), with its word format, the node that consumes it, its
  * layer and role (from `parameterTensors` in graph/count.ts), and whether it can influence any
  * graph output at all. Quantization scales (float32) and zero points (int8/uint8) are targets too,
- * with roles 'scale' and 'zero_point'. float64 tensors are not targets.
+ * with roles 'scale' and 'zero_point'. The int32 words and bit planes of a tmr-bits model
+ * (harden/tmr-bits.ts) are stored weight bits too, targets as int32 words. float64 tensors are not targets.
  */
 import { parameterTensors, type ParameterRole } from '../graph/count.js';
 import { wordFormat, type WordFormat } from '../graph/dtype.js';
 import { nodeLabel } from '../graph/layers.js';
 import type { Graph, Model } from '../graph/types.js';
+import { storedWordTensors } from '../harden/common.js';
 
 export type { ParameterRole };
 
@@ -53,7 +55,8 @@ export function listParameters(model: Model): ParameterInfo[] {
   const live = liveValues(g);
   const order = new Map<string, number>();
   g.nodes.forEach((n, i) => { const label = nodeLabel(n, i); if (!order.has(label)) order.set(label, i); });
-  const tensors = parameterTensors(model).filter((p) => wordFormat(p.dataType) !== undefined);
+  const words = storedWordTensors(model);
+  const tensors = parameterTensors(model, words).filter((p) => wordFormat(p.dataType) !== undefined);
   const layerNodes = [...new Set(tensors.map((p) => p.node).filter(Boolean))].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const layerOf = new Map(layerNodes.map((n, i) => [n, i]));
   return tensors.map((p) => ({

@@ -87,8 +87,8 @@ function roleOf(node: Node, idx: number, prod: Map<string, Node>): ParameterRole
  * subgraphs such as tmr-weights' vote — see the module header), its role there, and all compute
  * nodes using it. A tmr-weights replica is thus the 'weight' of the Conv/Gemm it protects.
  */
-export function parameterTensors(model: Model): ParameterTensor[] {
-  return traceParameters(model).map(({ firstIndex: _, ...p }) => p);
+export function parameterTensors(model: Model, words: ReadonlySet<string> = new Set()): ParameterTensor[] {
+  return traceParameters(model, words).map(({ firstIndex: _, ...p }) => p);
 }
 
 type Use = { node: Node; idx: number };
@@ -158,7 +158,7 @@ export function refuseQuantized(model: Model, what: string): void {
   if (q) throw new FlipguardError(`flipguard ${what} does not handle quantized models yet (node "${q.name || q.outputs[0]}" is ${q.opType}); ${what} the float32 model instead, then quantize the result.`);
 }
 
-function traceParameters(model: Model): (ParameterTensor & { firstIndex: number })[] {
+function traceParameters(model: Model, words: ReadonlySet<string>): (ParameterTensor & { firstIndex: number })[] {
   const g = model.graph;
   const cons = consumers(g);
   const prod = producers(g);
@@ -168,7 +168,7 @@ function traceParameters(model: Model): (ParameterTensor & { firstIndex: number 
   const byOrder = (a: Use, b: Use) => order.get(a.node)! - order.get(b.node)! || a.idx - b.idx;
   const out: (ParameterTensor & { firstIndex: number })[] = [];
   for (const t of g.initializers.values()) {
-    if (!isParameter(t, cons)) continue;
+    if (!isParameter(t, cons) && !words.has(t.name)) continue;
     let uses: Use[] = [];
     const seen = new Set<string>();
     const queue = [t.name];
@@ -266,7 +266,7 @@ export function countModel(model: Model): ModelCount {
   const images = firstInput && firstInput.length > 0 && firstInput[0] > 0 ? firstInput[0] : 1;
 
   const paramsByNode = new Map<number, number>(); // node index → parameters
-  for (const p of traceParameters(model)) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
+  for (const p of traceParameters(model, new Set())) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
 
   const cons = consumers(g);
   let parameters = 0;

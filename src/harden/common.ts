@@ -3,7 +3,7 @@
  * and the `flipguard.hardened` model metadata.
  */
 import { FlipguardError } from '../errors.js';
-import { getMetadata, withMetadata, type Model } from '../graph/types.js';
+import { DataType, getMetadata, withMetadata, type Model } from '../graph/types.js';
 import { globalTop, topIndices, type LayerScores, type ScoreUnit, type Scores } from '../analysis/scores.js';
 import type { LayerSite } from './layers.js';
 
@@ -28,6 +28,22 @@ export interface WeightTriple {
   copies: [string, string];
 }
 
+/** The stored copies of one weight tensor's protected bits (tmr-bits). */
+export interface BitTriple {
+  /** The original weight's name (the voted float32 weight the layer reads is computed from the tensors below). */
+  weight: string;
+  /** Int32 initializer: the weight's 32-bit words (copy 1 of every protected bit, and every other bit). */
+  words: string;
+  /** Int32 initializers [bits, ⌈protected/32⌉]: copies 2 and 3 as packed bit planes. */
+  planes: [string, string];
+  /** Protected bit positions, ascending (plane row i holds bit bits[i]). */
+  bits: number[];
+  /** Protected weights of the tensor. */
+  protected: number;
+  /** Int32 initializer of the protected flat indices, ascending (absent when every weight is protected). */
+  index?: string;
+}
+
 /** Content of the `flipguard.hardened` metadata entry. */
 export interface HardenedInfo {
   method: string;
@@ -42,6 +58,18 @@ export interface HardenedInfo {
   stages: StageRecord[];
   /** tmr-weights: the stored triples. */
   weights?: WeightTriple[];
+  /** tmr-bits: the stored bit copies. */
+  bits?: BitTriple[];
+}
+
+/** Int32 initializers of a tmr-bits model that hold stored weight bits (words and planes): fault targets like float32 parameters. */
+export function storedWordTensors(model: Model): Set<string> {
+  const out = new Set<string>();
+  // a model hardened twice keeps the earlier HardenedInfo under `previous`
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) {
+    for (const t of info.bits ?? []) for (const n of [t.words, ...t.planes]) if (model.graph.initializers.get(n)?.dataType === DataType.INT32) out.add(n);
+  }
+  return out;
 }
 
 /** Reads the `flipguard.hardened` metadata, or undefined for a model that is not hardened. */

@@ -16,6 +16,8 @@
  * - `tmr-channels` (paper A's baseline): triplicate the top channels + majority voter. tmr-channels.ts.
  * - `tmr-weights` (paper B): three stored copies of the top p weights, bitwise majority. tmr-weights.ts.
  * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
+ * - `tmr-bits` (issue 17): the chosen bit positions (default 30) of every weight (or the top p by a
+ *   weight ranking) stored three times as packed bit planes, bitwise majority. tmr-bits.ts.
  *
  * Fault-free equivalence (asserted on every zoo architecture in test/harden.test.ts):
  * - Channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): a widened layer is
@@ -45,21 +47,22 @@ import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { validateTransformed, type Fidelity, type Validation } from './validate.js';
 import type { ImageSet } from '../runtime/evaluate.js';
-import { checkRatio, hardenedInfo, withHardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { checkRatio, hardenedInfo, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
 import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
+import { checkBits, tmrBitsTransform } from './tmr-bits.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
 import { permuteChannels } from '../prune/structured.js';
 import { intervalsInOriginalOrder } from './side-by-side.js';
-import { DEFAULT_PLACEMENT, DEFAULT_RATIO } from '../defaults.js';
+import { DEFAULT_PLACEMENT, DEFAULT_RATIO, DEFAULT_TMR_BITS } from '../defaults.js';
 
-export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons';
-export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons'];
+export type HardenMethod = 'edac' | 'edac-nointervals' | 'ranger' | 'tmr-channels' | 'tmr-weights' | 'tmr-neurons' | 'tmr-bits';
+export const HARDEN_METHODS: readonly HardenMethod[] = ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-weights', 'tmr-neurons', 'tmr-bits'];
 
 /** Ratio used when none is given (paper A's headline 15%; ranger is always 0). */
 export { DEFAULT_RATIO };
@@ -70,7 +73,8 @@ export interface HardenOptions {
   method: HardenMethod;
   /**
    * Share in [0, 1] of units to protect: channels per layer (edac, edac-nointervals, tmr-channels),
-   * weights (tmr-weights) or neurons (tmr-neurons). Default 0.15; ranger only accepts 0.
+   * weights (tmr-weights, tmr-bits) or neurons (tmr-neurons). Default 0.15; ranger only accepts 0;
+   * tmr-bits protects every weight when no ratio is given.
    */
   ratio?: number;
   /**
@@ -87,7 +91,9 @@ export interface HardenOptions {
   profileBatch?: number;
   /** Runtime options for profiling (threads, provider; profiling always runs unoptimised). */
   runtime?: RuntimeOptions;
-  /** tmr-weights / tmr-neurons: take the ratio of every layer instead of a global top (default false). */
+  /** tmr-bits: bit positions to protect (default DEFAULT_TMR_BITS, i.e. [30]). */
+  bits?: readonly number[];
+  /** tmr-weights / tmr-neurons / tmr-bits: take the ratio of every layer instead of a global top (default false). */
   perLayer?: boolean;
   /** edac, edac-nointervals, tmr-channels: protect every channel of the output layer (default true). */
   protectOutput?: boolean;
@@ -161,6 +167,10 @@ export interface HardenReport {
   intervals?: { source: 'given' | 'profiled'; images?: number; margin: number };
   /** tmr-weights: the stored triples (for voteWeights and campaigns). */
   weights?: WeightTriple[];
+  /** tmr-bits: the stored bit copies (for voteBits and campaigns). */
+  bits?: BitTriple[];
+  /** tmr-bits: stored bits added (plane copies, padding included); memoryOverhead = addedBits / (32 · parameters). */
+  addedBits?: number;
   /** sideBySide: the layers whose channels were reordered and their orders (order[j] = original channel now at j). */
   reordered?: Record<string, number[]>;
 }
@@ -187,7 +197,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     model = upgradeOpset(model);
     (opts.onWarning ?? printWarning)(upgradeNotice(opset, defaultOpset(model)));
   }
-  const ratio = opts.ratio ?? (method === 'ranger' ? 0 : DEFAULT_RATIO);
+  const ratio = opts.ratio ?? (method === 'ranger' ? 0 : method === 'tmr-bits' ? 1 : DEFAULT_RATIO);
   checkRatio(ratio, 'ratio');
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
 
@@ -238,6 +248,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   let stages: StageRecord[];
   let unit: HardenReport['unit'] = 'channel';
   let weights: WeightTriple[] | undefined;
+  let bitTriples: BitTriple[] | undefined;
+  let addedBits: number | undefined;
   let replicaMacs: HardenReport['replicaMacs'];
   let reordered: Record<string, number[]> | undefined;
   const options: Record<string, unknown> = {};
@@ -281,6 +293,15 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       weights = r.triples;
       break;
     }
+    case 'tmr-bits': {
+      const bits = checkBits(opts.bits ?? DEFAULT_TMR_BITS);
+      const r = tmrBitsTransform(model, { bits, ratio, scores: opts.scores, perLayer: opts.perLayer });
+      Object.assign(options, { bits, perLayer: opts.perLayer ?? false });
+      ({ model: out, layers, stages, addedBits } = r);
+      unit = 'weight';
+      bitTriples = r.triples;
+      break;
+    }
     case 'tmr-neurons': {
       const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer });
       Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median' });
@@ -302,11 +323,12 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   const totals = { protected: layers.reduce((s, l) => s + l.protected, 0), units: layers.reduce((s, l) => s + units(l), 0) };
   const params = (m: Model): number => { let n = 0; for (const t of m.graph.initializers.values()) if (t.dataType === 1) n += t.data.length; return n; };
   const before = params(original);
-  const addedParameters = params(out) - before;
+  // tmr-bits stores weights as int32 words: its added storage is the plane bits, in 32-bit words
+  const addedParameters = addedBits !== undefined ? addedBits / 32 : params(out) - before;
   const info: HardenedInfo = {
     method, ratio, ranking: opts.scores?.method ?? null, options,
     layers: layers.map((l) => ({ name: l.name, units: units(l), protected: l.protected })),
-    stages, ...(weights ? { weights } : {}),
+    stages, ...(weights ? { weights } : {}), ...(bitTriples ? { bits: bitTriples } : {}),
   };
   out = withHardenedInfo(out, info);
   return {
@@ -315,6 +337,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
       memoryOverhead: before ? addedParameters / before : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
+      ...(bitTriples ? { bits: bitTriples, addedBits } : {}),
       ...(reordered ? { reordered } : {}),
     },
   };
@@ -337,7 +360,8 @@ export function hardenFidelity(method: HardenMethod, intervals?: HardenReport['i
   const exact: RuntimeOptions = { optimization: 'disabled' };
   // folded batch norms, reordered consumers: other float arithmetic — the same top-1, logits to rounding
   if (rounded) return { fidelity: 'top1', runtime: exact };
-  if (method === 'tmr-weights') return { fidelity: 'bitwise', runtime: { optimization: 'all' } };
+  // tmr-weights / tmr-bits: the vote folds into the exact stored weight at the default level
+  if (method === 'tmr-weights' || method === 'tmr-bits') return { fidelity: 'bitwise', runtime: { optimization: 'all' } };
   if ((method === 'edac' || method === 'ranger') && intervals?.source !== 'profiled') return { fidelity: 'runs', runtime: exact };
   return { fidelity: 'bitwise', runtime: exact };
 }
@@ -364,6 +388,7 @@ export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js'
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
 export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
 export { overheads, countHardened, countingView, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
-export { HARDENED_KEY, hardenedInfo, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+export { tmrBitsTransform, voteBits, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
+export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';

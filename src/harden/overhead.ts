@@ -20,16 +20,19 @@ import type { ImageSet } from '../runtime/evaluate.js';
 import { timeInferenceMany } from '../runtime/timing.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 import { HARDEN_TAG } from './graph-edit.js';
-import { hardenedInfo } from './common.js';
+import { hardenedInfo, storedWordTensors, type HardenedInfo } from './common.js';
 
 /** The hardened model with its hardening stages replaced by shape-equivalent supported ops (for counting only; it computes nothing useful). */
 export function countingView(model: Model): Model {
   const info = hardenedInfo(model);
   if (!info) return model;
+  // a model hardened twice (e.g. ranger, then tmr-bits) keeps the earlier info under `previous`
+  const stages: HardenedInfo['stages'] = [];
+  for (let i = info as (HardenedInfo & { previous?: HardenedInfo }) | undefined; i; i = i.previous) stages.push(...i.stages);
   const g = model.graph;
   const inits = new Map(g.initializers);
   const stand: Node[] = [];
-  info.stages.forEach((s, i) => {
+  stages.forEach((s, i) => {
     if (s.kind === 'same') {
       stand.push({ name: `count.stage${i}`, opType: 'Identity', domain: '', inputs: [s.input], outputs: [s.output], attributes: {} });
     } else {
@@ -40,7 +43,7 @@ export function countingView(model: Model): Model {
   // place each stand-in right after the producer of its input (or first, for initializers)
   const byInput = new Map<string, Node[]>();
   const first: Node[] = [];
-  for (const [i, s] of info.stages.entries()) {
+  for (const [i, s] of stages.entries()) {
     if (g.initializers.has(s.input)) first.push(stand[i]);
     else { const l = byInput.get(s.input) ?? []; l.push(stand[i]); byInput.set(s.input, l); }
   }
@@ -58,9 +61,11 @@ export function countingView(model: Model): Model {
 export function countHardened(model: Model): ModelCount {
   const c = countModel(countingView(model));
   let parameters = 0, storedBytes = 0;
+  // tmr-bits stores weights (and their bit planes) as int32 words: parameters all the same
+  const words = storedWordTensors(model);
   for (const t of model.graph.initializers.values()) {
     const n = numel(t.dims);
-    if (isFloatType(t.dataType)) parameters += n;
+    if (isFloatType(t.dataType) || words.has(t.name)) parameters += n;
     storedBytes += n * elementSize(t.dataType);
   }
   return { ...c, parameters, storedBytes };

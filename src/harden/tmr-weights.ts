@@ -136,7 +136,7 @@ function wordOf(e: Emitter, x: string): string {
 }
 
 /** Sub-graph: float32 [p] of int64 words [p] (exact; a NaN word gives a NaN). */
-function floatOf(e: Emitter, w: string): string {
+export function floatOf(e: Emitter, w: string): string {
   const sign = e.op('Div', [w, e.int64s('two31', [], [pow2(31)])]);
   const ex = e.op('Mod', [e.op('Div', [w, e.int64s('two23', [], [pow2(23)])]), e.int64s('i256', [], [256])]);
   const m = e.op('Mod', [w, e.int64s('two23', [], [pow2(23)])]);

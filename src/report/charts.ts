@@ -28,7 +28,7 @@ export interface ChartDef {
   /** DOM id of the chart's container. */
   id: string;
   /** Section the chart belongs to. */
-  section: 'campaign' | 'overheads' | 'scores';
+  section: 'campaign' | 'overheads' | 'scores' | 'pareto' | 'bits';
   title: string;
   caption: string;
   /** Number of series (legend entries / lines / bar groups) the chart must show. */
@@ -212,6 +212,89 @@ export function overheadChartSpec(data: ReportData): Spec {
   };
 }
 
+/**
+ * Accuracy drop at the Pareto view's BER (with its 95% interval) against one overhead: a point per
+ * variant in its colour, the front's points filled diamonds joined by a dashed line.
+ */
+export function paretoChartSpec(data: ReportData, cost: 'memory' | 'time'): Spec {
+  const view = data.pareto!;
+  const variants = variantOrder(data);
+  const frontKey = cost === 'memory' ? 'frontMemory' : 'frontTime';
+  const values = view.rows.map((r) => ({ ...r, onFront: r[frontKey] ? 'on the front' : 'dominated', dominated: r.dominatedBy.join(', ') }));
+  const x = { field: cost, type: 'quantitative', title: `${cost === 'memory' ? 'memory (stored bytes)' : 'inference time'} overhead, hardened ÷ original − 1`, axis: { format: '~%' }, scale: { zero: true, nice: true } };
+  const y = { field: 'drop', type: 'quantitative', title: `accuracy drop at BER ${view.ber.toExponential(0)} (pp)` };
+  const color = { field: 'variant', type: 'nominal', scale: colorScale(variants), legend: { title: 'variant', orient: 'right', values: view.rows.map((r) => r.variant) } };
+  return {
+    width: 360,
+    height: 240,
+    config: chartConfig(),
+    data: { values },
+    layer: [
+      {
+        name: 'front',
+        transform: [{ filter: `datum.${frontKey}` }],
+        mark: { type: 'line', stroke: 'currentColor', strokeDash: [5, 3], strokeOpacity: 0.6 },
+        encoding: { x: { ...x, sort: null }, y, order: { field: cost, type: 'quantitative' } },
+      },
+      {
+        name: 'ci',
+        transform: [{ filter: 'isValid(datum.ciLow) && isValid(datum.ciHigh)' }],
+        mark: { type: 'rule', strokeWidth: 1.5, opacity: 0.7 },
+        encoding: { x, y: { field: 'ciLow', type: 'quantitative' }, y2: { field: 'ciHigh' }, color },
+      },
+      {
+        name: 'frontfill',
+        transform: [{ filter: `datum.${frontKey}` }],
+        mark: { type: 'point', size: 90, filled: true, opacity: 1, shape: 'diamond' },
+        encoding: { x, y, color },
+      },
+      {
+        name: 'variants',
+        mark: { type: 'point', size: 90, strokeWidth: 2, opacity: 1 },
+        encoding: {
+          x, y, color,
+          shape: { field: 'onFront', type: 'nominal', scale: { domain: ['on the front', 'dominated'], range: ['diamond', 'circle'] }, legend: { title: 'Pareto', orient: 'right' } },
+          tooltip: [
+            { field: 'variant', type: 'nominal' }, { field: 'drop', type: 'quantitative', title: 'drop (pp)', format: '.3f' },
+            { field: 'ciLow', type: 'quantitative', title: '95% CI low', format: '.3f' }, { field: 'ciHigh', type: 'quantitative', title: '95% CI high', format: '.3f' },
+            { field: 'memory', type: 'quantitative', title: 'memory overhead', format: '.2%' }, { field: 'time', type: 'quantitative', title: 'time overhead', format: '.2%' },
+            { field: 'dominated', type: 'nominal', title: 'dominated by' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** Accuracy drop per bit position (bars coloured by field, 95% interval as a rule). */
+export function bitProfileSpec(p: ReportData['bitProfiles'][number]): Spec {
+  const values = p.rows.map((r) => ({ ...r, ciLow: r.ci95[0], ciHigh: r.ci95[1] }));
+  const x = { field: 'bit', type: 'ordinal', sort: 'descending', title: 'bit position (31 = sign, 30–23 exponent, 22–0 mantissa)', axis: { labelAngle: 0 } };
+  const y = { field: 'drop', type: 'quantitative', title: 'accuracy drop (pp)' };
+  return {
+    width: 560,
+    height: 220,
+    config: chartConfig(),
+    data: { values },
+    layer: [
+      {
+        name: 'bars',
+        mark: { type: 'bar' },
+        encoding: {
+          x, y,
+          color: { field: 'field', type: 'nominal', scale: { domain: ['sign', 'exponent', 'mantissa'], range: [PALETTE[1], PALETTE[0], PALETTE[2]] }, legend: { title: 'field', orient: 'right' } },
+          tooltip: [
+            { field: 'bit', type: 'ordinal' }, { field: 'field', type: 'nominal' }, { field: 'drop', type: 'quantitative', title: 'drop (pp)', format: '.3f' },
+            { field: 'ciLow', type: 'quantitative', title: '95% CI low', format: '.3f' }, { field: 'ciHigh', type: 'quantitative', title: '95% CI high', format: '.3f' },
+            { field: 'sdc', type: 'quantitative', title: 'SDC', format: '.2%' }, { field: 'due', type: 'quantitative', title: 'DUE', format: '.2%' },
+          ],
+        },
+      },
+      { name: 'ci', mark: { type: 'rule', stroke: 'currentColor', strokeOpacity: 0.7 }, encoding: { x, y: { field: 'ciLow', type: 'quantitative' }, y2: { field: 'ciHigh' } } },
+    ],
+  };
+}
+
 /** Longest layer name shown in full in the heat strip; longer names keep their start and end. */
 const LABEL_NAME_CHARS = 34;
 
@@ -341,6 +424,22 @@ export function buildCharts(data: ReportData): { charts: ChartDef[]; warnings: s
       vegaLite: overheadChartSpec(data),
     });
   }
+  if (data.pareto) {
+    for (const cost of ['memory', 'time'] as const) {
+      add({
+        id: `chart-pareto-${cost}`, section: 'pareto', series: data.pareto.rows.length, title: `Accuracy drop vs ${cost} overhead (Pareto view)`,
+        caption: `Mean accuracy drop at BER ${data.pareto.ber.toExponential(0)} with its 95 % interval (vertical rule) against the ${cost === 'memory' ? 'stored-bytes' : 'inference-time'} overhead; filled diamonds joined by the dashed line are the variants no other variant beats on both drop and ${cost}.`,
+        vegaLite: paretoChartSpec(data, cost),
+      });
+    }
+  }
+  data.bitProfiles.forEach((p, i) => {
+    add({
+      id: `chart-bits-${i}`, section: 'bits', series: p.rows.length, title: 'Accuracy drop per bit position',
+      caption: `${p.faults} flip${p.faults > 1 ? 's' : ''} per trial, all at one bit position of ${p.layer ? `layer ${p.layer}'s` : 'the conv/dense'} weights (${p.weights} weights), ${p.trials} trials per position; the rule is the 95 % interval of the mean.`,
+      vegaLite: bitProfileSpec(p),
+    });
+  });
   data.scores.forEach((s, i) => {
     add({
       id: `chart-scores-${i}`, section: 'scores', series: s.layers.length, title: `Per-layer vulnerability (${s.method})`,

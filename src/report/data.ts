@@ -8,6 +8,8 @@ import { FlipguardError } from '../errors.js';
 import { fmtBer } from './format.js';
 import { loadInputs } from './load.js';
 import { collectMachine, collectVersions } from './provenance.js';
+import { paretoBer, paretoView, type ParetoView } from './pareto.js';
+import { DEFAULT_PARETO_BER } from '../defaults.js';
 import type {
   BerStats,
   CampaignRecordsFile, CampaignRow, CampaignSeries, CampaignSummaryFile, HardenSeries, LayerScoreSummary, LoadedInput, MachineInfo,
@@ -27,6 +29,8 @@ export interface ReportOptions {
   provenance?: { commands?: string[]; seeds?: unknown[]; versions?: Record<string, string>; machine?: Partial<MachineInfo> };
   /** Time stamp of the report (default now). */
   generatedAt?: Date | string;
+  /** BER of the Pareto view (default DEFAULT_PARETO_BER when every variant has it, else the largest shared BER). */
+  paretoBer?: number;
 }
 
 export const DEFAULT_TITLE = 'flipguard reliability report';
@@ -129,6 +133,8 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
     harden,
     compare: [],
     prune: [],
+    bitProfiles: [],
+    pareto: null,
     provenance: {
       commands: [],
       seeds: [],
@@ -190,6 +196,9 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
       case 'prune':
         data.prune.push({ source: l.source, ...l.data });
         break;
+      case 'bit-profile':
+        data.bitProfiles.push({ source: l.source, ...l.data });
+        break;
       case 'provenance':
         data.provenance.recorded.push({ source: l.source, ...l.data });
         data.provenance.commands.push(...l.data.commands);
@@ -197,6 +206,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         break;
     }
   }
+  data.pareto = reportPareto(campaigns, harden, opts.paretoBer);
   // commands that made the inputs first, then the ones given (typically the report command itself)
   data.provenance.commands.push(...(opts.provenance?.commands ?? []));
   data.provenance.seeds.push(...(opts.provenance?.seeds ?? []));
@@ -208,6 +218,22 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
     if (single.length) data.warnings.push(`Variant "${c.variant}" has fewer than 2 trials at BER ${single.join(', ')}: no confidence interval there.`);
   }
   return data;
+}
+
+/** The Pareto view of the campaign variants (see ReportData.pareto), or null. */
+function reportPareto(campaigns: readonly CampaignSeries[], harden: readonly HardenSeries[], wanted?: number): ParetoView | null {
+  const withCost = campaigns.map((c) => ({ c, h: harden.find((h) => h.variant === c.variant) }));
+  const usable = withCost.filter(({ h }) => !h || (h.overheads.storedBytes && h.overheads.time));
+  if (usable.length < 2 || !usable.some(({ h }) => h)) return null;
+  const ber = paretoBer(usable.map(({ c }) => c.rows.map((r) => r.ber)), wanted ?? DEFAULT_PARETO_BER);
+  if (ber === undefined) return null;
+  return paretoView(usable.map(({ c, h }) => {
+    const r = c.rows.find((x) => x.ber === ber)!;
+    return {
+      variant: c.variant, drop: r.meanDrop, ciLow: r.ciLow, ciHigh: r.ciHigh,
+      memory: h ? h.overheads.storedBytes!.ratio - 1 : 0, time: h ? h.overheads.time!.ratio - 1 : 0,
+    };
+  }), ber);
 }
 
 /**

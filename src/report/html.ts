@@ -212,6 +212,33 @@ ${body}
 </section>`);
   }
 
+  // Pareto view
+  if (data.pareto) {
+    const pv = data.pareto;
+    sections.push(['pareto', 'Choosing the protection']);
+    const pct = (x: number): string => `${x >= 0 ? '+' : ''}${fmtPct(x, 1)}`;
+    const rows = pv.rows.map((r) => [
+      variantCell(r.variant), esc(fmtNum(r.drop, 3)), esc(r.ciLow === null || r.ciHigh === null ? MISSING : `[${fmtNum(r.ciLow, 3)}, ${fmtNum(r.ciHigh, 3)}]`),
+      esc(pct(r.memory)), esc(pct(r.time)), r.front ? '<b>Pareto front</b>' : esc(`dominated by ${r.dominatedBy.join(', ')}${r.clearly ? '' : ' (within the 95 % intervals)'}`),
+    ]);
+    parts.push(`<section id="pareto"><h2>Choosing the protection</h2>
+<p>Each variant at BER ${esc(fmtBer(pv.ber))}: its accuracy drop against what it costs. A variant is dominated when another one is no worse on drop, memory and time and better on one of them (by the mean drop; "within the 95 % intervals" flags a domination the trials do not establish).</p>
+${['memory', 'time'].map((c) => byId.get(`chart-pareto-${c}`)).filter((c): c is ChartDef => !!c).map(figure).join('\n')}
+${table(['variant', 'drop (pp)', '95 % CI (pp)', 'memory', 'time', 'verdict'], rows, { numeric: [1, 3, 4], caption: 'Memory: stored bytes, time: inference time per pass, both hardened ÷ original − 1 (a campaign without a harden report counts as unprotected, no overhead).' })}
+</section>`);
+  }
+
+  // bit-position profiles
+  if (data.bitProfiles.length) {
+    sections.push(['bits', 'Which bits matter']);
+    const blocks = data.bitProfiles.map((p, i) => {
+      const c = byId.get(`chart-bits-${i}`);
+      const top = [...p.rows].sort((a, b) => b.drop - a.drop).slice(0, 5);
+      return `${c ? figure(c) : ''}${table(['bit', 'field', 'drop (pp)', '95 % CI (pp)', 'SDC', 'DUE'], top.map((r) => [esc(r.bit), esc(r.field), esc(fmtNum(r.drop, 3)), esc(`[${fmtNum(r.ci95[0], 3)}, ${fmtNum(r.ci95[1], 3)}]`), esc(fmtPct(r.sdc, 1)), esc(fmtPct(r.due, 1))]), { numeric: [0, 2, 4, 5], caption: `The five most damaging bit positions (${esc(p.source)}).` })}`;
+    });
+    parts.push(`<section id="bits"><h2>Which bits matter</h2><p>The accuracy drop when flips hit one bit position of the weights: where the damage comes from, and so which bits critical-bit TMR (harden --method tmr-bits --bits …) should store three times.</p>${blocks.join('\n')}</section>`);
+  }
+
   // scores
   if (data.scores.length) {
     sections.push(['vulnerability', 'Per-layer vulnerability']);

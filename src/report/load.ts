@@ -15,7 +15,7 @@ import {
   OVERHEAD_METRICS,
   type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine,
   type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
-  type ReportInput,
+  type ReportInput, type BitProfileFile,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -28,9 +28,10 @@ export const KIND_LABELS: Record<InputKind, string> = {
   compare: 'ranking comparison',
   prune: 'prune report',
   provenance: 'provenance file',
+  'bit-profile': 'bit-position profile',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, or provenance JSON';
 
 // ───────────────────────────── validators per kind ─────────────────────────────
 
@@ -139,6 +140,26 @@ function validateHardenSweep(o: Obj): HardenSweepFile {
   return out;
 }
 
+function validateBitProfile(o: Obj): BitProfileFile {
+  const rows = arr(o.rows, 'rows', true).map((r, i) => {
+    const f = at('rows', i);
+    const ro = obj(r, f);
+    const ci = arr(ro.ci95, `${f}.ci95`, true);
+    if (ci.length !== 2) throw new FieldError(`${f}.ci95`, 'is not a [low, high] pair');
+    return {
+      bit: num(ro.bit, `${f}.bit`, [0, 31]), field: str(ro.field, `${f}.field`), drop: num(ro.drop, `${f}.drop`, [-100, 100]),
+      ci95: [num(ci[0], `${f}.ci95[0]`), num(ci[1], `${f}.ci95[1]`)] as [number, number],
+      sdc: num(ro.sdc, `${f}.sdc`, [0, 1]), due: num(ro.due, `${f}.due`, [0, 1]),
+    };
+  });
+  return {
+    layer: o.layer === null || o.layer === undefined ? null : str(o.layer, 'layer'),
+    weights: num(o.weights, 'weights', [1, Number.MAX_SAFE_INTEGER]), trials: num(o.trials, 'trials', [1, Number.MAX_SAFE_INTEGER]),
+    faults: num(o.faults, 'faults', [1, Number.MAX_SAFE_INTEGER]), rows,
+    ...(typeof o.seed === 'number' ? { seed: o.seed } : {}), ...(typeof o.images === 'number' ? { images: o.images } : {}),
+  };
+}
+
 function validatePrunePoint(v: unknown, f: string): PrunePoint {
   const o = obj(v, f);
   if (o.accepted !== null && typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false/null');
@@ -233,6 +254,7 @@ export function detectKind(doc: unknown): InputKind | undefined {
   if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
   if ('overheads' in doc) return 'harden';
   if ('explored' in doc || ('ratios' in doc && 'accuracy' in doc && 'macs' in doc)) return 'prune';
+  if (Array.isArray(doc.rows) && 'faults' in doc && 'weights' in doc) return 'bit-profile';
   if ('rows' in doc && ('layer' in doc || 'ber' in doc)) return 'compare';
   if ('layers' in doc && 'method' in doc) return 'scores';
   if ('commands' in doc) return 'provenance';
@@ -287,6 +309,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'compare': return { kind, source, name, data: readComparisonFile(doc) };
       case 'prune': return { kind, source, name, data: validatePrune(doc) };
       case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
+      case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

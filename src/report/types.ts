@@ -1,3 +1,4 @@
+import type { ParetoView } from './pareto.js';
 import type { TrialRecord } from '../campaign/records.js';
 import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
 
@@ -142,6 +143,17 @@ export interface HardenSweepFile {
   variants: { variant: string; method: string; ratio: number; overheads: HardenReportFile['overheads'] | null; campaign: CampaignSummaryFile | null }[];
 }
 
+/** A bit-position profile (`flipguard rank --compare --compare-unit bit --json`). */
+export interface BitProfileFile {
+  layer: string | null;
+  weights: number;
+  trials: number;
+  faults: number;
+  seed?: number;
+  images?: number;
+  rows: { bit: number; field: string; drop: number; ci95: [number, number]; sdc: number; due: number }[];
+}
+
 /** Provenance JSON: what produced the other files. */
 export interface ProvenanceFile {
   commands: string[];
@@ -151,7 +163,7 @@ export interface ProvenanceFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -162,7 +174,8 @@ export type LoadedInput =
   | { kind: 'harden-sweep'; source: string; name: string; data: HardenSweepFile }
   | { kind: 'compare'; source: string; name: string; data: CompareFile }
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
-  | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile };
+  | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile }
+  | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile };
 
 /**
  * An input to the report: a file or folder path (a folder contributes its *.json and *.jsonl files),
@@ -284,6 +297,14 @@ export interface ReportData {
   harden: HardenSeries[];
   compare: CompareTable[];
   prune: PruneTable[];
+  /** Bit-position profiles (accuracy drop per float32 bit position). */
+  bitProfiles: (BitProfileFile & { source: string })[];
+  /**
+   * The Pareto view of the variants at one BER (report/pareto.ts): every campaign variant with a
+   * harden report (memory = stored bytes, time = inference time, hardened ÷ original − 1), and the
+   * campaign variants without one as unprotected (no overhead). Null with fewer than two points.
+   */
+  pareto: ParetoView | null;
   provenance: ReportProvenance;
   /** Things the reader should know (e.g. a torn last line ignored). */
   warnings: string[];

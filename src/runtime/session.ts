@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
 import { ortTypeName } from '../graph/dtype.js';
-import type { Model, Tensor, TensorData, Graph } from '../graph/types.js';
+import { DataType, type Model, type Tensor, type TensorData, type Graph } from '../graph/types.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -153,7 +153,9 @@ export class ModelRunner {
     if (params) {
       for (const [name, data] of params) {
         const t = this.swappable.get(name);
-        if (t) feeds[name] = new ort.Tensor(ortTypeName(t.dataType), data as never, t.dims);
+        // a tmr-bits model's int32 stored words arrive as Float32Array views of their bits
+        const typed = t?.dataType === DataType.INT32 && !(data instanceof Int32Array) ? new Int32Array(data.buffer, data.byteOffset, data.byteLength >> 2) : data;
+        if (t) feeds[name] = new ort.Tensor(ortTypeName(t.dataType), typed as never, t.dims);
         else if (this.inputDims.has(name)) feeds[name] = new ort.Tensor('float32', data as never, this.inputDims.get(name)!);
         else throw new Error(`parameter ${name} is neither swappable nor an input of this runner`);
       }

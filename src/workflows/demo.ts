@@ -8,7 +8,7 @@ import { loadDataset, normalizationFromMetadata, type Dataset } from '../data/in
 import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
-import { rank, compareRankings, computeLayers, type Scores, type RankMethod } from '../analysis/index.js';
+import { rank, compareRankings, computeLayers, bitProfile, type Scores, type RankMethod } from '../analysis/index.js';
 import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { prepareOutputDir } from '../util/fs-safe.js';
@@ -40,8 +40,8 @@ export interface DemoOptions {
 /** The demo's settings, in one place (what --quick changes is visible here and in the report). */
 export function demoSettings(quick: boolean) {
   return quick
-    ? { bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' }
-    : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15' };
+    ? { bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, bitTrials: 2, profileBits: '20-31', variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits' }
+    : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, bitTrials: 10, profileBits: '0-31', variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits,tmr-bits:b31+30+29' };
 }
 
 export interface DemoResult extends WriteReportResult {
@@ -58,7 +58,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const modelPath = opts.model ?? DEFAULT_MODEL;
   // checked before the first minute of work; the model is never replaced, even with force
   const out = prepareOutputDir(opts.outDir ?? 'flipguard-report', { force: opts.force, protect: [modelPath], label: 'report folder' });
-  const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'harden variants and campaigns', 'report'];
+  const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'bit-position profile', 'harden variants and campaigns', 'report'];
   let stage = 0;
   const next = () => opts.onStage?.(stages[stage], stage++, stages.length);
   const runtime = { threads: opts.threads };
@@ -87,6 +87,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const comparePath = out.write('inputs/ranking.compare.json', JSON.stringify(comparison));
 
   next();
+  // which bits matter: one flip per trial at each bit position of the conv/dense weights
+  const profile = await bitProfile(model, { data: load('test', s.compareImages), bits: s.profileBits, trials: s.bitTrials, faults: 1, seed, runtime });
+  const profilePath = out.write('inputs/bits.profile.json', JSON.stringify(profile));
+
+  next();
   const variants = parseVariants(s.variants);
   const rows = await hardenSweep(model, {
     variants, train, test, runtime, outDir: out, outPrefix: 'variants/',
@@ -94,7 +99,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     campaign: { bers: s.bers, trials: s.trials, seed, threads: opts.threads },
     onProgress: opts.onProgress,
   });
-  const inputs: string[] = [scoresPath, comparePath];
+  const inputs: string[] = [scoresPath, comparePath, profilePath];
   for (const r of rows) {
     const slug = r.variant.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
     inputs.push(out.write(`inputs/${slug}.summary.json`, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config }))));
@@ -102,7 +107,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
 
   next();
-  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images`;
+  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position`;
   const report = writeReport({
     inputs, outDir: out,
     title: `flipguard reliability report — ${modelPath.split('/').pop()}`,

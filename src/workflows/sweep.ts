@@ -15,6 +15,9 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import { harden, HARDEN_METHODS, type HardenMethod, type HardenReport } from '../harden/index.js';
 import { countHardened, overheads, type Overheads } from '../harden/overhead.js';
 import { profileIntervals, type Intervals } from '../harden/profile.js';
+import { paretoBer, paretoView, type ParetoView } from '../report/pareto.js';
+import { DEFAULT_PARETO_BER, DEFAULT_RATIO } from '../defaults.js';
+import { checkBits } from '../harden/tmr-bits.js';
 
 export interface Variant {
   /** Display name, e.g. "edac 15%". */
@@ -24,22 +27,40 @@ export interface Variant {
   ratio?: number;
   /** Choose the ratio so that the float-parameter overhead matches this value (e.g. 0.15). */
   matchMemory?: number;
+  /** tmr-bits: the bit positions (default [30]). */
+  bits?: number[];
 }
 
-/** Parses "edac:0.15,ranger,tmr-weights:mem0.15,none" into variants. */
+/**
+ * Parses "edac:0.15,ranger,tmr-weights:mem0.15,tmr-bits:b30+29:0.1,none" into variants (tmr-bits:
+ * `bB1+B2…` names the bits, default 30; without a ratio it protects every weight).
+ */
 export function parseVariants(spec: string): Variant[] {
   return spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
-    const [method, arg] = s.split(':');
-    if (method !== 'none' && !HARDEN_METHODS.includes(method as HardenMethod)) {
-      throw new FlipguardError(`Unknown variant "${s}"; use none or one of ${HARDEN_METHODS.join(', ')}, optionally with :RATIO or :memOVERHEAD (e.g. edac:0.15, tmr-weights:mem0.15).`);
+    const parts = s.split(':');
+    let bits: number[] | undefined;
+    if (parts[0] === 'tmr-bits' && parts[1] !== undefined && /^b/.test(parts[1])) {
+      if (!/^b\d+(\+\d+)*$/.test(parts[1])) throw new FlipguardError(`Variant "${s}" has bits "${parts[1]}"; write them as b30 or b31+30+29.`);
+      bits = checkBits(parts[1].slice(1).split('+').map(Number));
+      parts.splice(1, 1);
     }
-    if (arg === undefined) return { name: method, method: method as Variant['method'] };
-    const mem = /^mem([\d.]+)$/.exec(arg);
-    if (mem) return { name: `${method} (mem ${Math.round(Number(mem[1]) * 100)}%)`, method: method as HardenMethod, matchMemory: Number(mem[1]) };
-    const ratio = Number(arg);
-    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new FlipguardError(`Variant "${s}" has ratio "${arg}"; give a number in [0, 1] or memX (e.g. mem0.15).`);
-    return { name: `${method} ${Math.round(ratio * 1000) / 10}%`, method: method as HardenMethod, ratio };
+    const v = parseVariant(s, parts[0], parts[1]);
+    if (!bits) return v;
+    const label = `b${[...bits].reverse().join('+')}`;
+    return { ...v, bits, name: v.name.replace(/^tmr-bits/, `tmr-bits ${label}`) };
   });
+}
+
+function parseVariant(s: string, method: string, arg: string | undefined): Variant {
+  if (method !== 'none' && !HARDEN_METHODS.includes(method as HardenMethod)) {
+    throw new FlipguardError(`Unknown variant "${s}"; use none or one of ${HARDEN_METHODS.join(', ')}, optionally with :RATIO or :memOVERHEAD (e.g. edac:0.15, tmr-weights:mem0.15).`);
+  }
+  if (arg === undefined) return { name: method, method: method as Variant['method'] };
+  const mem = /^mem([\d.]+)$/.exec(arg);
+  if (mem) return { name: `${method} (mem ${Math.round(Number(mem[1]) * 100)}%)`, method: method as HardenMethod, matchMemory: Number(mem[1]) };
+  const ratio = Number(arg);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new FlipguardError(`Variant "${s}" has ratio "${arg}"; give a number in [0, 1] or memX (e.g. mem0.15).`);
+  return { name: `${method} ${Math.round(ratio * 1000) / 10}%`, method: method as HardenMethod, ratio };
 }
 
 /** The default comparison of issue 6 / paper A: unprotected, ranger, edac 0%/15%, tmr-channels 15%, tmr-weights and tmr-neurons at edac-15%'s memory. */
@@ -69,7 +90,7 @@ export function rankingProvider(model: Model, data: ImageSet, opts: { methods?: 
 
 /** The unit kind a hardening method protects. */
 export function unitOf(method: HardenMethod): Unit {
-  return method === 'tmr-weights' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
+  return method === 'tmr-weights' || method === 'tmr-bits' ? 'weight' : method === 'tmr-neurons' ? 'neuron' : 'channel';
 }
 
 export interface SweepOptions {
@@ -126,8 +147,9 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
       const method = v.method;
       const needsIntervals = method === 'edac' || method === 'ranger';
       if (needsIntervals && !intervals) intervals = await profileIntervals(model, opts.train, { ...opts.runtime });
-      const scores = method === 'ranger' ? undefined : await opts.scores(unitOf(method));
-      const make = (r: number) => harden(model, { method, ratio: r, scores, intervals, runtime: opts.runtime });
+      const everyWeight = method === 'tmr-bits' && v.ratio === undefined && v.matchMemory === undefined;
+      const scores = method === 'ranger' || everyWeight ? undefined : await opts.scores(unitOf(method));
+      const make = (r: number) => harden(model, { method, ratio: r, scores, intervals, bits: v.bits, runtime: opts.runtime });
       if (v.matchMemory !== undefined) {
         // bisection on the ratio: parameters grow monotonically with it
         let lo = 0, hi = 1;
@@ -137,7 +159,7 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
           if (countHardened(h.model).parameters / baseParams - 1 > v.matchMemory) hi = mid; else lo = mid;
         }
         ratio = lo;
-      } else ratio = v.ratio ?? (method === 'ranger' ? 0 : 0.15);
+      } else ratio = v.ratio ?? (method === 'ranger' ? 0 : everyWeight ? 1 : DEFAULT_RATIO);
       const r = await make(ratio);
       hardened = r.model;
       report = r.report;
@@ -151,4 +173,21 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
     rows.push({ variant: v.name, method: v.method, ratio, overheads: ov, report, campaign, modelPath, recordsPath });
   }
   return rows;
+}
+
+/**
+ * The Pareto view of a sweep at `ber` (default DEFAULT_PARETO_BER when every variant has it, else
+ * the largest BER they share): drop with its interval, stored-bytes and time overheads.
+ */
+export function sweepPareto(rows: readonly SweepRow[], ber?: number): ParetoView | undefined {
+  const b = paretoBer(rows.map((r) => r.campaign.bers.map((x) => x.ber)), ber ?? DEFAULT_PARETO_BER);
+  if (b === undefined) return undefined;
+  return paretoView(rows.map((r) => {
+    const s = r.campaign.bers.find((x) => x.ber === b)!;
+    const ok = Number.isFinite(s.ci95[0]) && Number.isFinite(s.ci95[1]);
+    return {
+      variant: r.variant, drop: s.meanDrop, ciLow: ok ? s.ci95[0] : null, ciHigh: ok ? s.ci95[1] : null,
+      memory: r.overheads ? r.overheads.storedBytes.ratio - 1 : 0, time: r.overheads ? r.overheads.time.ratio - 1 : 0,
+    };
+  }), b);
 }

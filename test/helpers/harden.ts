@@ -26,7 +26,7 @@ export function neuronScores(model: Model, seed = 7): Scores {
 /** Scores of the unit `method` protects: L1 per channel, |w| per weight, random per neuron. */
 export function scoresFor(method: HardenMethod, model: Model): Scores | undefined {
   if (method === 'ranger') return undefined;
-  if (method === 'tmr-weights') return magnitudeScores(model);
+  if (method === 'tmr-weights' || method === 'tmr-bits') return magnitudeScores(model);
   if (method === 'tmr-neurons') return neuronScores(model);
   return l1Scores(model);
 }

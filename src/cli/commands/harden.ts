@@ -6,8 +6,9 @@ import { refuseQuantized } from '../../graph/count.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, type HardenMethod } from '../../harden/index.js';
-import { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod } from '../../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
@@ -16,7 +17,9 @@ import { formatHalfWidth, formatTable, groupInt } from '../table.js';
 import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
-import { DEFAULT_SEED } from '../../defaults.js';
+import { DEFAULT_PARETO_BER, DEFAULT_SEED } from '../../defaults.js';
+import { budgetHarden, parseBudget, DEFAULT_BUDGET_CANDIDATES } from '../../workflows/budget.js';
+import { resolveBits } from '../../faults/bits.js';
 
 /**
  * The scores hardening uses: a --scores file as given, else computed per unit kind; --rank picks
@@ -46,15 +49,26 @@ export function sweepTable(rows: SweepRow[]): string {
   );
 }
 
+/** The Pareto table of a sweep: each variant's drop at the view's BER, overheads, front membership and dominators. */
+export function paretoTable(view: ParetoView): string {
+  const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+  return formatTable(['variant', `drop @${view.ber.toExponential(0)}`, '95% CI', 'memory', 'time', 'front (mem / time / all)', 'dominated by'], view.rows.map((r) => [
+    r.variant, r.drop.toFixed(2), r.ciLow === null ? 'n/a' : `[${r.ciLow.toFixed(2)}, ${r.ciHigh!.toFixed(2)}]`, pct(r.memory), pct(r.time),
+    [r.frontMemory, r.frontTime, r.front].map((f) => (f ? 'yes' : '—')).join(' / '),
+    r.dominatedBy.length ? `${r.dominatedBy.join(', ')}${r.clearly ? '' : ' (within the CIs)'}` : '',
+  ]));
+}
+
 export const hardenCommand: Command = {
   name: 'harden',
   summary: 'write a hardened ONNX model (EDAC, TMR, range restriction) and report its overheads',
-  usage: 'MODEL --method edac|edac-nointervals|ranger|tmr-channels|tmr-weights|tmr-neurons [--ratio R] --data mnist --out hardened.onnx',
+  usage: 'MODEL --method edac|edac-nointervals|ranger|tmr-channels|tmr-weights|tmr-neurons|tmr-bits [--ratio R] [--bits 30,29] --data mnist --out hardened.onnx',
   positionals: [1, 1],
   options: {
     ...dataOptions,
     method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
-    ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0)' },
+    ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0; tmr-bits: every weight)' },
+    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default 30, the exponent\'s top bit)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
     images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
@@ -72,6 +86,9 @@ export const hardenCommand: Command = {
     sweep: { kind: 'bool', help: 'compare several variants with one campaign each (see --variants)' },
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
+    budget: { kind: 'string', arg: 'memory=M,time=T', help: 'search methods × ratios for the smallest accuracy drop at --ber (one value, default 1e-5) within these overheads (fractions); writes the winner to --out and the evidence to --json' },
+    candidates: { kind: 'string', arg: 'LIST', help: 'for --budget: candidates as in --variants, ranger+X for intervals with X on top', default: DEFAULT_BUDGET_CANDIDATES },
+    'pareto-ber': { kind: 'number', arg: 'B', help: 'for --sweep: the BER of the Pareto view (default 1e-5 when swept, else the largest BER)' },
     trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
     'out-dir': { kind: 'string', arg: 'DIR', help: 'for --sweep: write each variant\'s model and campaign records here' },
@@ -90,6 +107,7 @@ export const hardenCommand: Command = {
     if (v.sweep) {
       const variants = parseVariants(v.variants as string);
       const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
+      if (v['pareto-ber'] !== undefined && !bers.includes(v['pareto-ber'] as number)) throw new FlipguardError(`--pareto-ber ${v['pareto-ber']} is not one of the swept BERs (${bers.join(', ')}); pick one of them.`);
       let bar: Progress | undefined;
       const rows = await hardenSweep(model, {
         variants, scores: scoresFrom(model, train, v, 'channel'), train, test, outDir: v['out-dir'] as string | undefined, force: outputs.force, protect: outputs.protect, runtime,
@@ -99,16 +117,49 @@ export const hardenCommand: Command = {
       });
       bar?.done();
       process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${plural(v.trials as number, 'trial')} per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
+      const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
+      if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
+      if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
       return;
     }
-    if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights or tmr-neurons), or --sweep.');
+    if (v.budget !== undefined) {
+      if (v.method !== undefined || v.sweep) throw new FlipguardError('--budget chooses the method itself; remove --method / --sweep.');
+      if (!v.out) throw new FlipguardError('flipguard harden --budget needs --out FILE for the chosen model.');
+      const budget = parseBudget(v.budget as string);
+      const bers = Array.isArray(v.ber) ? (v.ber as number[]) : String(v.ber).split(',').map(Number);
+      const isDefault = String(v.ber) === '1e-6,1e-5,5e-5' || (bers.length === 3 && bers.join() === [1e-6, 1e-5, 5e-5].join());
+      if (bers.length !== 1 && !isDefault) throw new FlipguardError(`--budget compares at one BER; give one --ber value (e.g. --ber 1e-5), not ${bers.length}.`);
+      const ber = bers.length === 1 ? bers[0] : DEFAULT_PARETO_BER;
+      const t0 = performance.now();
+      const r = await budgetHarden(model, {
+        budget, ber, train, test, scores: scoresFrom(model, train, v, 'channel'), candidates: v.candidates as string,
+        maxTrials: Math.max(4, v.trials as number), seed: v.seed as number, runtime,
+        onCandidate: (name, stage, detail) => { if (!v.quiet) process.stderr.write(`${stage === 'build' ? 'build' : 'race '} ${name}${detail ? ` (${detail})` : ''}\n`); },
+      });
+      const validation = r.combined
+        ? await validateTransformed(model, r.model, { images: { ...train, x: train.x.subarray(0, 4 * train.shape.reduce((a, b) => a * b, 1)), count: Math.min(4, train.count) }, fidelity: 'top1', runtime, what: `${r.winner}-hardened` })
+        : await validateHardened(model, { model: r.model, report: r.report }, train, runtime);
+      writeModel(v.out as string, r.model, outputs);
+      const seconds = (performance.now() - t0) / 1000;
+      const pctOr = (x: number | null): string => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+      process.stdout.write(`${bold('budgeted hardening')}: ${r.winner} → ${v.out} (${seconds.toFixed(0)} s)\n\n${r.why}\n\n`);
+      process.stdout.write(formatTable(['candidate', 'memory', 'time', 'trials', `drop @${ber.toExponential(0)}`, '95% CI', 'outcome'], r.candidates.map((c) => [
+        c.name, pctOr(c.memory), pctOr(c.time), c.trials ? String(c.trials) : '', c.drop === null ? '' : c.drop.toFixed(2), c.ci95 ? `[${c.ci95[0].toFixed(2)}, ${c.ci95[1].toFixed(2)}]` : '', c.outcome,
+      ])) + '\n');
+      if (v.json) writeJson(v.json as string, { model: positionals[0], out: v.out, seconds, budget: r.budget, ber: r.ber, seed: r.seed, winner: r.winner, why: r.why, rounds: r.rounds, candidates: r.candidates, validation }, outputs);
+      return;
+    }
+    if (!v.method) throw new FlipguardError('flipguard harden needs --method (edac, edac-nointervals, ranger, tmr-channels, tmr-weights, tmr-neurons or tmr-bits), or --sweep.');
     if (!v.out) throw new FlipguardError('flipguard harden needs --out FILE for the hardened model.');
     const method = v.method as HardenMethod;
     const unit = unitOf(method);
-    const scores = method === 'ranger' ? undefined : await scoresFrom(model, train, v, unit)(unit);
+    if (v.bits !== undefined && method !== 'tmr-bits') throw new FlipguardError(`--bits applies to --method tmr-bits only, not ${method}.`);
+    const bits = v.bits === undefined ? undefined : resolveBits(v.bits as string);
+    // tmr-bits without --ratio protects every weight: no ranking needed
+    const needsScores = method !== 'ranger' && !(method === 'tmr-bits' && v.ratio === undefined && !v.scores);
+    const scores = needsScores ? await scoresFrom(model, train, v, unit)(unit) : undefined;
     const { model: hardened, report } = await harden(model, {
-      method, ratio: v.ratio as number | undefined, scores, data: train, runtime, perLayer: Boolean(v['per-layer']),
+      method, ratio: v.ratio as number | undefined, scores, bits, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
       rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']),
     });
@@ -128,6 +179,6 @@ export const hardenCommand: Command = {
     if (agreement.same < agreement.images) {
       process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
     }
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
   },
 };

@@ -2,7 +2,7 @@ import { visible } from '../../util/text.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import {
-  rank, compareRankings, formatComparison, topK, ANALYSIS_DEFAULTS as D, RANK_METHODS, COMPOSITE_NAMES, RULE_NAMES, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
+  rank, compareRankings, formatComparison, bitProfile, formatBitProfile, topK, ANALYSIS_DEFAULTS as D, RANK_METHODS, COMPOSITE_NAMES, RULE_NAMES, NEURON_SCORE_FUNCTIONS, NEURON_MERGES,
   type RankMethod, type RankOptions, type Scores, type RobustOption,
 } from '../../analysis/index.js';
 import { scoresFile, type ScoreUnit } from '../../analysis/scores.js';
@@ -54,7 +54,7 @@ function robustOption(v: Record<string, unknown>): RobustOption | undefined {
 export const rankCommand: Command = {
   name: 'rank',
   summary: 'importance scores (Eq. 1 vulnerability, LRP, neuron criticality, baselines), or their agreement with fault injection',
-  usage: 'MODEL --data mnist --method vulnerability|lrp|neurons|l1|magnitude|taylor|random [--images N] [--json scores.json]  |  MODEL --compare --layer NAME --ber B [--methods …] [--trials T] [--json compare.json]',
+  usage: 'MODEL --data mnist --method vulnerability|lrp|neurons|l1|magnitude|taylor|random [--images N] [--json scores.json]  |  MODEL --compare --layer NAME --ber B [--methods …] [--trials T] [--json compare.json]  |  MODEL --compare --compare-unit bit [--faults K] [--trials T]',
   positionals: [1, 1],
   options: {
     ...rankDataOptions,
@@ -86,7 +86,7 @@ export const rankCommand: Command = {
     exhaustive: { kind: 'bool', help: 'with --compare: flip every single (weight, bit) of each unit once instead of random trials (no sampling noise)' },
     bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip (0 = mantissa LSB, 23–30 exponent, 31 sign)', default: '0-31' },
     k: { kind: 'int', arg: 'K', help: 'with --compare: k of the top-k overlap (default 10% of the units)' },
-    'compare-unit': { kind: 'string', arg: 'channel|weight', help: 'with --compare: fault whole channels, or a sample of single weights', choices: ['channel', 'weight'], default: 'channel' },
+    'compare-unit': { kind: 'string', arg: 'channel|weight|bit', help: 'with --compare: fault whole channels, a sample of single weights, or each bit position (drop per bit; --layer optional, --faults flips per trial, default 1)', choices: ['channel', 'weight', 'bit'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },
     'eval-limit': { kind: 'int', arg: 'N', help: 'with --compare: evaluate on the first N test images (default all)' },
     ...queueOptions,
@@ -113,6 +113,22 @@ export const rankCommand: Command = {
       const scores = await rank(model, { ...common, method, data: train, unit: v.unit as ScoreUnit | undefined });
       process.stdout.write(`${bold(method)} scores of ${visible(positionals[0])} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${scoresSummary(scores, v.top as number)}\n`);
       if (v.json) writeJson(v.json as string, scoresFile(scores), outputs);
+      return;
+    }
+    if (v['compare-unit'] === 'bit') {
+      for (const k of ['methods', 'k', 'exhaustive', 'unit'] as const) {
+        if (v[k] !== undefined) throw new FlipguardError(`--${k} does not apply to --compare-unit bit, which profiles bit positions, not rankings; remove --${k}.`);
+      }
+      const test = datasetFromOptions({ ...v, limit: v['eval-limit'] }, model, 'test');
+      let bar: Progress | undefined;
+      const profile = await bitProfile(model, {
+        data: test, layer: v.layer as string | undefined, trials: v.trials as number, faults: (v.faults as number | undefined) ?? 1, bits: v.bits as string,
+        seed: v.seed as number, batch: v.batch as number | undefined, runtime: { threads: v.threads as number | undefined },
+        onProgress: (done, total) => { bar ??= new Progress('bit profile', total, { quiet: Boolean(v.quiet) }); bar.update(done); },
+      });
+      bar?.done();
+      process.stdout.write(`${bold('accuracy drop per bit position')} of ${visible(positionals[0])}\n\n${formatBitProfile(profile)}\n`);
+      if (v.json) writeJson(v.json as string, profile, outputs);
       return;
     }
     if (!v.layer) throw new FlipguardError('flipguard rank --compare needs --layer NAME (a conv or dense layer; "flipguard info MODEL" lists them).');

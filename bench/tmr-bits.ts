@@ -1,0 +1,62 @@
+/**
+ * tmr-bits (issue 17): time per pass and session creation of critical-bit TMR models against the
+ * original, all models of one network timed in one run (passes interleaved, median), next to the
+ * stored-bit overhead. The vote folds into the weights at session creation, so inference time
+ * should stay at ≈ 1.0×; the price is paid once per session (and so once per campaign trial).
+ */
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readModel } from '../src/graph/onnx.js';
+import { loadDataset, subset } from '../src/data/index.js';
+import { rank } from '../src/analysis/index.js';
+import { harden, countHardened, type HardenOptions } from '../src/harden/index.js';
+import { timeInferenceMany } from '../src/runtime/timing.js';
+import { ModelRunner } from '../src/runtime/session.js';
+import type { Model } from '../src/graph/types.js';
+import { formatTable } from '../src/cli/table.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const VARIANTS: { name: string; opts: Omit<HardenOptions, 'scores'> }[] = [
+  { name: 'tmr-bits 30, every weight', opts: { method: 'tmr-bits', bits: [30] } },
+  { name: 'tmr-bits 31,30,29, every weight', opts: { method: 'tmr-bits', bits: [31, 30, 29] } },
+  { name: 'tmr-bits 30, top 15%', opts: { method: 'tmr-bits', bits: [30], ratio: 0.15 } },
+  { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 } },
+];
+
+/** Median milliseconds to create a session (graph optimisation, i.e. the vote's folding, included). */
+async function sessionMs(model: Model, threads: number, runs = 3): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const r = await ModelRunner.create(model, { threads });
+    ms.push(performance.now() - t);
+    await r.release();
+  }
+  return ms.sort((a, b) => a - b)[runs >> 1];
+}
+
+export function tmrBitsCommand(): string {
+  return 'npm run bench -- tmrbits';
+}
+
+export async function benchTmrBits(): Promise<string> {
+  const threads = 2, runs = 5, images = 2000;
+  const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
+  const rows: (string | number)[][] = [];
+  for (const name of ['vgg11-mnist', 'resnet20-mnist']) {
+    const model = readModel(resolve(repoRoot, 'models', `${name}.onnx`));
+    const scores = await rank(model, { method: 'random', unit: 'weight', seed: 1 });
+    const made = [];
+    for (const v of VARIANTS) made.push({ v, h: await harden(model, { ...v.opts, scores }) });
+    const times = await timeInferenceMany([model, ...made.map((x) => x.h.model)], test, { threads, repeats: runs, batch: 256 });
+    const base = countHardened(model);
+    const s0 = await sessionMs(model, threads);
+    rows.push([name, 'original', '1.000', `${(times[0].msPerPass / 1000).toFixed(3)} s`, `${s0.toFixed(0)} ms`]);
+    for (const [i, { v, h }] of made.entries()) {
+      const cnt = countHardened(h.model);
+      rows.push([name, v.name, (cnt.storedBytes / base.storedBytes).toFixed(3), `${(times[i + 1].msPerPass / times[0].msPerPass).toFixed(2)}×`, `${(await sessionMs(h.model, threads)).toFixed(0)} ms`]);
+    }
+  }
+  return `Hardened ÷ original time per pass (${threads} threads, batch 256, ${images} MNIST test images, median of ${runs} interleaved passes; rankings seeded random) and median session creation (3 runs). Machine shared with other helpers' tests (load average 8–12): ratios are within one run.\n\n\`\`\`\n${formatTable(['model', 'variant', 'stored bytes ×', 'time ×', 'session creation'], rows)}\n\`\`\``;
+}

@@ -1,0 +1,177 @@
+/**
+ * Critical-bit TMR (issue 17): the chosen bit positions (e.g. 30, the exponent's top bit) of every
+ * protected weight are stored three times; before use each protected bit is the majority of its
+ * three stored copies, and the other bits are used as stored.
+ *
+ * Storage (every tensor below holds stored bits that fault injection reaches):
+ * - `<weight>.tmrbits.words`: the layer's weight tensor as int32 words (same dims, the same 32 bits
+ *   per weight as the float32 original, which it replaces). Copy 1 of every protected bit.
+ * - `<weight>.tmrbits.plane2` / `.plane3`: int32 [k, ⌈p/32⌉], copies 2 and 3 as packed bit planes:
+ *   bit (j mod 32) of word ⌊j/32⌋ of row i is bit `bits[i]` of protected weight j.
+ *   Memory: 2 extra bits per protected bit per protected weight (plus < 64 bits of padding per row).
+ * - `<weight>.tmrbits.index` (int32 [p], only when not every weight of the layer is protected):
+ *   the protected flat indices, ascending (like tmr-weights' index: stored, not a fault target).
+ *
+ * Why int32 words: ONNX has no float↔int reinterpretation before opset 26 (BitCast), and the
+ * arithmetic decomposition of a float (tmr-weights.ts) cannot read the sign and mantissa of a NaN —
+ * which one flip of bit 30 makes of any weight in ±[1, 2). Words stored as integers are read
+ * exactly; only the final word → float32 step is arithmetic (tmr-weights' floatOf: exact for every
+ * non-NaN word; a voted NaN word comes out as a NaN with another payload).
+ *
+ * The vote, in standard ONNX (opset 13, integer Div/Mod/Gather, so no opset upgrade is needed):
+ * words as int64 in [0, 2^32); for each protected bit b the three copies a, p2, p3 ∈ {0, 1}; the
+ * majority m = ⌊(a + p2 + p3) / 2⌋; the word becomes w + Σ_b (m − a)·2^b; then floatOf, Reshape.
+ * Every input is an initializer or a Constant, so onnxruntime folds it all into the weight when the
+ * session is created (after fault injection edits the stored bytes): inference runs the original
+ * layers, with no time overhead, and fault-free logits are bit-identical to the original's.
+ *
+ * `voteBits` does the same in JavaScript on stored words (for campaigns and tests).
+ */
+import { A } from '../graph/builder.js';
+import { FlipguardError, opt } from '../errors.js';
+import { DataType, type Model } from '../graph/types.js';
+import type { Scores } from '../analysis/scores.js';
+import { GraphEditor } from './graph-edit.js';
+import { layerSites } from './layers.js';
+import { checkRatio, chooseUnits, hardenedInfo, type BitTriple, type StageRecord } from './common.js';
+import { floatOf, type WeightLayerReport } from './tmr-weights.js';
+
+export interface TmrBitOptions {
+  /** Bit positions to protect (0 = mantissa LSB … 30 = exponent top, 31 = sign), distinct. */
+  bits: readonly number[];
+  /**
+   * Share in [0, 1] of the conv/dense weights to protect, by `scores` (unit 'weight'). Undefined or
+   * 1: every weight of every conv/dense layer (no ranking needed, no index stored).
+   */
+  ratio?: number;
+  scores?: Scores;
+  /** Take the ratio of every layer instead of a global top (default false). */
+  perLayer?: boolean;
+}
+
+export interface BitTransformResult {
+  model: Model;
+  layers: WeightLayerReport[];
+  stages: StageRecord[];
+  triples: BitTriple[];
+  /** Stored bits added (the two plane copies, padding included). */
+  addedBits: number;
+}
+
+/** Checks a list of bit positions: whole numbers 0–31, at least one, no repeats; returns them ascending. */
+export function checkBits(bits: readonly number[]): number[] {
+  if (!Array.isArray(bits) || bits.length === 0) throw new FlipguardError(`The ${opt('bits')} list is empty; give the bit positions to protect, e.g. 30 or 30,29,31.`);
+  for (const b of bits) if (!Number.isInteger(b) || b < 0 || b > 31) throw new FlipguardError(`The ${opt('bits')} entry ${String(b)} is not a bit position; float32 bits are numbered 0 (mantissa LSB) to 31 (sign).`);
+  if (new Set(bits).size !== bits.length) throw new FlipguardError(`The ${opt('bits')} list ${bits.join(',')} repeats a position; give each bit once.`);
+  return [...bits].sort((a, b) => a - b);
+}
+
+/** The packed planes of bits `bits` of `words[idx[j]]`: row i, word ⌊j/32⌋, bit j mod 32. */
+export function packPlanes(words: Uint32Array, idx: ArrayLike<number> | null, bits: readonly number[]): Int32Array {
+  const p = idx ? idx.length : words.length;
+  const per = Math.ceil(p / 32);
+  const out = new Int32Array(bits.length * per);
+  bits.forEach((b, i) => {
+    for (let j = 0; j < p; j++) if ((words[idx ? idx[j] : j] >>> b) & 1) out[i * per + (j >> 5)] |= 1 << (j & 31);
+  });
+  return out;
+}
+
+/** Critical-bit TMR; returns a new model (see the module comment). */
+export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransformResult {
+  const bits = checkBits(opts.bits);
+  const all = opts.ratio === undefined || opts.ratio === 1;
+  if (opts.ratio !== undefined) checkRatio(opts.ratio, 'ratio');
+  const sites = layerSites(model);
+  const g = model.graph;
+  const wNames = sites.map((s) => g.nodes[s.index].inputs[1]);
+  const counts = wNames.map((w) => g.initializers.get(w)!.data.length);
+  const chosen = all ? counts.map((n) => Array.from({ length: n }, (_, j) => j)) : chooseUnits(sites, counts, { ratio: opts.ratio!, scores: opts.scores, perLayer: opts.perLayer }, 'weight', 'tmr-bits', "per-weight scores (unit 'weight', e.g. LRP relevance)");
+  const ed = new GraphEditor(model);
+  const layers: WeightLayerReport[] = [];
+  const stages: StageRecord[] = [];
+  const triples: BitTriple[] = [];
+  const done = new Set<string>();
+  let addedBits = 0;
+  const k = bits.length;
+  sites.forEach((site, i) => {
+    const wName = wNames[i];
+    const idx = chosen[i];
+    layers.push({ name: site.name, weight: wName, weights: counts[i], protected: idx.length });
+    if (!idx.length || done.has(wName)) return;
+    done.add(wName);
+    const w = g.initializers.get(wName)!;
+    if (w.dataType !== DataType.FLOAT) throw new FlipguardError(`The weight "${wName}" of layer "${site.name}" is not float32; flipguard hardens float32 models only.`);
+    const src = w.data as Float32Array;
+    const u = new Uint32Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
+    const p = idx.length;
+    const full = p === src.length;
+    const per = Math.ceil(p / 32);
+    const planes = packPlanes(u, full ? null : idx, bits);
+    const words = ed.init(`${wName}.tmrbits.words`, DataType.INT32, [...w.dims], new Int32Array(u.buffer));
+    const p2 = ed.init(`${wName}.tmrbits.plane2`, DataType.INT32, [k, per], planes);
+    const p3 = ed.init(`${wName}.tmrbits.plane3`, DataType.INT32, [k, per], Int32Array.from(planes));
+    const index = full ? undefined : ed.init(`${wName}.tmrbits.index`, DataType.INT32, [p], Int32Array.from(idx));
+    addedBits += 2 * k * per * 32;
+    ed.graph.initializers.delete(wName);
+
+    const e = ed.atStart();
+    const i64 = (x: string): string => e.op('Cast', [x], { to: A.i(DataType.INT64) });
+    const two32 = e.int64s('two32', [], [2 ** 32]);
+    const two = e.int64s('i2', [], [2]);
+    // unsigned words in [0, 2^32) (Mod takes the divisor's sign for integers)
+    const w64 = e.op('Mod', [e.op('Reshape', [i64(words), e.int64s('shape_flat', [1], [-1])]), two32]);
+    const wp = index ? e.op('Gather', [w64, index], { axis: A.i(0) }) : w64;
+    const pow = e.int64s('bit_values', [k, 1], bits.map((b) => 2 ** b));
+    const a = e.op('Mod', [e.op('Div', [e.op('Reshape', [wp, e.int64s('shape_row', [2], [1, -1])]), pow]), two]);
+    // plane bit of weight j: bit (j mod 32) of word ⌊j/32⌋
+    const j = e.op('Range', [e.int64s('zero', [], [0]), e.int64s('count', [], [p]), e.int64s('one', [], [1])]);
+    const i32 = e.int64s('i32', [], [32]);
+    const col = e.op('Div', [j, i32]);
+    const shift = e.op('Gather', [e.int64s('pow2_32', [32], Array.from({ length: 32 }, (_, s) => 2 ** s)), e.op('Mod', [j, i32])], { axis: A.i(0) });
+    const planeBits = (pl: string): string => e.op('Mod', [e.op('Div', [e.op('Gather', [e.op('Mod', [i64(pl), two32]), col], { axis: A.i(1) }), shift]), two]);
+    const m = e.op('Div', [e.op('Add', [e.op('Add', [a, planeBits(p2)]), planeBits(p3)]), two]);
+    const delta = e.op('ReduceSum', [e.op('Mul', [e.op('Sub', [m, a]), pow]), e.int64s('axis0', [1], [0])], { keepdims: A.i(0) });
+    const voted = e.op('Add', [wp, delta]);
+    const merged = index ? e.op('ScatterElements', [w64, index, voted], { axis: A.i(0) }) : voted;
+    const out = e.op('Reshape', [floatOf(e, merged), e.int64s('shape', [w.dims.length], w.dims)], {}, { out: ed.fresh(`${wName}.voted`) });
+    for (const n of ed.graph.nodes) n.inputs = n.inputs.map((x) => (x === wName ? out : x));
+    for (const o of ed.graph.outputs) if (o.name === wName) throw new FlipguardError(`The weight "${wName}" is also a graph output; tmr-bits cannot replace it.`);
+    triples.push({ weight: wName, words, planes: [p2, p3], bits, protected: p, ...(index ? { index } : {}) });
+    stages.push({ kind: 'same', input: words, output: out });
+  });
+  return { model: { ...model, graph: ed.finish() }, layers, stages, triples, addedBits };
+}
+
+/**
+ * Resolves a tmr-bits model's stored copies in JavaScript, exactly as the graph does: for each
+ * protected weight and bit, the majority of the word's bit and the two plane bits. `params`
+ * overrides stored tensors by name (32-bit words seen as Float32Array or Int32Array, e.g. faulted
+ * copies). Returns the voted float32 weight tensor per original weight name.
+ */
+export function voteBits(model: Model, params: ReadonlyMap<string, ArrayBufferView> = new Map()): Map<string, Float32Array> {
+  const info = hardenedInfo(model);
+  if (!info?.bits) throw new FlipguardError('The model is not a tmr-bits hardened model (no bit triples in its flipguard.hardened metadata); harden it with method tmr-bits first.');
+  const words = (n: string): Uint32Array => {
+    const v = params.get(n) ?? model.graph.initializers.get(n)?.data;
+    if (!v || !ArrayBuffer.isView(v)) throw new FlipguardError(`The tmr-bits model has no stored tensor "${n}"; the model was edited after hardening.`);
+    return new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
+  };
+  const out = new Map<string, Float32Array>();
+  for (const t of info.bits) {
+    const w = Uint32Array.from(words(t.words));
+    const idx = t.index ? (model.graph.initializers.get(t.index)!.data as Int32Array) : null;
+    const pa = words(t.planes[0]), pb = words(t.planes[1]);
+    const per = Math.ceil(t.protected / 32);
+    t.bits.forEach((b, i) => {
+      for (let j = 0; j < t.protected; j++) {
+        const at = idx ? idx[j] : j;
+        const x = (w[at] >>> b) & 1, y = (pa[i * per + (j >> 5)] >>> (j & 31)) & 1, z = (pb[i * per + (j >> 5)] >>> (j & 31)) & 1;
+        const maj = (x & y) | (x & z) | (y & z);
+        w[at] = maj ? (w[at] | (1 << b)) >>> 0 : (w[at] & ~(1 << b)) >>> 0;
+      }
+    });
+    out.set(t.weight, new Float32Array(w.buffer));
+  }
+  return out;
+}
