@@ -1,8 +1,7 @@
 /**
  * Conv: y = conv(x, W) + B with strides, pads (or auto_pad), dilations and groups.
- * dx is the adjoint convolution: for stride 1 a Conv of dy with the flipped, channel-swapped kernel
- * (see adjointKernel), else ConvTranspose with the same W and geometry (output_padding restores
- * input sizes the forward stride's floor dropped); dW correlates x with dy (see
+ * dx is the adjoint convolution (ConvTranspose with the same W and geometry; output_padding
+ * restores input sizes the forward stride's floor dropped); dW correlates x with dy (see
  * convWeightGrad); dB sums dy over batch and space.
  */
 import { A, attrInt } from '../builder.js';
@@ -11,7 +10,6 @@ import { convSpatial, convWeightGrad, spatialAttrs, windowOf } from './window.js
 import { NodeCtx, fmt } from './shape-kit.js';
 import type { Node } from '../types.js';
 import { type GradRule, type OpRecord } from './types.js';
-import type { Emitter } from '../emitter.js';
 
 /**
  * Conv's shape rule with the data, weight and bias at input positions `at` (QLinearConv and
@@ -45,22 +43,6 @@ export function convMacsAt(w: number): (n: Node, shapes: Map<string, number[]>) 
   return (n, shapes) => numel(shapes.get(n.outputs[0]) ?? []) * numel((shapes.get(n.inputs[w]) ?? []).slice(1));
 }
 
-/**
- * The kernel of the stride-1 adjoint convolution of weights W [M, Cin/g, K…] (group g):
- * W'[j·Cin/g + c, m, k] = W[j·M/g + m, c, K − 1 − k], shape [Cin, M/g, K…].
- */
-function adjointKernel(e: Emitter, wt: string, ws: readonly number[], group: number): string {
-  const [m, cg, ...k] = ws;
-  const mg = m / group;
-  const sp = k.map((_, i) => i + 2);
-  let r = wt;
-  if (mg !== 1 || cg !== 1) {
-    r = group === 1 ? e.transpose(wt, [1, 0, ...sp]) : e.reshape(e.transpose(e.reshape(wt, [group, mg, cg, ...k]), [0, 2, 1, ...sp.map((a) => a + 1)]), [group * cg, mg, ...k]);
-  }
-  const flip = sp.filter((a) => k[a - 2] > 1);
-  return flip.length ? e.slice(r, flip.map(() => -1), flip.map(() => -(2 ** 62)), flip, flip.map(() => -1)) : r;
-}
-
 export const convRule: GradRule = {
   backward(ctx) {
     const { e, node } = ctx;
@@ -73,15 +55,7 @@ export const convRule: GradRule = {
     const w = windowOf(node, xs, ys, ws.slice(2), false);
     const sp = w.inSpatial.map((_, i) => i + 2);
     const res: (string | undefined)[] = node.inputs.map(() => undefined);
-    if (ctx.needs[0] && w.strides.every((st) => st === 1) && [w.padsBegin, w.padsEnd].every((ps) => ps.every((q, i) => q <= (w.kernel[i] - 1) * w.dilations[i]))) {
-      // stride 1: the adjoint is itself a convolution of dy, with the kernel flipped in space and
-      // its channel axes swapped per group, and complementary pads; onnxruntime runs Conv much
-      // faster than ConvTranspose (whose per-group GEMM + col2im dominates depthwise backward passes)
-      const comp = (ps: number[]) => ps.map((q, i) => (w.kernel[i] - 1) * w.dilations[i] - q);
-      res[0] = e.op('Conv', [dy, adjointKernel(e, wt, ws, group)], {
-        dilations: A.is(w.dilations), pads: A.is([...comp(w.padsBegin), ...comp(w.padsEnd)]), group: A.i(group), kernel_shape: A.is(w.kernel),
-      });
-    } else if (ctx.needs[0]) {
+    if (ctx.needs[0]) {
       const outputPadding = w.inSpatial.map((s, i) =>
         s - ((w.outSpatial[i] - 1) * w.strides[i] + (w.kernel[i] - 1) * w.dilations[i] + 1 - w.padsBegin[i] - w.padsEnd[i]));
       if (outputPadding.some((p, i) => p < 0 || p >= Math.max(w.strides[i], w.dilations[i]))) {
