@@ -33,7 +33,9 @@ const PINNED = {
   vulnerability: '6d56709fe75fca58a6a43d250ea1f1f5b205928fb3f4260c2d1ba94ccc31cb55',
   lrp: '083d2b6ec239abf268332c6289ccb7744ea186a491c93e8c75cc5e8a8f92473b',
   vggLrp: '1f95b265b0aa290acda74e274bb23fed0602221b7ec49e64f765e6f010fcb84c',
-  hardened: '46ce632cbfc3330fdca478d9f6899ad8449a509e67b7537535de798ac3af1282',
+  // re-pinned once (issue 13): harden now profiles detection intervals unoptimised, the level its
+  // bit-identity promise is checked at, so interval bounds moved by ulps (15b3bf0); nothing else changed
+  hardened: '4b21549d3d1ad8b2401186c247d33109e97f6d3d7565e0c58a8fc8f6625540b5',
 };
 
 test('campaign records and summary, Eq. (1), LRP and hardened bytes are unchanged for fixed seeds', async () => {
