@@ -14,6 +14,7 @@ import { loadDataset } from '../src/data/index.js';
 import { computeLayers, l1Scores, magnitudeScores, type Scores } from '../src/analysis/scores.js';
 import { Rng } from '../src/util/rng.js';
 import { harden, hardenedInfo, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import { storedWordTensors } from '../src/harden/common.js';
 
 const ARCHS = ['lenet5', 'vgg11', 'resnet20'] as const;
 const train = loadDataset({ data: 'mnist', split: 'train', limit: 256 });
@@ -34,7 +35,7 @@ function neuronScores(model: Model): Scores {
 
 function scoresFor(method: HardenMethod, model: Model): Scores | undefined {
   if (method === 'ranger') return undefined;
-  if (method === 'tmr-weights') return magnitudeScores(model);
+  if (method === 'tmr-weights' || method === 'tmr-bits') return magnitudeScores(model);
   if (method === 'tmr-neurons') return neuronScores(model);
   return l1Scores(model);
 }
@@ -90,10 +91,10 @@ for (const arch of ARCHS) {
       assert.deepEqual(checkSupported(model), [], label);
       await matchesOrt(label, model);
       const before = countModel(original);
-      const after = countModel(model);
+      const after = countModel(model, storedWordTensors(model)); // tmr-bits: its int32 words are the weights
       assert.equal(after.parameters, before.parameters + added, `${label}: parameters`);
       assert.equal(after.layers.reduce((s, l) => s + l.parameters, 0), after.parameters, `${label}: every parameter belongs to a layer`);
-      if (method === 'tmr-weights' || method === 'ranger') assert.equal(after.macs, before.macs, `${label}: MACs`);
+      if (method === 'tmr-weights' || method === 'tmr-bits' || method === 'ranger') assert.equal(after.macs, before.macs, `${label}: MACs`);
       else assert.ok(after.macs > before.macs, `${label}: widened layers add MACs (${after.macs} vs ${before.macs})`);
       // the widened (or voted) layers are still the layers, under their names
       const names = (c: typeof before) => c.layers.filter((l) => l.macs > 0).map((l) => `${l.name}:${l.op}`);

@@ -48,7 +48,7 @@ for (const arch of ARCHS) {
       assert.equal(hardenedInfo(hm)?.method, method);
       assert.ok(report.totals.protected > 0 || method === 'ranger', `${method} protects something`);
       assert.ok(hm.graph.nodes.every((n) => n.domain === ''), 'default-domain ops only');
-      if (method === 'tmr-weights') {
+      if (method === 'tmr-weights' || method === 'tmr-bits') {
         const p = await logits(hm, {});
         assert.equal(countDiffs(p.logits, refAll.logits), 0, `${arch} ${method}: logits bit-equal (default optimisation)`);
       } else {

@@ -259,23 +259,34 @@ function nodeMacs(n: Node, shapes: Map<string, number[]>): number {
  * Parameters, stored bytes and MACs per image of a model, per layer and in total (conventions in
  * this module's header). Throws a FlipguardError when shapes cannot be inferred.
  */
-export function countModel(model: Model): ModelCount {
+/**
+ * The parameters (elements of parameter initializers, plus the stored int32 `words` of a tmr-bits
+ * model) and the bytes of every initializer.
+ */
+export function countStored(model: Model, words: ReadonlySet<string> = new Set()): { parameters: number; storedBytes: number } {
+  const g = model.graph;
+  const cons = consumers(g);
+  let parameters = 0;
+  let storedBytes = 0;
+  for (const t of g.initializers.values()) {
+    const n = numel(t.dims);
+    if (isParameter(t, cons) || words.has(t.name)) parameters += n;
+    storedBytes += n * elementSize(t.dataType);
+  }
+  return { parameters, storedBytes };
+}
+
+/** Parameters, stored bytes, MACs and layers of `model`; `words`: see countStored. */
+export function countModel(model: Model, words: ReadonlySet<string> = new Set()): ModelCount {
   const g = model.graph;
   const shapes = inferShapes(model, { batch: 1 });
   const firstInput = g.inputs[0] ? shapes.get(g.inputs[0].name) : undefined;
   const images = firstInput && firstInput.length > 0 && firstInput[0] > 0 ? firstInput[0] : 1;
 
   const paramsByNode = new Map<number, number>(); // node index → parameters
-  for (const p of traceParameters(model, new Set())) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
+  for (const p of traceParameters(model, words)) if (p.firstIndex >= 0) paramsByNode.set(p.firstIndex, (paramsByNode.get(p.firstIndex) ?? 0) + p.numel);
 
-  const cons = consumers(g);
-  let parameters = 0;
-  let storedBytes = 0;
-  for (const t of g.initializers.values()) {
-    const n = numel(t.dims);
-    if (isParameter(t, cons)) parameters += n;
-    storedBytes += n * elementSize(t.dataType);
-  }
+  const { parameters, storedBytes } = countStored(model, words);
 
   const layers: LayerCount[] = [];
   let macs = 0;

@@ -12,8 +12,7 @@
  * Parameters and stored bytes come from the real initializers, MACs from the real layer shapes.
  */
 import { FlipguardError } from '../errors.js';
-import { countModel, type ModelCount } from '../graph/count.js';
-import { elementSize, isFloatType, numel } from '../graph/dtype.js';
+import { countModel, countStored, type ModelCount } from '../graph/count.js';
 import { DataType, type Model, type Node } from '../graph/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { ImageSet } from '../runtime/evaluate.js';
@@ -59,16 +58,10 @@ export function countingView(model: Model): Model {
 
 /** countModel of a hardened (or plain) model; parameters and stored bytes are the model's own. */
 export function countHardened(model: Model): ModelCount {
-  const c = countModel(countingView(model));
-  let parameters = 0, storedBytes = 0;
   // tmr-bits stores weights (and their bit planes) as int32 words: parameters all the same
   const words = storedWordTensors(model);
-  for (const t of model.graph.initializers.values()) {
-    const n = numel(t.dims);
-    if (isFloatType(t.dataType) || words.has(t.name)) parameters += n;
-    storedBytes += n * elementSize(t.dataType);
-  }
-  return { ...c, parameters, storedBytes };
+  // the stand-ins' index initializers are not the model's: parameters and stored bytes on the real one
+  return { ...countModel(countingView(model), words), ...countStored(model, words) };
 }
 
 export interface Ratio {
