@@ -46,6 +46,40 @@ test('only src/runtime/ imports onnxruntime-node', async () => {
   assert.deepEqual(offenders.filter((p) => !p.startsWith('runtime/')), []);
 });
 
+test('src/ has no import cycles (value imports; `import type` is erased)', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join, dirname, normalize, relative } = await import('node:path');
+  const src = new URL('../../src/', import.meta.url).pathname;
+  const deps = new Map<string, string[]>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) { walk(p); continue; }
+      if (!p.endsWith('.ts')) continue;
+      const text = readFileSync(p, 'utf8');
+      const out: string[] = [];
+      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'(\.[^']+)\.js'/gm)) out.push(normalize(join(dirname(p), `${m[1]}.ts`)));
+      deps.set(p, out);
+    }
+  };
+  walk(src);
+  const state = new Map<string, 1 | 2>();
+  const cycles: string[] = [];
+  const visit = (u: string, stack: string[]): void => {
+    state.set(u, 1);
+    stack.push(u);
+    for (const v of deps.get(u) ?? []) {
+      if (state.get(v) === 1) cycles.push([...stack.slice(stack.indexOf(v)), v].map((f) => relative(src, f)).join(' → '));
+      else if (!state.has(v)) visit(v, stack);
+    }
+    stack.pop();
+    state.set(u, 2);
+  };
+  for (const f of deps.keys()) if (!state.has(f)) visit(f, []);
+  assert.ok(deps.size > 100, 'the walk found the sources');
+  assert.deepEqual(cycles, []);
+});
+
 test('library errors name option fields; the CLI turns them into flags', async () => {
   const { withFlags, opt, FlipguardError } = await import('../src/errors.js');
   assert.equal(withFlags(`The ${opt('threads')} must be a whole number ≥ 1, got 0.`), '--threads must be a whole number ≥ 1, got 0.');

@@ -29,7 +29,7 @@ import { checkBer, FaultPlanner } from '../faults/plan.js';
 import type { TargetFilter } from '../faults/targets.js';
 import { TrialEngine, type Shortcuts, type SwapMode, type TrialOutcome } from './engine.js';
 import { RECORD_KEYS, configDifferences, planProblem, recordProblem, type CampaignConfig, type GoldenResult, type RecordRules, type TrialRecord } from './records.js';
-import { campaignConfig, limitImages } from './run.js';
+import { campaignConfig, limitImages } from './config.js';
 import { runTrial, type TrialContext } from './trial.js';
 
 export { DEFAULT_QUEUE_NAME };
