@@ -18,6 +18,8 @@ import { predict, type Predictions } from '../src/runtime/evaluate.js';
 import { FlipguardError } from '../src/errors.js';
 import { harden, overheads, voteBits, type BitTriple } from '../src/harden/index.js';
 import { logitsOf, countDiffs } from './helpers/harden.js';
+import { modelInfo } from '../src/graph/info.js';
+import { storedWordTensors } from '../src/harden/common.js';
 
 const testSet = loadDataset({ data: 'mnist', split: 'test' });
 const data = subset(testSet, Array.from({ length: 64 }, (_, i) => (i * 37) % testSet.count));
@@ -97,6 +99,10 @@ for (const [label, opts] of [
     assert.ok(Math.abs(report.memoryOverhead - padded / (32 * params)) < 1e-12);
     const ov = await overheads(lenet, hm, data, { runs: 1 });
     assert.ok(Math.abs(ov.parameters.ratio - (1 + padded / 32 / params)) < 1e-12, 'stored words and planes count as parameters');
+    // `flipguard info` counts the same: the int32 words are the weights, the planes are added
+    const info = modelInfo(hm, storedWordTensors(hm));
+    assert.equal(info.parameters, params + padded / 32);
+    assert.equal(info.layers.reduce((s, l) => s + l.parameters, 0), info.parameters, 'every stored word belongs to a layer');
   });
 }
 

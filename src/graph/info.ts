@@ -37,9 +37,9 @@ export interface FormatCount {
 }
 
 /** Parameter tensors, words and bits per stored format, in WORD_FORMATS order. */
-export function formatCounts(model: Model): FormatCount[] {
+export function formatCounts(model: Model, words: ReadonlySet<string> = new Set()): FormatCount[] {
   const by = new Map<WordFormat, FormatCount>();
-  for (const p of parameterTensors(model)) {
+  for (const p of parameterTensors(model, words)) {
     const f = wordFormat(p.dataType);
     if (!f) continue;
     const c = by.get(f) ?? { format: f, tensors: 0, parameters: 0, bits: 0 };
@@ -51,9 +51,12 @@ export function formatCounts(model: Model): FormatCount[] {
   return WORD_FORMATS.filter((f) => by.has(f)).map((f) => by.get(f)!);
 }
 
-/** What `flipguard info` shows: the model's layers, parameters and MACs per image. */
-export function modelInfo(model: Model): ModelInfo {
-  const c = countModel(model);
+/**
+ * What `flipguard info` shows: the model's layers, parameters and MACs per image. `words`: int32
+ * initializers that store weights as bits (a tmr-bits model's, harden's storedWordTensors).
+ */
+export function modelInfo(model: Model, words: ReadonlySet<string> = new Set()): ModelInfo {
+  const c = countModel(model, words);
   const g = model.graph;
   return {
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
@@ -64,6 +67,6 @@ export function modelInfo(model: Model): ModelInfo {
     storedBytes: c.storedBytes,
     macs: c.macs,
     layers: c.layers.map((l) => ({ name: l.name, op: l.op, inputShape: l.inputShape, outputShape: l.outputShape, parameters: l.parameters, macs: l.macs })),
-    formats: formatCounts(model),
+    formats: formatCounts(model, words),
   };
 }

@@ -1,6 +1,7 @@
 import { visible } from '../../util/text.js';
 import { loadModel } from '../../graph/load.js';
 import { modelInfo } from '../../graph/info.js';
+import { storedWordTensors } from '../../harden/common.js';
 import { checkOutputs, type Command } from '../command.js';
 import { writeJson, bold } from '../output.js';
 import { formatTable, groupInt, humanCount } from '../table.js';
@@ -13,7 +14,9 @@ export const infoCommand: Command = {
   options: { json: { kind: 'string', arg: 'FILE', help: 'also write the report as JSON' } },
   async run({ positionals, values }) {
     const out = checkOutputs(values, ['json'], [positionals[0]]);
-    const info = modelInfo(loadModel(positionals[0]));
+    const model = loadModel(positionals[0]);
+    // a tmr-bits model stores its weights as int32 words: they are its parameters
+    const info = modelInfo(model, storedWordTensors(model));
     const rows = info.layers.map((l) => [l.name, l.op, `[${l.outputShape.join('×')}]`, groupInt(l.parameters), groupInt(l.macs)]);
     // producer, value names and symbolic dims come from the file: escaped for the terminal
     const shape = (s: (number | string | null)[]) => visible(s.map((d) => d ?? '?').join('×'));
