@@ -34,6 +34,9 @@
  *   (observed ≤ 1e-6 of the largest logit, same top-1); a value at the very edge of its interval
  *   can then move by an ulp across it. A −0 may come out of a stage as +0 (onnxruntime's Where);
  *   only the sign of an exactly zero result downstream could show it.
+ * - tmr-neurons on convs (recomputing only the protected neurons): the conv is not widened and the
+ *   voter keeps the conv's own value whenever a replica agrees within its rounding bound, so the
+ *   layer's outputs are the original's bit for bit at every optimisation level (tmr-neurons.ts).
  * - tmr-weights: the vote is constant-folded into the weight at session creation, so at the
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
@@ -52,7 +55,7 @@ import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
-import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
+import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { checkBits, tmrBitsTransform } from './tmr-bits.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
@@ -139,6 +142,13 @@ export interface HardenOptions {
    * reordered original), not bit for bit.
    */
   sideBySide?: boolean;
+  /**
+   * tmr-neurons: recompute only the protected neurons ('neurons', default: a replica MatMul over the
+   * protected positions' input patches, voted with a rounding tolerance — tmr-neurons.ts) or whole
+   * channels holding a protected neuron ('channels': widened layer, masked vote; the construction
+   * before issue 14's rework, many more MACs).
+   */
+  neuronReplicas?: NeuronReplicas;
 }
 
 /** One layer of a hardening report. */
@@ -303,8 +313,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-neurons': {
-      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer });
-      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median' });
+      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer, replicas: opts.neuronReplicas });
+      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: opts.neuronReplicas ?? 'neurons' });
       ({ model: out, layers, stages } = r);
       unit = 'neuron';
       replicaMacs = {
@@ -386,7 +396,7 @@ export { profileIntervals, intervalsFromJson, intervalsToJson, type ChannelInter
 export { edacTransform, type EdacOptions, type ChannelLayerReport, type TransformResult } from './edac.js';
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
-export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
+export { tmrNeuronsTransform, type NeuronReplicas, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
 export { overheads, countHardened, countingView, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
 export { tmrBitsTransform, voteBits, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
