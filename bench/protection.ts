@@ -43,7 +43,8 @@ const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals' | 'scores
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 } },
   { name: 'tmr-channels 15%, side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true } },
   { name: 'tmr-neurons 15%, whole channels (old)', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'channels' } },
-  { name: 'tmr-neurons 15%, protected neurons only', opts: { method: 'tmr-neurons', ratio: 0.15 } },
+  { name: 'tmr-neurons 15%, protected positions only', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'positions' } },
+  { name: 'tmr-neurons 15% (auto, default)', opts: { method: 'tmr-neurons', ratio: 0.15 } },
 ];
 
 export function protectionCommand(): string {

@@ -213,7 +213,7 @@ test('tmr-channels fully masks a flip in any one of the three copies', async () 
 });
 
 test('tmr-neurons masks a flip in a replica filter and keeps unprotected positions as they are', async () => {
-  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11) });
+  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11), neuronReplicas: 'positions' });
   const l = report.layers.find((x) => x.name === 'conv1') as { replicatedChannels: number; graphReplicaMacs: number; protectedNeuronMacs: number; protected: number };
   assert.ok(l.replicatedChannels > 0);
   assert.equal(l.protectedNeuronMacs, 2 * l.protected * 25);
@@ -229,8 +229,8 @@ test('tmr-neurons masks a flip in a replica filter and keeps unprotected positio
   }
 });
 
-for (const group of [1, 2]) {
-  test(`tmr-neurons (group ${group}): protected neurons come out right (to float rounding) after a flip in the original filter, fault-free outputs are the original's`, async () => {
+for (const [group, mode] of [[1, 'positions'], [2, 'positions'], [1, 'auto'], [2, 'auto']] as const) {
+  test(`tmr-neurons (group ${group}, ${mode}): protected neurons come out right after a flip in the original filter, fault-free outputs are the original's`, async () => {
     // one strided, padded conv whose output is the model output, so every neuron can be checked
     const g = new GraphBuilder('conv');
     const x = g.input('input', ['batch', 4, 9, 9]);
@@ -241,14 +241,17 @@ for (const group of [1, 2]) {
     g.output('y', ['batch', 8, 5, 5]);
     const model = makeModel(g.build());
     const images = randomImages([4, 9, 9], 16, 4);
-    const { model: hm, report } = await harden(model, { method: 'tmr-neurons', ratio: 0.2, scores: neuronScores(model, 5) });
+    const { model: hm, report } = await harden(model, { method: 'tmr-neurons', ratio: 0.2, scores: neuronScores(model, 5), neuronReplicas: mode });
+    // this small layer is cheaper to widen: auto takes whole channels voted at the protected positions (exact copies)
+    const widened = !hm.graph.initializers.has('conv.weight.replicas');
+    assert.equal(widened, mode === 'auto', 'construction');
     for (const opt of [{ optimization: 'disabled' as const }, {}]) {
       const [a, b] = [await predictOn(model, images, opt), await predictOn(hm, images, opt)];
       assert.ok(sameBits(a.logits, b.logits), `fault-free bit-identical ${JSON.stringify(opt)}`);
     }
     const l = report.layers[0] as { protected: number; replicatedChannels: number; graphReplicaMacs: number };
     assert.equal(countHardened(hm).macs - countModel(model).macs, l.graphReplicaMacs, 'replica MACs as counted');
-    assert.ok(l.graphReplicaMacs < 2 * l.replicatedChannels * 25 * (4 / group) * 9);
+    if (!widened) assert.ok(l.graphReplicaMacs < 2 * l.replicatedChannels * 25 * (4 / group) * 9);
     // neurons of one protected channel: which are protected (from the scores: the top 20% overall)
     const scores = neuronScores(model, 5).layers[0].scores;
     const top = new Set(scores.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]).slice(0, l.protected).map(([, i]) => i));
@@ -259,20 +262,22 @@ for (const group of [1, 2]) {
     for (let i = 0; i < images.count; i++) {
       for (let pos = 0; pos < 25; pos++) {
         const j = i * 200 + c * 25 + pos;
-        // a corrected neuron is the replicas' value: the same dot product summed in another order
+        // a corrected neuron is the replicas' value: bit-exact copies when widened, else the same dot product summed in another order
         if (top.has(c * 25 + pos)) {
-          assert.ok(Math.abs(hit.logits[j] - clean.logits[j]) <= 1e-5 * (1 + Math.abs(clean.logits[j])), `image ${i} protected neuron ${pos}: ${hit.logits[j]} vs ${clean.logits[j]}`);
+          const ok = widened ? bitsOfFloat32(hit.logits[j]) === bitsOfFloat32(clean.logits[j]) : Math.abs(hit.logits[j] - clean.logits[j]) <= 1e-5 * (1 + Math.abs(clean.logits[j]));
+          assert.ok(ok, `image ${i} protected neuron ${pos}: ${hit.logits[j]} vs ${clean.logits[j]}`);
           fixedProt++;
         } else if (bitsOfFloat32(hit.logits[j]) !== bitsOfFloat32(clean.logits[j])) changedFree++;
       }
     }
     assert.ok(fixedProt > 0 && changedFree > 0, `${fixedProt} protected, ${changedFree} unprotected changed`);
     // a flip in either replica leaves every output as it was
-    const reps = hm.graph.initializers.get('conv.weight.replicas')!;
-    const K = reps.dims[2];
-    for (const r of [0, 1]) {
-      const p = await predictOn(withTensor(hm, 'conv.weight.replicas', (d) => flipBit(d, r * K + 3, 30)), images, {});
-      assert.ok(sameBits(p.logits, clean.logits), `replica ${r + 1}`);
+    const K = (4 / group) * 9;
+    const flips: [string, number][] = !widened ? [['conv.weight.replicas', 3], ['conv.weight.replicas', K + 3]]
+      : group === 1 ? [['conv.weight', 8 * K + 3], ['conv.weight', (8 + l.replicatedChannels) * K + 3]] : [];
+    for (const [t, at] of flips) {
+      const p = await predictOn(withTensor(hm, t, (d) => flipBit(d, at, 30)), images, {});
+      assert.ok(sameBits(p.logits, clean.logits), `replica word ${t}[${at}]`);
     }
   });
 }

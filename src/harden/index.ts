@@ -143,10 +143,11 @@ export interface HardenOptions {
    */
   sideBySide?: boolean;
   /**
-   * tmr-neurons: recompute only the protected neurons ('neurons', default: a replica MatMul over the
-   * protected positions' input patches, voted with a rounding tolerance — tmr-neurons.ts) or whole
-   * channels holding a protected neuron ('channels': widened layer, masked vote; the construction
-   * before issue 14's rework, many more MACs).
+   * tmr-neurons, conv layers: 'auto' (default) recomputes per layer either only the protected
+   * positions (a replica MatMul over their input patches, voted with a rounding tolerance) or whole
+   * channels with the vote only at the protected positions, whichever a cost model expects to be
+   * faster; 'positions' always the former; 'channels' whole channels with a masked vote over them
+   * (the construction before issue 14's rework). tmr-neurons.ts.
    */
   neuronReplicas?: NeuronReplicas;
 }
@@ -314,7 +315,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     }
     case 'tmr-neurons': {
       const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer, replicas: opts.neuronReplicas });
-      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: opts.neuronReplicas ?? 'neurons' });
+      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: opts.neuronReplicas ?? 'auto' });
       ({ model: out, layers, stages } = r);
       unit = 'neuron';
       replicaMacs = {

@@ -11,7 +11,7 @@
  * Two constructions:
  *
  * 1. Conv layers where only some positions of P are protected (the usual case; a 2-D Conv with
- *    explicit pads): ONLY the protected neurons are recomputed (issue 14 — computing whole channels
+ *    explicit pads) and this is the cheaper way: ONLY the protected neurons are recomputed (issue 14 — computing whole channels
  *    P triplicated almost every layer, since 15% of the neurons touch nearly every channel).
  *    With m = the most protected positions of one channel of P, X the conv input [N, Cin, H, W]:
  *
@@ -31,7 +31,14 @@
  *    Cost: 2·k·m·K MACs per image (≈ paper C's 2·(protected neurons)·K, plus the padding to m),
  *    one pass over X for the transpose and one for max|X|.
  *
- * 2. Dense layers, convs with every position of P protected, and convs this does not cover:
+ * 1b. Conv layers where construction 1 would cost more (small input patches, few channels — a cost
+ *    model per layer, `positionsCheaper`; option replicas 'auto', the default) or does not apply:
+ *    the layer is widened by two copies of the filters P (exact copies, as in 2), and the exact
+ *    voter runs only at the protected positions: a, b, c gathered from the widened output at
+ *    [3, n] flat indices, the votes scattered into its first C channels. Bit-exact, also when
+ *    correcting.
+ *
+ * 2. Dense layers, convs with every position of P protected, and option replicas 'channels':
  *    ONE widened weight [C + 2k, …] (original filters in place, then two copies of the filters P)
  *    → Y [N, C+2k, H, W]; a = Y[:, P], b, c = the two replica slices, each NaN → 0;
  *    v = value shared by ≥ 2 copies, else the median (option allDiffer: 'min');
@@ -55,8 +62,13 @@ import { COPY_TAG, copiedChannels, layerSites, spatial, widenSite, type LayerSit
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { chooseUnits, type StageRecord } from './common.js';
 
-/** What tmr-neurons recomputes: only the protected neurons (construction 1) or whole channels (construction 2). */
-export type NeuronReplicas = 'neurons' | 'channels';
+/**
+ * How tmr-neurons recomputes a conv layer's protected neurons: 'auto' (default) picks per layer the
+ * cheaper of construction 1 (protected positions only) and 1b (whole channels, vote only at the
+ * protected positions); 'positions' takes 1 wherever it applies; 'channels' is construction 2
+ * (whole channels, masked vote over them — the construction before issue 14's rework).
+ */
+export type NeuronReplicas = 'auto' | 'positions' | 'channels';
 
 export interface TmrNeuronOptions {
   /** Share q in [0, 1] of neurons to protect. */
@@ -67,7 +79,7 @@ export interface TmrNeuronOptions {
   perLayer?: boolean;
   /** Voter output when all three copies differ (default 'median', paper C). */
   allDiffer?: AllDiffer;
-  /** 'neurons' (default): construction 1 wherever it applies; 'channels': construction 2 everywhere. */
+  /** See NeuronReplicas (default 'auto'). */
   replicas?: NeuronReplicas;
 }
 
@@ -100,8 +112,8 @@ export interface NeuronTransformResult {
 export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): NeuronTransformResult {
   const allDiffer = opts.allDiffer ?? 'median';
   if (allDiffer !== 'min' && allDiffer !== 'median') throw new FlipguardError(`The voter option allDiffer "${String(allDiffer)}" is unknown; use median or min.`);
-  const replicas = opts.replicas ?? 'neurons';
-  if (replicas !== 'neurons' && replicas !== 'channels') throw new FlipguardError(`The tmr-neurons option replicas "${String(replicas)}" is unknown; use neurons or channels.`);
+  const replicas = opts.replicas ?? 'auto';
+  if (replicas !== 'auto' && replicas !== 'positions' && replicas !== 'channels') throw new FlipguardError(`The tmr-neurons option replicas "${String(replicas)}" is unknown; use auto, positions or channels.`);
   const sites = layerSites(model);
   const counts = sites.map((s) => s.channels * spatial(s));
   const chosen = chooseUnits(sites, counts, opts, 'neuron', 'tmr-neurons', "neuron scores (unit 'neuron', one per output element)");
@@ -123,8 +135,9 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
     const P = [...chanSet].sort((a, b) => a - b);
     const w = model.graph.initializers.get(model.graph.nodes[site.index].inputs[1])!;
     const per = w.data.length / C;
-    const geo = replicas === 'neurons' && neurons.length < P.length * hw ? patchGeometry(model, site, shapes) : undefined;
-    if (geo) {
+    const sparse = replicas !== 'channels' && site.kind === 'conv' && neurons.length < P.length * hw;
+    const geo = sparse ? patchGeometry(model, site, shapes) : undefined;
+    if (geo && (replicas === 'positions' || positionsCheaper(site, geo, neurons, P))) {
       const { macs, stage } = patchNeurons(ed, site, geo, neurons, P, { zero, opset, allDiffer });
       layers.push({
         name: site.name, kind: site.kind, channels: C, neurons: counts[si], protected: neurons.length, replicatedChannels: P.length,
@@ -140,6 +153,7 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
       graphReplicaMacs: 2 * computed * hw * per, protectedNeuronMacs: 2 * neurons.length * per,
       replicaParameters: 2 * computed * (per + (site.bias ? 1 : 0)),
     });
+    if (sparse) { stages.push(sparseVote(ed, site, neurons, P, { zero, allDiffer })); return; }
     if (!P.length) return;
     const { wide, out } = widenSite(ed, site, [P, P]);
     const k = P.length;
@@ -314,13 +328,76 @@ function patchNeurons(ed: GraphEditor, site: LayerSite, geo: PatchGeometry, neur
   const [aa, bb, cc] = [a, half(0), half(1)].map((v) => nanToZero(e, v, o.zero));
   const off = (v: string): string => e.op('Greater', [e.op('Abs', [e.op('Sub', [aa, v])]), tau]);
   const voted = e.where(e.and(off(bb), off(cc)), vote3(e, aa, bb, cc, o.allDiffer), aa);
-  // back into the conv output: ScatterElements along the flattened (c, h, w) axis
+  scatterBack(e, flat, where, e.op('Transpose', [voted], { perm: A.is([2, 0, 1]) }), [C, geo.ho, geo.wo], out);
+  return { macs, stage: { kind: 'channels', input: wide, output: out, channels: C } };
+}
+
+/**
+ * Writes `voted` [N, 1, n] into `flat` [N, C·H·W] at the flat neuron indices `where` [1, n]
+ * (ScatterElements along axis 1) and reshapes the result to [N, ...dims] named `out`.
+ */
+function scatterBack(e: Emitter, flat: string, where: string, voted: string, dims: number[], out: string): void {
+  const n = Number(e.editor.graph.initializers.get(where)!.dims[1]);
   const rows = e.op('Slice', [e.op('Shape', [flat]), e.int64s('starts', [1], [0]), e.int64s('ends', [1], [1])]);
   const at = e.op('Expand', [where, e.op('Concat', [rows, e.int64s('n', [1], [n])], { axis: A.i(0) })]);
-  const upd = e.op('Reshape', [e.op('Transpose', [voted], { perm: A.is([2, 0, 1]) }), e.int64s('nn', [2], [0, -1])]);
-  const merged = e.op('ScatterElements', [flat, at, upd], { axis: A.i(1) });
-  e.op('Reshape', [merged, e.int64s('back', [4], [-1, C, geo.ho, geo.wo])], {}, { out });
-  return { macs, stage: { kind: 'channels', input: wide, output: out, channels: C } };
+  const merged = e.op('ScatterElements', [flat, at, e.op('Reshape', [voted, e.int64s('nn', [2], [0, -1])])], { axis: A.i(1) });
+  e.op('Reshape', [merged, e.int64s('back', [dims.length + 1], [-1, ...dims])], {}, { out });
+}
+
+/**
+ * Construction 1b (module comment): whole channels P recomputed by the widened layer (exact copies),
+ * the exact voter run only at the protected positions: a, b, c gathered from the widened output
+ * [N, (C + 2k)·H·W] at [3, n] flat indices, the votes scattered into its first C channels.
+ */
+function sparseVote(ed: GraphEditor, site: LayerSite, neurons: readonly number[], P: readonly number[], o: { zero: string; allDiffer: AllDiffer }): StageRecord {
+  const { wide, out } = widenSite(ed, site, [P, P]);
+  const e = ed.after(ed.graph.nodes[site.tapIndex]);
+  const C = site.channels, hw = spatial(site), k = P.length, n = neurons.length;
+  const slotOf = new Map<number, number>(P.map((c, j) => [c, j]));
+  const pick = new BigInt64Array(3 * n);
+  neurons.forEach((v, i) => {
+    const j = slotOf.get(Math.floor(v / hw))!, pos = v % hw;
+    pick[i] = BigInt(v);
+    pick[n + i] = BigInt((C + j) * hw + pos);
+    pick[2 * n + i] = BigInt((C + k + j) * hw + pos);
+  });
+  const L = `${site.name}.tmr`;
+  const flatWide = e.op('Reshape', [wide, e.int64s('flat', [2], [0, -1])]);
+  const abc = e.op('Gather', [flatWide, e.editor.init(`${L}.pick`, DataType.INT64, [3, n], pick)], { axis: A.i(1) });
+  const [aa, bb, cc] = [0, 1, 2].map((i) => nanToZero(e, e.op('Slice', [abc, e.int64s('starts', [1], [i]), e.int64s('ends', [1], [i + 1]), e.int64s('axes', [1], [1])]), o.zero));
+  const originals = e.op('Slice', [flatWide, e.int64s('starts', [1], [0]), e.int64s('ends', [1], [C * hw]), e.int64s('axes', [1], [1])]);
+  const where = e.editor.init(`${L}.neurons`, DataType.INT64, [1, n], BigInt64Array.from(neurons, (v) => BigInt(v)));
+  scatterBack(e, originals, where, vote3(e, aa, bb, cc, o.allDiffer), site.shape.slice(1), out);
+  return { kind: 'channels', input: wide, output: out, channels: C };
+}
+
+/**
+ * Whether recomputing the protected positions (construction 1) is expected to be cheaper than
+ * widening (1b) for this layer, by a cost model in conv-MAC equivalents measured from
+ * onnxruntime profiles on this project's models (bench/RESULTS.md, issue 14): a gathered input
+ * float costs ≈ 27 MACs of the NCHWc conv, a MAC of the small-M replica MatMul ≈ 3.
+ *   positions: (gathered K·S — per channel slot for grouped convs: K·k·m — + the transposed
+ *              input Cin·H·W) × 27 + replica MACs × 3;
+ *   widening:  2·(computed channels)·H·W·K + (C + 2·computed)·H·W × 27 (NCHWc → NCHW reorder).
+ */
+function positionsCheaper(site: LayerSite, geo: PatchGeometry, neurons: readonly number[], P: readonly number[]): boolean {
+  const hw = geo.ho * geo.wo, K = (geo.cin / site.group) * geo.kh * geo.kw;
+  const count = (key: (v: number) => number): { groups: number; most: number } => {
+    const m = new Map<number, number>();
+    for (const v of neurons) m.set(key(v), (m.get(key(v)) ?? 0) + 1);
+    return { groups: m.size, most: Math.max(...m.values()) };
+  };
+  let gathered: number, macs: number;
+  if (site.group === 1) {
+    const { groups: S, most: q } = count((v) => v % hw);
+    gathered = S * K; macs = 2 * q * S * K;
+  } else {
+    const { most: m } = count((v) => Math.floor(v / hw));
+    gathered = P.length * m * K; macs = 2 * P.length * m * K;
+  }
+  // each also moves a whole tensor: positions transpose the conv input, widening reorders its (C + 2k)-channel output to NCHW
+  const computed = copiedChannels(site, P);
+  return 27 * (gathered + geo.cin * geo.h * geo.w) + 3 * macs < 2 * computed * hw * K + 27 * (site.channels + 2 * computed) * hw;
 }
 
 /** ReduceMax over `axes` (kept) in the form the opset wants (axes input from opset 18). */
