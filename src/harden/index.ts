@@ -91,7 +91,7 @@ export interface HardenOptions {
   profileBatch?: number;
   /** Runtime options for profiling (threads, provider; profiling always runs unoptimised). */
   runtime?: RuntimeOptions;
-  /** tmr-bits: bit positions to protect (default DEFAULT_TMR_BITS, i.e. [30]). */
+  /** tmr-bits: bit positions to protect (default per stored format, DEFAULT_TMR_BITS_BY_FORMAT: float32 [30], float16/bfloat16 [14], int8 [7]). */
   bits?: readonly number[];
   /** tmr-weights / tmr-neurons / tmr-bits: take the ratio of every layer instead of a global top (default false). */
   perLayer?: boolean;
@@ -294,9 +294,9 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-bits': {
-      const bits = checkBits(opts.bits ?? DEFAULT_TMR_BITS);
-      const r = tmrBitsTransform(model, { bits, ratio, scores: opts.scores, perLayer: opts.perLayer });
-      Object.assign(options, { bits, perLayer: opts.perLayer ?? false });
+      // default: the stored format's most damaging bit (DEFAULT_TMR_BITS_BY_FORMAT; float32: 30)
+      const r = tmrBitsTransform(model, { bits: opts.bits, ratio, scores: opts.scores, perLayer: opts.perLayer });
+      Object.assign(options, { bits: r.triples[0]?.bits ?? checkBits(opts.bits ?? DEFAULT_TMR_BITS), perLayer: opts.perLayer ?? false });
       ({ model: out, layers, stages, addedBits } = r);
       unit = 'weight';
       bitTriples = r.triples;

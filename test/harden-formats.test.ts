@@ -1,0 +1,102 @@
+/**
+ * Hardening models stored in other number formats (issue 15): float16/bfloat16 (parameters stored
+ * as 16-bit words and read through Cast, `convert`) and int8 QDQ (`quantize`). Every method keeps
+ * the stored words in their format, copies included, and the hardened model computes the
+ * unhardened model's logits bit for bit when no fault is present (optimisation levels as in
+ * test/harden.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildModel } from '../src/models/index.js';
+import { loadDataset, subset } from '../src/data/index.js';
+import { convertModel } from '../src/formats/index.js';
+import { DataType, type Model } from '../src/graph/types.js';
+import type { RuntimeOptions } from '../src/runtime/session.js';
+import { harden, hardenedInfo, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import { wordView } from '../src/graph/dtype.js';
+import { FlipguardError } from '../src/errors.js';
+import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
+
+const test64 = (() => {
+  const all = loadDataset({ data: 'mnist', split: 'test' });
+  return subset(all, Array.from({ length: 64 }, (_, i) => (i * 31) % all.count));
+})();
+const exact: RuntimeOptions = { optimization: 'disabled' };
+
+/** Data types of the initializers of `m` that are read through a Cast to float32 (the stored parameters and their copies). */
+function castStored(m: Model): Set<number> {
+  const inits = m.graph.initializers;
+  const toFloat = m.graph.nodes.filter((n) => n.opType === 'Cast' && n.attributes.to?.type === 'int' && n.attributes.to.value === DataType.FLOAT);
+  return new Set(toFloat.filter((n) => inits.has(n.inputs[0])).map((n) => inits.get(n.inputs[0])!.dataType));
+}
+
+/** Every method on `model` (whose float32 original is `float`): fault-free logits bit-equal to the unhardened model's. */
+async function everyMethod(float: Model, model: Model, label: string, check: (m: Model, method: HardenMethod) => void): Promise<void> {
+  const intervals = await profileIntervals(model, test64, exact);
+  const refExact = await logitsOf(model, test64, exact);
+  const refAll = await logitsOf(model, test64, {});
+  for (const method of HARDEN_METHODS) {
+    const ratio = method === 'ranger' ? 0 : 0.25;
+    // scores of the float32 original: the same layers, units and counts
+    const { model: hm, report } = await harden(model, { method, ratio, scores: scoresFor(method, float), intervals });
+    assert.ok(report.totals.protected > 0 || method === 'ranger', `${label} ${method} protects something`);
+    check(hm, method);
+    const folded = method === 'tmr-weights' || method === 'tmr-bits';
+    const p = await logitsOf(hm, test64, folded ? {} : exact);
+    assert.equal(countDiffs(p.logits, (folded ? refAll : refExact).logits), 0, `${label} ${method}: logits bit-equal`);
+  }
+}
+
+for (const arch of ['lenet5', 'mobilenetv2'] as const) {
+  for (const to of ['float16', 'bfloat16'] as const) {
+    test(`${to} ${arch}: every hardening method keeps the words in ${to} and is bit-exact fault-free`, async () => {
+      const float = buildModel(arch, { inputShape: [1, 28, 28], classes: 10, width: 0.25, seed: 3 });
+      const model = convertModel(float, to).model;
+      const dt = to === 'float16' ? DataType.FLOAT16 : DataType.BFLOAT16;
+      await everyMethod(float, model, `${to} ${arch}`, (hm, method) => {
+        const floats = [...hm.graph.initializers.values()].filter((t) => t.dataType === DataType.FLOAT && !/range|edac|interval|lower|upper|fill/.test(t.name));
+        assert.deepEqual([...castStored(hm)], [dt], `${method}: parameters stored as ${to} only`);
+        assert.deepEqual(floats.map((t) => t.name), [], `${method}: no float32 copies of parameters`);
+      });
+    });
+  }
+}
+
+/** `m` with bit `bit` of element `at` of initializer `name` flipped (a copy; `m` is unchanged). */
+function flip(m: Model, name: string, at: number, bit: number): Model {
+  const t = m.graph.initializers.get(name)!;
+  const data = t.data.slice() as typeof t.data;
+  const w = wordView(data);
+  w[at] ^= 2 ** bit;
+  const initializers = new Map(m.graph.initializers);
+  initializers.set(name, { ...t, data });
+  return { ...m, graph: { ...m.graph, initializers } };
+}
+
+for (const to of ['float16', 'bfloat16'] as const) {
+  test(`${to}: tmr-weights and tmr-bits outvote corrupted 16-bit words, and two corrupted copies get through`, async () => {
+    const float = buildModel('lenet5', { inputShape: [1, 28, 28], classes: 10, width: 0.25, seed: 3 });
+    const model = convertModel(float, to).model;
+    const ref = (await logitsOf(model, test64, {})).logits;
+    const same = async (m: Model): Promise<boolean> => countDiffs((await logitsOf(m, test64, {})).logits, ref) === 0;
+
+    const tw = await harden(model, { method: 'tmr-weights', ratio: 0.25, scores: scoresFor('tmr-weights', float) });
+    const t = hardenedInfo(tw.model)!.weights![0];
+    const at = (tw.model.graph.initializers.get(t.index)!.data as Int32Array)[0];
+    // exponent top bit (14) of one protected weight in copy 1: outvoted
+    assert.ok(await same(flip(tw.model, t.weight, at, 14)), 'one corrupted copy is outvoted');
+    // three copies differing in three different bits: the word-level majority is the original word
+    assert.ok(await same(flip(flip(flip(tw.model, t.weight, at, 14), t.copies[0], 0, 13), t.copies[1], 0, 15)), 'three-way disagreement voted bitwise');
+    assert.ok(!(await same(flip(flip(tw.model, t.weight, at, 14), t.copies[0], 0, 14))), 'two copies with the same flip win the vote');
+
+    const tb = await harden(model, { method: 'tmr-bits' });
+    const b = hardenedInfo(tb.model)!.bits![0];
+    assert.deepEqual(b.bits, [14], `default bit of ${to}: the exponent's top bit`);
+    assert.equal(b.words, t.weight, 'the words are the stored 16-bit tensor itself');
+    assert.ok(await same(tb.model), 'fault-free bit-equal');
+    assert.ok(await same(flip(tb.model, b.words, 0, 14)), 'protected bit outvoted');
+    assert.ok(!(await same(flip(flip(tb.model, b.words, 0, 14), b.planes[0], 0, 0))), 'two corrupted copies of the bit get through');
+    assert.ok(!(await same(flip(tb.model, b.words, 0, 13))), 'an unprotected bit is not voted');
+    await assert.rejects(harden(model, { method: 'tmr-bits', bits: [30] }), (e: unknown) => e instanceof FlipguardError && /bits.*30.*bits 0–15/.test(e.message));
+  });
+}
