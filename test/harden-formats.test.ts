@@ -9,12 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel } from '../src/models/index.js';
 import { loadDataset, subset } from '../src/data/index.js';
-import { convertModel } from '../src/formats/index.js';
+import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { DataType, type Model } from '../src/graph/types.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
 import { harden, hardenedInfo, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
 import { wordView } from '../src/graph/dtype.js';
 import { FlipguardError } from '../src/errors.js';
+import { encodeModel } from '../src/graph/onnx.js';
+import { qoperatorModel } from './helpers/quantized.js';
+import { runCli } from './security-helpers.js';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
 
 const test64 = (() => {
@@ -100,3 +106,49 @@ for (const to of ['float16', 'bfloat16'] as const) {
     await assert.rejects(harden(model, { method: 'tmr-bits', bits: [30] }), (e: unknown) => e instanceof FlipguardError && /bits.*30.*bits 0–15/.test(e.message));
   });
 }
+
+/** Data types of the initializers that DequantizeLinear nodes of `m` read as their quantized input. */
+function dqStored(m: Model): Set<number> {
+  const inits = m.graph.initializers;
+  return new Set(m.graph.nodes.filter((n) => n.opType === 'DequantizeLinear' && inits.has(n.inputs[0])).map((n) => inits.get(n.inputs[0])!.dataType));
+}
+
+const int8Models = new Map<string, Promise<Model>>();
+/** The zoo model `arch` quantized (QDQ) on the test images. */
+function int8(arch: 'lenet5' | 'mobilenetv2'): { float: Model; q: Promise<Model> } {
+  const float = buildModel(arch, { inputShape: [1, 28, 28], classes: 10, width: 0.25, seed: 3 });
+  if (!int8Models.has(arch)) int8Models.set(arch, quantizeModel(float, test64, { threads: 1 }).then((r) => r.model));
+  return { float, q: int8Models.get(arch)! };
+}
+
+for (const arch of ['lenet5', 'mobilenetv2'] as const) {
+  test(`int8 QDQ ${arch}: every hardening method keeps int8/int32 words and is bit-exact fault-free`, async () => {
+    const { float, q } = int8(arch);
+    const model = await q;
+    await everyMethod(float, model, `int8 ${arch}`, (hm, method) => {
+      const types = dqStored(hm);
+      assert.ok([...types].every((t) => t === DataType.INT8 || t === DataType.INT32 || t === DataType.UINT8), `${method}: quantized tensors stay integers`);
+      const floats = [...hm.graph.initializers.values()].filter((t) => t.dataType === DataType.FLOAT && /weight|bias/.test(t.name) && !/scale/.test(t.name));
+      assert.deepEqual(floats.map((t) => t.name), [], `${method}: no float32 copies of weights or biases`);
+    });
+  });
+}
+
+test('QOperator models (QLinearConv …) are refused in one sentence naming the fix, by the library and the CLI (exit 2, nothing written)', async () => {
+  const qop = qoperatorModel();
+  const fix = /QOperator.*QLinearConv.*flipguard quantize/;
+  await assert.rejects(harden(qop, { method: 'tmr-weights', ratio: 0 }), (e: unknown) => e instanceof FlipguardError && fix.test(e.message));
+  const dir = mkdtempSync(join(tmpdir(), 'flipguard-qop-'));
+  try {
+    const src = join(dir, 'qop.onnx');
+    writeFileSync(src, encodeModel(qop));
+    const out = join(dir, 'h.onnx');
+    const r = await runCli(['harden', src, '--method', 'tmr-bits', '--out', out]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, fix);
+    assert.equal(r.err.trim().split('\n').length, 1, 'one sentence');
+    assert.ok(!existsSync(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

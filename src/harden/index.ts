@@ -41,7 +41,7 @@
 import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
-import { refuseQuantized } from '../graph/count.js';
+import { refuseQOperator } from './formats.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -190,7 +190,7 @@ export interface HardenResult {
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
-  refuseQuantized(model, 'harden');
+  refuseQOperator(model);
   const opset = defaultOpset(model);
   if (opset < 13) {
     // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so
@@ -391,4 +391,5 @@ export { overheads, countHardened, countingView, type Overheads, type OverheadOp
 export { tmrBitsTransform, voteBits, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
+export { refuseQOperator } from './formats.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';

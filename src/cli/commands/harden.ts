@@ -2,7 +2,7 @@ import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
-import { refuseQuantized } from '../../graph/count.js';
+import { refuseQOperator } from '../../harden/formats.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
@@ -100,7 +100,7 @@ export const hardenCommand: Command = {
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
     if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
-    refuseQuantized(model, 'harden');
+    refuseQOperator(model);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
     const runtime = { threads: v.threads as number | undefined };
