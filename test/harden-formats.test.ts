@@ -15,7 +15,8 @@ import type { RuntimeOptions } from '../src/runtime/session.js';
 import { harden, hardenedInfo, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
 import { wordView } from '../src/graph/dtype.js';
 import { FlipguardError } from '../src/errors.js';
-import { encodeModel } from '../src/graph/onnx.js';
+import { decodeModel, encodeModel } from '../src/graph/onnx.js';
+import { optimizedModelBytes } from '../src/runtime/timing.js';
 import { qoperatorModel } from './helpers/quantized.js';
 import { runCli } from './security-helpers.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,4 +152,35 @@ test('QOperator models (QLinearConv …) are refused in one sentence naming the 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('int8 QDQ: ranger checks in the dequantized domain and tmr-weights/tmr-bits fold, so onnxruntime keeps every QLinearConv (tmr: logits bit-equal at the default level)', async () => {
+  const { float, q } = int8('lenet5');
+  const model = await q;
+  const fused = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads: 1 })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
+  const want = await fused(model);
+  assert.ok(want >= 2, 'the QDQ model runs integer convs');
+  const ref = await logitsOf(model, test64, {});
+  const intervals = await profileIntervals(model, test64, exact);
+  for (const [label, opts] of [
+    ['ranger', { method: 'ranger', intervals }],
+    ['ranger saturate', { method: 'ranger', intervals, rangeMode: 'saturate' }],
+    ['tmr-weights', { method: 'tmr-weights', ratio: 0.25, scores: scoresFor('tmr-weights', float) }],
+    ['tmr-bits', { method: 'tmr-bits', bits: [7, 6] }],
+  ] as const) {
+    const hm = (await harden(model, opts as never)).model;
+    assert.equal(await fused(hm), want, `${label}: every QLinearConv kept`);
+    const p = await logitsOf(hm, test64, {});
+    if (label.startsWith('tmr')) assert.equal(countDiffs(p.logits, ref.logits), 0, `${label}: logits bit-equal at the default level`);
+    else {
+      // onnxruntime requantizes around the stage (QLinearWhere, float pooling): logits to rounding, same top-1
+      const maxAbs = ref.logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = p.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - ref.logits[i])), 0);
+      assert.ok(worst <= 0.05 * maxAbs, `${label}: logits within 5% of the largest (${worst} of ${maxAbs})`);
+      assert.deepEqual(Array.from(p.top1), Array.from(ref.top1), `${label}: same top-1`);
+    }
+  }
+  // EDAC compares copies at the conv output, inside the QDQ group: the conv runs in float there
+  const edac = (await harden(model, { method: 'edac', ratio: 0.25, scores: scoresFor('edac', float), intervals })).model;
+  assert.ok(await fused(edac) < want, 'EDAC gives up the integer conv kernels');
 });

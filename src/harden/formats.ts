@@ -157,3 +157,8 @@ export function refuseQOperator(model: Model): void {
   const q = model.graph.nodes.find((n) => n.domain === '' && QOPERATOR.has(n.opType));
   if (q) throw new FlipguardError(`flipguard harden does not handle QOperator models (node "${q.name || q.outputs[0]}" is ${q.opType}, an integer kernel with fused weights); quantize the float32 model with flipguard quantize, which writes the QDQ form that harden handles.`);
 }
+
+/** Whether `model` quantizes activations in the graph (QDQ: QuantizeLinear nodes). */
+export function quantizesActivations(model: Model): boolean {
+  return model.graph.nodes.some((n) => n.opType === 'QuantizeLinear');
+}

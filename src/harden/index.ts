@@ -41,7 +41,7 @@
 import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
-import { refuseQOperator } from './formats.js';
+import { quantizesActivations, refuseQOperator } from './formats.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -115,11 +115,12 @@ export interface HardenOptions {
    */
   rangeMode?: RangeMode;
   /**
-   * ranger: where the range check sits — 'after-bn' (default, DEFAULT_PLACEMENT: behind the batch
+   * ranger: where the range check sits — 'after-bn' (default for float models, DEFAULT_PLACEMENT: behind the batch
    * norm, which keeps Conv+BN fused and also checks faults in the batch-norm parameters), 'paper'
    * (paper A: conv output, before batch norm) or 'after-act' (behind batch norm and
    * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
-   * for 'zero'). See range.ts.
+   * for 'zero'; the default for QDQ models, where it sits behind the activation's QuantizeLinear →
+   * DequantizeLinear, in the dequantized domain, so the layer keeps its integer kernel). See range.ts.
    */
   placement?: Placement;
   /** ranger: one interval per channel (default, paper A) or one per layer (Ranger's; fuses into the conv as a Clip when saturating). */
@@ -203,7 +204,9 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
 
   const rangeMode = opts.rangeMode ?? 'zero';
   // ranger only: the other methods place their stage at the conv output (checked below)
-  const placement = opts.placement ?? (method === 'ranger' ? DEFAULT_PLACEMENT : 'paper');
+  // a QDQ model's ranger sits behind the activation's QuantizeLinear → DequantizeLinear by default
+  // (after-act, range.ts), where onnxruntime keeps its integer kernels
+  const placement = opts.placement ?? (method === 'ranger' ? (quantizesActivations(model) ? 'after-act' : DEFAULT_PLACEMENT) : 'paper');
   const rangeBounds = opts.rangeBounds ?? 'channel';
   if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
