@@ -12,12 +12,15 @@ import { loadDataset, subset } from '../src/data/index.js';
 import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { DataType, type Model } from '../src/graph/types.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
-import { harden, hardenedInfo, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import { harden, hardenedInfo, overheads, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
 import { wordView } from '../src/graph/dtype.js';
 import { FlipguardError } from '../src/errors.js';
 import { decodeModel, encodeModel } from '../src/graph/onnx.js';
 import { optimizedModelBytes } from '../src/runtime/timing.js';
 import { qoperatorModel } from './helpers/quantized.js';
+import { formatCounts } from '../src/graph/info.js';
+import { runCampaign } from '../src/campaign/run.js';
+import type { TrialRecord } from '../src/campaign/records.js';
 import { runCli } from './security-helpers.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -183,4 +186,28 @@ test('int8 QDQ: ranger checks in the dequantized domain and tmr-weights/tmr-bits
   // EDAC compares copies at the conv output, inside the QDQ group: the conv runs in float there
   const edac = (await harden(model, { method: 'edac', ratio: 0.25, scores: scoresFor('edac', float), intervals })).model;
   assert.ok(await fused(edac) < want, 'EDAC gives up the integer conv kernels');
+});
+
+test('memory is counted in stored bits per format (an int8 copy is 8 bits, a float16 copy 16), and campaigns on hardened int8/float16 models are reproducible from their seed', async () => {
+  const { float, q } = int8('lenet5');
+  const f16 = convertModel(float, 'float16').model;
+  for (const [model, width] of [[await q, 8], [f16, 16]] as const) {
+    const bits = (m: Model): number => formatCounts(m).reduce((s, f) => s + f.bits, 0);
+    const r = await harden(model, { method: 'tmr-weights', ratio: 0.25, scores: scoresFor('tmr-weights', float) });
+    const p = r.report.totals.protected;
+    assert.equal(r.report.addedParameters, 2 * p, 'two stored copies per protected weight');
+    assert.ok(Math.abs(r.report.memoryOverhead * bits(model) - 2 * p * width) < 1e-6, `memory overhead = 2·${width} bits per protected weight`);
+    const ov = await overheads(model, r.model, subset(test64, [0, 1, 2, 3]), { runs: 1, threads: 1 });
+    assert.equal(ov.parameterBits.hardened - ov.parameterBits.original, 2 * p * width);
+    assert.equal(ov.macs.ratio, 1, 'the vote adds no MACs');
+    // seeded campaign over every stored word (copies included): same seed, same records
+    const base = { model: r.model, data: subset(test64, Array.from({ length: 16 }, (_, i) => i)), bers: [2e-3], trials: 3, seed: 9, threads: 1 };
+    const strip = (rs: TrialRecord[]) => rs.map(({ millis: _, ...x }) => x);
+    const a = await runCampaign(base);
+    const b = await runCampaign(base);
+    assert.deepEqual(strip(a.records), strip(b.records));
+    assert.ok(a.records.some((x) => x.faults > 0), 'faults were injected');
+    const c = await runCampaign({ ...base, seed: 10 });
+    assert.notDeepEqual(strip(a.records).map((x) => x.faults), strip(c.records).map((x) => x.faults), 'another seed, other faults');
+  }
 });

@@ -42,12 +42,13 @@ import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
 import { quantizesActivations, refuseQOperator } from './formats.js';
+import { formatCounts } from '../graph/info.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { validateTransformed, type Fidelity, type Validation } from './validate.js';
 import type { ImageSet } from '../runtime/evaluate.js';
-import { checkRatio, hardenedInfo, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { checkRatio, hardenedInfo, storedWordTensors, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
@@ -158,9 +159,13 @@ export interface HardenReport {
   layers: LayerReport[];
   /** Protected and total units over all layers. */
   totals: { protected: number; units: number };
-  /** Float parameters added (copies, replicas, interval bounds). */
+  /** Parameters added (stored words of any format: copies, replicas, interval bounds). */
   addedParameters: number;
-  /** addedParameters / parameters of the original model. */
+  /**
+   * Stored parameter bits added / stored parameter bits of the original model, each word counted
+   * at its format's width (graph/info.ts formatCounts: an int8 copy 8 bits, a float16 one 16, a
+   * float32 interval bound 32); for a float32 model, addedParameters / parameters.
+   */
   memoryOverhead: number;
   /** tmr-neurons: replica MACs per image, as computed by the graph and as paper C counts them. */
   replicaMacs?: { graph: number; protectedNeurons: number };
@@ -324,10 +329,15 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   const protectedBy: Record<string, number> = {};
   for (const l of layers) protectedBy[l.name] = l.protected;
   const totals = { protected: layers.reduce((s, l) => s + l.protected, 0), units: layers.reduce((s, l) => s + units(l), 0) };
-  const params = (m: Model): number => { let n = 0; for (const t of m.graph.initializers.values()) if (t.dataType === 1) n += t.data.length; return n; };
-  const before = params(original);
-  // tmr-bits stores weights as int32 words: its added storage is the plane bits, in 32-bit words
-  const addedParameters = addedBits !== undefined ? addedBits / 32 : params(out) - before;
+  // stored parameter words and bits in every format (an int8 copy is 8 bits, a float16 one 16)
+  const stored = (m: Model): { words: number; bits: number } => {
+    let words = 0, bits = 0;
+    for (const f of formatCounts(m, storedWordTensors(m))) { words += f.parameters; bits += f.bits; }
+    return { words, bits };
+  };
+  const before = stored(original), after = stored(out);
+  // tmr-bits stores float32 weights as int32 words: its added storage is the plane bits, in 32-bit words
+  const addedParameters = addedBits !== undefined ? addedBits / 32 : after.words - before.words;
   const info: HardenedInfo = {
     method, ratio, ranking: opts.scores?.method ?? null, options,
     layers: layers.map((l) => ({ name: l.name, units: units(l), protected: l.protected })),
@@ -338,7 +348,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     model: out,
     report: {
       method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
-      memoryOverhead: before ? addedParameters / before : 0,
+      memoryOverhead: before.bits ? (addedBits ?? after.bits - before.bits) / before.bits : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
       ...(bitTriples ? { bits: bitTriples, addedBits } : {}),
       ...(reordered ? { reordered } : {}),

@@ -172,6 +172,7 @@ export const hardenCommand: Command = {
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
       ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
       ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],
+      ['parameter bits', groupInt(ov.parameterBits.original), groupInt(ov.parameterBits.hardened), ov.parameterBits.ratio.toFixed(3)],
       ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
       [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
       ['fault-free agreement', '', `${agreement.same}/${agreement.images}`, `${(agreement.share * 100).toFixed(2)}%`],
