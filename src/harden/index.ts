@@ -2,7 +2,7 @@
  * Hardening transforms (SPEC §4): one entry point, `harden(model, options)`, returning a new
  * ordinary ONNX model (default-domain ops only, the model's own opset, ≥ 13; the zoo's is 17)
  * whose fault-free outputs equal the original's, whose redundancy (copies, replicas, interval
- * bounds) is stored as float32 initializers that fault injection reaches, and whose metadata
+ * bounds) is stored as initializers that fault injection reaches (copies in the stored format of their original, bounds as float32), and whose metadata
  * `flipguard.hardened` (JSON, see HardenedInfo) tells tools what was done.
  *
  * Methods:
@@ -18,6 +18,13 @@
  * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
  * - `tmr-bits` (issue 17): the chosen bit positions (default 30) of every weight (or the top p by a
  *   weight ranking) stored three times as packed bit planes, bitwise majority. tmr-bits.ts.
+ *
+ * Number formats (issue 15; harden/formats.ts): a model stored as float16/bfloat16 (Cast around
+ * the parameters, `convert`) or int8 QDQ (`quantize`) is hardened in its format — every copy is
+ * stored like its original (an int8 channel with its per-channel scale and zero point, its int32
+ * bias), tmr-weights/tmr-bits vote the format's words, ranger on a QDQ model checks behind the
+ * activation's QuantizeLinear → DequantizeLinear — with the same fault-free promises
+ * (test/harden-formats.test.ts). QOperator models (QLinearConv …) are refused (refuseQOperator).
  *
  * Fault-free equivalence (asserted on every zoo architecture in test/harden.test.ts):
  * - Channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): a widened layer is
@@ -400,7 +407,7 @@ export { edacTransform, type EdacOptions, type ChannelLayerReport, type Transfor
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
 export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
-export { overheads, countHardened, countingView, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
+export { overheads, countHardened, countingView, parameterBits, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
 export { tmrBitsTransform, voteBits, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';

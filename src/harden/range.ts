@@ -169,7 +169,7 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const qdq = opts.placement === 'after-act' ? dequantizedValue(g, readers, value) : undefined;
     if (qdq) {
       for (let c = 0; c < C; c++) {
-        lo[c] = qdq.bound(lo[c], 'lo'); hi[c] = qdq.bound(hi[c], 'hi'); fill[c] = qdq.map(fill[c]);
+        lo[c] = qdq.bound(lo[c], 'lo', mode); hi[c] = qdq.bound(hi[c], 'hi', mode); fill[c] = qdq.map(fill[c]);
         loSize[c] = 0; hiSize[c] = 0;
       }
       value = qdq.value;
@@ -186,7 +186,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing
     const needLower = !(afterRelu && L.every((x) => x <= 0));
     const stageIn = ed.fresh(`${value}.unchecked`);
-    const out = value;
+    // QDQ: the checked values (grid points: bounds and fill are) are quantized again with the same
+    // scale and zero point — exact — so the next layer still reads a DequantizeLinear and keeps its integer kernel
+    const out = qdq ? ed.fresh(`${value}.checked`) : value;
     anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
     const e = ed.after(anchor);
     if (mode === 'saturate') {
@@ -198,6 +200,7 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
       const inside = needLower ? e.and(e.ge(stageIn, Lt), e.ge(Ut, stageIn)) : e.ge(Ut, stageIn);
       e.where(inside, stageIn, F, out);
     }
+    if (qdq) e.op('DequantizeLinear', [e.op('QuantizeLinear', [out, ...qdq.params]), ...qdq.params], {}, { out: value });
     // value infos recorded for the renamed value stay true (same shape), nothing to drop
     stages.push({ kind: 'same', input: stageIn, output: out });
   }
@@ -207,13 +210,13 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
 /**
  * When `value` is read only by a per-tensor QuantizeLinear (uint8/int8) whose output is read only
  * by a DequantizeLinear with the same scale and zero point (what `quantize` writes on activations),
- * that DequantizeLinear's output and the maps of bounds and values into it: every dequantized
- * value is a grid point (q − z)·s, so a bound becomes the midpoint next to its grid point,
- * rounded outward (⌊x/s⌋ for a lower bound, ⌈x/s⌉ for an upper one: never tighter than the
+ * that DequantizeLinear's output, the quantization parameters, and the maps of bounds and values
+ * into it: every dequantized value is a grid point (q − z)·s, so a bound becomes the midpoint next
+ * to its grid point (for saturation the grid point itself, which is then a value), rounded outward (⌊x/s⌋ for a lower bound, ⌈x/s⌉ for an upper one: never tighter than the
  * quantized value of the bound, however onnxruntime rounds a tie) — exact for every value inside
  * an interval, and far from any grid value, so no comparison is near a rounding edge.
  */
-export function dequantizedValue(g: Graph, readers: Map<string, Node[]>, value: string): { value: string; bound: (x: number, side: 'lo' | 'hi') => number; map: (x: number) => number } | undefined {
+export function dequantizedValue(g: Graph, readers: Map<string, Node[]>, value: string): { value: string; params: string[]; bound: (x: number, side: 'lo' | 'hi', mode: RangeMode) => number; map: (x: number) => number } | undefined {
   const r = readers.get(value) ?? [];
   if (r.length !== 1 || r[0].opType !== 'QuantizeLinear' || r[0].inputs[0] !== value) return undefined;
   const q = r[0];
@@ -230,10 +233,12 @@ export function dequantizedValue(g: Graph, readers: Map<string, Node[]>, value: 
   const grid = (k: number): number => Math.fround((clamp(k) - z) * s);
   return {
     value: d[0].outputs[0],
-    bound: (x, side) => {
+    params: q.inputs.slice(1).filter(Boolean),
+    bound: (x, side, mode) => {
       if (!Number.isFinite(x)) return x;
       const k = clamp((side === 'lo' ? Math.floor(x / s) : Math.ceil(x / s)) + z);
-      return (k - z + (side === 'lo' ? -0.5 : 0.5)) * s;
+      // saturation clamps to the bound: a grid point, so that quantizing it again is exact
+      return mode === 'saturate' ? grid(k) : (k - z + (side === 'lo' ? -0.5 : 0.5)) * s;
     },
     map: (x) => {
       const v = x / s;

@@ -25,7 +25,14 @@
  * session is created (after fault injection edits the stored bytes): inference runs the original
  * layers, with no time overhead, and fault-free logits are bit-identical to the original's.
  *
- * `voteBits` does the same in JavaScript on stored words (for campaigns and tests).
+ * Other stored formats (harden/formats.ts): a float16/bfloat16 weight read through Cast keeps its
+ * 16-bit tensor as the words (bits numbered per format: 0–9/0–6 mantissa, 10–14/7–14 exponent, 15
+ * sign; default bit 14), read arithmetically from its float32 value (a NaN word reads as the
+ * format's quiet NaN); an int8 weight of a QDQ model keeps its int8 tensor as the words (two's
+ * complement, bit 7 = sign, default bit 7), read exactly, and the voted int8 tensor feeds the
+ * layer's DequantizeLinear, so onnxruntime still fuses it into QLinearConv. Only the planes are added.
+ *
+ * `voteBits` does the same in JavaScript on stored float32 words (for campaigns and tests).
  */
 import { A } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';
