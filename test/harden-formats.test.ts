@@ -12,7 +12,7 @@ import { loadDataset, subset } from '../src/data/index.js';
 import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { DataType, type Model } from '../src/graph/types.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
-import { harden, hardenedInfo, overheads, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
+import { countHardened, harden, hardenedInfo, overheads, profileIntervals, HARDEN_METHODS, type HardenMethod } from '../src/harden/index.js';
 import { wordView } from '../src/graph/dtype.js';
 import { FlipguardError } from '../src/errors.js';
 import { decodeModel, encodeModel } from '../src/graph/onnx.js';
@@ -176,6 +176,7 @@ test('int8 QDQ: ranger checks in the dequantized domain and tmr-weights/tmr-bits
   ] as const) {
     const hm = (await harden(model, opts as never)).model;
     assert.equal(await fused(hm), want, `${label}: every QLinearConv kept`);
+    assert.equal(countHardened(hm).macs, countHardened(model).macs, `${label}: counted like the original (no MACs added)`);
     const p = await logitsOf(hm, test64, {});
     assert.equal(countDiffs(p.logits, ref.logits), 0, `${label}: logits bit-equal at the default level`);
   }

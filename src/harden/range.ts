@@ -202,7 +202,7 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     }
     if (qdq) e.op('DequantizeLinear', [e.op('QuantizeLinear', [out, ...qdq.params]), ...qdq.params], {}, { out: value });
     // value infos recorded for the renamed value stay true (same shape), nothing to drop
-    stages.push({ kind: 'same', input: stageIn, output: out });
+    stages.push({ kind: 'same', input: stageIn, output: value });
   }
   return { model: { ...model, graph: ed.finish() }, layers, stages };
 }
