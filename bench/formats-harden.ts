@@ -21,6 +21,7 @@ import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { harden, profileIntervals, countHardened, parameterBits, type HardenOptions } from '../src/harden/index.js';
 import { optimizedModelBytes, timeInferenceMany } from '../src/runtime/timing.js';
 import { formatTable } from '../src/cli/table.js';
+import { runCampaign } from '../src/campaign/run.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -72,4 +73,47 @@ export async function benchFormatsHarden(): Promise<string> {
   }
   return `Hardened int8 (QDQ, \`quantize\` minmax) and float16 (\`convert\`) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
+}
+
+export function formatsProtectionCommand(): string {
+  return 'npm run bench -- formats-protection';
+}
+
+/**
+ * What each method buys in the stored format: seeded campaigns (binomial flips in every stored
+ * word of the format, copies and bounds included) on the int8 and float16 versions of LeNet-5,
+ * unhardened and hardened, mean accuracy drop with its 95% interval.
+ * Environment: FPROT_MODEL (lenet5), FPROT_TRIALS (10), FPROT_IMAGES (2000), FPROT_INT8_BER (1e-3), FPROT_F16_BER (1e-4).
+ */
+export async function benchFormatsProtection(): Promise<string> {
+  const name = process.env.FPROT_MODEL ?? 'lenet5';
+  const trials = Number(process.env.FPROT_TRIALS ?? 10);
+  const images = Number(process.env.FPROT_IMAGES ?? 2000);
+  const train = loadDataset({ data: 'mnist', split: 'train' });
+  const testAll = loadDataset({ data: 'mnist', split: 'test' });
+  const test = subset(testAll, Array.from({ length: Math.min(images, testAll.count) }, (_, i) => i));
+  const float = readModel(resolve(repoRoot, 'models', `${name}-mnist.onnx`));
+  const weight = await rank(float, { method: 'magnitude' });
+  const channel = await rank(float, { method: 'l1' });
+  const rows: (string | number)[][] = [];
+  for (const [format, ber] of [['int8', Number(process.env.FPROT_INT8_BER ?? 1e-3)], ['float16', Number(process.env.FPROT_F16_BER ?? 1e-4)]] as const) {
+    const model = format === 'int8' ? (await quantizeModel(float, train, { threads: 2 })).model : convertModel(float, 'float16').model;
+    const intervals = await profileIntervals(model, subset(train, Array.from({ length: 1000 }, (_, i) => i)), { optimization: 'disabled', threads: 2 });
+    const top = format === 'int8' ? 7 : 14;
+    const variants: [string, Model][] = [['none', model]];
+    for (const [label, o] of [
+      ['ranger', { method: 'ranger', intervals }],
+      ['edac 15%', { method: 'edac', ratio: 0.15, scores: channel, intervals }],
+      ['tmr-weights 15% (|w|)', { method: 'tmr-weights', ratio: 0.15, scores: weight }],
+      [`tmr-bits ${top}, every weight`, { method: 'tmr-bits' }],
+      [`tmr-bits ${top},${top - 1}, every weight`, { method: 'tmr-bits', bits: [top, top - 1] }],
+    ] as [string, HardenOptions][]) variants.push([label, (await harden(model, o)).model]);
+    for (const [label, m] of variants) {
+      const r = await runCampaign({ model: m, data: test, bers: [ber], trials, seed: 15, threads: 2 });
+      const b = r.bers[0];
+      rows.push([name, format, String(ber), label, (parameterBits(m) / parameterBits(model)).toFixed(3), `${b.meanDrop.toFixed(2)} [${b.ci95[0].toFixed(2)}, ${b.ci95[1].toFixed(2)}]`]);
+    }
+  }
+  return `Protection in the stored format: ${trials} seeded trials (seed 15) per row, ${test.count} MNIST test images, binomial flips in every stored bit of the format (copies, planes and bounds included); rankings: |w| (tmr-weights), L1 (edac) of the float32 model:\n\n\`\`\`\n` +
+    formatTable(['model', 'format', 'BER', 'variant', 'param bits ×', 'drop pp [95% CI]'], rows) + '\n```';
 }
