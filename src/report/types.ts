@@ -1,4 +1,8 @@
 import type { ParetoView } from './pareto.js';
+import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
+import type { PruneReportFile } from '../prune/index.js';
+import type { HardenSweepFile } from '../workflows/sweep.js';
+import type { MachineInfo, ProvenanceFile } from './provenance.js';
 import type { TrialRecord } from '../campaign/records.js';
 import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
 
@@ -51,98 +55,6 @@ export interface CampaignRecordsFile {
   records: CampaignTrialLine[];
 }
 
-/** One overhead figure of a hardened model. */
-export interface Overhead {
-  original: number;
-  hardened: number;
-  /** hardened ÷ original. */
-  ratio: number;
-  /** For time: images per timed pass, timed passes (median taken) and batch size, when recorded. */
-  images?: number;
-  runs?: number;
-  batch?: number;
-}
-
-export type OverheadMetric = 'parameters' | 'storedBytes' | 'macs' | 'time';
-export const OVERHEAD_METRICS: readonly OverheadMetric[] = ['parameters', 'storedBytes', 'macs', 'time'];
-
-/**
- * Harden report JSON (`flipguard harden --json`, harden/overhead.ts). `overheads` holds at least one
- * of: parameters (count), storedBytes (bytes), macs (multiply-accumulates per image), time (seconds
- * per inference pass over `time.images` images, median of `time.runs` passes). Other fields
- * (ranking, protected, totals, …) are allowed and ignored.
- */
-export interface HardenReportFile {
-  method: string;
-  /** Share of units hardened, in [0, 1]. */
-  ratio: number;
-  overheads: Partial<Record<OverheadMetric, Overhead>>;
-  variant?: string;
-  model?: string;
-}
-
-/**
- * One explored point of a pruning search. Written as `{pConv, pFc, …}` or, by the ratio search
- * (prune/search.ts `SearchRow`), as `{conv, fc, …, status}`; both are read.
- */
-export interface PrunePoint {
-  /** Share of conv channels pruned, in [0, 1]. */
-  pConv: number;
-  /** Share of dense neurons pruned, in [0, 1]. */
-  pFc: number;
-  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]; null when not evaluated. */
-  accuracy: number | null;
-  /** Parameter count. */
-  parameters: number;
-  /** Multiply-accumulates per image. */
-  macs: number;
-  /** Milliseconds the prune command recorded for the point (for a search: prune, fine-tune and evaluate); null when not measured. */
-  timeMs: number | null;
-  /** Whether the point met the accuracy constraint; null when unknown. */
-  accepted: boolean | null;
-  /** Search status (baseline, accepted, rejected, inferred-…, not-evaluated), when recorded. */
-  status?: string;
-}
-
-/** Before/after figures of a pruned model. */
-export interface PruneComparison { before: number; after: number; ratio: number }
-
-/** The pruned model against the original, when the prune report records it. */
-export interface PruneOutcome {
-  /** Top-1 accuracy in [0, 1] before and after (null when not measured). */
-  accuracyBefore: number | null;
-  accuracyAfter: number | null;
-  parameters: PruneComparison;
-  macs: PruneComparison;
-  storedBytes?: PruneComparison;
-  /** Milliseconds per inference pass, before and after. */
-  timeMs?: PruneComparison | null;
-}
-
-/**
- * Prune report: `{"explored": [...], "chosen": {...}}`, or what `flipguard prune --json` writes
- * (prune/index.ts `PruneReport`: `ratios`, `accuracy`, `parameters`, `macs`, `timeMs`,
- * `search.rows`, …), which is read into the same shape with `outcome` filled in.
- */
-export interface PruneReportFile {
-  explored: PrunePoint[];
-  chosen: PrunePoint | null;
-  variant?: string;
-  model?: string;
-  /** Largest accepted accuracy drop, accuracy points (when recorded). */
-  threshold?: number;
-  outcome?: PruneOutcome;
-}
-
-/**
- * A hardening sweep (`flipguard harden --sweep --json`): one entry per variant, each with its
- * overheads (null for the unhardened model) and its campaign summary.
- */
-export interface HardenSweepFile {
-  model?: string;
-  variants: { variant: string; method: string; ratio: number; overheads: HardenReportFile['overheads'] | null; campaign: CampaignSummaryFile | null }[];
-}
-
 /** A bit-position profile (`flipguard rank --compare --compare-unit bit --json`). */
 export interface BitProfileFile {
   layer: string | null;
@@ -152,14 +64,6 @@ export interface BitProfileFile {
   seed?: number;
   images?: number;
   rows: { bit: number; field: string; drop: number; ci95: [number, number]; sdc: number; due: number }[];
-}
-
-/** Provenance JSON: what produced the other files. */
-export interface ProvenanceFile {
-  commands: string[];
-  seeds?: unknown[];
-  versions?: Record<string, string>;
-  machine?: Record<string, unknown>;
 }
 
 /** The kinds of input file the report understands. */
@@ -260,16 +164,6 @@ export interface CompareTable extends CompareFile {
 
 export interface PruneTable extends PruneReportFile {
   source: string;
-}
-
-export interface MachineInfo {
-  os: string;
-  platform: string;
-  arch: string;
-  cpu: string;
-  cores: number;
-  /** Total memory, GiB. */
-  memoryGiB: number;
 }
 
 export interface ReportProvenance {
