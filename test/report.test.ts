@@ -24,6 +24,7 @@ import { readHardenReportFile, type Overheads } from '../src/harden/overhead.js'
 import { readPruneReportFile, type PruneReport, type PruneReportFile } from '../src/prune/index.js';
 import { sweepJson, type HardenSweepFile, type SweepRow } from '../src/workflows/sweep.js';
 import { readProvenanceFile } from '../src/report/provenance.js';
+import type { BitProfile } from '../src/analysis/bit-profile.js';
 import { SAMPLE_VARIANTS, sampleRecordsText, sampleReportInputs, sampleTrials, writeSampleInputs } from './fixtures/report-sample.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flipguard-report-unit-'));
@@ -415,7 +416,7 @@ test('the files the report reads are the producers\' own types: written, read ba
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('harden report, sweep, prune and provenance files are read with their producers\' types and validators; a tampered one is one sentence, exit 2, nothing written', () => {
+test('harden report, sweep, prune, bit-profile and provenance files are read with their producers\' types and validators; a tampered one is one sentence, exit 2, nothing written', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-typed-'));
   const roundTrip = (name: string, doc: unknown) => { const p = join(dir, name); writeFileSync(p, JSON.stringify(doc)); return loadInputFile(p); };
   // harden --json: an Overheads object as overheads() returns it, beside fields the report ignores
@@ -450,6 +451,12 @@ test('harden report, sweep, prune and provenance files are read with their produ
   assert.equal(q.kind, 'provenance');
   assert.deepEqual(q.data, readProvenanceFile(prov));
   assert.deepEqual(q.data, prov);
+  // rank --compare --compare-unit bit --json: a BitProfile read back without its golden accuracy
+  const profile: BitProfile = { layer: 'conv1', weights: 150, trials: 2, faults: 1, seed: 3, images: 20, goldenAccuracy: 0.95, rows: [{ bit: 30, field: 'exponent', drop: 40, ci95: [30, 50], sdc: 0.4, due: 0.05 }] };
+  const b = roundTrip('bits.json', profile);
+  assert.equal(b.kind, 'bit-profile');
+  const { goldenAccuracy: _, ...profileFile } = profile;
+  assert.deepEqual(b.data, profileFile);
   // a tampered file of each kind: one sentence naming the file, the field and the fix
   const tampered: [string, unknown, string, RegExp][] = [
     ['edac.json', { ...harden, overheads: { ...ov, time: { ...ov.time, ratio: -1 } } }, 'harden report', /its overheads\.time\.ratio is -1, outside \[0, Infinity\]/],
@@ -458,6 +465,7 @@ test('harden report, sweep, prune and provenance files are read with their produ
     ['sweep.json', { ...sweep, variants: [{ ...sweep.variants[1], ratio: 1.5 }] }, 'harden sweep', /its variants\[0\]\.ratio is 1\.5, outside \[0, 1\]/],
     ['prune.json', { ...pruneReport, macs: { before: 1000, after: 'many' } }, 'prune report', /its macs\.after is missing or not a finite number/],
     ['prune.json', { explored: [{ pConv: 2, pFc: 0, accuracy: 0.9, parameters: 1, macs: 1, accepted: true }], chosen: null }, 'prune report', /its explored\[0\]\.pConv is 2, outside \[0, 1\]/],
+    ['bits.json', { ...profile, rows: [{ ...profile.rows[0], bit: 32 }] }, 'bit-position profile', /its rows\[0\]\.bit is 32, outside \[0, 31\]/],
     ['provenance.json', { commands: ['flipguard demo', 7] }, 'provenance file', /its commands\[1\] is missing or not a non-empty string/],
   ];
   for (const [name, doc, label, field] of tampered) {

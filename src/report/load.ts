@@ -1,7 +1,8 @@
 /**
- * Reading the files flipguard writes: detects each file's kind from its content, checks every field
- * the report uses, and stops with one FlipguardError sentence naming the file (and the field) when a
- * file is unknown, damaged or incomplete.
+ * Reading the files flipguard writes: detects each file's kind from its content, checks it with its
+ * producer's validator (the campaign record files with the runner's record rules), and stops with
+ * one FlipguardError sentence naming the file (and the field) when a file is unknown, damaged or
+ * incomplete.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -10,13 +11,14 @@ import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
 import { readScoresFile } from '../analysis/scores.js';
 import { FlipguardError } from '../errors.js';
-import { FieldError, arr, at, isObj, num, obj, optStr, str, type Obj } from '../util/validate.js';
+import { FieldError, arr, at, isObj, num, obj, optStr, type Obj } from '../util/validate.js';
 import { readHardenReportFile } from '../harden/overhead.js';
 import { readPruneReportFile } from '../prune/index.js';
 import { readHardenSweepFile } from '../workflows/sweep.js';
 import { readProvenanceFile } from './provenance.js';
+import { readBitProfileFile } from '../analysis/bit-profile.js';
 import type {
-  CampaignRecordsFile, CampaignRecordsHeader, CampaignTrialLine, InputKind, LoadedInput, ReportInput, BitProfileFile,
+  CampaignRecordsFile, CampaignRecordsHeader, CampaignTrialLine, InputKind, LoadedInput, ReportInput,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -80,26 +82,6 @@ function validateTrials(records: readonly unknown[], lineOf: (i: number) => stri
     out.push(r);
   }
   return out;
-}
-
-function validateBitProfile(o: Obj): BitProfileFile {
-  const rows = arr(o.rows, 'rows', true).map((r, i) => {
-    const f = at('rows', i);
-    const ro = obj(r, f);
-    const ci = arr(ro.ci95, `${f}.ci95`, true);
-    if (ci.length !== 2) throw new FieldError(`${f}.ci95`, 'is not a [low, high] pair');
-    return {
-      bit: num(ro.bit, `${f}.bit`, [0, 31]), field: str(ro.field, `${f}.field`), drop: num(ro.drop, `${f}.drop`, [-100, 100]),
-      ci95: [num(ci[0], `${f}.ci95[0]`), num(ci[1], `${f}.ci95[1]`)] as [number, number],
-      sdc: num(ro.sdc, `${f}.sdc`, [0, 1]), due: num(ro.due, `${f}.due`, [0, 1]),
-    };
-  });
-  return {
-    layer: o.layer === null || o.layer === undefined ? null : str(o.layer, 'layer'),
-    weights: num(o.weights, 'weights', [1, Number.MAX_SAFE_INTEGER]), trials: num(o.trials, 'trials', [1, Number.MAX_SAFE_INTEGER]),
-    faults: num(o.faults, 'faults', [1, Number.MAX_SAFE_INTEGER]), rows,
-    ...(typeof o.seed === 'number' ? { seed: o.seed } : {}), ...(typeof o.images === 'number' ? { images: o.images } : {}),
-  };
 }
 
 // ───────────────────────────── detection ─────────────────────────────
@@ -170,7 +152,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'compare': return { kind, source, name, data: readComparisonFile(doc) };
       case 'prune': return { kind, source, name, data: readPruneReportFile(doc) };
       case 'provenance': return { kind, source, name, data: readProvenanceFile(doc) };
-      case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };
+      case 'bit-profile': return { kind, source, name, data: readBitProfileFile(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

@@ -1,21 +1,10 @@
-import type { ParetoView } from './pareto.js';
-import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
-import type { PruneReportFile } from '../prune/index.js';
-import type { HardenSweepFile } from '../workflows/sweep.js';
-import type { MachineInfo, ProvenanceFile } from './provenance.js';
-import type { TrialRecord } from '../campaign/records.js';
-import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
-
-export type { BerStats, CampaignSummaryFile };
-import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
-
-export type { CompareRow, CompareFile };
-import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
-
-export type { ScoreUnit, RankScoresFile };
 /**
- * Types of the files flipguard writes (the report's inputs) and of the combined report data
- * (`report.json`). Units follow the rest of flipguard:
+ * The report's own types: how it sees its inputs (kinds, loaded inputs, the campaign record file
+ * as read) and the combined report data (`report.json`). Every other input file's type lives with
+ * its producer, beside the one validator that reads it: campaign/summary.ts (CampaignSummaryFile),
+ * analysis/scores.ts (ScoresFile), analysis/groundtruth.ts (ComparisonFile), analysis/bit-profile.ts
+ * (BitProfileFile), harden/overhead.ts (HardenReportFile), workflows/sweep.ts (HardenSweepFile),
+ * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile). Units follow the rest of flipguard:
  * - BER: bit error rate, the probability that one stored bit is faulty;
  * - accuracy: top-1 accuracy as a fraction in [0, 1];
  * - drop: golden accuracy minus faulty accuracy, in percentage points (pp);
@@ -23,6 +12,18 @@ export type { ScoreUnit, RankScoresFile };
  *   detected unrecoverable error: NaN or ±Inf logits);
  * - overhead ratio: hardened ÷ original (1 = no overhead).
  */
+import type { ParetoView } from './pareto.js';
+import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
+import type { PruneReportFile } from '../prune/index.js';
+import type { HardenSweepFile } from '../workflows/sweep.js';
+import type { MachineInfo, ProvenanceFile } from './provenance.js';
+import type { BitProfileFile } from '../analysis/bit-profile.js';
+import type { TrialRecord } from '../campaign/records.js';
+import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
+import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
+import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
+
+export type { BerStats, CampaignSummaryFile, CompareRow, CompareFile, ScoreUnit, RankScoresFile };
 
 // ───────────────────────────── inputs ─────────────────────────────
 
@@ -53,17 +54,6 @@ export type CampaignTrialLine = TrialRecord;
 export interface CampaignRecordsFile {
   header: CampaignRecordsHeader;
   records: CampaignTrialLine[];
-}
-
-/** A bit-position profile (`flipguard rank --compare --compare-unit bit --json`). */
-export interface BitProfileFile {
-  layer: string | null;
-  weights: number;
-  trials: number;
-  faults: number;
-  seed?: number;
-  images?: number;
-  rows: { bit: number; field: string; drop: number; ci95: [number, number]; sdc: number; due: number }[];
 }
 
 /** The kinds of input file the report understands. */
