@@ -12,6 +12,12 @@ test('the package root exports the workflow-level calls and fewer than 80 names'
   const api = await import('flipguard');
   const names = Object.keys(api);
   assert.ok(names.length < 80, `${names.length} runtime names exported from the root`);
+  // values and types: every name in src/index.ts's export lists
+  const text = readFileSync(new URL('../../src/index.ts', import.meta.url), 'utf8');
+  const all = [...text.matchAll(/^export\s*\{([^}]*)\}/gm)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));
+  assert.ok(!/^export\s+\*/m.test(text), 'no export * at the root');
+  assert.ok(all.length < 80, `${all.length} names (values and types) exported from the root`);
+  assert.ok(all.length > names.length, 'the count includes the types');
   for (const f of ['loadModel', 'evaluate', 'runCampaign', 'mergeRuns', 'rank', 'harden', 'hardenSweep', 'prune', 'train', 'writeReport', 'runDemo', 'loadDataset']) {
     assert.equal(typeof (api as Record<string, unknown>)[f], 'function', `${f} is exported`);
   }

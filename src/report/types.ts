@@ -14,7 +14,7 @@
  */
 import type { ParetoView } from './pareto.js';
 import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
-import type { PruneReportFile } from '../prune/index.js';
+import type { PruneOutcome, PrunePoint, PruneReportFile } from '../prune/index.js';
 import type { HardenSweepFile } from '../workflows/sweep.js';
 import type { MachineInfo, ProvenanceFile } from './provenance.js';
 import type { BitProfileFile } from '../analysis/bit-profile.js';
@@ -24,6 +24,8 @@ import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/grou
 import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
 
 export type { BerStats, CampaignSummaryFile, CompareRow, CompareFile, ScoreUnit, RankScoresFile };
+// the other input types, re-exported (their homes are their producers) so `flipguard/report` names every input it reads
+export type { HardenReportFile, Overhead, OverheadMetric, PruneReportFile, PrunePoint, PruneOutcome, HardenSweepFile, ProvenanceFile, MachineInfo, BitProfileFile };
 
 // ───────────────────────────── inputs ─────────────────────────────
 
