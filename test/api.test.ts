@@ -97,6 +97,28 @@ test('library errors name option fields; the CLI turns them into flags', async (
   await assert.rejects(evaluate(model, data, { batch: 0 }), (e: unknown) => e instanceof FlipguardError && e.message === 'The option "batch" must be a whole number ≥ 1, got 0.');
 });
 
+test('library errors outside src/cli/ name option fields, never flipguard\'s CLI flags', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join, relative } = await import('node:path');
+  const src = new URL('../../src/', import.meta.url).pathname;
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) { if (relative(src, p) !== 'cli') walk(p); continue; }
+      if (!p.endsWith('.ts')) continue;
+      readFileSync(p, 'utf8').split('\n').forEach((line, i) => {
+        if (!/FlipguardError\(|FieldError\(/.test(line)) return;
+        // a quoted command that wrote a file ("flipguard rank --json") and scheduler flags (sbatch --array) are not ours
+        const text = line.replace(/"flipguard [^"]*"/g, '').replace(/--array=/g, '');
+        if (/--[a-z]/.test(text)) offenders.push(`${relative(src, p)}:${i + 1}`);
+      });
+    }
+  };
+  walk(src);
+  assert.deepEqual(offenders, []);
+});
+
 test('one version: package.json, the CLI and written models agree', async () => {
   const { FLIPGUARD_VERSION } = await import('../src/defaults.js');
   const pkgVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -137,7 +137,7 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
   const rows: SweepRow[] = [];
   const baseParams = countHardened(model).parameters;
   // queue workers load each variant's model from a file, so the variants must be written first
-  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError(`A sweep on a job queue needs ${opt('outDir')} for the hardened models, and the workers need that folder (--model ORIGINAL,DIR).`);
+  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError(`A sweep on a job queue needs ${opt('outDir')} for the hardened models, and the workers need that folder among their models.`);
   const out = opts.outDir !== undefined ? outputDirOf(opts.outDir, { force: opts.force, protect: opts.protect }) : undefined;
   const prefix = opts.outPrefix ?? '';
   for (const [i, v] of opts.variants.entries()) {
