@@ -6,7 +6,7 @@ import { refuseQuantized } from '../../graph/count.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod } from '../../harden/index.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod, type HardenReportFile } from '../../harden/index.js';
 import { hardenSweep, parseVariants, rankingProvider, sweepJson, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
@@ -178,6 +178,6 @@ export const hardenCommand: Command = {
     if (agreement.same < agreement.images) {
       process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
     }
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation } satisfies HardenReportFile & Record<string, unknown>, outputs);
   },
 };
