@@ -195,7 +195,7 @@ test('memory is counted in stored bits per format (an int8 copy is 8 bits, a flo
     assert.equal(r.report.addedParameters, 2 * p, 'two stored copies per protected weight');
     assert.ok(Math.abs(r.report.memoryOverhead * bits(model) - 2 * p * width) < 1e-6, `memory overhead = 2·${width} bits per protected weight`);
     const ov = await overheads(model, r.model, subset(test64, [0, 1, 2, 3]), { runs: 1, threads: 1 });
-    assert.equal(ov.parameterBits.hardened - ov.parameterBits.original, 2 * p * width);
+    assert.equal(ov.parameterBits!.hardened - ov.parameterBits!.original, 2 * p * width);
     assert.equal(ov.macs.ratio, 1, 'the vote adds no MACs');
     // seeded campaign over every stored word (copies included): same seed, same records
     const base = { model: r.model, data: subset(test64, Array.from({ length: 16 }, (_, i) => i)), bers: [2e-3], trials: 3, seed: 9, threads: 1 };
