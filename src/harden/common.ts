@@ -65,10 +65,14 @@ export interface HardenedInfo {
 /** Int32 initializers of a tmr-bits model that hold stored weight bits (words and planes): fault targets like float32 parameters. */
 export function storedWordTensors(model: Model): Set<string> {
   const out = new Set<string>();
-  // a model hardened twice keeps the earlier HardenedInfo under `previous`
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) {
-    for (const t of info.bits ?? []) for (const n of [t.words, ...t.planes]) if (model.graph.initializers.get(n)?.dataType === DataType.INT32) out.add(n);
-  }
+  for (const t of bitTriples(model)) for (const n of [t.words, ...t.planes]) if (model.graph.initializers.get(n)?.dataType === DataType.INT32) out.add(n);
+  return out;
+}
+
+/** The tmr-bits triples of a model, from every hardening step (a model hardened twice keeps the earlier HardenedInfo under `previous`). */
+export function bitTriples(model: Model): BitTriple[] {
+  const out: BitTriple[] = [];
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) out.push(...(Array.isArray(info.bits) ? info.bits : []));
   return out;
 }
 
