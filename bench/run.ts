@@ -17,7 +17,8 @@ import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
-import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
+import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
+import { benchTmrBits, benchTmrBitsCampaign, tmrBitsCampaignCommand, tmrBitsCommand } from './tmr-bits.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -33,6 +34,8 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
+  'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions(), command: paperConventionsCommand },
+  'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {

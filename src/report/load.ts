@@ -9,6 +9,7 @@ import { readPartialInfo, recordProblem, runnerRecordRules } from '../campaign/r
 import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
 import { readScoresFile } from '../analysis/scores.js';
+import { PAPER_CONVENTIONS_KIND, readPaperConventions } from '../workflows/paper-conventions.js';
 import { FlipguardError } from '../errors.js';
 import { FieldError, arr, at, isObj, num, numOrNull, obj, optStr, pair, str, type Obj } from '../util/validate.js';
 import {
@@ -29,9 +30,10 @@ export const KIND_LABELS: Record<InputKind, string> = {
   prune: 'prune report',
   provenance: 'provenance file',
   'bit-profile': 'bit-position profile',
+  'paper-conventions': 'paper-conventions table',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a paper-conventions table, or provenance JSON';
 
 // ───────────────────────────── validators per kind ─────────────────────────────
 
@@ -250,6 +252,7 @@ function validateProvenance(o: Obj): ProvenanceFile {
 export function detectKind(doc: unknown): InputKind | undefined {
   if (!isObj(doc)) return undefined;
   if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
+  if (doc.kind === PAPER_CONVENTIONS_KIND) return 'paper-conventions';
   if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
   if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
   if ('overheads' in doc) return 'harden';
@@ -310,6 +313,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'prune': return { kind, source, name, data: validatePrune(doc) };
       case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
       case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };
+      case 'paper-conventions': return { kind, source, name, data: readPaperConventions(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

@@ -4,6 +4,7 @@ import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
 
 export type { BerStats, CampaignSummaryFile };
 import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
+import type { PaperConventions } from '../workflows/paper-conventions.js';
 
 export type { CompareRow, CompareFile };
 import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
@@ -163,7 +164,7 @@ export interface ProvenanceFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'paper-conventions';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -175,7 +176,8 @@ export type LoadedInput =
   | { kind: 'compare'; source: string; name: string; data: CompareFile }
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
   | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile }
-  | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile };
+  | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile }
+  | { kind: 'paper-conventions'; source: string; name: string; data: PaperConventions };
 
 /**
  * An input to the report: a file or folder path (a folder contributes its *.json and *.jsonl files),
@@ -299,6 +301,8 @@ export interface ReportData {
   prune: PruneTable[];
   /** Bit-position profiles (accuracy drop per float32 bit position). */
   bitProfiles: (BitProfileFile & { source: string })[];
+  /** The papers at their own conventions (bench paper-conventions, workflows/paper-conventions.ts). */
+  papers: (PaperConventions & { source: string })[];
   /**
    * The Pareto view of the variants at one BER (report/pareto.ts): every campaign variant with a
    * harden report (memory = stored bytes, time = inference time, hardened ÷ original − 1), and the
