@@ -9,7 +9,7 @@ import { readPartialInfo, recordProblem, runnerRecordRules } from '../campaign/r
 import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
 import { readScoresFile } from '../analysis/scores.js';
-import { PAPER_CONVENTIONS_KIND, readPaperConventions } from '../workflows/paper-conventions.js';
+import { PAPER_CONVENTIONS_KIND, readPaperConventions } from '../harden/paper-claims.js';
 import { FlipguardError } from '../errors.js';
 import { FieldError, arr, at, isObj, num, numOrNull, obj, optStr, pair, str, type Obj } from '../util/validate.js';
 import {

@@ -4,7 +4,7 @@ import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
 
 export type { BerStats, CampaignSummaryFile };
 import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
-import type { PaperConventions } from '../workflows/paper-conventions.js';
+import type { PaperConventions } from '../harden/paper-claims.js';
 
 export type { CompareRow, CompareFile };
 import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
