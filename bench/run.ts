@@ -34,7 +34,9 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
-  'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions(), command: paperConventionsCommand },
+  'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions('BC'), command: paperConventionsCommand('BC') },
+  'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
+  'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },
   'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',

@@ -43,8 +43,8 @@ export interface PaperSetting {
 }
 
 export interface PaperConventionOptions {
-  b: PaperSetting;
-  c: PaperSetting;
+  /** The settings to run (paper B's and/or paper C's), in order. */
+  settings: PaperSetting[];
   train: ImageSet;
   test: ImageSet;
   /** Trials per variant and BER to start with (default 10) and at most (default 40). */
@@ -150,7 +150,7 @@ export async function paperConventions(opts: PaperConventionOptions): Promise<Pa
   const dir = mkdtempSync(join(tmpdir(), 'flipguard-papers-'));
   const rows: PaperConventionRow[] = [];
   try {
-    for (const s of [opts.b, opts.c]) rows.push(...await measure(s, await buildVariants(s, opts), opts, dir));
+    for (const s of opts.settings) rows.push(...await measure(s, await buildVariants(s, opts), opts, dir));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
