@@ -44,6 +44,10 @@ test('foldBits: campaign records on tmr-bits models are identical to the slow pa
       assert.ok(fast.records.some((r) => r.sdcRate > 0), `${label}: some trial must change predictions, or the comparison proves little`);
     }
   }
+  // parameters fed as session inputs: the voted weights are the swapped inputs
+  const [, model] = (await models())[1];
+  const o = { model, data, bers: [1e-3], trials: 3, seed: 4, swap: 'feed' as const };
+  assert.deepEqual(strip((await runCampaign(o)).records), strip((await runCampaign({ ...o, shortcuts: { foldBits: false } })).records));
 });
 
 test('foldBits: one corrupted copy of a protected bit changes no voted weight; two copies do', async () => {
