@@ -80,6 +80,14 @@ test('foldBits: a model whose tmr-bits metadata does not match its graph is run 
   } finally {
     await engine.release();
   }
+  // malformed entries (hostile metadata) are ignored, not a crash
+  const junk = withMetadata(model, HARDENED_KEY, JSON.stringify({ ...info, bits: [null, { words: 5 }, { ...info.bits![0], planes: 'x' }], stages: [null] }));
+  const e2 = await TrialEngine.create(junk, data, listParameters(junk), {});
+  try {
+    assert.equal(e2.foldedBits, false);
+  } finally {
+    await e2.release();
+  }
   const o = { model: forged, data, bers: [1e-3], trials: 2, seed: 5 };
   assert.deepEqual(strip((await runCampaign(o)).records), strip((await runCampaign({ ...o, shortcuts: { foldBits: false } })).records));
 });

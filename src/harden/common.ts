@@ -72,7 +72,13 @@ export function storedWordTensors(model: Model): Set<string> {
 /** The tmr-bits triples of a model, from every hardening step (a model hardened twice keeps the earlier HardenedInfo under `previous`). */
 export function bitTriples(model: Model): BitTriple[] {
   const out: BitTriple[] = [];
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) out.push(...(Array.isArray(info.bits) ? info.bits : []));
+  // metadata comes from the model file: entries that are not well-formed triples are ignored
+  const wellFormed = (t: unknown): t is BitTriple => {
+    const o = t as Partial<BitTriple> | null;
+    return typeof o === 'object' && o !== null && typeof o.weight === 'string' && typeof o.words === 'string' && Array.isArray(o.planes) && o.planes.length === 2
+      && o.planes.every((n) => typeof n === 'string') && Array.isArray(o.bits) && (o.index === undefined || typeof o.index === 'string');
+  };
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) out.push(...(Array.isArray(info.bits) ? info.bits.filter(wellFormed) : []));
   return out;
 }
 

@@ -207,14 +207,14 @@ export function foldBitsModel(model: Model): BitFold | undefined {
   if (!triples.length) return undefined;
   const g = model.graph;
   const stages: StageRecord[] = [];
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) stages.push(...(Array.isArray(info.stages) ? info.stages : []));
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) stages.push(...(Array.isArray(info.stages) ? info.stages.filter((x) => typeof x === 'object' && x !== null) : []));
   const made = new Set(g.nodes.flatMap((n) => n.outputs));
   const inits = new Map(g.initializers);
   const stored = new Set<string>();
   const votes: BitFold['votes'] = [];
   for (const t of triples) {
     const words = g.initializers.get(t.words);
-    const planes = t.planes?.map((n) => g.initializers.get(n));
+    const planes = t.planes.map((n) => g.initializers.get(n));
     const index = t.index !== undefined ? g.initializers.get(t.index) : undefined;
     const stage = stages.find((s) => s.kind === 'same' && s.input === t.words);
     if (!words || words.dataType !== DataType.INT32 || !planes || planes.length !== 2 || !stage || !made.has(stage.output) || g.initializers.has(stage.output)) return undefined;
