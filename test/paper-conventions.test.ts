@@ -31,8 +31,8 @@ test('paper claims: holds, does not hold and undecided follow the 95% intervals'
   const verdict = (paper: string, part: string) => claims.find((c) => c.paper === paper && c.claim.includes(part))?.holds;
   assert.equal(verdict('B', 'over 60%'), true);
   assert.equal(verdict('B', 'random selection'), null, 'intervals [15, 25] and [20, 30] overlap');
-  assert.equal(verdict('B', 'beats tmr-bits'), false);
-  assert.equal(verdict('B', 'beats ranger'), true);
+  assert.equal(verdict('B', 'better than tmr-bits'), false);
+  assert.equal(verdict('B', 'better than ranger'), true);
   assert.equal(verdict('C', 'improves robustness'), null);
   assert.equal(verdict('C', 'random selection'), true);
   assert.equal(verdict('C', 'small increase in execution time'), false);
@@ -40,6 +40,11 @@ test('paper claims: holds, does not hold and undecided follow the 95% intervals'
   const small = paperClaims([row('B', 'none', 0.5, [45, 55]), row('B', 'paper', 0.75, [20, 30]), ...rowsB.slice(2)]);
   assert.equal(small.find((c) => c.claim.includes('over 60%'))!.holds, false);
   assert.match(small.find((c) => c.claim.includes('over 60%'))!.evidence, /improvement 50\.0%/);
+  // everything destroyed alike: equal zero-width intervals decide "not better", and 0% vs 0% is no improvement
+  const dead = paperClaims([row('B', 'none', 0, [98, 98]), row('B', 'paper', 0, [98, 98]), row('B', 'baseline', 0, [98, 98]), ...rowsB.slice(3)]);
+  assert.equal(dead.find((c) => c.claim.includes('over 60%'))!.holds, false);
+  assert.match(dead.find((c) => c.claim.includes('over 60%'))!.evidence, /improvement 0\.0%/);
+  assert.equal(dead.find((c) => c.claim.includes('random selection'))!.holds, false);
 });
 
 const doc = (): PaperConventions => ({ kind: PAPER_CONVENTIONS_KIND, images: 2000, seed: 1, minTrials: 10, maxTrials: 40, rows: [...rowsB, ...rowsC], claims: paperClaims([...rowsB, ...rowsC]) });
@@ -61,7 +66,7 @@ test('the report shows the paper-conventions table and its verdicts; a damaged f
   const { html } = reportHtml(data);
   assert.match(html, /id="papers"/);
   assert.match(html, /over 60% reliability improvement[^<]*— <b>holds<\/b>/);
-  assert.match(html, /beats tmr-bits[^<]*— <b>does not hold<\/b>/);
+  assert.match(html, /better than tmr-bits[^<]*— <b>does not hold<\/b>/);
   const bad = JSON.parse(JSON.stringify(doc()));
   bad.claims[0].holds = 'yes';
   assert.throws(() => buildReportData({ inputs: [{ name: 'papers', data: bad }] }), (e: unknown) => e instanceof FlipguardError && /paper-conventions table.*claims\[0\]\.holds/.test(e.message));

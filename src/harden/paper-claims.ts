@@ -48,9 +48,12 @@ export interface PaperConventions {
 
 const pp = (r: PaperConventionRow) => `${r.drop.toFixed(2)} pp [${r.ci95[0].toFixed(2)}, ${r.ci95[1].toFixed(2)}]`;
 
-/** "lower" when a's interval lies wholly below b's, "higher" above, null when they overlap. */
-function compare(a: PaperConventionRow, b: PaperConventionRow): 'lower' | 'higher' | null {
-  return a.ci95[1] < b.ci95[0] ? 'lower' : a.ci95[0] > b.ci95[1] ? 'higher' : null;
+/**
+ * Whether a's drop is lower than b's: true when a's 95% interval lies wholly below b's, false when
+ * it lies at or above b's (a is no better; equal zero-width intervals included), null otherwise.
+ */
+function lower(a: PaperConventionRow, b: PaperConventionRow): boolean | null {
+  return a.ci95[1] < b.ci95[0] ? true : a.ci95[0] >= b.ci95[1] ? false : null;
 }
 
 /** The claims, worded from the rows. */
@@ -65,32 +68,30 @@ export function paperClaims(rows: readonly PaperConventionRow[]): PaperClaim[] {
       if (!p || !none || !base || !bits || !ranger) continue;
       const at = `at BER ${ber.toExponential(0)} (${p.count} count, ${p.model})`;
       if (paper === 'B') {
-        const gain = none.accuracy > 0 ? (p.accuracy - none.accuracy) / none.accuracy : Infinity;
-        const c = compare(p, none);
+        const gain = none.accuracy > 0 ? (p.accuracy - none.accuracy) / none.accuracy : p.accuracy > 0 ? Infinity : 0;
+        const c = lower(p, none);
         claims.push({
           paper, claim: `over 60% reliability improvement over the unprotected model ${at}`,
-          holds: gain > 0.6 && c === 'lower' ? true : c === null && gain > 0.6 ? null : false,
+          holds: gain <= 0.6 || c === false ? false : c,
           evidence: `faulty accuracy ${(p.accuracy * 100).toFixed(2)}% vs ${(none.accuracy * 100).toFixed(2)}% unprotected: improvement ${(gain * 100).toFixed(1)}%; drop ${pp(p)} vs ${pp(none)} (${p.trials} and ${none.trials} trials)`,
         });
       } else {
-        const c = compare(p, none);
         claims.push({
           paper, claim: `selective neuron TMR improves robustness over the unprotected model ${at}`,
-          holds: c === 'lower' ? true : c === null ? null : false,
+          holds: lower(p, none),
           evidence: `drop ${pp(p)} vs ${pp(none)} unprotected (${p.trials} and ${none.trials} trials)`,
         });
       }
-      const sel = compare(p, base);
       claims.push({
         paper, claim: `the paper's selection (${paper === 'B' ? 'LRP relevance' : 'class-oriented criticality'}) protects better than random selection at the same ratio ${at}`,
-        holds: sel === 'lower' ? true : sel === null ? null : false,
+        holds: lower(p, base),
         evidence: `drop ${pp(p)} vs ${pp(base)} random (${p.trials} and ${base.trials} trials)`,
       });
       for (const alt of [bits, ranger]) {
-        const c = compare(p, alt);
+        const cheaper = alt.memory <= p.memory * 1.02 ? 'no more' : 'more';
         claims.push({
-          paper, claim: `the paper's method beats ${alt.variant} at equal or lower memory ${at}`,
-          holds: c === 'lower' ? true : c === null ? null : false,
+          paper, claim: `the paper's method protects better than ${alt.variant}, which uses ${cheaper} memory, ${at}`,
+          holds: lower(p, alt),
           evidence: `drop ${pp(p)} at +${(p.memory * 100).toFixed(2)}% memory vs ${pp(alt)} at +${(alt.memory * 100).toFixed(2)}% (${p.trials} and ${alt.trials} trials)`,
         });
       }

@@ -40,6 +40,10 @@ export interface PaperSetting {
   model: Model;
   bers: number[];
   count: CountMode;
+  /** The paper's ratio per layer (paper B) or as one global top (paper C, SPEC §4.4). */
+  perLayer: boolean;
+  /** Most trials per variant and BER for this setting (default: the options' maxTrials). */
+  maxTrials?: number;
 }
 
 export interface PaperConventionOptions {
@@ -86,23 +90,23 @@ async function buildVariants(s: PaperSetting, opts: PaperConventionOptions): Pro
   say('tmr-bits');
   const bits = await build({ method: 'tmr-bits', bits: [30] });
   const target = storedOverhead(model, bits);
-  // the paper's method at tmr-bits' memory (per layer, as paper B): the overhead grows about
+  // the paper's method at tmr-bits' memory: the overhead grows about
   // linearly with the ratio, so rescale until within 2% of the target (at most 4 builds)
   let ratio = 0.05;
-  let paperModel = await build({ method, ratio, scores: paperScores, perLayer: true });
+  let paperModel = await build({ method, ratio, scores: paperScores, perLayer: s.perLayer });
   for (let k = 0; k < 3; k++) {
     const m = storedOverhead(model, paperModel);
     if (Math.abs(m / target - 1) <= 0.02) break;
     ratio = Math.min(1, ratio * target / m);
     say(`${method} at ratio ${ratio.toFixed(4)}`);
-    paperModel = await build({ method, ratio, scores: paperScores, perLayer: true });
+    paperModel = await build({ method, ratio, scores: paperScores, perLayer: s.perLayer });
   }
-  const baseline = await build({ method, ratio, scores: randomScores, perLayer: true });
+  const baseline = await build({ method, ratio, scores: randomScores, perLayer: s.perLayer });
   const ranger = await build({ method: 'ranger', ratio: 0, intervals });
   const made: Omit<Built, 'time'>[] = [
     { variant: 'none', role: 'none', model, ratio: null, memory: 0 },
-    { variant: `${method} ${s.paper === 'B' ? 'LRP' : 'class-oriented neurons'}, per layer (paper ${s.paper})`, role: 'paper', model: paperModel, ratio, memory: storedOverhead(model, paperModel) },
-    { variant: `${method} random, per layer`, role: 'baseline', model: baseline, ratio, memory: storedOverhead(model, baseline) },
+    { variant: `${method} ${s.paper === 'B' ? 'LRP' : 'class-oriented neurons'}, ${s.perLayer ? 'per layer' : 'global'} (paper ${s.paper})`, role: 'paper', model: paperModel, ratio, memory: storedOverhead(model, paperModel) },
+    { variant: `${method} random, ${s.perLayer ? 'per layer' : 'global'}`, role: 'baseline', model: baseline, ratio, memory: storedOverhead(model, baseline) },
     { variant: 'tmr-bits 30, every weight', role: 'tmr-bits', model: bits, ratio: 1, memory: target },
     { variant: 'ranger (intervals only)', role: 'ranger', model: ranger, ratio: 0, memory: storedOverhead(model, ranger) },
   ];
@@ -118,7 +122,7 @@ const overlap = (a: PaperConventionRow, b: PaperConventionRow): boolean => !(a.c
 
 /** Campaigns of one setting with trials added where the compared intervals overlap. */
 async function measure(s: PaperSetting, built: Built[], opts: PaperConventionOptions, dir: string): Promise<PaperConventionRow[]> {
-  const minTrials = opts.minTrials ?? 10, maxTrials = opts.maxTrials ?? 40;
+  const minTrials = opts.minTrials ?? 10, maxTrials = s.maxTrials ?? opts.maxTrials ?? 40;
   const seed = opts.seed ?? DEFAULT_SEED;
   const rows = new Map<string, PaperConventionRow>();
   const key = (b: Built, ber: number) => `${b.variant}|${ber}`;
