@@ -41,7 +41,7 @@ test('paper claims: holds, does not hold and undecided follow the 95% intervals'
   assert.equal(small.find((c) => c.claim.includes('over 60%'))!.holds, false);
   assert.match(small.find((c) => c.claim.includes('over 60%'))!.evidence, /improvement 50\.0%/);
   // everything destroyed alike: equal zero-width intervals decide "not better", and 0% vs 0% is no improvement
-  const dead = paperClaims([row('B', 'none', 0, [98, 98]), row('B', 'paper', 0, [98, 98]), row('B', 'baseline', 0, [98, 98]), ...rowsB.slice(3)]);
+  const dead = paperClaims([row('B', 'none', 0, [98, 98]), row('B', 'paper', 0, [98, 98]), row('B', 'baseline', 0, [98 + 1e-13, 98 + 2e-13]), ...rowsB.slice(3)]);
   assert.equal(dead.find((c) => c.claim.includes('over 60%'))!.holds, false);
   assert.match(dead.find((c) => c.claim.includes('over 60%'))!.evidence, /improvement 0\.0%/);
   assert.equal(dead.find((c) => c.claim.includes('random selection'))!.holds, false);

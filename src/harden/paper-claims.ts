@@ -53,7 +53,9 @@ const pp = (r: PaperConventionRow) => `${r.drop.toFixed(2)} pp [${r.ci95[0].toFi
  * it lies at or above b's (a is no better; equal zero-width intervals included), null otherwise.
  */
 function lower(a: PaperConventionRow, b: PaperConventionRow): boolean | null {
-  return a.ci95[1] < b.ci95[0] ? true : a.ci95[0] >= b.ci95[1] ? false : null;
+  // intervals of identical trials have a rounding-size width (the mean of equal values is not exact)
+  const eps = 1e-9 * Math.max(1, Math.abs(a.drop), Math.abs(b.drop));
+  return a.ci95[1] < b.ci95[0] - eps ? true : a.ci95[0] >= b.ci95[1] - eps ? false : null;
 }
 
 /** The claims, worded from the rows. */
