@@ -14,13 +14,11 @@
  */
 import type { Model, TensorData } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
-import { foldBitsModel, voteWords, type BitFold } from '../harden/tmr-bits.js';
+import { foldBitsModel, voteWords, wordsOf, type BitFold } from '../harden/tmr-bits.js';
 import { listParameters, type ParameterInfo } from '../faults/params.js';
 import { fixedBatch } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../util/rng.js';
-
-const wordsOf = (v: ArrayBufferView): Uint32Array => new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
 
 interface Vote {
   value: string;

@@ -69,7 +69,7 @@ export function storedWordTensors(model: Model): Set<string> {
   return out;
 }
 
-/** The tmr-bits triples of a model, from every hardening step (a model hardened twice keeps the earlier HardenedInfo under `previous`). */
+/** The tmr-bits triples of a model, from every hardening step. */
 export function bitTriples(model: Model): BitTriple[] {
   const out: BitTriple[] = [];
   // metadata comes from the model file: entries that are not well-formed triples are ignored
@@ -78,8 +78,20 @@ export function bitTriples(model: Model): BitTriple[] {
     return typeof o === 'object' && o !== null && typeof o.weight === 'string' && typeof o.words === 'string' && Array.isArray(o.planes) && o.planes.length === 2
       && o.planes.every((n) => typeof n === 'string') && Array.isArray(o.bits) && (o.index === undefined || typeof o.index === 'string');
   };
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) out.push(...(Array.isArray(info.bits) ? info.bits.filter(wellFormed) : []));
+  for (const info of hardenedHistory(model)) out.push(...(Array.isArray(info.bits) ? info.bits.filter(wellFormed) : []));
   return out;
+}
+
+/** Every hardening step's info, latest first (a model hardened twice keeps the earlier HardenedInfo under `previous`). */
+export function hardenedHistory(model: Model): HardenedInfo[] {
+  const out: HardenedInfo[] = [];
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) out.push(info);
+  return out;
+}
+
+/** The stage records of every hardening step (well-formed objects only: the metadata comes from the model file). */
+export function hardenedStages(model: Model): StageRecord[] {
+  return hardenedHistory(model).flatMap((i) => (Array.isArray(i.stages) ? i.stages.filter((x) => typeof x === 'object' && x !== null) : []));
 }
 
 /** Reads the `flipguard.hardened` metadata, or undefined for a model that is not hardened. */

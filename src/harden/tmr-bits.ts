@@ -33,7 +33,7 @@ import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
-import { bitTriples, checkRatio, chooseUnits, hardenedInfo, type BitTriple, type HardenedInfo, type StageRecord } from './common.js';
+import { bitTriples, checkRatio, chooseUnits, hardenedStages, type BitTriple, type StageRecord } from './common.js';
 import { floatOf, type WeightLayerReport } from './tmr-weights.js';
 
 export interface TmrBitOptions {
@@ -162,7 +162,8 @@ export function voteWords(t: BitTriple, words: Uint32Array, planes: readonly [Ui
   return w;
 }
 
-const wordsOf = (v: ArrayBufferView): Uint32Array => new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
+/** The 32-bit words of a 4-byte-element typed array (no copy). */
+export const wordsOf = (v: ArrayBufferView): Uint32Array => new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
 
 /**
  * Resolves a tmr-bits model's stored copies in JavaScript, exactly as the graph does: for each
@@ -206,8 +207,7 @@ export function foldBitsModel(model: Model): BitFold | undefined {
   const triples = bitTriples(model);
   if (!triples.length) return undefined;
   const g = model.graph;
-  const stages: StageRecord[] = [];
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) stages.push(...(Array.isArray(info.stages) ? info.stages.filter((x) => typeof x === 'object' && x !== null) : []));
+  const stages = hardenedStages(model);
   const made = new Set(g.nodes.flatMap((n) => n.outputs));
   const inits = new Map(g.initializers);
   const stored = new Set<string>();
