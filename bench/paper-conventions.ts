@@ -44,6 +44,6 @@ export async function benchPaperConventions(papers: string): Promise<string> {
   // keep the other paper's rows from an earlier run
   const earlier = existsSync(PAPER_CONVENTIONS_JSON) ? readPaperConventions(JSON.parse(readFileSync(PAPER_CONVENTIONS_JSON, 'utf8'))) : undefined;
   const rows = [...(earlier?.rows.filter((r) => !papers.includes(r.paper)) ?? []), ...p.rows].sort((a, b) => a.paper.localeCompare(b.paper));
-  writeFileSafe(PAPER_CONVENTIONS_JSON, JSON.stringify({ ...p, rows, claims: paperClaims(rows) }, null, 1) + '\n', { force: true });
+  writeFileSafe(PAPER_CONVENTIONS_JSON, JSON.stringify({ ...p, maxTrials: Math.max(p.maxTrials, earlier?.maxTrials ?? 0), rows, claims: paperClaims(rows) }, null, 1) + '\n', { force: true });
   return `${formatPaperConventions(p, formatTable)}\n\nRun ${minutes.toFixed(0)} min on the loaded 2-core machine (other helpers' tests running). JSON: bench/paper-conventions.json.`;
 }

@@ -160,7 +160,7 @@ export async function paperConventions(opts: PaperConventionOptions): Promise<Pa
   }
   return {
     kind: PAPER_CONVENTIONS_KIND, images: opts.test.count, seed: opts.seed ?? DEFAULT_SEED,
-    minTrials: opts.minTrials ?? 10, maxTrials: opts.maxTrials ?? 40, rows, claims: paperClaims(rows),
+    minTrials: opts.minTrials ?? 10, maxTrials: Math.max(...opts.settings.map((s) => s.maxTrials ?? opts.maxTrials ?? 40)), rows, claims: paperClaims(rows),
   };
 }
 
