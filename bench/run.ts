@@ -19,6 +19,7 @@ import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
 import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
 import { benchTmrBits, benchTmrBitsCampaign, tmrBitsCampaignCommand, tmrBitsCommand } from './tmr-bits.js';
+import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -38,6 +39,8 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
   'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },
   'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
+  'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
+  'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {

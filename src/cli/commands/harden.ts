@@ -2,19 +2,18 @@ import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
-import { refuseQuantized } from '../../graph/count.js';
+import { refuseQOperator } from '../../harden/formats.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod } from '../../harden/index.js';
-import { hardenSweep, parseVariants, rankingProvider, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod, type HardenReportFile } from '../../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, sweepJson, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold, plural } from '../output.js';
 import { formatHalfWidth, formatTable, groupInt } from '../table.js';
-import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_PARETO_BER, DEFAULT_SEED } from '../../defaults.js';
@@ -68,7 +67,7 @@ export const hardenCommand: Command = {
     ...dataOptions,
     method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
     ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0; tmr-bits: every weight)' },
-    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default 30, the exponent\'s top bit)' },
+    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default: the exponent\'s top bit of the stored format — 30 float32, 14 float16/bfloat16 — or 7, the sign, of int8)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
     images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
@@ -100,7 +99,7 @@ export const hardenCommand: Command = {
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
     if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
-    refuseQuantized(model, 'harden');
+    refuseQOperator(model);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
     const runtime = { threads: v.threads as number | undefined };
@@ -119,7 +118,7 @@ export const hardenCommand: Command = {
       process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${plural(v.trials as number, 'trial')} per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
       const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
       if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
+      if (v.json) writeJson(v.json as string, sweepJson(rows, { model: positionals[0], pareto }), outputs);
       return;
     }
     if (v.budget !== undefined) {
@@ -172,6 +171,7 @@ export const hardenCommand: Command = {
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
       ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
       ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],
+      ...(ov.parameterBits ? [['parameter bits', groupInt(ov.parameterBits.original), groupInt(ov.parameterBits.hardened), ov.parameterBits.ratio.toFixed(3)]] : []),
       ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
       [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
       ['fault-free agreement', '', `${agreement.same}/${agreement.images}`, `${(agreement.share * 100).toFixed(2)}%`],
@@ -179,6 +179,6 @@ export const hardenCommand: Command = {
     if (agreement.same < agreement.images) {
       process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
     }
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation } satisfies HardenReportFile & Record<string, unknown>, outputs);
   },
 };
