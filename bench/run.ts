@@ -17,7 +17,8 @@ import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
-import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
+import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
+import { benchTmrBits, benchTmrBitsCampaign, tmrBitsCampaignCommand, tmrBitsCommand } from './tmr-bits.js';
 import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
@@ -34,6 +35,10 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
+  'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions('BC'), command: paperConventionsCommand('BC') },
+  'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
+  'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },
+  'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
   'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
   'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {

@@ -134,6 +134,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
     compare: [],
     prune: [],
     bitProfiles: [],
+    papers: [],
     pareto: null,
     provenance: {
       commands: [],
@@ -198,6 +199,9 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         break;
       case 'bit-profile':
         data.bitProfiles.push({ source: l.source, ...l.data });
+        break;
+      case 'paper-conventions':
+        data.papers.push({ source: l.source, ...l.data });
         break;
       case 'provenance':
         data.provenance.recorded.push({ source: l.source, ...l.data });

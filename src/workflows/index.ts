@@ -11,3 +11,4 @@ export { benchCampaign, BENCH_SETTINGS, type BenchCampaignOptions, type BenchCam
 export { benchAnalysis } from './bench-analysis.js';
 export { benchPrune, type BenchPruneOptions, type BenchPruneResult, type BenchPruneSide } from './bench-prune.js';
 export { compareFormats, modelVersion, MODEL_FORMATS, type CompareFormatsOptions, type FormatRow, type ModelFormat } from './formats.js';
+export { paperConventions, paperClaims, readPaperConventions, formatPaperConventions, type PaperSetting, type PaperConventionOptions, type PaperConventions, type PaperConventionRow, type PaperClaim } from './paper-conventions.js';
