@@ -309,7 +309,9 @@ export class TrialEngine {
 
   private async suffixRunner(cut: Cut): Promise<Evaluator> {
     if (!cut.runner) {
-      const { suffix } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
+      // a native float16 model's activations are float16 (cached widened to float32, exactly)
+      const elemType = this.model.graph.inputs[0]?.elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
+      const { suffix } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType }]]));
       const runtime: RuntimeOptions = { threads: this.opts.threads, executionProvider: this.opts.executionProvider, optimization: this.opts.optimization };
       cut.runner = await Evaluator.create(suffix, this.opts.swap ?? 'rebuild', cut.swappable, runtime, this.opts.batch, fixedBatch(this.model));
     }

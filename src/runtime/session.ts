@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
-import { ortTypeName } from '../graph/dtype.js';
+import { float16ToNumber, numberToFloat16, ortTypeName } from '../graph/dtype.js';
 import { DataType, type Model, type Tensor, type TensorData, type Graph } from '../graph/types.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -55,6 +55,10 @@ export async function createSession(model: Model | Uint8Array, opts: RuntimeOpti
     if (/cuda/i.test(msg) && opts.executionProvider === 'cuda') {
       throw new FlipguardError(`The CUDA execution provider is not available in this onnxruntime install (${msg}); set ${opt('provider')} to cpu.`);
     }
+    const kernel = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
+    if (kernel) {
+      throw new FlipguardError(`onnxruntime's ${opts.executionProvider ?? 'cpu'} provider has no kernel for the ${kernel[1]} node "${kernel[3]}" (opset ${kernel[2]}) with the model's tensor types; for float16, run \`flipguard convert --to float16\` on the float32 model instead (float16 parameters cast to float32, computed in float32).`);
+    }
     throw new FlipguardError(`onnxruntime could not load the model: ${msg}`);
   }
 }
@@ -101,6 +105,31 @@ export function dataInput(model: Model): { name: string; shape: (number | string
   return { name: ins[0].name, shape: ins[0].shape ?? [] };
 }
 
+/** float32 values rounded (half to even) to float16 words, for a native float16 model's input. */
+export function toFloat16Words(x: Float32Array): Uint16Array {
+  const w = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) w[i] = numberToFloat16(x[i]);
+  return w;
+}
+
+let HALF_VALUES: Float32Array | undefined;
+/** float16 words decoded to float32 (exact: every float16 value is a float32). */
+export function fromFloat16Words(w: Uint16Array): Float32Array {
+  if (!HALF_VALUES) {
+    HALF_VALUES = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_VALUES[h] = float16ToNumber(h);
+  }
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) out[i] = HALF_VALUES[w[i]];
+  return out;
+}
+
+/** A run's outputs with every float16 tensor decoded to float32 (callers read logits as float32). */
+function widenHalfOutputs(out: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  for (const [k, t] of Object.entries(out)) if (t.type === 'float16') out[k] = new ort.Tensor('float32', fromFloat16Words(t.data as Uint16Array), t.dims);
+  return out;
+}
+
 /**
  * Runs a model on batches. With `swappable`, the named parameters are session inputs and each run
  * can feed replacement values (the clean ones otherwise).
@@ -114,6 +143,8 @@ export class ModelRunner {
     readonly swappable: ReadonlyMap<string, Tensor>,
     /** Shapes of float inputs other than the data input (parameters a gradient graph takes as inputs). */
     private readonly inputDims: ReadonlyMap<string, number[]> = new Map(),
+    /** True when the data input is float16 (a native float16 model): images are rounded to float16 words. */
+    private readonly halfInput = false,
   ) {}
 
   static async create(model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[]; input?: string } = {}): Promise<ModelRunner> {
@@ -136,7 +167,8 @@ export class ModelRunner {
     for (const [n, t] of swappable) clean[n] = toOrt(t);
     const inputDims = new Map<string, number[]>();
     for (const v of m.graph.inputs) if (v.name !== input && v.shape && v.shape.every((d) => typeof d === 'number')) inputDims.set(v.name, v.shape as number[]);
-    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable, inputDims);
+    const halfInput = m.graph.inputs.find((v) => v.name === input)?.elemType === DataType.FLOAT16;
+    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable, inputDims, halfInput);
   }
 
   /**
@@ -160,9 +192,9 @@ export class ModelRunner {
         else throw new Error(`parameter ${name} is neither swappable nor an input of this runner`);
       }
     }
-    feeds[this.inputName] = new ort.Tensor('float32', x, dims);
+    feeds[this.inputName] = this.halfInput ? new ort.Tensor('float16', toFloat16Words(x), dims) : new ort.Tensor('float32', x, dims);
     try {
-      return await this.session.run(feeds, this.outputNames);
+      return widenHalfOutputs(await this.session.run(feeds, this.outputNames));
     } catch (e) {
       throw new FlipguardError(`onnxruntime failed to run the model on input of shape [${dims.join(', ')}]: ${(e as Error).message.split('\n')[0]}`);
     }

@@ -13,10 +13,11 @@ function needOut(v: Record<string, unknown>, command: string): void {
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'store a float32 model\'s parameters as float16 or bfloat16',
-  usage: 'MODEL --to float16|bfloat16 --out FILE [--force]',
+  usage: 'MODEL --to float16|bfloat16 [--native] --out FILE [--force]',
   positionals: [1, 1],
   options: {
     to: { kind: 'string', arg: 'float16|bfloat16', help: 'stored format of the parameters (computation stays float32 via Cast)', choices: ['float16', 'bfloat16'] },
+    native: { kind: 'bool', help: 'float16 only: the whole graph computes in float16 (float16 input, parameters and logits, like model.half())' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the converted model' },
   },
   async run({ positionals, values: v }) {
@@ -24,9 +25,9 @@ export const convertCommand: Command = {
     needOut(v, 'convert');
     const outputs = checkOutputs(v, ['out'], [positionals[0]]);
     const model = loadModel(positionals[0]);
-    const r = convertModel(model, v.to as FloatFormat);
+    const r = convertModel(model, v.to as FloatFormat, { native: v.native === true });
     writeModel(v.out as string, r.model, outputs);
-    process.stdout.write(`${r.converted.length} parameter tensors stored as ${v.to} (largest relative rounding error ${r.maxRelativeError.toExponential(2)}) → ${v.out}\n`);
+    process.stdout.write(`${r.converted.length} parameter tensors stored as ${v.to}${v.native ? ', computed natively in float16' : ''} (largest relative rounding error ${r.maxRelativeError.toExponential(2)}) → ${v.out}\n`);
   },
 };
 
