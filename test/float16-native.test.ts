@@ -1,0 +1,105 @@
+/**
+ * Native float16 models (issue 15): the whole graph computes in float16, as `model.half()` exports
+ * or onnxconverter-common's conversion produce. Made here from the bundled float32 LeNet-5 by
+ * `convertModel(…, { native: true })`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FlipguardError } from '../src/errors.js';
+import { DataType, GraphBuilder, loadModel, makeModel, readModel, type Model } from '../src/graph/index.js';
+import { formatCounts } from '../src/graph/info.js';
+import { FaultPlanner, listParameters } from '../src/faults/index.js';
+import { loadDataset } from '../src/data/index.js';
+import { evaluate } from '../src/runtime/evaluate.js';
+import { createSession } from '../src/runtime/session.js';
+import { convertModel } from '../src/formats/index.js';
+import { limitImages, runCampaign } from '../src/campaign/run.js';
+import type { TrialRecord } from '../src/campaign/records.js';
+
+const modelPath = fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url));
+const lenet = (): Model => loadModel(modelPath);
+const native = (): Model => convertModel(lenet(), 'float16', { native: true }).model;
+const testSet = () => loadDataset({ data: 'mnist', split: 'test' });
+
+test('convert --native: float16 input, parameters and logits; logits within float16 rounding of float32, same accuracy', async () => {
+  const m = lenet();
+  const h = native();
+  assert.equal(h.graph.inputs[0].elemType, DataType.FLOAT16);
+  assert.equal(h.graph.outputs[0].elemType, DataType.FLOAT16);
+  assert.ok([...h.graph.initializers.values()].every((t) => t.dataType !== DataType.FLOAT), 'no float32 initializer left');
+  assert.ok(h.graph.nodes.every((n) => n.opType !== 'Cast'), 'no Cast: the graph computes in float16');
+  assert.deepEqual(formatCounts(h).map((f) => [f.format, f.parameters, f.bits]), [['float16', 61706, 61706 * 16]]);
+  const data = limitImages(testSet(), 500);
+  const a = await evaluate(m, data, { threads: 1 });
+  const b = await evaluate(h, data, { threads: 1 });
+  assert.ok(b.predictions.logits instanceof Float32Array);
+  let dev = 0;
+  let scale = 0;
+  for (let i = 0; i < a.predictions.logits.length; i++) {
+    dev = Math.max(dev, Math.abs(a.predictions.logits[i] - b.predictions.logits[i]));
+    scale = Math.max(scale, Math.abs(a.predictions.logits[i]));
+  }
+  // float16 keeps 11 significant bits: inputs, parameters and every activation rounded (2⁻¹¹ ≈ 4.9e-4 each)
+  assert.ok(dev > 0 && dev < scale * 1e-2, `logits moved by ${dev} (largest logit ${scale})`);
+  assert.ok(Math.abs(a.accuracy - b.accuracy) <= 0.005, `accuracy float32 ${a.accuracy}, native float16 ${b.accuracy}`);
+  assert.throws(() => convertModel(m, 'bfloat16', { native: true }), (e: unknown) => e instanceof FlipguardError && /option "native"/.test(e.message));
+  assert.throws(() => convertModel(h, 'float16', { native: true }), (e: unknown) => e instanceof FlipguardError && /float32 model/.test(e.message));
+});
+
+test('inject on a native float16 model: faults in float16 words at bits 0–15, reproducible bit for bit from the seed', async () => {
+  const h = native();
+  const data = limitImages(testSet(), 100);
+  const base = { model: h, data, bers: [1e-4], trials: 3, seed: 5, threads: 1 };
+  const strip = (rs: TrialRecord[]) => rs.map(({ millis: _, ...r }) => r);
+  const a = await runCampaign(base);
+  const b = await runCampaign(base);
+  assert.deepEqual(strip(a.records), strip(b.records));
+  const c = await runCampaign({ ...base, shortcuts: false });
+  assert.deepEqual(strip(a.records), strip(c.records), 'shortcuts (cached float16 activations) change nothing');
+  assert.ok(a.records.some((r) => r.accuracyDrop !== 0), 'faults in float16 words change predictions');
+  const planner = new FaultPlanner(h);
+  const fmt = new Map(listParameters(h).map((p) => [p.name, p.format]));
+  const faults = planner.plan(5, 1e-4, 0).faults;
+  assert.ok(faults.length > 0);
+  for (const f of faults) { assert.equal(fmt.get(f.tensor), 'float16'); assert.ok(f.bit >= 0 && f.bit < 16); }
+});
+
+test('a node onnxruntime has no CPU kernel for is refused in one sentence naming the op and the fix', async () => {
+  // float16 ops without a kernel run through onnxruntime's inserted casts; Relu on int16 has none
+  const b = new GraphBuilder('g');
+  const x = b.input('x', [1, 4], DataType.INT16);
+  const y = b.op('Relu', [x], {}, 'relu_int16');
+  b.output(y, [1, 4], DataType.INT16);
+  await assert.rejects(createSession(makeModel(b.build())), (e: unknown) => {
+    assert.ok(e instanceof FlipguardError);
+    assert.match(e.message, /no kernel for the Relu node "relu_int16"/);
+    assert.match(e.message, /convert --to float16/);
+    return true;
+  });
+});
+
+test('CLI: convert --native writes a float16 model that info counts and evaluate runs; bfloat16 --native refused', () => {
+  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  const dir = mkdtempSync(join(tmpdir(), 'fg-f16n-'));
+  const out = join(dir, 'lenet.f16n.onnx');
+  let r = run('convert', modelPath, '--to', 'float16', '--native', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readModel(out).graph.inputs[0].elemType, DataType.FLOAT16);
+  r = run('info', out);
+  assert.match(r.stdout, /float16 61,706 in 10 tensors \(987,296 bits\)/);
+  r = run('evaluate', out, '--limit', '200', '--threads', '1', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /accuracy 9\d\.\d\d%/);
+  const before = readFileSync(out);
+  r = run('convert', modelPath, '--to', 'bfloat16', '--native', '--out', join(dir, 'b.onnx'));
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--native/);
+  assert.deepEqual(readFileSync(out), before);
+  rmSync(dir, { recursive: true, force: true });
+});
