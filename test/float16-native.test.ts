@@ -18,6 +18,8 @@ import { loadDataset } from '../src/data/index.js';
 import { evaluate } from '../src/runtime/evaluate.js';
 import { createSession } from '../src/runtime/session.js';
 import { convertModel } from '../src/formats/index.js';
+import { rank } from '../src/analysis/index.js';
+import { harden } from '../src/harden/index.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
 import type { TrialRecord } from '../src/campaign/records.js';
 
@@ -102,4 +104,10 @@ test('CLI: convert --native writes a float16 model that info counts and evaluate
   assert.match(r.stderr, /--native/);
   assert.deepEqual(readFileSync(out), before);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('rank and harden refuse a native float16 model in one sentence that names the fix', async () => {
+  const h = native();
+  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16.*rank the float32 model instead/.test(e.message));
+  await assert.rejects(harden(h, { method: 'tmr-bits' }), (e: unknown) => e instanceof FlipguardError && /float16 and read without conversion.*convert the float32 model instead/.test(e.message));
 });

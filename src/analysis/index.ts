@@ -19,7 +19,7 @@
 import { FlipguardError, opt } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
-import { refuseQuantized } from '../graph/count.js';
+import { refuseNativeFloat16, refuseQuantized } from '../graph/count.js';
 import type { Model } from '../graph/types.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -113,6 +113,7 @@ export async function rank(model: Model, opts: RankOptions): Promise<Scores> {
   const method = opts.method;
   if (!(RANK_METHODS as readonly string[]).includes(method)) throw new FlipguardError(`Unknown ranking method "${String(method)}"; use one of ${RANK_METHODS.join(', ')}.`);
   refuseQuantized(model, 'rank');
+  refuseNativeFloat16(model, 'rank');
   const units = METHOD_UNITS[method];
   const unit = opts.unit ?? units[0];
   if (!units.includes(unit)) throw new FlipguardError(`The ${method} ranking gives ${units.join(' or ')} scores, not ${unit}; choose another method or unit.`);

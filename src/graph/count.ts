@@ -158,6 +158,16 @@ export function refuseQuantized(model: Model, what: string): void {
   if (q) throw new FlipguardError(`flipguard ${what} does not handle quantized models yet (node "${q.name || q.outputs[0]}" is ${q.opType}); ${what} the float32 model instead, then quantize the result.`);
 }
 
+/**
+ * Throws a FlipguardError when `model` computes natively in float16 (a float16 graph input or
+ * output, as `model.half()` exports), for the commands whose float32 arithmetic would not match
+ * what such a model computes (`what`: "rank").
+ */
+export function refuseNativeFloat16(model: Model, what: string): void {
+  const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.elemType === DataType.FLOAT16);
+  if (v) throw new FlipguardError(`flipguard ${what} does not handle models that compute in float16 yet ("${v.name}" is float16); ${what} the float32 model instead (its scores name the same parameters).`);
+}
+
 function traceParameters(model: Model, words: ReadonlySet<string>): (ParameterTensor & { firstIndex: number })[] {
   const g = model.graph;
   const cons = consumers(g);
