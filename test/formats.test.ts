@@ -29,7 +29,6 @@ import { evaluate, type ImageSet } from '../src/runtime/evaluate.js';
 import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
 import type { TrialRecord } from '../src/campaign/records.js';
-import { rank } from '../src/analysis/index.js';
 import { harden } from '../src/harden/index.js';
 import { randomImages } from './helpers/harden.js';
 
@@ -400,10 +399,9 @@ test('CLI: inject --formats compares the formats of one model in one table', () 
   assert.match(bad.err, /int4/);
 });
 
-test('rank and harden refuse a quantized model in one sentence that says what to do', async () => {
+test('harden refuses a quantized model in one sentence that says what to do (rank scores it: formats-rank.test.ts)', async () => {
   const q = await lenetInt8();
   const data = limitImages(testSet(), 20);
-  await assert.rejects(rank(q, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /does not handle quantized models yet.*float32 model/.test(e.message));
   await assert.rejects(harden(q, { method: 'tmr-channels', data }), (e: unknown) => e instanceof FlipguardError && /flipguard harden does not handle quantized/.test(e.message));
 });
 
