@@ -136,3 +136,17 @@ export function storedLayer(model: Model, name: string): ComputeLayer {
   const l = findLayer(dq.model, name);
   return { ...l, weight: dq.stored.get(l.weight) ?? l.weight };
 }
+
+/**
+ * Throws a FlipguardError when `model` stores its parameters as float16/bfloat16 or int8 (what
+ * `needsDequantizing` detects), for the workflows that update float32 parameters in place (`what`:
+ * "prune", "train"): changing stored 16-bit or int8 words would need re-rounding or a new
+ * calibration the user did not ask for, so the fix is to work on the float32 model and convert or
+ * quantize the result.
+ */
+export function refuseStoredFormats(model: Model, what: string): void {
+  if (!needsDequantizing(model)) return;
+  const g = model.graph;
+  const n = g.nodes.find((x) => QUANTIZED.has(x.opType)) ? 'int8 (quantized)' : 'float16/bfloat16';
+  throw new FlipguardError(`flipguard ${what} changes float32 parameters, but this model stores them as ${n} words; ${what} the float32 model, then convert or quantize the result (flipguard convert / flipguard quantize).`);
+}
