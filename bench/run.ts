@@ -18,6 +18,7 @@ import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
 import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
+import { benchFormats, formatsCommand } from './formats.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -33,6 +34,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
+  formats: { title: 'int8 campaign speed: QDQ-aware prefix cuts (issue 15)', run: () => benchFormats(), command: formatsCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {

@@ -13,7 +13,9 @@ import type { ImageSet } from '../src/runtime/evaluate.js';
 import { limitImages } from '../src/campaign/run.js';
 import { convertModel, dequantizedModel, quantizeModel } from '../src/formats/index.js';
 import { bitProfile, compareRankings, rank, unitFaults, RANK_METHODS, type RankMethod, type Scores } from '../src/analysis/index.js';
-import { listParameters } from '../src/faults/index.js';
+import { cleanParameters, injectFaults, listParameters } from '../src/faults/index.js';
+import { TrialEngine } from '../src/campaign/engine.js';
+import { Rng } from '../src/util/rng.js';
 
 const lenet = (): Model => loadModel(fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url)));
 const train = (n: number): ImageSet => limitImages(loadDataset({ data: 'mnist', split: 'train' }), n);
@@ -131,4 +133,34 @@ test('rank refuses a QOperator model in one sentence naming the node and what to
   b.output('logits', ['N', 3]);
   const m = makeModel(b.build(), { opset: 13 });
   await assert.rejects(rank(m, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /"cint" \(ConvInteger\).*rank the QDQ model.*or the float32 model/.test(e.message));
+});
+
+test('int8 campaigns: the prefix shortcut cuts before an activation\'s QDQ chain, and suffix trials equal full runs bit for bit', async () => {
+  const q = await lenetInt8();
+  const data = testImages(200);
+  const targets = listParameters(q);
+  const fast = await TrialEngine.create(q, data, targets, { threads: 1 });
+  const plain = await TrialEngine.create(q, data, targets, { threads: 1, shortcuts: false });
+  try {
+    await fast.verifyAllCuts();
+    // conv2's input (pool1_out) and fc1's (flatten_out) are read only through QuantizeLinear → DequantizeLinear
+    assert.ok(fast.cutValues.includes('pool1_out') && fast.cutValues.includes('flatten_out'), fast.cutValues.join(', '));
+    const clean = cleanParameters(q);
+    const rng = new Rng(8);
+    let suffix = 0;
+    for (let t = 0; t < 12; t++) {
+      // 3 flips in the int8 weights of one layer after conv1
+      const w = targets.filter((p) => p.role === 'weight' && p.node !== 'conv1')[t % 4];
+      const faults = Array.from({ length: 3 }, () => ({ tensor: w.name, index: Math.floor(rng.next() * w.numel), bit: Math.floor(rng.next() * 8), kind: 'flip' as const }));
+      const inj = injectFaults(clean, faults);
+      const a = await fast.evaluate(inj.tensors, inj.changed);
+      const b = await plain.evaluate(inj.tensors, inj.changed);
+      if (a.path === 'suffix') suffix++;
+      assert.deepEqual([a.correct, a.sdc, a.due], [b.correct, b.sdc, b.due], `trial ${t} (${a.path} ${a.cut ?? ''})`);
+    }
+    assert.ok(suffix >= 6, `${suffix} of 12 trials ran only the suffix`);
+  } finally {
+    await fast.release();
+    await plain.release();
+  }
 });

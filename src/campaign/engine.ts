@@ -26,7 +26,7 @@
  *   (`rejectedCuts`).
  */
 import { FlipguardError, opt } from '../errors.js';
-import type { Model, TensorData } from '../graph/types.js';
+import type { Model, Node, TensorData } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
 import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
@@ -47,6 +47,7 @@ const LAYER_OPS = opSet((r) => !!r.campaign?.cut);
 /** Producers after which a cut also may feed skip connections (no fusion spans them). */
 const SAFE_PRODUCERS = opSet((r) => !!r.campaign?.safeProducer);
 const SKIP_OPS = opSet((r) => !!r.campaign?.skip);
+const QDQ_OPS = opSet((r) => !!r.campaign?.qdq);
 
 export interface Shortcuts {
   /** A trial whose (remaining) faults change no stored word is the golden result, without a run. */
@@ -204,15 +205,20 @@ export class TrialEngine {
     // Cut only at layer inputs (values read solely by Conv/Gemm/MatMul nodes): then the suffix is
     // the same subgraph the whole model runs, so onnxruntime fuses it the same way (a cut between
     // a conv and its BN or activation would change fusions and hence rounding).
+    // In a QDQ model a layer input is reached through its activation's QuantizeLinear →
+    // DequantizeLinear: the cut sits before that chain, so the suffix keeps the whole pattern
+    // onnxruntime fuses into its integer kernel (cutting after it would change the kernel).
     const readers = consumers(this.model.graph);
     const made = producers(this.model.graph);
+    const layerInput = (n: Node, v: string): boolean => n.inputs[0] === v && (LAYER_OPS.has(n.opType) || (QDQ_OPS.has(n.opType) && feedsLayers(n.outputs[0])));
+    const feedsLayers = (v: string): boolean => { const r = readers.get(v) ?? []; return r.length > 0 && r.every((n) => layerInput(n, v)); };
     const candidates = singleValueCuts(this.model).filter((c) => {
       const r = readers.get(c.cut) ?? [];
       if (r.length === 0) return false;
-      if (r.every((n) => LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut)) return true;
+      if (feedsLayers(c.cut)) return true;
       // residual-style boundaries: an activation/pooling output read by layers and by a skip Add/Concat
       const p = made.get(c.cut);
-      return !!p && SAFE_PRODUCERS.has(p.opType) && r.every((n) => (LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut) || SKIP_OPS.has(n.opType));
+      return !!p && SAFE_PRODUCERS.has(p.opType) && r.every((n) => layerInput(n, c.cut) || SKIP_OPS.has(n.opType));
     });
     // a cut that skips little compute costs more (a second session, larger cached inputs) than it saves
     const layerMacs = new Map(countModel(this.model).layers.map((l) => [l.name, l.macs]));
