@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,5 +75,28 @@ test('every command on the float32, float16, bfloat16 and int8 LeNet-5', () => {
     }
   }
   for (const f of ['float16', 'bfloat16', 'int8']) assert.deepEqual(rankShapes[f], rankShapes.float32, `${f}: the same layers and units as float32`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('report reads inject --formats --json into its Number formats section, and refuses a damaged comparison in one sentence', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-formats-report-'));
+  const json = join(dir, 'lenet.formats.json');
+  ok('inject', bundled, '--formats', 'float32,int8', '--ber', '1e-3', '--trials', '2', '--limit', '100', '--json', json, '--quiet', ...T);
+  const file = JSON.parse(readFileSync(json, 'utf8')) as { formats: { format: string; bits: number; summary: { bers: { ber: number; meanDrop: number }[] } }[] };
+  ok('report', json, '--out', join(dir, 'r'), '--quiet');
+  const r = JSON.parse(readFileSync(join(dir, 'r', 'report.json'), 'utf8')) as { formats: { format: string; variant: string; bits: number; rows: { ber: number; meanDrop: number }[] }[] };
+  assert.deepEqual(r.formats.map((f) => [f.format, f.variant, f.bits]), file.formats.map((f) => [f.format, 'none', f.bits]));
+  assert.deepEqual(r.formats.map((f) => f.rows[0].meanDrop), file.formats.map((f) => f.summary.bers[0].meanDrop));
+  const csv = readFileSync(join(dir, 'r', 'formats.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3);
+  assert.match(readFileSync(join(dir, 'r', 'report.html'), 'utf8'), /<section id="formats"><h2>Number formats<\/h2>/);
+  // the same format twice: one sentence naming the field
+  const bad = join(dir, 'bad.formats.json');
+  writeFileSync(bad, JSON.stringify({ ...file, formats: [file.formats[0], file.formats[0]] }));
+  const x = run('report', bad, '--out', join(dir, 'r2'));
+  assert.equal(x.code, 2);
+  assert.match(x.err, /looks like a per-format comparison but its formats\[1\] repeats format float32/);
+  assert.equal(x.err.trim().split('\n').length, 1);
+  assert.ok(!existsSync(join(dir, 'r2', 'report.html')));
   rmSync(dir, { recursive: true, force: true });
 });

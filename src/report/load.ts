@@ -15,7 +15,7 @@ import {
   OVERHEAD_METRICS,
   type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine,
   type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
-  type ReportInput, type BitProfileFile,
+  type ReportInput, type BitProfileFile, type FormatsFile,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -29,9 +29,10 @@ export const KIND_LABELS: Record<InputKind, string> = {
   prune: 'prune report',
   provenance: 'provenance file',
   'bit-profile': 'bit-position profile',
+  formats: 'per-format comparison',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a per-format comparison, or provenance JSON';
 
 // ───────────────────────────── validators per kind ─────────────────────────────
 
@@ -229,6 +230,34 @@ function validatePrune(o: Obj): PruneReportFile {
   return out;
 }
 
+function validateFormats(o: Obj): FormatsFile {
+  const formats = arr(o.formats, 'formats', true).map((v, i) => {
+    const f = at('formats', i);
+    const fo = obj(v, f);
+    let summary: CampaignSummaryFile;
+    try {
+      summary = readSummaryFile(obj(fo.summary, `${f}.summary`));
+    } catch (e) {
+      if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.summary.${e.field}`, e.problem);
+      throw e;
+    }
+    const entry: FormatsFile['formats'][number] = { format: str(fo.format, `${f}.format`), bits: num(fo.bits, `${f}.bits`, [0, Number.MAX_SAFE_INTEGER]), summary };
+    const variant = optStr(fo.variant, `${f}.variant`);
+    if (variant !== undefined) entry.variant = variant;
+    return entry;
+  });
+  const seen = new Set<string>();
+  for (const [i, e] of formats.entries()) {
+    const key = `${e.format}|${e.variant ?? 'none'}`;
+    if (seen.has(key)) throw new FieldError(at('formats', i), `repeats format ${e.format}${e.variant ? ` with variant ${e.variant}` : ''}`);
+    seen.add(key);
+  }
+  const out: FormatsFile = { formats };
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
+}
+
 function validateProvenance(o: Obj): ProvenanceFile {
   const commands = arr(o.commands, 'commands').map((c, i) => str(c, at('commands', i)));
   const out: ProvenanceFile = { commands };
@@ -250,6 +279,7 @@ function validateProvenance(o: Obj): ProvenanceFile {
 export function detectKind(doc: unknown): InputKind | undefined {
   if (!isObj(doc)) return undefined;
   if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
+  if (Array.isArray(doc.formats) && doc.formats.some((f) => isObj(f) && 'summary' in f)) return 'formats';
   if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
   if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
   if ('overheads' in doc) return 'harden';
@@ -310,6 +340,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'prune': return { kind, source, name, data: validatePrune(doc) };
       case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
       case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };
+      case 'formats': return { kind, source, name, data: validateFormats(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

@@ -154,6 +154,17 @@ export interface BitProfileFile {
   rows: { bit: number; field: string; drop: number; ci95: [number, number]; sdc: number; due: number }[];
 }
 
+/**
+ * The per-format comparison (`flipguard inject --formats … --json`, the demo's formats.json): one
+ * campaign summary per number format of one model (float32, float16, bfloat16, int8), each with the
+ * stored parameter bits its BER applies to; `variant` names a hardening method when the file
+ * compares protected versions too (absent or "none": unprotected).
+ */
+export interface FormatsFile {
+  model?: string;
+  formats: { format: string; bits: number; variant?: string; summary: CampaignSummaryFile }[];
+}
+
 /** Provenance JSON: what produced the other files. */
 export interface ProvenanceFile {
   commands: string[];
@@ -163,7 +174,7 @@ export interface ProvenanceFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'formats';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -175,7 +186,8 @@ export type LoadedInput =
   | { kind: 'compare'; source: string; name: string; data: CompareFile }
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
   | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile }
-  | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile };
+  | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile }
+  | { kind: 'formats'; source: string; name: string; data: FormatsFile };
 
 /**
  * An input to the report: a file or folder path (a folder contributes its *.json and *.jsonl files),
@@ -219,6 +231,20 @@ export interface CampaignSeries {
   rows: CampaignRow[];
   /** What a partial merge lacks (one line starting "PARTIAL:"), null for a complete campaign. */
   partial: string | null;
+}
+
+/** One campaign of the per-format comparison: a number format (and hardening variant) of one model. */
+export interface FormatSeries {
+  format: string;
+  /** Hardening method, or "none" for the unprotected version. */
+  variant: string;
+  /** Stored parameter bits the BER applies to. */
+  bits: number;
+  source: string;
+  model: string | null;
+  /** Fault-free accuracy, in [0, 1]. */
+  goldenAccuracy: number;
+  rows: CampaignRow[];
 }
 
 export interface LayerScoreSummary {
@@ -297,6 +323,8 @@ export interface ReportData {
   harden: HardenSeries[];
   compare: CompareTable[];
   prune: PruneTable[];
+  /** The per-format comparison: one campaign per number format (and hardening variant) of one model. */
+  formats: FormatSeries[];
   /** Bit-position profiles (accuracy drop per float32 bit position). */
   bitProfiles: (BitProfileFile & { source: string })[];
   /**
