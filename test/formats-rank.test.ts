@@ -145,6 +145,8 @@ test('int8 campaigns: the prefix shortcut cuts before an activation\'s QDQ chain
     await fast.verifyAllCuts();
     // conv2's input (pool1_out) and fc1's (flatten_out) are read only through QuantizeLinear → DequantizeLinear
     assert.ok(fast.cutValues.includes('pool1_out') && fast.cutValues.includes('flatten_out'), fast.cutValues.join(', '));
+    // …and after it: the suffix quantizes the cached (q − z)·s again, which gives back q exactly
+    assert.ok(fast.cutValues.includes('pool1_out.dequantize_out'), fast.cutValues.join(', '));
     const clean = cleanParameters(q);
     const rng = new Rng(8);
     let suffix = 0;

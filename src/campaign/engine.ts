@@ -119,6 +119,38 @@ class Evaluator {
   async release(): Promise<void> { await this.clean.release(); }
 }
 
+/**
+ * A suffix whose input `cut` is an activation's DequantizeLinear output (QuantizeLinear → Dequantize-
+ * Linear in `model`) starts by quantizing and dequantizing it again with the same scale and zero
+ * point: exact (the cached activation is (q − z)·s, which rounds back to q), and the suffix then
+ * holds the DequantizeLinear → layer pattern onnxruntime fuses into its integer kernel, as the full
+ * model does. Any other suffix is returned as is.
+ */
+function requantizedSuffix(model: Model, suffix: Model, cut: string): Model {
+  const made = producers(model.graph);
+  const dq = made.get(cut);
+  const q = dq?.opType === 'DequantizeLinear' ? made.get(dq.inputs[0]) : undefined;
+  if (!dq || q?.opType !== 'QuantizeLinear') return suffix;
+  const g = suffix.graph;
+  const taken = new Set<string>([...g.initializers.keys(), ...g.nodes.flatMap((n) => n.outputs), ...g.inputs.map((i) => i.name)]);
+  const fresh = (base: string): string => { let s = base; for (let i = 1; taken.has(s); i++) s = `${base}.${i}`; taken.add(s); return s; };
+  const inits = new Map(g.initializers);
+  const copy = (name: string): string => {
+    if (!name) return name;
+    const t = model.graph.initializers.get(name);
+    if (!t) return name;
+    const local = g.initializers.has(name) ? name : fresh(name);
+    inits.set(local, { ...t, name: local });
+    return local;
+  };
+  const quantized = fresh(`${cut}.requantized`);
+  const restored = fresh(`${cut}.restored`);
+  const qNode: Node = { ...q, name: fresh(`${q.name || 'quantize'}.suffix`), inputs: [cut, ...q.inputs.slice(1).map(copy)], outputs: [quantized] };
+  const dqNode: Node = { ...dq, name: fresh(`${dq.name || 'dequantize'}.suffix`), inputs: [quantized, ...dq.inputs.slice(1).map(copy)], outputs: [restored] };
+  const nodes = g.nodes.map((n) => (n.inputs.includes(cut) ? { ...n, inputs: n.inputs.map((i) => (i === cut ? restored : i)) } : n));
+  return { ...suffix, graph: { ...g, nodes: [qNode, dqNode, ...nodes], initializers: inits } };
+}
+
 export interface TrialOutcome {
   correct: number;
   /** Images with finite logits whose top-1 differs from the golden top-1. */
@@ -302,7 +334,8 @@ export class TrialEngine {
 
   private async suffixRunner(cut: Cut): Promise<Evaluator> {
     if (!cut.runner) {
-      const { suffix } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
+      const { suffix: plain } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
+      const suffix = requantizedSuffix(this.model, plain, cut.split.cut);
       const runtime: RuntimeOptions = { threads: this.opts.threads, executionProvider: this.opts.executionProvider, optimization: this.opts.optimization };
       cut.runner = await Evaluator.create(suffix, this.opts.swap ?? 'rebuild', cut.swappable, runtime, this.opts.batch, fixedBatch(this.model));
     }
