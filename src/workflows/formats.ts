@@ -7,6 +7,7 @@
  */
 import { FlipguardError, opt } from '../errors.js';
 import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/run.js';
+import { summaryJson } from '../campaign/summary.js';
 import { convertModel } from '../formats/convert.js';
 import { quantizeModel, type Calibration } from '../formats/quantize.js';
 import { formatCounts } from '../graph/info.js';
@@ -37,6 +38,14 @@ export interface FormatRow {
   /** Stored parameter bits the BER applies to (all formats of the version's targets). */
   bits: number;
   campaign: CampaignResult;
+}
+
+/**
+ * The per-format comparison as the JSON `flipguard inject --formats --json` writes and the report
+ * reads (report kind 'formats'): per format its stored bits and campaign summary.
+ */
+export function formatsJson(rows: readonly FormatRow[], model?: string): { model?: string; formats: { format: ModelFormat; bits: number; summary: ReturnType<typeof summaryJson> }[] } {
+  return { ...(model === undefined ? {} : { model }), formats: rows.map((r) => ({ format: r.format, bits: r.bits, summary: summaryJson(r.campaign, { config: r.campaign.config }) })) };
 }
 
 /** Builds one model version per format (float32 is the model itself). */
