@@ -15,6 +15,7 @@ import { convertModel, dequantizedModel, quantizeModel } from '../src/formats/in
 import { bitProfile, compareRankings, rank, unitFaults, RANK_METHODS, type RankMethod, type Scores } from '../src/analysis/index.js';
 import { cleanParameters, injectFaults, listParameters } from '../src/faults/index.js';
 import { TrialEngine } from '../src/campaign/engine.js';
+import { compareFormats, formatsJson, protectFormats } from '../src/workflows/formats.js';
 import { Rng } from '../src/util/rng.js';
 
 const lenet = (): Model => loadModel(fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url)));
@@ -165,4 +166,24 @@ test('int8 campaigns: the prefix shortcut cuts before an activation\'s QDQ chain
     await fast.release();
     await plain.release();
   }
+});
+
+test('protectFormats: each hardening variant per format version, with its campaign, or the sentence harden refused it with', async () => {
+  const data = testImages(100);
+  const base = await compareFormats({ model: lenet(), data, train: train(200), formats: ['float32', 'int8'], bers: [1e-3], trials: 2, seed: 3, threads: 1 });
+  const opts = { variants: 'tmr-channels:0.5', train: train(300), data, bers: [1e-3], trials: 2, seed: 3, threads: 1 };
+  const a = await protectFormats(base, opts);
+  for (const row of base) {
+    const p = a.rows.find((r) => r.format === row.format);
+    if (!p) { assert.ok(a.skipped.some((s) => s.startsWith(`${row.format} tmr-channels 50%: `)), a.skipped.join(' | ')); continue; }
+    assert.equal(p.variant, 'tmr-channels 50%');
+    assert.ok(p.bits > row.bits, `${row.format}: the protected version stores more bits (${p.bits} vs ${row.bits})`);
+    assert.equal(p.campaign.golden.correct, row.campaign.golden.correct, `${row.format}: fault-free the protected version predicts as the unprotected`);
+  }
+  assert.ok(a.rows.some((r) => r.format === 'float32'), 'float32 is always protected');
+  const b = await protectFormats(base, opts);
+  const strip = (rows: typeof a.rows) => rows.map((r) => r.campaign.records.map(({ millis: _, ...x }) => x));
+  assert.deepEqual(strip(b.rows), strip(a.rows), 'reproducible from the seed');
+  const json = formatsJson([...base, ...a.rows], 'lenet5');
+  assert.deepEqual(json.formats.map((f) => f.variant ?? 'none'), [...base.map(() => 'none'), ...a.rows.map(() => 'tmr-channels 50%')]);
 });

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, normalizationFromMetadata, subset, type Dataset } from '../data/index.js';
-import { compareFormats, formatsJson } from './formats.js';
+import { compareFormats, formatsJson, protectFormats } from './formats.js';
 import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
@@ -43,11 +43,11 @@ export function demoSettings(quick: boolean) {
   return quick
     ? {
       bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, bitTrials: 2, profileBits: '20-31', variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits',
-      formatBers: [1e-6, 1e-5, 1e-4], formatTrials: 2, calibrationImages: 200,
+      formatBers: [1e-6, 1e-5, 1e-4], formatTrials: 2, calibrationImages: 200, formatProtection: 'tmr-channels:0.15',
     }
     : {
       bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, bitTrials: 10, profileBits: '0-31', variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits,tmr-bits:b31+30+29',
-      formatBers: [1e-7, 1e-6, 1e-5, 1e-4], formatTrials: 20, calibrationImages: 1000,
+      formatBers: [1e-7, 1e-6, 1e-5, 1e-4], formatTrials: 20, calibrationImages: 1000, formatProtection: 'ranger,edac:0.15,tmr-channels:0.15,tmr-weights:0.15',
     };
 }
 
@@ -118,10 +118,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const formats = await compareFormats({
     model, data: test, train: subset(train, s.calibrationImages), bers: s.formatBers, trials: s.formatTrials, seed, threads: opts.threads, onProgress: opts.onProgress,
   });
-  inputs.push(out.write('inputs/formats.json', JSON.stringify(formatsJson(formats, modelPath))));
+  // …and per format what each hardening method buys (formats harden refuses are left out, with their sentence)
+  const protection = await protectFormats(formats, { variants: s.formatProtection, train, data: test, bers: s.formatBers, trials: s.formatTrials, seed, threads: opts.threads, onProgress: opts.onProgress });
+  inputs.push(out.write('inputs/formats.json', JSON.stringify(formatsJson([...formats, ...protection.rows], modelPath))));
 
   next();
-  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position; number formats: ${s.formatBers.length} BERs (${s.formatBers.join(', ')}), ${s.formatTrials} trials per BER and format, int8 calibrated on ${s.calibrationImages} training images`;
+  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position; number formats: ${s.formatBers.length} BERs (${s.formatBers.join(', ')}), ${s.formatTrials} trials per BER and format, int8 calibrated on ${s.calibrationImages} training images, protection ${s.formatProtection}${protection.skipped.length ? ` (not applied: ${protection.skipped.join(' ')})` : ''}`;
   const report = writeReport({
     inputs, outDir: out,
     title: `flipguard reliability report — ${modelPath.split('/').pop()}`,
