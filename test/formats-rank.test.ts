@@ -187,3 +187,12 @@ test('protectFormats: each hardening variant per format version, with its campai
   const json = formatsJson([...base, ...a.rows], 'lenet5');
   assert.deepEqual(json.formats.map((f) => f.variant ?? 'none'), [...base.map(() => 'none'), ...a.rows.map(() => 'tmr-channels 50%')]);
 });
+
+test('rank on a damaged QDQ model: one sentence naming the tensor, not a crash', async () => {
+  const q = await lenetInt8();
+  const scale = [...q.graph.initializers.values()].find((t) => t.name.endsWith('.weight.scale'))!;
+  const inits = new Map(q.graph.initializers);
+  inits.set(scale.name, { ...scale, dims: [3], data: new Float32Array([0.1, 0.1, 0.1]) });
+  const bad = { ...q, graph: { ...q.graph, initializers: inits } };
+  await assert.rejects(rank(bad, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /has 3 scales and \d+ zero points for \d+ slices along axis 0; fix the model\.$/.test(e.message));
+});

@@ -19,7 +19,7 @@
  * equivalent without their requantization rounding and are refused in one sentence.
  */
 import { FlipguardError } from '../errors.js';
-import { attrInt, consumers } from '../graph/builder.js';
+import { attrInt, consumers, producers } from '../graph/builder.js';
 import { decodeTensor, isFloatType } from '../graph/dtype.js';
 import { opSet } from '../graph/ops/index.js';
 import { findLayer, type ComputeLayer } from '../graph/layers.js';
@@ -47,8 +47,9 @@ function dequantizeTensor(q: Tensor, scale: Tensor, zero: Tensor | undefined, ax
     return out;
   }
   const a = axis < 0 ? axis + q.dims.length : axis;
+  if (a < 0 || a >= q.dims.length) throw new FlipguardError(`The DequantizeLinear of "${q.name}" has axis ${axis}, outside the tensor's ${q.dims.length} dimensions; fix the model.`);
   const inner = q.dims.slice(a + 1).reduce((p, d) => p * d, 1);
-  if (q.dims[a] !== s.length) throw new FlipguardError(`The DequantizeLinear of "${q.name}" has ${s.length} scales for ${q.dims[a]} slices along axis ${a}; fix the model.`);
+  if (q.dims[a] !== s.length || z.length !== s.length) throw new FlipguardError(`The DequantizeLinear of "${q.name}" has ${s.length} scales and ${z.length} zero points for ${q.dims[a]} slices along axis ${a}; fix the model.`);
   for (let i = 0; i < x.length; i++) {
     const c = Math.floor(i / inner) % s.length;
     out[i] = Math.fround(Math.fround(x[i] - z[c]) * s[c]);
@@ -76,6 +77,7 @@ export function dequantizedModel(model: Model): DequantizedModel {
   const g = model.graph;
   if (!needsDequantizing(model)) return { model, stored: new Map(), activationPairs: 0 };
   const cons = consumers(g);
+  const made = producers(g);
   const inits = new Map(g.initializers);
   const stored = new Map<string, string>();
   const rename = new Map<string, string>(); // value → value that replaces it
@@ -98,10 +100,10 @@ export function dequantizedModel(model: Model): DequantizedModel {
       fold(n, t.name, Float32Array.from(decodeTensor(t.dataType, t.data)), t.dims);
     } else if (n.opType === 'DequantizeLinear' && n.inputs.every((i) => !i || g.initializers.has(i))) {
       const [q, s, z] = n.inputs.map((i) => (i ? g.initializers.get(i) : undefined));
-      if (!isFloatType(s!.dataType)) throw new FlipguardError(`The DequantizeLinear "${n.name || n.outputs[0]}" has a non-float scale; fix the model.`);
-      fold(n, q!.name, dequantizeTensor(q!, s!, z, attrInt(n, 'axis', 1)), q!.dims);
+      if (!q || !s || !isFloatType(s.dataType)) throw new FlipguardError(`The DequantizeLinear "${n.name || n.outputs[0]}" lacks its data or float scale input; fix the model.`);
+      fold(n, q.name, dequantizeTensor(q, s, z, attrInt(n, 'axis', 1)), q.dims);
     } else if (n.opType === 'DequantizeLinear') {
-      const q = g.nodes.find((p) => p.outputs[0] === n.inputs[0]);
+      const q = made.get(n.inputs[0]);
       if (q?.opType !== 'QuantizeLinear' || (cons.get(q.outputs[0]) ?? []).length !== 1) continue;
       activationPairs++;
       drop.add(q);
