@@ -13,6 +13,9 @@ export const FLIPGUARD_VERSION = '0.1.0';
 /** Images per onnxruntime run when the caller does not say. */
 export const DEFAULT_BATCH = 256;
 
+/** Images per training (and fine-tuning) step when the caller does not say. */
+export const DEFAULT_TRAIN_BATCH = 64;
+
 /** Seed of campaigns, hardening sweeps, the demo and ground-truth faults. */
 export const DEFAULT_SEED = 1;
 

@@ -13,7 +13,7 @@
  */
 export { FlipguardError } from './errors.js';
 // models: load, inspect, write
-export { loadModel, readModel, writeModel, modelInfo, type Model, type ModelInfo, type LayerInfo } from './graph/index.js';
+export { loadModel, readModel, writeModel, modelInfo, type Model, type ModelInfo } from './graph/index.js';
 // data
 export { loadDataset, type Dataset, type DatasetName, type LoadDatasetOptions } from './data/index.js';
 // evaluation
@@ -22,11 +22,11 @@ export { evaluate, type EvaluateOptions, type EvaluationResult, type ImageSet } 
 export { buildModel, ARCHS, type Arch, type ZooOptions } from './models/index.js';
 export { train, type TrainOptions, type TrainResult, type TrainProgress } from './train/index.js';
 // assess: fault plans and campaigns
-export { planFaults, type FaultPlan, type TargetFilter } from './faults/index.js';
+export { planFaults, type FaultPlan } from './faults/index.js';
 export {
   runCampaign, mergeRuns, summarize, evaluateFaultList, shardFromEnvironment, runWorker, queueStatus,
   type QueueRunOptions, type WorkerRunOptions, type CampaignStatus,
-  type CampaignOptions, type CampaignResult, type CampaignSummary, type BerSummary, type TrialRecord, type MergeOptions, type MergeResult, type ReplayResult,
+  type CampaignOptions, type CampaignResult, type CampaignSummary, type TrialRecord, type MergeOptions, type MergeResult, type ReplayResult,
 } from './campaign/index.js';
 // explain
 export { rank, compareRankings, RANK_METHODS, type RankMethod, type RankOptions, type CompareRankingsOptions, type Comparison, type Scores } from './analysis/index.js';

@@ -16,8 +16,8 @@ import { planFaults, type WeightFault } from '../src/faults/plan.js';
 import { PatchableModel } from '../src/runtime/patch.js';
 import { predict, type Predictions } from '../src/runtime/evaluate.js';
 import { FlipguardError } from '../src/errors.js';
-import { harden, overheads, voteBits, type BitTriple } from '../src/harden/index.js';
-import { logitsOf, countDiffs } from './helpers/harden.js';
+import { harden, overheads, type BitTriple } from '../src/harden/index.js';
+import { logitsOf, countDiffs, voteBits } from './helpers/harden.js';
 import { modelInfo } from '../src/graph/info.js';
 import { storedWordTensors } from '../src/harden/common.js';
 

@@ -93,11 +93,11 @@ test('--shard auto reads Slurm, Kubernetes, PBS/Torque and LSF array variables',
     assert.throws(() => shardFromEnvironment(env, { shards }), (e: unknown) => e instanceof FlipguardError && re.test(e.message), JSON.stringify(env));
   refuses({}, /found no array-job index/);
   refuses({ SLURM_JOB_ID: '77' }, /Slurm job but not an array job: submit it with sbatch --array=0-\(N-1\)/);
-  refuses({ JOB_COMPLETION_INDEX: '1' }, /does not tell the number of tasks; give it as the shard count \(--shards N/);
+  refuses({ JOB_COMPLETION_INDEX: '1' }, /does not tell the number of tasks; give it as the shard count \(option "shards" N/);
   refuses({ JOB_COMPLETION_INDEX: '4' }, /task index 4 but only 4 shards/, 4);
   refuses({ SLURM_ARRAY_TASK_ID: 'x1' }, /SLURM_ARRAY_TASK_ID is "x1", not a whole number/);
   refuses({ SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_MAX: '7', SLURM_ARRAY_TASK_COUNT: '3' }, /not one contiguous range; submit it as --array=0-2/);
-  refuses({ SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' }, /array has 4 tasks but the shard count \(--shards\) is 3/, 3);
+  refuses({ SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' }, /array has 4 tasks but the shard count \(option "shards"\) is 3/, 3);
   refuses({ SLURM_ARRAY_TASK_ID: '1', JOB_COMPLETION_INDEX: '1' }, /Slurm and Kubernetes are both set/);
   // LSF exports no start: [5-8] is found from the end and --shards; steps count from the start
   const l5 = shardFromEnvironment({ LSB_JOBINDEX: '6', LSB_JOBINDEX_END: '8' }, { shards: 4 });
@@ -106,9 +106,9 @@ test('--shard auto reads Slurm, Kubernetes, PBS/Torque and LSF array variables',
   assert.deepEqual([ls.index, ls.count], [2, 4]);
   const lss = shardFromEnvironment({ LSB_JOBINDEX: '8', LSB_JOBINDEX_END: '11', LSB_JOBINDEX_STEP: '3' }, { shards: 2 });
   assert.deepEqual([lss.index, lss.count], [0, 2]);
-  refuses({ LSB_JOBINDEX: '2', LSB_JOBINDEX_END: '4', LSB_JOBINDEX_STEP: '2' }, /LSB_JOBINDEX 2 is not in the LSF array \[1-3:2\]|ends at 4 with step 2, which is not reached from index 1; give the number of tasks as --shards N/);
-  refuses({ LSB_JOBINDEX: '3', LSB_JOBINDEX_END: '8' }, /LSB_JOBINDEX 3 is not in the LSF array \[5-8\] that 4 tasks \(--shards\) ending at 8 form/, 4);
-  refuses({ LSB_JOBINDEX: '5', LSB_JOBINDEX_END: '8' }, /ends at 8 with step 1, so it cannot hold 9 tasks \(--shards\)/, 9);
+  refuses({ LSB_JOBINDEX: '2', LSB_JOBINDEX_END: '4', LSB_JOBINDEX_STEP: '2' }, /LSB_JOBINDEX 2 is not in the LSF array \[1-3:2\]|ends at 4 with step 2, which is not reached from index 1; give the number of tasks as option "shards" N/);
+  refuses({ LSB_JOBINDEX: '3', LSB_JOBINDEX_END: '8' }, /LSB_JOBINDEX 3 is not in the LSF array \[5-8\] that 4 tasks \(option "shards"\) ending at 8 form/, 4);
+  refuses({ LSB_JOBINDEX: '5', LSB_JOBINDEX_END: '8' }, /ends at 8 with step 1, so it cannot hold 9 tasks \(option "shards"\)/, 9);
   refuses({ LSB_JOBINDEX: '5', LSB_JOBINDEX_END: '8' }, /shard count must be a whole number ≥ 1, got 0/, 0);
 });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { FlipguardError } from '../src/errors.js';
 import {
-  buildCharts, buildReportData, csvField, DARK_BACKGROUND, heatStripSpec, LIGHT_BACKGROUND, loadInputs, MAX_HEAT_CELLS, nameFromPath, PALETTE,
+  buildCharts, buildReportData, csvField, DARK_BACKGROUND, heatStripSpec, LIGHT_BACKGROUND, loadInputFile, loadInputs, MAX_HEAT_CELLS, nameFromPath, PALETTE,
   parseInputText, reportCsv, summarizeScores, toCsv, toleratedBer, writeReport,
   type CampaignRow, type CampaignTrialLine,
 } from '../src/report/index.js';
@@ -19,6 +19,12 @@ import { readSummaryFile, summarize, summaryJson } from '../src/campaign/summary
 import { readScores, readScoresFile, scoresFile } from '../src/analysis/scores.js';
 import { readComparisonFile } from '../src/analysis/groundtruth.js';
 import { FieldError } from '../src/util/validate.js';
+import { spawnSync } from 'node:child_process';
+import { readHardenReportFile, type Overheads } from '../src/harden/overhead.js';
+import { readPruneReportFile, type PruneReport, type PruneReportFile } from '../src/prune/index.js';
+import { sweepJson, type HardenSweepFile, type SweepRow } from '../src/workflows/sweep.js';
+import { readProvenanceFile } from '../src/report/provenance.js';
+import type { BitProfile } from '../src/analysis/bit-profile.js';
 import { SAMPLE_VARIANTS, sampleRecordsText, sampleReportInputs, sampleTrials, writeSampleInputs } from './fixtures/report-sample.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flipguard-report-unit-'));
@@ -407,5 +413,78 @@ test('the files the report reads are the producers\' own types: written, read ba
   const cmp = { layer: 'conv2', ber: 1e-3, rows: [{ method: 'l1', spearman: 0.5, kendall: 0.25, topkOverlap: 1 }], k: 2, op: 'Conv', unit: 'channel', trials: 4 };
   assert.deepEqual(readComparisonFile(JSON.parse(JSON.stringify(cmp))), cmp);
   assert.throws(() => readComparisonFile({ ...cmp, rows: [{ ...cmp.rows[0], spearman: 2 }] }), (e: unknown) => e instanceof FieldError && e.field === 'rows[0].spearman');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('harden report, sweep, prune, bit-profile and provenance files are read with their producers\' types and validators; a tampered one is one sentence, exit 2, nothing written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-typed-'));
+  const roundTrip = (name: string, doc: unknown) => { const p = join(dir, name); writeFileSync(p, JSON.stringify(doc)); return loadInputFile(p); };
+  // harden --json: an Overheads object as overheads() returns it, beside fields the report ignores
+  const ratio = (original: number, hardened: number) => ({ original, hardened, ratio: hardened / original });
+  const ov: Overheads = { parameters: ratio(100, 130), storedBytes: ratio(400, 520), macs: ratio(1000, 1000), time: { ...ratio(0.5, 0.6), runs: 3, batch: 256, images: 64 } };
+  const harden = { method: 'edac', ratio: 0.15, ranking: 'eq1', totals: { units: 10, protected: 2 }, overheads: ov };
+  const h = roundTrip('edac.json', harden);
+  assert.equal(h.kind, 'harden');
+  assert.deepEqual(h.data, readHardenReportFile(JSON.parse(JSON.stringify(harden))));
+  assert.deepEqual(h.data, { method: 'edac', ratio: 0.15, overheads: ov });
+  // harden --sweep --json: sweepJson of the sweep's rows
+  const campaign = { ...summarize(sampleTrials(SAMPLE_VARIANTS[0], 3), { golden: { accuracy: 0.9912, correct: 9912, count: 10000, due: 0 } }), config: {}, records: [], ran: 0, resumed: 0 } as unknown as SweepRow['campaign'];
+  const rows: SweepRow[] = [
+    { variant: 'none', method: 'none', ratio: 0, overheads: null, report: null, campaign },
+    { variant: 'edac:0.15', method: 'edac', ratio: 0.15, overheads: ov, report: null, campaign, modelPath: 'v/edac-0-15.onnx' },
+  ];
+  const sweep = JSON.parse(JSON.stringify(sweepJson(rows, { model: 'lenet5.onnx' }))) as HardenSweepFile;
+  const s = roundTrip('sweep.json', sweep);
+  assert.equal(s.kind, 'harden-sweep');
+  assert.deepEqual(s.data, { model: 'lenet5.onnx', variants: sweep.variants.map((v) => ({ variant: v.variant, method: v.method, ratio: v.ratio, overheads: v.overheads, campaign: readSummaryFile(v.campaign as never) })) });
+  assert.equal((s.data as HardenSweepFile).variants[1].overheads?.time?.runs, 3);
+  // prune --json: a PruneReport read as its chosen point and outcome
+  const pruneReport = { rank: 'l1', ratios: { conv: 0.25, fc: 0.5 }, accuracy: { before: 0.99, after: 0.985, drop: 0.5 }, parameters: { before: 100, after: 60, ratio: 0.6 }, storedBytes: { before: 400, after: 240, ratio: 0.6 }, macs: { before: 1000, after: 700, ratio: 0.7 }, timeMs: null, epochs: 0, layers: [], skipped: [], fineTune: null, search: null } satisfies PruneReport;
+  const p = roundTrip('prune.json', pruneReport);
+  assert.equal(p.kind, 'prune');
+  assert.deepEqual(p.data, readPruneReportFile(pruneReport));
+  assert.deepEqual((p.data as PruneReportFile).chosen, { pConv: 0.25, pFc: 0.5, accuracy: 0.985, parameters: 60, macs: 700, timeMs: null, accepted: true });
+  assert.deepEqual((p.data as PruneReportFile).outcome?.storedBytes, pruneReport.storedBytes);
+  // provenance
+  const prov = { commands: ['flipguard demo --quick'], seeds: [1], versions: { flipguard: '0.1.0' }, machine: { cores: 2 } };
+  const q = roundTrip('provenance.json', prov);
+  assert.equal(q.kind, 'provenance');
+  assert.deepEqual(q.data, readProvenanceFile(prov));
+  assert.deepEqual(q.data, prov);
+  // rank --compare --compare-unit bit --json: a BitProfile read back without its golden accuracy
+  const profile: BitProfile = { layer: 'conv1', weights: 150, trials: 2, faults: 1, seed: 3, images: 20, goldenAccuracy: 0.95, rows: [{ bit: 30, field: 'exponent', drop: 40, ci95: [30, 50], sdc: 0.4, due: 0.05 }] };
+  const b = roundTrip('bits.json', profile);
+  assert.equal(b.kind, 'bit-profile');
+  const { goldenAccuracy: _, ...profileFile } = profile;
+  assert.deepEqual(b.data, profileFile);
+  // a tampered file of each kind: one sentence naming the file, the field and the fix
+  const tampered: [string, unknown, string, RegExp][] = [
+    ['edac.json', { ...harden, overheads: { ...ov, time: { ...ov.time, ratio: -1 } } }, 'harden report', /its overheads\.time\.ratio is -1, outside \[0, Infinity\]/],
+    ['edac.json', { ...harden, overheads: {} }, 'harden report', /its overheads holds none of parameters, storedBytes, macs, time/],
+    ['sweep.json', { ...sweep, variants: [{ ...sweep.variants[0], campaign: { ...sweep.variants[0].campaign, bers: 'x' } }] }, 'harden sweep', /its variants\[0\]\.campaign\.bers is missing or not a list/],
+    ['sweep.json', { ...sweep, variants: [{ ...sweep.variants[1], ratio: 1.5 }] }, 'harden sweep', /its variants\[0\]\.ratio is 1\.5, outside \[0, 1\]/],
+    ['prune.json', { ...pruneReport, macs: { before: 1000, after: 'many' } }, 'prune report', /its macs\.after is missing or not a finite number/],
+    ['prune.json', { explored: [{ pConv: 2, pFc: 0, accuracy: 0.9, parameters: 1, macs: 1, accepted: true }], chosen: null }, 'prune report', /its explored\[0\]\.pConv is 2, outside \[0, 1\]/],
+    ['bits.json', { ...profile, rows: [{ ...profile.rows[0], bit: 32 }] }, 'bit-position profile', /its rows\[0\]\.bit is 32, outside \[0, 31\]/],
+    ['provenance.json', { commands: ['flipguard demo', 7] }, 'provenance file', /its commands\[1\] is missing or not a non-empty string/],
+  ];
+  for (const [name, doc, label, field] of tampered) {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(doc));
+    assert.throws(() => loadInputFile(path), (e: unknown) => {
+      assert.ok(e instanceof FlipguardError);
+      assert.ok(e.message.startsWith(`"${path}" looks like a ${label} but `), e.message);
+      assert.match(e.message, field);
+      assert.ok(e.message.endsWith('; regenerate it with flipguard or fix that field.'), e.message);
+      assert.equal(e.message.split('\n').length, 1);
+      return true;
+    });
+  }
+  // the CLI: exit 2, the sentence on stderr, no report folder written
+  const out = join(dir, 'flipguard-report');
+  const r = spawnSync(process.execPath, [new URL('../src/cli/main.js', import.meta.url).pathname, 'report', join(dir, 'provenance.json'), '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /looks like a provenance file but its commands\[1\] is missing or not a non-empty string; regenerate it with flipguard or fix that field\.\n$/);
+  assert.equal(existsSync(out), false);
   rmSync(dir, { recursive: true, force: true });
 });

@@ -26,6 +26,7 @@ import { halfWidth, mean } from '../campaign/stats.js';
 import { Rng } from '../util/rng.js';
 import { textTable } from './format.js';
 import { DEFAULT_SEED } from '../defaults.js';
+import { FieldError, arr, at, num, obj, str, type Obj } from '../util/validate.js';
 
 export interface BitProfileOptions {
   /** Evaluation images (e.g. the test split). */
@@ -67,6 +68,14 @@ export interface BitProfile {
   goldenAccuracy: number;
   rows: BitProfileRow[];
 }
+
+/**
+ * A bit-position profile JSON (`flipguard rank --compare --compare-unit bit --json`, a `BitProfile`
+ * serialised), as the report reads it: seed and images optional, the field any name.
+ */
+export type BitProfileFile = Pick<BitProfile, 'layer' | 'weights' | 'trials' | 'faults'> & Partial<Pick<BitProfile, 'seed' | 'images'>> & {
+  rows: (Omit<BitProfileRow, 'field'> & { field: string })[];
+};
 
 /** The field of `bit` in a word of `format` (float32 by default); integer words have sign (int8, int32) and value bits, reported as 'mantissa'. */
 export function fieldOf(bit: number, format: WordFormat = 'float32'): BitProfileRow['field'] {
@@ -160,4 +169,25 @@ export function formatBitProfile(p: BitProfile): string {
     r.bit, r.field, r.drop.toFixed(2), p.trials > 1 ? `[${r.ci95[0].toFixed(2)}, ${r.ci95[1].toFixed(2)}]` : 'n/a (1 trial)', `${(r.sdc * 100).toFixed(1)}%`, `${(r.due * 100).toFixed(1)}%`,
   ]));
   return `${p.faults} flip${p.faults > 1 ? 's' : ''} per trial at one bit position, ${p.trials} trials per position, ${p.weights} weights${p.layer ? ` of ${p.layer}` : ''}, ${p.images} images (golden accuracy ${(p.goldenAccuracy * 100).toFixed(2)}%), seed ${p.seed}\n\n${body}`;
+}
+
+/** Reads a bit-position profile JSON (`BitProfileFile`); throws a FieldError naming the first bad field. */
+export function readBitProfileFile(o: Obj): BitProfileFile {
+  const rows = arr(o.rows, 'rows', true).map((r, i) => {
+    const f = at('rows', i);
+    const ro = obj(r, f);
+    const ci = arr(ro.ci95, `${f}.ci95`, true);
+    if (ci.length !== 2) throw new FieldError(`${f}.ci95`, 'is not a [low, high] pair');
+    return {
+      bit: num(ro.bit, `${f}.bit`, [0, 31]), field: str(ro.field, `${f}.field`), drop: num(ro.drop, `${f}.drop`, [-100, 100]),
+      ci95: [num(ci[0], `${f}.ci95[0]`), num(ci[1], `${f}.ci95[1]`)] as [number, number],
+      sdc: num(ro.sdc, `${f}.sdc`, [0, 1]), due: num(ro.due, `${f}.due`, [0, 1]),
+    };
+  });
+  return {
+    layer: o.layer === null || o.layer === undefined ? null : str(o.layer, 'layer'),
+    weights: num(o.weights, 'weights', [1, Number.MAX_SAFE_INTEGER]), trials: num(o.trials, 'trials', [1, Number.MAX_SAFE_INTEGER]),
+    faults: num(o.faults, 'faults', [1, Number.MAX_SAFE_INTEGER]), rows,
+    ...(typeof o.seed === 'number' ? { seed: o.seed } : {}), ...(typeof o.images === 'number' ? { images: o.images } : {}),
+  };
 }

@@ -29,7 +29,7 @@
  * engine (campaign/engine.ts) with its exact shortcuts: a trial without faults is the golden result,
  * and only the layers after the golden activation cut before the faulted layer are re-run.
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { arr, at, num, obj, str, type Obj } from '../util/validate.js';
 import type { Dataset } from '../data/index.js';
 import type { Model, TensorData } from '../graph/types.js';
@@ -335,7 +335,7 @@ export const groundTruthJobs: JobKind<GroundTruthJob, { sp: UnitSpace; engine: T
     const data = limitImages(env.data(model), s.data.count);
     const fp = dataFingerprint(data);
     if (fp !== s.data.fingerprint) {
-      throw new FlipguardError(`This worker's setup does not match the ground truth (its data are ${data.count} ${data.name} images with fingerprint ${fp.slice(0, 12)}…, the job's ${s.data.count} ${s.data.name} images with ${String(s.data.fingerprint).slice(0, 12)}…); start the worker with the same data options (--data, --data-dir, --split, --mean/--std) as the coordinator.`);
+      throw new FlipguardError(`This worker's setup does not match the ground truth (its data are ${data.count} ${data.name} images with fingerprint ${fp.slice(0, 12)}…, the job's ${s.data.count} ${s.data.name} images with ${String(s.data.fingerprint).slice(0, 12)}…); start the worker with the same data options as the coordinator (${opt('data')}: the same data set, folder, split and mean/std).`);
     }
     const sp = unitSpace(model, { layer: s.layer, unit: s.unit, sample: s.sample, bits: { list: s.bits }, seed: s.seed });
     if (job.unit >= sp.units.length) throw damagedJob(`The job names unit ${job.unit} but "${s.layer}" has ${sp.units.length}; the queue holds a damaged job.`);

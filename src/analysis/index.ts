@@ -203,4 +203,4 @@ export {
   type GroundTruth, type GroundTruthJob, type GroundTruthSpec, type UnitResult, type GroundTruthOptions, type CompareRow, type Comparison,
 } from './groundtruth.js';
 export { textTable } from './format.js';
-export { bitProfile, bitProfileFaults, formatBitProfile, fieldOf, type BitProfile, type BitProfileRow, type BitProfileOptions } from './bit-profile.js';
+export { bitProfile, bitProfileFaults, formatBitProfile, fieldOf, readBitProfileFile, type BitProfile, type BitProfileRow, type BitProfileOptions, type BitProfileFile } from './bit-profile.js';

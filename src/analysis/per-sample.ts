@@ -9,6 +9,7 @@ import { DataType, type Model } from '../graph/types.js';
 import { createSession, type RuntimeOptions } from '../runtime/session.js';
 import { floatTensor, imageBatches, int64Tensor, type RunTensor, type Session } from '../runtime/batched.js';
 import { Rng } from '../util/rng.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import { gradientGraph } from '../autodiff/gradient.js';
 import { analyzeForGradient } from '../autodiff/analysis.js';
 import { perSampleGradGraph, type ConvMethod, type PerSampleGraph, type SeedMode } from '../autodiff/per_sample.js';
@@ -222,7 +223,7 @@ export async function benchPerSample(model: Model, batch: number, opts: { layers
   const layers = opts.layers ?? g.nodes.filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType) && g.initializers.has(n.inputs[1])).map((n) => n.name);
   const imageShape = fixedImageShape(model);
   const per = imageShape.reduce((p, q) => p * q, 1);
-  const rng = new Rng(opts.seed ?? 1);
+  const rng = new Rng(opts.seed ?? DEFAULT_SEED);
   const images = Float32Array.from({ length: batch * per }, () => rng.normal());
 
   let t = performance.now();

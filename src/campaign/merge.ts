@@ -141,7 +141,7 @@ export function mergeRuns(files: readonly string[], opts: MergeOptions = {}): Me
     const sn = s.run.shard?.count ?? 1;
     if (sn !== n) {
       const what = (x: ShardFile, c: number): string => (c === 1 ? 'a whole run (no shard)' : `shard ${x.index}/${c}`);
-      throw new FlipguardError(`"${s.path}" is ${what(s, sn)} but "${first.path}" is ${what(first, n)}; merge the shards of one split (the same n in every --shard i/n).`);
+      throw new FlipguardError(`"${s.path}" is ${what(s, sn)} but "${first.path}" is ${what(first, n)}; merge the shards of one split (the same shard count n in every i/n).`);
     }
   }
   const byIndex = new Map<number, ShardFile>();

@@ -488,7 +488,7 @@ class ModelFinder {
 
 /** The sentence a worker refuses a job with when it has no model of that fingerprint. */
 export function noModelMessage(fingerprint: string, env: WorkerEnvironment): string {
-  return `This worker has no model with fingerprint ${fingerprint.slice(0, 12)}… among ${env.models}; start the worker with --model naming the coordinator's model file (or its folder).`;
+  return `This worker has no model with fingerprint ${fingerprint.slice(0, 12)}… among ${env.models}; start the worker with the coordinator's model file (or its folder) among its models.`;
 }
 
 /** Campaign trials: one (BER, trial) cell of a campaign per job. */
@@ -517,7 +517,7 @@ export const trialJobs: JobKind<TrialJob, WorkerContext, TrialJobResult> = {
     const diff = configDifferences(mine, config);
     if (diff.length) {
       const what = diff.includes('data') ? `its data are ${mine.data.count} ${mine.data.name} images with fingerprint ${mine.data.fingerprint.slice(0, 12)}…, the campaign's ${config.data.count} ${config.data.name} images with ${String(config.data.fingerprint).slice(0, 12)}…` : `${diff.join(', ')} differ`;
-      throw new FlipguardError(`This worker's setup does not match the campaign (${what}); start the worker with the same data options (--data, --data-dir, --split, --mean/--std) as the coordinator.`);
+      throw new FlipguardError(`This worker's setup does not match the campaign (${what}); start the worker with the same data options as the coordinator (${opt('data')}: the same data set, folder, split and mean/std).`);
     }
     const engine = await TrialEngine.create(model, data, planner.targets, { threads: env.threads, batch: env.batch, shortcuts: env.shortcuts, swap: env.swap });
     await checkGolden(engine, job.golden);

@@ -13,7 +13,7 @@
  *   LSB_JOBINDEX_END. LSF does not export the start: it is taken as 1 (`-J "name[1-N]"`), or, when
  *   `shards` is given, as END − (shards − 1) · STEP (so `[5-8]` works with `--shards 4`).
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import type { Shard } from './run.js';
 
 export interface DetectedShard extends Shard {
@@ -32,11 +32,11 @@ function whole(env: Env, name: string): number | undefined {
 
 function withCount(scheduler: string, index: number, derived: number | undefined, shards: number | undefined, countHint: string): DetectedShard {
   if (derived !== undefined && shards !== undefined && derived !== shards) {
-    throw new FlipguardError(`The ${scheduler} says the array has ${derived} tasks but the shard count (--shards) is ${shards}; drop --shards or make them agree.`);
+    throw new FlipguardError(`The ${scheduler} says the array has ${derived} tasks but the shard count (${opt('shards')}) is ${shards}; drop ${opt('shards')} or make them agree.`);
   }
   const count = derived ?? shards;
-  if (count === undefined) throw new FlipguardError(`The ${scheduler} does not tell the number of tasks; give it as the shard count (--shards N, the array size).`);
-  if (index >= count) throw new FlipguardError(`The ${scheduler} gives task index ${index} but only ${count} shards (0 to ${count - 1}); submit the array as 0-${count - 1}${scheduler.startsWith('LSF') ? ` (LSF: [1-${count}])` : ''} or fix --shards.`);
+  if (count === undefined) throw new FlipguardError(`The ${scheduler} does not tell the number of tasks; give it as the shard count (${opt('shards')} N, the array size).`);
+  if (index >= count) throw new FlipguardError(`The ${scheduler} gives task index ${index} but only ${count} shards (0 to ${count - 1}); submit the array as 0-${count - 1}${scheduler.startsWith('LSF') ? ` (LSF: [1-${count}])` : ''} or fix ${opt('shards')}.`);
   return { index, count, source: `${scheduler} (${countHint})` };
 }
 
@@ -52,7 +52,7 @@ export function shardFromEnvironment(env: Env = process.env, opts: { shards?: nu
   if (env.JOB_COMPLETION_INDEX) found.push('Kubernetes');
   if (env.PBS_ARRAY_INDEX || env.PBS_ARRAYID) found.push('PBS');
   if (env.LSB_JOBINDEX && env.LSB_JOBINDEX !== '0') found.push('LSF');
-  if (found.length > 1) throw new FlipguardError(`Array-job variables of ${found.join(' and ')} are both set, so the shard is ambiguous; use --shard i/n explicitly.`);
+  if (found.length > 1) throw new FlipguardError(`Array-job variables of ${found.join(' and ')} are both set, so the shard is ambiguous; give ${opt('shard')} i/n explicitly.`);
   const shards = opts.shards;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) throw new FlipguardError(`The shard count must be a whole number ≥ 1, got ${shards}.`);
   switch (found[0]) {
@@ -88,17 +88,17 @@ export function shardFromEnvironment(env: Env = process.env, opts: { shards?: nu
       const range = `[${start}-${end}${step > 1 ? `:${step}` : ''}]`;
       if (start < 1 || (end - start) % step !== 0) {
         throw new FlipguardError(shards === undefined
-          ? `The LSF array ends at ${end} with step ${step}, which is not reached from index 1; give the number of tasks as --shards N, or submit it as -J "name[1-N]".`
-          : `The LSF array ends at ${end} with step ${step}, so it cannot hold ${shards} tasks (--shards); give the array's task count as --shards, or submit it as -J "name[1-N]".`);
+          ? `The LSF array ends at ${end} with step ${step}, which is not reached from index 1; give the number of tasks as ${opt('shards')} N, or submit it as -J "name[1-N]".`
+          : `The LSF array ends at ${end} with step ${step}, so it cannot hold ${shards} tasks (${opt('shards')}); give the array's task count as ${opt('shards')}, or submit it as -J "name[1-N]".`);
       }
       if (idx < start || idx > end || (idx - start) % step !== 0) {
-        throw new FlipguardError(`LSB_JOBINDEX ${idx} is not in the LSF array ${range}${shards === undefined ? ' (assumed to start at 1; give --shards N for another start)' : ` that ${shards} tasks (--shards) ending at ${end} form`}; submit it as -J "name[1-N]" or fix --shards.`);
+        throw new FlipguardError(`LSB_JOBINDEX ${idx} is not in the LSF array ${range}${shards === undefined ? ` (assumed to start at 1; give ${opt('shards')} N for another start)` : ` that ${shards} tasks (${opt('shards')}) ending at ${end} form`}; submit it as -J "name[1-N]" or fix ${opt('shards')}.`);
       }
       return withCount('LSF array', (idx - start) / step, (end - start) / step + 1, undefined, `LSB_JOBINDEX=${idx} of ${range}`);
     }
     default: {
       const hint = env.SLURM_JOB_ID ? ' (this is a Slurm job but not an array job: submit it with sbatch --array=0-(N-1))' : env.PBS_JOBID ? ' (this is a PBS job but not an array job: submit it with qsub -J 0-(N-1))' : '';
-      throw new FlipguardError(`--shard auto found no array-job index in the environment${hint}; run it as a Slurm, PBS/Torque or LSF array task or a Kubernetes Indexed Job, or give --shard i/n.`);
+      throw new FlipguardError(`${opt('shard')} auto found no array-job index in the environment${hint}; run it as a Slurm, PBS/Torque or LSF array task or a Kubernetes Indexed Job, or give ${opt('shard')} i/n.`);
     }
   }
 }

@@ -1,15 +1,9 @@
-import { countModel, parameterTensors } from './count.js';
+import { countModel, parameterTensors, type LayerCount } from './count.js';
 import { WORD_BITS, WORD_FORMATS, wordFormat, type WordFormat } from './dtype.js';
 import { defaultOpset, type Model } from './types.js';
 
-export interface LayerInfo {
-  name: string;
-  op: string;
-  inputShape: number[];
-  outputShape: number[];
-  parameters: number;
-  macs: number;
-}
+/** One compute layer as `modelInfo` lists it: graph/count.ts's per-layer count. */
+export type LayerInfo = LayerCount;
 
 export interface ModelInfo {
   producer: string;

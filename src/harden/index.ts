@@ -167,7 +167,7 @@ export interface HardenReport {
   intervals?: { source: 'given' | 'profiled'; images?: number; margin: number };
   /** tmr-weights: the stored triples (for voteWeights and campaigns). */
   weights?: WeightTriple[];
-  /** tmr-bits: the stored bit copies (for voteBits and campaigns). */
+  /** tmr-bits: the stored bit copies (for campaigns and the tests' vote oracle). */
   bits?: BitTriple[];
   /** tmr-bits: stored bits added (plane copies, padding included); memoryOverhead = addedBits / (32 · parameters). */
   addedBits?: number;
@@ -387,8 +387,8 @@ export { edacTransform, type EdacOptions, type ChannelLayerReport, type Transfor
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
 export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
-export { overheads, countHardened, countingView, type Overheads, type OverheadOptions, type Ratio } from './overhead.js';
-export { tmrBitsTransform, voteBits, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
+export { overheads, countHardened, countingView, readHardenReportFile, readOverheads, OVERHEAD_METRICS, type Overheads, type OverheadOptions, type Ratio, type Overhead, type OverheadMetric, type HardenReportFile } from './overhead.js';
+export { tmrBitsTransform, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';

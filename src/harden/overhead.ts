@@ -18,6 +18,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import { timeInferenceMany } from '../runtime/timing.js';
 import { DEFAULT_BATCH } from '../defaults.js';
+import { FieldError, num, obj, optStr, str, type Obj } from '../util/validate.js';
 import { HARDEN_TAG } from './graph-edit.js';
 import { hardenedInfo, storedWordTensors, type HardenedInfo } from './common.js';
 
@@ -109,4 +110,66 @@ export async function overheads(original: Model, hardened: Model, data: ImageSet
     macs: ratio(co.macs, ch.macs),
     time: { ...ratio(to.msPerPass / 1000, th.msPerPass / 1000), runs, batch, images: data.count },
   };
+}
+
+// ───────────────────────────── the harden report file ─────────────────────────────
+
+/** The cost figures a harden report can hold (each an `Overhead`). */
+export type OverheadMetric = 'parameters' | 'storedBytes' | 'macs' | 'time';
+export const OVERHEAD_METRICS: readonly OverheadMetric[] = ['parameters', 'storedBytes', 'macs', 'time'];
+
+/** One overhead figure as a file records it: a `Ratio`, and for time the images per timed pass, timed passes (median taken) and batch size, when recorded. */
+export interface Overhead extends Ratio {
+  images?: number;
+  runs?: number;
+  batch?: number;
+}
+
+/**
+ * Harden report JSON (`flipguard harden --json`; the demo's `inputs/*.harden.json`): the method,
+ * the share of units hardened and at least one of the `Overheads` (parameters: count; storedBytes:
+ * bytes; macs: per image; time: seconds per pass over `time.images` images, median of `time.runs`
+ * passes). Other fields (ranking, protected, totals, …) are allowed and ignored.
+ */
+export interface HardenReportFile {
+  method: string;
+  /** Share of units hardened, in [0, 1]. */
+  ratio: number;
+  overheads: Partial<Record<OverheadMetric, Overhead>>;
+  variant?: string;
+  model?: string;
+}
+
+function readOverhead(v: unknown, f: string): Overhead {
+  const o = obj(v, f);
+  const original = num(o.original, `${f}.original`, [0, Infinity]);
+  const hardened = num(o.hardened, `${f}.hardened`, [0, Infinity]);
+  let ratio: number;
+  if (o.ratio === undefined || o.ratio === null) {
+    if (original === 0) throw new FieldError(`${f}.ratio`, 'is missing and cannot be computed (original is 0)');
+    ratio = hardened / original;
+  } else ratio = num(o.ratio, `${f}.ratio`, [0, Infinity]);
+  const out: Overhead = { original, hardened, ratio };
+  for (const k of ['images', 'runs', 'batch'] as const) if (o[k] !== undefined && o[k] !== null) out[k] = num(o[k], `${f}.${k}`, [0, Infinity]);
+  return out;
+}
+
+/** Reads the `overheads` object of a harden report (field path `f`); throws a FieldError naming the first bad field. */
+export function readOverheads(v: unknown, f: string): HardenReportFile['overheads'] {
+  const ov = obj(v, f);
+  const out: HardenReportFile['overheads'] = {};
+  for (const m of OVERHEAD_METRICS) if (ov[m] !== undefined && ov[m] !== null) out[m] = readOverhead(ov[m], `${f}.${m}`);
+  if (Object.keys(out).length === 0) throw new FieldError(f, `holds none of ${OVERHEAD_METRICS.join(', ')}`);
+  return out;
+}
+
+/** Reads a harden report JSON (`HardenReportFile`); throws a FieldError naming the first bad field. */
+export function readHardenReportFile(o: Obj): HardenReportFile {
+  const overheads = readOverheads(o.overheads, 'overheads');
+  const out: HardenReportFile = { method: str(o.method, 'method'), ratio: num(o.ratio, 'ratio', [0, 1]), overheads };
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
 }

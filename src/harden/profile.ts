@@ -16,6 +16,7 @@ import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { fixedBatch, type ImageSet } from '../runtime/evaluate.js';
 import { layerSites } from './layers.js';
 import { NameScope } from '../graph/editor.js';
+import { DEFAULT_BATCH } from '../defaults.js';
 
 /** One detection interval per output channel: `lower[c] ≤ value ≤ upper[c]` fault-free. */
 export interface ChannelInterval {
@@ -40,7 +41,7 @@ export type ProfileData = Pick<ImageSet, 'x' | 'shape' | 'count'> & { name?: str
  * The model is not modified. Values that are NaN in the model's own output propagate.
  */
 export async function profileIntervals(model: Model, data: ProfileData, opts: ProfileOptions = {}): Promise<Intervals> {
-  const batch = opts.batch ?? 256;
+  const batch = opts.batch ?? DEFAULT_BATCH;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The profiling batch size must be a whole number ≥ 1, got ${batch}.`);
   if (data.count < 1) throw new FlipguardError(`Profiling detection intervals needs at least one image, but ${data.name ?? 'the data'} is empty; pass the training split.`);
   const sites = layerSites(model);

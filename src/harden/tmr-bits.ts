@@ -25,7 +25,7 @@
  * session is created (after fault injection edits the stored bytes): inference runs the original
  * layers, with no time overhead, and fault-free logits are bit-identical to the original's.
  *
- * `voteBits` does the same in JavaScript on stored words (for campaigns and tests).
+ * The tests check the graph's vote against a JavaScript oracle on stored words (test/helpers/harden.ts `voteBits`).
  */
 import { A } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';
@@ -33,7 +33,7 @@ import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
-import { checkRatio, chooseUnits, hardenedInfo, type BitTriple, type StageRecord } from './common.js';
+import { checkRatio, chooseUnits, type BitTriple, type StageRecord } from './common.js';
 import { floatOf, type WeightLayerReport } from './tmr-weights.js';
 
 export interface TmrBitOptions {
@@ -141,37 +141,4 @@ export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransfor
     stages.push({ kind: 'same', input: words, output: out });
   });
   return { model: { ...model, graph: ed.finish() }, layers, stages, triples, addedBits };
-}
-
-/**
- * Resolves a tmr-bits model's stored copies in JavaScript, exactly as the graph does: for each
- * protected weight and bit, the majority of the word's bit and the two plane bits. `params`
- * overrides stored tensors by name (32-bit words seen as Float32Array or Int32Array, e.g. faulted
- * copies). Returns the voted float32 weight tensor per original weight name.
- */
-export function voteBits(model: Model, params: ReadonlyMap<string, ArrayBufferView> = new Map()): Map<string, Float32Array> {
-  const info = hardenedInfo(model);
-  if (!info?.bits) throw new FlipguardError('The model is not a tmr-bits hardened model (no bit triples in its flipguard.hardened metadata); harden it with method tmr-bits first.');
-  const words = (n: string): Uint32Array => {
-    const v = params.get(n) ?? model.graph.initializers.get(n)?.data;
-    if (!v || !ArrayBuffer.isView(v)) throw new FlipguardError(`The tmr-bits model has no stored tensor "${n}"; the model was edited after hardening.`);
-    return new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
-  };
-  const out = new Map<string, Float32Array>();
-  for (const t of info.bits) {
-    const w = Uint32Array.from(words(t.words));
-    const idx = t.index ? (model.graph.initializers.get(t.index)!.data as Int32Array) : null;
-    const pa = words(t.planes[0]), pb = words(t.planes[1]);
-    const per = Math.ceil(t.protected / 32);
-    t.bits.forEach((b, i) => {
-      for (let j = 0; j < t.protected; j++) {
-        const at = idx ? idx[j] : j;
-        const x = (w[at] >>> b) & 1, y = (pa[i * per + (j >> 5)] >>> (j & 31)) & 1, z = (pb[i * per + (j >> 5)] >>> (j & 31)) & 1;
-        const maj = (x & y) | (x & z) | (y & z);
-        w[at] = maj ? (w[at] | (1 << b)) >>> 0 : (w[at] & ~(1 << b)) >>> 0;
-      }
-    });
-    out.set(t.weight, new Float32Array(w.buffer));
-  }
-  return out;
 }

@@ -13,6 +13,7 @@ import { elementSize } from '../graph/dtype.js';
 import { MAX_MODEL_BYTES, MODEL_LIMIT_TEXT, formatBytes } from '../graph/limits.js';
 import { DataType, type Attribute, type Model } from '../graph/types.js';
 import { constantValues, kaimingNormalFanOut, linearDefault } from './init.js';
+import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
 
 /** Options every zoo builder takes. */
 export interface ZooOptions {
@@ -73,7 +74,7 @@ export function checkZooOptions(arch: string, opts: ZooOptions): { inputShape: [
   const width = opts.width ?? 1;
   check(typeof width === 'number' && Number.isFinite(width) && width > 0,
     () => `The width multiplier ${width} for ${arch} must be a number > 0; use 1 for the standard channel counts.`);
-  const seed = opts.seed ?? 0;
+  const seed = opts.seed ?? DEFAULT_SAMPLE_SEED;
   check(Number.isInteger(seed) && seed >= -2147483648 && seed < 4294967296,
     () => `The seed ${seed} for ${arch} is not a 32-bit whole number; pass an integer in [-2^31, 2^32).`);
   return { inputShape: [shape[0], shape[1], shape[2]], classes: opts.classes, width, seed };

@@ -16,6 +16,7 @@ import { timeInferenceMany } from '../runtime/timing.js';
 import { fineTune, type FineTuneOptions } from './finetune.js';
 import { searchRatios, type RatioPoint, type RatioSearchOptions, type SearchProgress, type SearchRow } from './search.js';
 import { pruneChannels, type PruneChannelsOptions, type SkippedLayer } from './structured.js';
+import { FieldError, arr, at, num, obj, optStr, type Obj } from '../util/validate.js';
 
 export * from './structured.js';
 export * from './finetune.js';
@@ -160,4 +161,126 @@ export async function prune(model: Model, opts: PruneOptions): Promise<{ model: 
     search: searchInfo,
   };
   return { model: pruned, report };
+}
+
+// ───────────────────────────── the prune report file ─────────────────────────────
+
+/**
+ * One explored point of a pruning search as the report reads it. Written as `{pConv, pFc, …}`
+ * (an exploration list) or, by the ratio search (`SearchRow`), as `{conv, fc, …, status}`; both are read.
+ */
+export interface PrunePoint {
+  /** Share of conv channels pruned, in [0, 1]. */
+  pConv: number;
+  /** Share of dense neurons pruned, in [0, 1]. */
+  pFc: number;
+  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]; null when not evaluated. */
+  accuracy: number | null;
+  /** Parameter count. */
+  parameters: number;
+  /** Multiply-accumulates per image. */
+  macs: number;
+  /** Milliseconds the prune command recorded for the point (for a search: prune, fine-tune and evaluate); null when not measured. */
+  timeMs: number | null;
+  /** Whether the point met the accuracy constraint; null when unknown. */
+  accepted: boolean | null;
+  /** Search status (baseline, accepted, rejected, inferred-…, not-evaluated), when recorded. */
+  status?: string;
+}
+
+/** The pruned model against the original, as a `PruneReport` records it. */
+export interface PruneOutcome {
+  /** Top-1 accuracy in [0, 1] before and after (null when not measured). */
+  accuracyBefore: number | null;
+  accuracyAfter: number | null;
+  parameters: Compared;
+  macs: Compared;
+  storedBytes?: Compared;
+  /** Milliseconds per inference pass, before and after. */
+  timeMs?: Compared | null;
+}
+
+/**
+ * A prune report file as read: what `flipguard prune --json` writes (`PruneReport`: `ratios`,
+ * `accuracy`, `parameters`, `macs`, `timeMs`, `search.rows`, …; read with `outcome` filled in and
+ * its chosen ratios as `chosen`), or an exploration list `{"explored": [...], "chosen": {...}}`.
+ */
+export interface PruneReportFile {
+  explored: PrunePoint[];
+  chosen: PrunePoint | null;
+  variant?: string;
+  model?: string;
+  /** Largest accepted accuracy drop, accuracy points (when recorded). */
+  threshold?: number;
+  outcome?: PruneOutcome;
+}
+
+function readPrunePoint(v: unknown, f: string): PrunePoint {
+  const o = obj(v, f);
+  if (o.accepted !== null && typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false/null');
+  // the ratio search writes conv/fc, an exploration list pConv/pFc
+  const conv = 'pConv' in o ? 'pConv' : 'conv';
+  const fc = 'pFc' in o ? 'pFc' : 'fc';
+  const p: PrunePoint = {
+    pConv: num(o[conv], `${f}.${conv}`, [0, 1]),
+    pFc: num(o[fc], `${f}.${fc}`, [0, 1]),
+    accuracy: o.accuracy === null ? null : num(o.accuracy, `${f}.accuracy`, [0, 1]),
+    parameters: num(o.parameters, `${f}.parameters`, [0, Infinity]),
+    macs: num(o.macs, `${f}.macs`, [0, Infinity]),
+    timeMs: o.timeMs === null || o.timeMs === undefined ? null : num(o.timeMs, `${f}.timeMs`, [0, Infinity]),
+    accepted: o.accepted as boolean | null,
+  };
+  if (typeof o.status === 'string') p.status = o.status;
+  return p;
+}
+
+function readCompared(v: unknown, f: string): Compared {
+  const o = obj(v, f);
+  const before = num(o.before, `${f}.before`, [0, Infinity]);
+  const after = num(o.after, `${f}.after`, [0, Infinity]);
+  return { before, after, ratio: o.ratio === undefined || o.ratio === null ? (before > 0 ? after / before : NaN) : num(o.ratio, `${f}.ratio`) };
+}
+
+/** A `PruneReport` JSON read as explored points, choice and outcome. */
+function readPruneCommandReport(o: Obj): PruneReportFile {
+  const ratios = obj(o.ratios, 'ratios');
+  const acc = obj(o.accuracy, 'accuracy');
+  const accOf = (k: string): number | null => (acc[k] === null || acc[k] === undefined ? null : num(acc[k], `accuracy.${k}`, [0, 1]));
+  const outcome: PruneOutcome = {
+    accuracyBefore: accOf('before'),
+    accuracyAfter: accOf('after'),
+    parameters: readCompared(o.parameters, 'parameters'),
+    macs: readCompared(o.macs, 'macs'),
+  };
+  if (o.storedBytes !== undefined && o.storedBytes !== null) outcome.storedBytes = readCompared(o.storedBytes, 'storedBytes');
+  outcome.timeMs = o.timeMs === undefined || o.timeMs === null ? null : readCompared(o.timeMs, 'timeMs');
+  const chosen: PrunePoint = {
+    pConv: num(ratios.conv, 'ratios.conv', [0, 1]), pFc: num(ratios.fc, 'ratios.fc', [0, 1]),
+    accuracy: outcome.accuracyAfter, parameters: outcome.parameters.after, macs: outcome.macs.after, timeMs: null, accepted: true,
+  };
+  const out: PruneReportFile = { explored: [chosen], chosen, outcome };
+  if (o.search !== undefined && o.search !== null) {
+    const search = obj(o.search, 'search');
+    out.explored = arr(search.rows, 'search.rows', true).map((p, i) => readPrunePoint(p, at('search.rows', i)));
+    if (search.threshold !== undefined && search.threshold !== null) out.threshold = num(search.threshold, 'search.threshold');
+    const c = out.explored.find((e) => e.pConv === chosen.pConv && e.pFc === chosen.pFc);
+    if (c) out.chosen = c;
+  }
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
+}
+
+/** Reads a prune report JSON (`PruneReport` or an exploration list) as a `PruneReportFile`; throws a FieldError naming the first bad field. */
+export function readPruneReportFile(o: Obj): PruneReportFile {
+  if (!('explored' in o)) return readPruneCommandReport(o);
+  const explored = arr(o.explored, 'explored', true).map((p, i) => readPrunePoint(p, at('explored', i)));
+  const chosen = o.chosen === undefined || o.chosen === null ? null : readPrunePoint(o.chosen, 'chosen');
+  const out: PruneReportFile = { explored, chosen };
+  if (typeof o.threshold === 'number' && Number.isFinite(o.threshold)) out.threshold = o.threshold;
+  const variant = optStr(o.variant, 'variant');
+  if (variant !== undefined) out.variant = variant;
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
 }

@@ -9,7 +9,8 @@
  */
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { OVERHEAD_METRICS, type OverheadMetric, type ReportData, type ScoresSeries } from './types.js';
+import { OVERHEAD_METRICS, type OverheadMetric } from '../harden/overhead.js';
+import type { ReportData, ScoresSeries } from './types.js';
 
 /** Series colours: ≥ 3:1 contrast on both LIGHT_BACKGROUND and DARK_BACKGROUND (checked in tests). */
 export const PALETTE = ['#4e79a7', '#d55e00', '#009e73', '#cc79a7', '#a67c00', '#8f6bb8', '#168a9c', '#9c755f', '#e15759', '#7f7f7f'] as const;

@@ -3,7 +3,8 @@
  * unit). Numbers are written at full precision in the inputs' units: fractions in [0, 1] end in
  * `_rate`/`_share`/`accuracy`, percentage points in `_pp`, milliseconds in `_ms`.
  */
-import { OVERHEAD_METRICS, type OverheadMetric, type ReportData } from './types.js';
+import { OVERHEAD_METRICS, type OverheadMetric } from '../harden/overhead.js';
+import type { ReportData } from './types.js';
 
 type Cell = string | number | boolean | null | undefined;
 

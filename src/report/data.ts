@@ -7,12 +7,12 @@ import { partialNote } from '../campaign/merge.js';
 import { FlipguardError } from '../errors.js';
 import { fmtBer } from './format.js';
 import { loadInputs } from './load.js';
-import { collectMachine, collectVersions } from './provenance.js';
+import { collectMachine, collectVersions, type MachineInfo } from './provenance.js';
 import { paretoBer, paretoView, type ParetoView } from './pareto.js';
 import { DEFAULT_PARETO_BER } from '../defaults.js';
 import type {
   BerStats,
-  CampaignRecordsFile, CampaignRow, CampaignSeries, CampaignSummaryFile, HardenSeries, LayerScoreSummary, LoadedInput, MachineInfo,
+  CampaignRecordsFile, CampaignRow, CampaignSeries, CampaignSummaryFile, HardenSeries, LayerScoreSummary, LoadedInput,
   RankScoresFile, ReportData, ReportInput, ScoresSeries,
 } from './types.js';
 

@@ -6,7 +6,8 @@
 import { OVERHEAD_LABELS, formatOrder, type ChartDef } from './charts.js';
 import { fmtBer, fmtBytes, fmtInt, fmtInterval, fmtMs, fmtNum, fmtPct, fmtPp, fmtRatio, fmtSeconds, fmtSi, MISSING, NBSP } from './format.js';
 import { KIND_LABELS } from './load.js';
-import { OVERHEAD_METRICS, type CampaignRow, type Overhead, type OverheadMetric, type ReportData } from './types.js';
+import { OVERHEAD_METRICS, type OverheadMetric } from '../harden/overhead.js';
+import type { CampaignRow, ReportData } from './types.js';
 
 /** Escapes text for HTML element content and attribute values. */
 export function esc(s: unknown): string {

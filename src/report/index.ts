@@ -9,5 +9,5 @@ export { loadInputs, loadInputFile, parseInputText, detectKind, nameFromPath, KI
 export { buildCharts, compileChart, chartConfig, layerLabels, dropChartSpec, sdcChartSpec, dueChartSpec, overheadChartSpec, heatStripSpec, PALETTE, LIGHT_BACKGROUND, DARK_BACKGROUND, MAX_HEAT_CELLS, type ChartDef } from './charts.js';
 export { reportCsv, toCsv, csvField, CSV_FILES } from './csv.js';
 export { renderHtml, toleratedBer, esc, GLANCE_THRESHOLD_PP } from './html.js';
-export { collectVersions, collectMachine, flipguardVersion, packageVersion } from './provenance.js';
+export { collectVersions, collectMachine, flipguardVersion, packageVersion, readProvenanceFile } from './provenance.js';
 export * from './types.js';

@@ -1,7 +1,8 @@
 /**
- * Reading the files flipguard writes: detects each file's kind from its content, checks every field
- * the report uses, and stops with one FlipguardError sentence naming the file (and the field) when a
- * file is unknown, damaged or incomplete.
+ * Reading the files flipguard writes: detects each file's kind from its content, checks it with its
+ * producer's validator (the campaign record files with the runner's record rules), and stops with
+ * one FlipguardError sentence naming the file (and the field) when a file is unknown, damaged or
+ * incomplete.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -10,12 +11,15 @@ import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
 import { readScoresFile } from '../analysis/scores.js';
 import { FlipguardError } from '../errors.js';
-import { FieldError, arr, at, isObj, num, numOrNull, obj, optStr, pair, str, type Obj } from '../util/validate.js';
-import {
-  OVERHEAD_METRICS,
-  type CampaignRecordsFile, type CampaignRecordsHeader, type CampaignSummaryFile, type CampaignTrialLine,
-  type HardenReportFile, type HardenSweepFile, type InputKind, type PruneComparison, type PruneOutcome, type LoadedInput, type Overhead, type ProvenanceFile, type PruneReportFile, type PrunePoint,
-  type ReportInput, type BitProfileFile, type FormatsFile,
+import { FieldError, arr, at, isObj, num, obj, optStr, type Obj } from '../util/validate.js';
+import { readHardenReportFile } from '../harden/overhead.js';
+import { readPruneReportFile } from '../prune/index.js';
+import { readHardenSweepFile } from '../workflows/sweep.js';
+import { readProvenanceFile } from './provenance.js';
+import { readBitProfileFile } from '../analysis/bit-profile.js';
+import { readFormatsFile } from '../workflows/formats.js';
+import type {
+  CampaignRecordsFile, CampaignRecordsHeader, CampaignTrialLine, InputKind, LoadedInput, ReportInput,
 } from './types.js';
 
 /** Human names of the kinds, for messages. */
@@ -79,194 +83,6 @@ function validateTrials(records: readonly unknown[], lineOf: (i: number) => stri
     cells.set(key, r);
     out.push(r);
   }
-  return out;
-}
-
-function validateOverhead(v: unknown, f: string): Overhead {
-  const o = obj(v, f);
-  const original = num(o.original, `${f}.original`, [0, Infinity]);
-  const hardened = num(o.hardened, `${f}.hardened`, [0, Infinity]);
-  let ratio: number;
-  if (o.ratio === undefined || o.ratio === null) {
-    if (original === 0) throw new FieldError(`${f}.ratio`, 'is missing and cannot be computed (original is 0)');
-    ratio = hardened / original;
-  } else ratio = num(o.ratio, `${f}.ratio`, [0, Infinity]);
-  const out: Overhead = { original, hardened, ratio };
-  for (const k of ['images', 'runs', 'batch'] as const) if (o[k] !== undefined && o[k] !== null) out[k] = num(o[k], `${f}.${k}`, [0, Infinity]);
-  return out;
-}
-
-function validateOverheads(v: unknown, f: string): HardenReportFile['overheads'] {
-  const ov = obj(v, f);
-  const overheads: HardenReportFile['overheads'] = {};
-  for (const m of OVERHEAD_METRICS) if (ov[m] !== undefined && ov[m] !== null) overheads[m] = validateOverhead(ov[m], `${f}.${m}`);
-  if (Object.keys(overheads).length === 0) throw new FieldError(f, `holds none of ${OVERHEAD_METRICS.join(', ')}`);
-  return overheads;
-}
-
-function validateHarden(o: Obj): HardenReportFile {
-  const overheads = validateOverheads(o.overheads, 'overheads');
-  const out: HardenReportFile = { method: str(o.method, 'method'), ratio: num(o.ratio, 'ratio', [0, 1]), overheads };
-  const variant = optStr(o.variant, 'variant');
-  if (variant !== undefined) out.variant = variant;
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validateHardenSweep(o: Obj): HardenSweepFile {
-  const variants = arr(o.variants, 'variants', true).map((v, i) => {
-    const f = at('variants', i);
-    const vo = obj(v, f);
-    let campaign: CampaignSummaryFile | null = null;
-    if (vo.campaign !== undefined && vo.campaign !== null) {
-      try {
-        campaign = readSummaryFile(obj(vo.campaign, `${f}.campaign`));
-      } catch (e) {
-        if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.campaign.${e.field}`, e.problem);
-        throw e;
-      }
-    }
-    return {
-      variant: str(vo.variant, `${f}.variant`),
-      method: str(vo.method, `${f}.method`),
-      ratio: num(vo.ratio, `${f}.ratio`, [0, 1]),
-      overheads: vo.overheads === undefined || vo.overheads === null ? null : validateOverheads(vo.overheads, `${f}.overheads`),
-      campaign,
-    };
-  });
-  const out: HardenSweepFile = { variants };
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validateBitProfile(o: Obj): BitProfileFile {
-  const rows = arr(o.rows, 'rows', true).map((r, i) => {
-    const f = at('rows', i);
-    const ro = obj(r, f);
-    const ci = arr(ro.ci95, `${f}.ci95`, true);
-    if (ci.length !== 2) throw new FieldError(`${f}.ci95`, 'is not a [low, high] pair');
-    return {
-      bit: num(ro.bit, `${f}.bit`, [0, 31]), field: str(ro.field, `${f}.field`), drop: num(ro.drop, `${f}.drop`, [-100, 100]),
-      ci95: [num(ci[0], `${f}.ci95[0]`), num(ci[1], `${f}.ci95[1]`)] as [number, number],
-      sdc: num(ro.sdc, `${f}.sdc`, [0, 1]), due: num(ro.due, `${f}.due`, [0, 1]),
-    };
-  });
-  return {
-    layer: o.layer === null || o.layer === undefined ? null : str(o.layer, 'layer'),
-    weights: num(o.weights, 'weights', [1, Number.MAX_SAFE_INTEGER]), trials: num(o.trials, 'trials', [1, Number.MAX_SAFE_INTEGER]),
-    faults: num(o.faults, 'faults', [1, Number.MAX_SAFE_INTEGER]), rows,
-    ...(typeof o.seed === 'number' ? { seed: o.seed } : {}), ...(typeof o.images === 'number' ? { images: o.images } : {}),
-  };
-}
-
-function validatePrunePoint(v: unknown, f: string): PrunePoint {
-  const o = obj(v, f);
-  if (o.accepted !== null && typeof o.accepted !== 'boolean') throw new FieldError(`${f}.accepted`, 'is missing or not true/false/null');
-  // the ratio search writes conv/fc, the brief's format pConv/pFc
-  const conv = 'pConv' in o ? 'pConv' : 'conv';
-  const fc = 'pFc' in o ? 'pFc' : 'fc';
-  const p: PrunePoint = {
-    pConv: num(o[conv], `${f}.${conv}`, [0, 1]),
-    pFc: num(o[fc], `${f}.${fc}`, [0, 1]),
-    accuracy: o.accuracy === null ? null : num(o.accuracy, `${f}.accuracy`, [0, 1]),
-    parameters: num(o.parameters, `${f}.parameters`, [0, Infinity]),
-    macs: num(o.macs, `${f}.macs`, [0, Infinity]),
-    timeMs: o.timeMs === null || o.timeMs === undefined ? null : num(o.timeMs, `${f}.timeMs`, [0, Infinity]),
-    accepted: o.accepted as boolean | null,
-  };
-  if (typeof o.status === 'string') p.status = o.status;
-  return p;
-}
-
-function comparison(v: unknown, f: string): PruneComparison {
-  const o = obj(v, f);
-  const before = num(o.before, `${f}.before`, [0, Infinity]);
-  const after = num(o.after, `${f}.after`, [0, Infinity]);
-  return { before, after, ratio: o.ratio === undefined || o.ratio === null ? (before > 0 ? after / before : NaN) : num(o.ratio, `${f}.ratio`) };
-}
-
-/** `flipguard prune --json` (prune/index.ts PruneReport) read as explored points, choice and outcome. */
-function validatePruneCommandReport(o: Obj): PruneReportFile {
-  const ratios = obj(o.ratios, 'ratios');
-  const acc = obj(o.accuracy, 'accuracy');
-  const accOf = (k: string): number | null => (acc[k] === null || acc[k] === undefined ? null : num(acc[k], `accuracy.${k}`, [0, 1]));
-  const outcome: PruneOutcome = {
-    accuracyBefore: accOf('before'),
-    accuracyAfter: accOf('after'),
-    parameters: comparison(o.parameters, 'parameters'),
-    macs: comparison(o.macs, 'macs'),
-  };
-  if (o.storedBytes !== undefined && o.storedBytes !== null) outcome.storedBytes = comparison(o.storedBytes, 'storedBytes');
-  outcome.timeMs = o.timeMs === undefined || o.timeMs === null ? null : comparison(o.timeMs, 'timeMs');
-  const chosen: PrunePoint = {
-    pConv: num(ratios.conv, 'ratios.conv', [0, 1]), pFc: num(ratios.fc, 'ratios.fc', [0, 1]),
-    accuracy: outcome.accuracyAfter, parameters: outcome.parameters.after, macs: outcome.macs.after, timeMs: null, accepted: true,
-  };
-  const out: PruneReportFile = { explored: [chosen], chosen, outcome };
-  if (o.search !== undefined && o.search !== null) {
-    const search = obj(o.search, 'search');
-    out.explored = arr(search.rows, 'search.rows', true).map((p, i) => validatePrunePoint(p, at('search.rows', i)));
-    if (search.threshold !== undefined && search.threshold !== null) out.threshold = num(search.threshold, 'search.threshold');
-    const c = out.explored.find((e) => e.pConv === chosen.pConv && e.pFc === chosen.pFc);
-    if (c) out.chosen = c;
-  }
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validatePrune(o: Obj): PruneReportFile {
-  if (!('explored' in o)) return validatePruneCommandReport(o);
-  const explored = arr(o.explored, 'explored', true).map((p, i) => validatePrunePoint(p, at('explored', i)));
-  const chosen = o.chosen === undefined || o.chosen === null ? null : validatePrunePoint(o.chosen, 'chosen');
-  const out: PruneReportFile = { explored, chosen };
-  if (typeof o.threshold === 'number' && Number.isFinite(o.threshold)) out.threshold = o.threshold;
-  const variant = optStr(o.variant, 'variant');
-  if (variant !== undefined) out.variant = variant;
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validateFormats(o: Obj): FormatsFile {
-  const formats = arr(o.formats, 'formats', true).map((v, i) => {
-    const f = at('formats', i);
-    const fo = obj(v, f);
-    let summary: CampaignSummaryFile;
-    try {
-      summary = readSummaryFile(obj(fo.summary, `${f}.summary`));
-    } catch (e) {
-      if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.summary.${e.field}`, e.problem);
-      throw e;
-    }
-    const entry: FormatsFile['formats'][number] = { format: str(fo.format, `${f}.format`), bits: num(fo.bits, `${f}.bits`, [0, Number.MAX_SAFE_INTEGER]), summary };
-    const variant = optStr(fo.variant, `${f}.variant`);
-    if (variant !== undefined) entry.variant = variant;
-    return entry;
-  });
-  const seen = new Set<string>();
-  for (const [i, e] of formats.entries()) {
-    const key = `${e.format}|${e.variant ?? 'none'}`;
-    if (seen.has(key)) throw new FieldError(at('formats', i), `repeats format ${e.format}${e.variant ? ` with variant ${e.variant}` : ''}`);
-    seen.add(key);
-  }
-  const out: FormatsFile = { formats };
-  const model = optStr(o.model, 'model');
-  if (model !== undefined) out.model = model;
-  return out;
-}
-
-function validateProvenance(o: Obj): ProvenanceFile {
-  const commands = arr(o.commands, 'commands').map((c, i) => str(c, at('commands', i)));
-  const out: ProvenanceFile = { commands };
-  if (o.seeds !== undefined) out.seeds = arr(o.seeds, 'seeds');
-  if (o.versions !== undefined) {
-    const v = obj(o.versions, 'versions');
-    out.versions = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
-  }
-  if (o.machine !== undefined) out.machine = obj(o.machine, 'machine');
   return out;
 }
 
@@ -334,13 +150,13 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
         return { kind, source, name, data: { header, records }, warnings: [] };
       }
       case 'scores': return { kind, source, name, data: readScoresFile(doc) };
-      case 'harden': return { kind, source, name, data: validateHarden(doc) };
-      case 'harden-sweep': return { kind, source, name, data: validateHardenSweep(doc) };
+      case 'harden': return { kind, source, name, data: readHardenReportFile(doc) };
+      case 'harden-sweep': return { kind, source, name, data: readHardenSweepFile(doc) };
       case 'compare': return { kind, source, name, data: readComparisonFile(doc) };
-      case 'prune': return { kind, source, name, data: validatePrune(doc) };
-      case 'provenance': return { kind, source, name, data: validateProvenance(doc) };
-      case 'bit-profile': return { kind, source, name, data: validateBitProfile(doc) };
-      case 'formats': return { kind, source, name, data: validateFormats(doc) };
+      case 'prune': return { kind, source, name, data: readPruneReportFile(doc) };
+      case 'provenance': return { kind, source, name, data: readProvenanceFile(doc) };
+      case 'bit-profile': return { kind, source, name, data: readBitProfileFile(doc) };
+      case 'formats': return { kind, source, name, data: readFormatsFile(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

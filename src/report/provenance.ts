@@ -8,9 +8,20 @@ import { createRequire } from 'node:module';
 import { arch, availableParallelism, cpus, platform, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MachineInfo } from './types.js';
+import { arr, at, obj, str, type Obj } from '../util/validate.js';
 
 const require = createRequire(import.meta.url);
+
+/** Facts about the machine that made the report (or ran the commands, in a provenance file). */
+export interface MachineInfo {
+  os: string;
+  platform: string;
+  arch: string;
+  cpu: string;
+  cores: number;
+  /** Total memory, GiB. */
+  memoryGiB: number;
+}
 
 /** The nearest package.json at or above `dir` whose name is `name` (undefined if none). */
 function findPackageJson(dir: string, name?: string): { name?: string; version?: string } | undefined {
@@ -66,4 +77,28 @@ export function collectMachine(): MachineInfo {
     cores: typeof availableParallelism === 'function' ? availableParallelism() : c.length,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
   };
+}
+
+/**
+ * Provenance JSON, an input of the report: what produced the other files (the exact commands, in
+ * order; seeds; package versions and machine facts of the run, e.g. `collectVersions`, `collectMachine`).
+ */
+export interface ProvenanceFile {
+  commands: string[];
+  seeds?: unknown[];
+  versions?: Record<string, string>;
+  machine?: Record<string, unknown>;
+}
+
+/** Reads a provenance JSON (`ProvenanceFile`); throws a FieldError naming the first bad field. */
+export function readProvenanceFile(o: Obj): ProvenanceFile {
+  const commands = arr(o.commands, 'commands').map((c, i) => str(c, at('commands', i)));
+  const out: ProvenanceFile = { commands };
+  if (o.seeds !== undefined) out.seeds = arr(o.seeds, 'seeds');
+  if (o.versions !== undefined) {
+    const v = obj(o.versions, 'versions');
+    out.versions = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+  }
+  if (o.machine !== undefined) out.machine = obj(o.machine, 'machine');
+  return out;
 }

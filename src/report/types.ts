@@ -1,17 +1,10 @@
-import type { ParetoView } from './pareto.js';
-import type { TrialRecord } from '../campaign/records.js';
-import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
-
-export type { BerStats, CampaignSummaryFile };
-import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
-
-export type { CompareRow, CompareFile };
-import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
-
-export type { ScoreUnit, RankScoresFile };
 /**
- * Types of the files flipguard writes (the report's inputs) and of the combined report data
- * (`report.json`). Units follow the rest of flipguard:
+ * The report's own types: how it sees its inputs (kinds, loaded inputs, the campaign record file
+ * as read) and the combined report data (`report.json`). Every other input file's type lives with
+ * its producer, beside the one validator that reads it: campaign/summary.ts (CampaignSummaryFile),
+ * analysis/scores.ts (ScoresFile), analysis/groundtruth.ts (ComparisonFile), analysis/bit-profile.ts
+ * (BitProfileFile), harden/overhead.ts (HardenReportFile), workflows/sweep.ts (HardenSweepFile),
+ * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile), workflows/formats.ts (FormatsFile). Units follow the rest of flipguard:
  * - BER: bit error rate, the probability that one stored bit is faulty;
  * - accuracy: top-1 accuracy as a fraction in [0, 1];
  * - drop: golden accuracy minus faulty accuracy, in percentage points (pp);
@@ -19,6 +12,21 @@ export type { ScoreUnit, RankScoresFile };
  *   detected unrecoverable error: NaN or ±Inf logits);
  * - overhead ratio: hardened ÷ original (1 = no overhead).
  */
+import type { ParetoView } from './pareto.js';
+import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
+import type { PruneOutcome, PrunePoint, PruneReportFile } from '../prune/index.js';
+import type { HardenSweepFile } from '../workflows/sweep.js';
+import type { FormatsFile } from '../workflows/formats.js';
+import type { MachineInfo, ProvenanceFile } from './provenance.js';
+import type { BitProfileFile } from '../analysis/bit-profile.js';
+import type { TrialRecord } from '../campaign/records.js';
+import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
+import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
+import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores.js';
+
+export type { BerStats, CampaignSummaryFile, CompareRow, CompareFile, ScoreUnit, RankScoresFile };
+// the other input types, re-exported (their homes are their producers) so `flipguard/report` names every input it reads
+export type { HardenReportFile, Overhead, OverheadMetric, PruneReportFile, PrunePoint, PruneOutcome, HardenSweepFile, ProvenanceFile, MachineInfo, BitProfileFile, FormatsFile };
 
 // ───────────────────────────── inputs ─────────────────────────────
 
@@ -49,128 +57,6 @@ export type CampaignTrialLine = TrialRecord;
 export interface CampaignRecordsFile {
   header: CampaignRecordsHeader;
   records: CampaignTrialLine[];
-}
-
-/** One overhead figure of a hardened model. */
-export interface Overhead {
-  original: number;
-  hardened: number;
-  /** hardened ÷ original. */
-  ratio: number;
-  /** For time: images per timed pass, timed passes (median taken) and batch size, when recorded. */
-  images?: number;
-  runs?: number;
-  batch?: number;
-}
-
-export type OverheadMetric = 'parameters' | 'storedBytes' | 'macs' | 'time';
-export const OVERHEAD_METRICS: readonly OverheadMetric[] = ['parameters', 'storedBytes', 'macs', 'time'];
-
-/**
- * Harden report JSON (`flipguard harden --json`, harden/overhead.ts). `overheads` holds at least one
- * of: parameters (count), storedBytes (bytes), macs (multiply-accumulates per image), time (seconds
- * per inference pass over `time.images` images, median of `time.runs` passes). Other fields
- * (ranking, protected, totals, …) are allowed and ignored.
- */
-export interface HardenReportFile {
-  method: string;
-  /** Share of units hardened, in [0, 1]. */
-  ratio: number;
-  overheads: Partial<Record<OverheadMetric, Overhead>>;
-  variant?: string;
-  model?: string;
-}
-
-/**
- * One explored point of a pruning search. Written as `{pConv, pFc, …}` or, by the ratio search
- * (prune/search.ts `SearchRow`), as `{conv, fc, …, status}`; both are read.
- */
-export interface PrunePoint {
-  /** Share of conv channels pruned, in [0, 1]. */
-  pConv: number;
-  /** Share of dense neurons pruned, in [0, 1]. */
-  pFc: number;
-  /** Top-1 accuracy after pruning (and fine-tuning), in [0, 1]; null when not evaluated. */
-  accuracy: number | null;
-  /** Parameter count. */
-  parameters: number;
-  /** Multiply-accumulates per image. */
-  macs: number;
-  /** Milliseconds the prune command recorded for the point (for a search: prune, fine-tune and evaluate); null when not measured. */
-  timeMs: number | null;
-  /** Whether the point met the accuracy constraint; null when unknown. */
-  accepted: boolean | null;
-  /** Search status (baseline, accepted, rejected, inferred-…, not-evaluated), when recorded. */
-  status?: string;
-}
-
-/** Before/after figures of a pruned model. */
-export interface PruneComparison { before: number; after: number; ratio: number }
-
-/** The pruned model against the original, when the prune report records it. */
-export interface PruneOutcome {
-  /** Top-1 accuracy in [0, 1] before and after (null when not measured). */
-  accuracyBefore: number | null;
-  accuracyAfter: number | null;
-  parameters: PruneComparison;
-  macs: PruneComparison;
-  storedBytes?: PruneComparison;
-  /** Milliseconds per inference pass, before and after. */
-  timeMs?: PruneComparison | null;
-}
-
-/**
- * Prune report: `{"explored": [...], "chosen": {...}}`, or what `flipguard prune --json` writes
- * (prune/index.ts `PruneReport`: `ratios`, `accuracy`, `parameters`, `macs`, `timeMs`,
- * `search.rows`, …), which is read into the same shape with `outcome` filled in.
- */
-export interface PruneReportFile {
-  explored: PrunePoint[];
-  chosen: PrunePoint | null;
-  variant?: string;
-  model?: string;
-  /** Largest accepted accuracy drop, accuracy points (when recorded). */
-  threshold?: number;
-  outcome?: PruneOutcome;
-}
-
-/**
- * A hardening sweep (`flipguard harden --sweep --json`): one entry per variant, each with its
- * overheads (null for the unhardened model) and its campaign summary.
- */
-export interface HardenSweepFile {
-  model?: string;
-  variants: { variant: string; method: string; ratio: number; overheads: HardenReportFile['overheads'] | null; campaign: CampaignSummaryFile | null }[];
-}
-
-/** A bit-position profile (`flipguard rank --compare --compare-unit bit --json`). */
-export interface BitProfileFile {
-  layer: string | null;
-  weights: number;
-  trials: number;
-  faults: number;
-  seed?: number;
-  images?: number;
-  rows: { bit: number; field: string; drop: number; ci95: [number, number]; sdc: number; due: number }[];
-}
-
-/**
- * The per-format comparison (`flipguard inject --formats … --json`, the demo's formats.json): one
- * campaign summary per number format of one model (float32, float16, bfloat16, int8), each with the
- * stored parameter bits its BER applies to; `variant` names a hardening method when the file
- * compares protected versions too (absent or "none": unprotected).
- */
-export interface FormatsFile {
-  model?: string;
-  formats: { format: string; bits: number; variant?: string; summary: CampaignSummaryFile }[];
-}
-
-/** Provenance JSON: what produced the other files. */
-export interface ProvenanceFile {
-  commands: string[];
-  seeds?: unknown[];
-  versions?: Record<string, string>;
-  machine?: Record<string, unknown>;
 }
 
 /** The kinds of input file the report understands. */
@@ -286,16 +172,6 @@ export interface CompareTable extends CompareFile {
 
 export interface PruneTable extends PruneReportFile {
   source: string;
-}
-
-export interface MachineInfo {
-  os: string;
-  platform: string;
-  arch: string;
-  cpu: string;
-  cores: number;
-  /** Total memory, GiB. */
-  memoryGiB: number;
 }
 
 export interface ReportProvenance {

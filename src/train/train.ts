@@ -16,11 +16,11 @@ import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { Rng } from '../util/rng.js';
 import type { Dataset } from '../data/index.js';
 import { createOptimizer, defaultLr, scheduledLr, type OptimizerOptions, type ScheduleOptions } from './optim.js';
-import { DEFAULT_SAMPLE_SEED } from '../defaults.js';
+import { DEFAULT_SAMPLE_SEED, DEFAULT_TRAIN_BATCH } from '../defaults.js';
 
 export interface TrainOptions extends OptimizerOptions, ScheduleOptions, RuntimeOptions {
   epochs: number;
-  /** Images per step (default 64). */
+  /** Images per step (default DEFAULT_TRAIN_BATCH, 64). */
   batch?: number;
   /** Seed for shuffling and dropout (default 0). */
   seed?: number;
@@ -151,7 +151,7 @@ export function withParameters(model: Model, params: ReadonlyMap<string, Float32
 export async function train(model: Model, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
   refuseStoredFormats(model, 'train');
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new FlipguardError(`The ${opt('epochs')} must be a whole number ≥ 1, got ${opts.epochs}.`);
-  const batch = opts.batch ?? 64;
+  const batch = opts.batch ?? DEFAULT_TRAIN_BATCH;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${batch}.`);
   const shift = opts.augment?.shift ?? 0;
   // a negative shift would index outside the image; a huge one only blanks it (pixels)

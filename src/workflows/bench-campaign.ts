@@ -7,6 +7,7 @@ import { evaluate, type ImageSet } from '../runtime/evaluate.js';
 import type { CountMode } from '../faults/plan.js';
 import { NO_SHORTCUTS, ALL_SHORTCUTS, type Shortcuts } from '../campaign/engine.js';
 import { runCampaign } from '../campaign/run.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import type { TrialRecord } from '../campaign/records.js';
 
 export interface BenchCampaignOptions {
@@ -72,7 +73,7 @@ export async function benchCampaign(opts: BenchCampaignOptions): Promise<BenchCa
     let base: { tps: number; records: TrialRecord[] } | undefined;
     for (const s of BENCH_SETTINGS) {
       const res = await runCampaign({
-        model: opts.model, data: opts.data, limit: opts.limit, bers: [ber], trials, seed: opts.seed ?? 1, count: opts.count,
+        model: opts.model, data: opts.data, limit: opts.limit, bers: [ber], trials, seed: opts.seed ?? DEFAULT_SEED, count: opts.count,
         batch: opts.batch, threads: opts.threads, shortcuts: s.shortcuts,
       });
       const b = res.bers[0];

@@ -11,6 +11,7 @@ import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { rank, compareRankings, computeLayers, bitProfile, type Scores, type RankMethod } from '../analysis/index.js';
 import { hardenSweep, parseVariants, rankingProvider, type SweepRow } from './sweep.js';
+import type { HardenReportFile } from '../harden/overhead.js';
 import { summaryJson, type CampaignProgress } from '../campaign/index.js';
 import { prepareOutputDir } from '../util/fs-safe.js';
 import { writeReport, type WriteReportResult } from '../report/write.js';
@@ -110,7 +111,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   for (const r of rows) {
     const slug = r.variant.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
     inputs.push(out.write(`inputs/${slug}.summary.json`, JSON.stringify(summaryJson(r.campaign, { variant: r.variant, model: modelPath, config: r.campaign.config }))));
-    if (r.overheads) inputs.push(out.write(`inputs/${slug}.harden.json`, JSON.stringify({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads })));
+    if (r.overheads) inputs.push(out.write(`inputs/${slug}.harden.json`, JSON.stringify({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads } satisfies HardenReportFile)));
   }
 
   next();

@@ -7,7 +7,8 @@
  */
 import { FlipguardError, opt } from '../errors.js';
 import { runCampaign, type CampaignOptions, type CampaignResult } from '../campaign/run.js';
-import { summaryJson } from '../campaign/summary.js';
+import { readSummaryFile, summaryJson, type CampaignSummaryFile } from '../campaign/summary.js';
+import { FieldError, arr, at, num, obj, optStr, str, type Obj } from '../util/validate.js';
 import { convertModel } from '../formats/convert.js';
 import { quantizeModel, type Calibration } from '../formats/quantize.js';
 import { formatCounts } from '../graph/info.js';
@@ -47,14 +48,51 @@ export interface FormatRow {
 }
 
 /**
- * The per-format comparison as the JSON `flipguard inject --formats --json` writes and the report
- * reads (report kind 'formats'): per format its stored bits and campaign summary.
+ * The per-format comparison file (`flipguard inject --formats … --json`, the demo's formats.json;
+ * report kind 'formats'): one campaign summary per number format of one model, each with the
+ * stored parameter bits its BER applies to; `variant` names a hardening method for a protected
+ * version (absent: unprotected).
  */
-export function formatsJson(rows: readonly FormatRow[], model?: string): { model?: string; formats: { format: ModelFormat; bits: number; variant?: string; summary: ReturnType<typeof summaryJson> }[] } {
+export interface FormatsFile {
+  model?: string;
+  formats: { format: string; bits: number; variant?: string; summary: CampaignSummaryFile }[];
+}
+
+/** The per-format comparison file of `rows` (`FormatsFile`). */
+export function formatsJson(rows: readonly FormatRow[], model?: string): FormatsFile {
   return {
     ...(model === undefined ? {} : { model }),
     formats: rows.map((r) => ({ format: r.format, bits: r.bits, ...(r.variant ? { variant: r.variant } : {}), summary: summaryJson(r.campaign, { config: r.campaign.config }) })),
   };
+}
+
+/** Reads a per-format comparison file (`FormatsFile`); throws a FieldError naming the first bad field. */
+export function readFormatsFile(o: Obj): FormatsFile {
+  const formats = arr(o.formats, 'formats', true).map((v, i) => {
+    const f = at('formats', i);
+    const fo = obj(v, f);
+    let summary: CampaignSummaryFile;
+    try {
+      summary = readSummaryFile(obj(fo.summary, `${f}.summary`));
+    } catch (e) {
+      if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.summary.${e.field}`, e.problem);
+      throw e;
+    }
+    const entry: FormatsFile['formats'][number] = { format: str(fo.format, `${f}.format`), bits: num(fo.bits, `${f}.bits`, [0, Number.MAX_SAFE_INTEGER]), summary };
+    const variant = optStr(fo.variant, `${f}.variant`);
+    if (variant !== undefined) entry.variant = variant;
+    return entry;
+  });
+  const seen = new Set<string>();
+  for (const [i, e] of formats.entries()) {
+    const key = `${e.format}|${e.variant ?? 'none'}`;
+    if (seen.has(key)) throw new FieldError(at('formats', i), `repeats format ${e.format}${e.variant ? ` with variant ${e.variant}` : ''}`);
+    seen.add(key);
+  }
+  const out: FormatsFile = { formats };
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
 }
 
 export interface ProtectFormatsOptions extends Omit<CampaignOptions, 'model' | 'data' | 'out'> {

@@ -5,7 +5,7 @@
  */
 export { runDemo, demoSettings, DEFAULT_MODEL, type DemoOptions, type DemoResult } from './demo.js';
 export { budgetHarden, parseBudget, DEFAULT_BUDGET_CANDIDATES, type Budget, type BudgetOptions, type BudgetResult, type CandidateEvidence } from './budget.js';
-export { sweepPareto } from './sweep.js';
+export { sweepPareto, sweepJson, readHardenSweepFile, type HardenSweepFile, type HardenSweepVariant } from './sweep.js';
 export { hardenSweep, parseVariants, rankingProvider, unitOf, DEFAULT_RANKING, DEFAULT_VARIANTS, type Unit, type Variant, type SweepOptions, type SweepRow } from './sweep.js';
 export { benchCampaign, BENCH_SETTINGS, type BenchCampaignOptions, type BenchCampaignResult, type BenchCampaignRow } from './bench-campaign.js';
 export { benchAnalysis } from './bench-analysis.js';

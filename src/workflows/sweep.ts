@@ -13,7 +13,9 @@ import { runCampaign, type CampaignOptions, type CampaignResult } from '../campa
 import type { ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { harden, HARDEN_METHODS, type HardenMethod, type HardenReport } from '../harden/index.js';
-import { countHardened, overheads, type Overheads } from '../harden/overhead.js';
+import { countHardened, overheads, readOverheads, type HardenReportFile, type Overheads } from '../harden/overhead.js';
+import { readSummaryFile, summaryJson, type CampaignSummaryFile } from '../campaign/summary.js';
+import { FieldError, arr, at, num, obj, optStr, str, type Obj } from '../util/validate.js';
 import { profileIntervals, type Intervals } from '../harden/profile.js';
 import { paretoBer, paretoView, type ParetoView } from '../report/pareto.js';
 import { DEFAULT_PARETO_BER, DEFAULT_RATIO } from '../defaults.js';
@@ -135,7 +137,7 @@ export async function hardenSweep(model: Model, opts: SweepOptions): Promise<Swe
   const rows: SweepRow[] = [];
   const baseParams = countHardened(model).parameters;
   // queue workers load each variant's model from a file, so the variants must be written first
-  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError(`A sweep on a job queue needs ${opt('outDir')} for the hardened models, and the workers need that folder (--model ORIGINAL,DIR).`);
+  if (opts.campaign.queue && !opts.outDir) throw new FlipguardError(`A sweep on a job queue needs ${opt('outDir')} for the hardened models, and the workers need that folder among their models.`);
   const out = opts.outDir !== undefined ? outputDirOf(opts.outDir, { force: opts.force, protect: opts.protect }) : undefined;
   const prefix = opts.outPrefix ?? '';
   for (const [i, v] of opts.variants.entries()) {
@@ -190,4 +192,69 @@ export function sweepPareto(rows: readonly SweepRow[], ber?: number): ParetoView
       memory: r.overheads ? r.overheads.storedBytes.ratio - 1 : 0, time: r.overheads ? r.overheads.time.ratio - 1 : 0,
     };
   }), b);
+}
+
+// ───────────────────────────── the sweep file ─────────────────────────────
+
+/** One variant of a sweep file: its overheads (null for the unhardened model) and its campaign summary. */
+export interface HardenSweepVariant {
+  variant: string;
+  method: string;
+  /** Share of units hardened, in [0, 1]. */
+  ratio: number;
+  overheads: HardenReportFile['overheads'] | null;
+  campaign: CampaignSummaryFile | null;
+  /** The harden report without its per-layer lists (null for the unhardened model); not read back. */
+  report?: object | null;
+  modelPath?: string;
+  recordsPath?: string;
+}
+
+/** A hardening sweep as `flipguard harden --sweep --json` writes it (`sweepJson`) and the report reads it. */
+export interface HardenSweepFile {
+  model?: string;
+  /** The Pareto view of the sweep (`sweepPareto`); not read back. */
+  pareto?: ParetoView;
+  variants: HardenSweepVariant[];
+}
+
+/** The sweep file of `rows` (`HardenSweepFile`): each variant's overheads, report and campaign summary. */
+export function sweepJson(rows: readonly SweepRow[], extra: { model?: string; pareto?: ParetoView } = {}): HardenSweepFile {
+  return {
+    model: extra.model,
+    ...(extra.pareto ? { pareto: extra.pareto } : {}),
+    variants: rows.map((r) => ({
+      variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads,
+      report: r.report && { ...r.report, layers: undefined, weights: undefined },
+      campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath,
+    })),
+  };
+}
+
+/** Reads a sweep file (`HardenSweepFile`, the fields the report uses); throws a FieldError naming the first bad field. */
+export function readHardenSweepFile(o: Obj): HardenSweepFile {
+  const variants = arr(o.variants, 'variants', true).map((v, i): HardenSweepVariant => {
+    const f = at('variants', i);
+    const vo = obj(v, f);
+    let campaign: CampaignSummaryFile | null = null;
+    if (vo.campaign !== undefined && vo.campaign !== null) {
+      try {
+        campaign = readSummaryFile(obj(vo.campaign, `${f}.campaign`));
+      } catch (e) {
+        if (e instanceof FieldError && !e.field.startsWith(f)) throw new FieldError(`${f}.campaign.${e.field}`, e.problem);
+        throw e;
+      }
+    }
+    return {
+      variant: str(vo.variant, `${f}.variant`),
+      method: str(vo.method, `${f}.method`),
+      ratio: num(vo.ratio, `${f}.ratio`, [0, 1]),
+      overheads: vo.overheads === undefined || vo.overheads === null ? null : readOverheads(vo.overheads, `${f}.overheads`),
+      campaign,
+    };
+  });
+  const out: HardenSweepFile = { variants };
+  const model = optStr(o.model, 'model');
+  if (model !== undefined) out.model = model;
+  return out;
 }

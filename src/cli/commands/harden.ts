@@ -6,15 +6,14 @@ import { refuseQuantized } from '../../graph/count.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
-import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod } from '../../harden/index.js';
-import { hardenSweep, parseVariants, rankingProvider, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
+import { harden, HARDEN_METHODS, overheads, topOneAgreement, validateHardened, validateTransformed, type HardenMethod, type HardenReportFile } from '../../harden/index.js';
+import { hardenSweep, parseVariants, rankingProvider, sweepJson, sweepPareto, unitOf, DEFAULT_VARIANTS, type SweepRow, type Unit } from '../../workflows/sweep.js';
 import type { ParetoView } from '../../report/pareto.js';
 import type { ImageSet } from '../../runtime/evaluate.js';
 import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson, bold, plural } from '../output.js';
 import { formatHalfWidth, formatTable, groupInt } from '../table.js';
-import { summaryJson } from '../../campaign/index.js';
 import { basename } from 'node:path';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_PARETO_BER, DEFAULT_SEED } from '../../defaults.js';
@@ -119,7 +118,7 @@ export const hardenCommand: Command = {
       process.stdout.write(`${bold('accuracy drop (percentage points, mean ± 95% CI half-width) and overheads')} — ${test.count} ${test.name} images, ${plural(v.trials as number, 'trial')} per BER, seed ${v.seed}\n\n${sweepTable(rows)}\n`);
       const pareto = sweepPareto(rows, v['pareto-ber'] as number | undefined);
       if (pareto) process.stdout.write(`\n${bold('Pareto view')} at BER ${pareto.ber.toExponential(0)}: memory = stored bytes, time = inference time, both hardened ÷ original − 1; a variant is dominated when another is no worse on drop, memory and time\n\n${paretoTable(pareto)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], ...(pareto ? { pareto } : {}), variants: rows.map((r) => ({ variant: r.variant, method: r.method, ratio: r.ratio, overheads: r.overheads, report: r.report && { ...r.report, layers: undefined, weights: undefined }, campaign: summaryJson(r.campaign, { variant: r.variant }), modelPath: r.modelPath, recordsPath: r.recordsPath })) }, outputs);
+      if (v.json) writeJson(v.json as string, sweepJson(rows, { model: positionals[0], pareto }), outputs);
       return;
     }
     if (v.budget !== undefined) {
@@ -179,6 +178,6 @@ export const hardenCommand: Command = {
     if (agreement.same < agreement.images) {
       process.stderr.write(`warning: without faults, ${agreement.images - agreement.same} of ${agreement.images} ${test.name} images get a different top-1 from the hardened model (agreement ${(agreement.share * 100).toFixed(2)}%): detection intervals profiled on the training split clip some of their activations; widen them with --margin or profile on more representative data.\n`);
     }
-    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation }, outputs);
+    if (v.json) writeJson(v.json as string, { method, ratio: report.ratio, ranking: report.ranking, ...(report.bits ? { bits: report.bits[0]?.bits ?? [], addedBits: report.addedBits } : {}), protected: report.protected, totals: report.totals, memoryOverhead: report.memoryOverhead, replicaMacs: report.replicaMacs, overheads: ov, agreement, validation } satisfies HardenReportFile & Record<string, unknown>, outputs);
   },
 };

@@ -10,7 +10,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable, groupInt } from '../table.js';
-import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
+import { DEFAULT_SAMPLE_SEED, DEFAULT_TRAIN_BATCH } from '../../defaults.js';
 
 export const pruneCommand: Command = {
   name: 'prune',
@@ -29,7 +29,7 @@ export const pruneCommand: Command = {
     epochs: { kind: 'int', arg: 'E', help: 'fine-tuning epochs (SGD, paper A)', default: 10, min: 0 },
     lr: { kind: 'number', arg: 'LR', help: 'fine-tuning learning rate', default: 0.001 },
     momentum: { kind: 'number', arg: 'M', help: 'fine-tuning SGD momentum', default: 0.9 },
-    batch: { kind: 'int', arg: 'B', help: 'fine-tuning batch size', default: 64, min: 1 },
+    batch: { kind: 'int', arg: 'B', help: 'fine-tuning batch size', default: DEFAULT_TRAIN_BATCH, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for ranking samples and shuffling', default: DEFAULT_SAMPLE_SEED },
     threads: threadsOption,
     out: { kind: 'string', arg: 'FILE', help: 'where to write the pruned ONNX model' },

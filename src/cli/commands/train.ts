@@ -11,7 +11,7 @@ import { Progress } from '../progress.js';
 import { dataOptions, datasetFromOptions, threadsOption, checkOutputs, type Command } from '../command.js';
 import { writeJson } from '../output.js';
 import { formatTable } from '../table.js';
-import { DEFAULT_SAMPLE_SEED } from '../../defaults.js';
+import { DEFAULT_SAMPLE_SEED, DEFAULT_TRAIN_BATCH } from '../../defaults.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -29,7 +29,7 @@ export const trainCommand: Command = {
     momentum: { kind: 'number', arg: 'M', help: 'SGD momentum', default: 0.9 },
     'weight-decay': { kind: 'number', arg: 'WD', help: 'L2 weight decay on weight matrices and filters', default: 0 },
     schedule: { kind: 'string', arg: 'constant|step|cosine', help: 'learning-rate schedule', choices: ['constant', 'step', 'cosine'], default: 'constant' },
-    batch: { kind: 'int', arg: 'B', help: 'images per step', default: 64, min: 1 },
+    batch: { kind: 'int', arg: 'B', help: 'images per step', default: DEFAULT_TRAIN_BATCH, min: 1 },
     augment: { kind: 'int', arg: 'PIXELS', help: 'random shifts of up to PIXELS pixels during training', default: 0, min: 0 },
     hflip: { kind: 'bool', help: 'random horizontal flips during training (natural images, not digits)' },
     seed: { kind: 'int', arg: 'S', help: 'seed for initialisation, shuffling and dropout', default: DEFAULT_SAMPLE_SEED },

@@ -2,7 +2,7 @@
  * LogSoftmax over one axis (opset ≥ 13 semantics; older models are rewritten by the opset upgrade):
  * dx = dy − exp(y)·Σ_axis dy.
  */
-import { attrInt } from '../builder.js';
+import { softmaxAxis } from './Softmax.js';
 import { sameShape } from './shape-kit.js';
 import { type GradRule, type OpRecord } from './types.js';
 
@@ -11,10 +11,7 @@ export const logSoftmaxRule: GradRule = {
     const { e, node } = ctx;
     const y = node.outputs[0];
     const dy = ctx.gradOutputs[0]!;
-    const rank = ctx.shape(y).length;
-    let axis = attrInt(node, 'axis', -1);
-    if (axis < 0) axis += rank;
-    const s = e.reduceSum(dy, [axis], true);
+    const s = e.reduceSum(dy, [softmaxAxis(ctx)], true);
     return [e.sub(dy, e.mul(e.op('Exp', [y]), s))];
   },
 };

@@ -4,17 +4,20 @@
  */
 import { attrInt } from '../builder.js';
 import { sameShape } from './shape-kit.js';
-import { type GradRule, type OpRecord } from './types.js';
+import { type GradRule, type OpRecord, type RuleContext } from './types.js';
+
+/** The normalised axis (default −1, made non-negative) of a Softmax or LogSoftmax node, for its VJP. */
+export function softmaxAxis(ctx: RuleContext): number {
+  const axis = attrInt(ctx.node, 'axis', -1);
+  return axis < 0 ? axis + ctx.shape(ctx.node.outputs[0]).length : axis;
+}
 
 export const softmaxRule: GradRule = {
   backward(ctx) {
     const { e, node } = ctx;
     const y = node.outputs[0];
     const dy = ctx.gradOutputs[0]!;
-    const rank = ctx.shape(y).length;
-    let axis = attrInt(node, 'axis', -1);
-    if (axis < 0) axis += rank;
-    const s = e.reduceSum(e.mul(dy, y), [axis], true);
+    const s = e.reduceSum(e.mul(dy, y), [softmaxAxis(ctx)], true);
     return [e.mul(y, e.sub(dy, s))];
   },
 };
