@@ -19,6 +19,7 @@ import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
 import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
 import { benchFormats, formatsCommand } from './formats.js';
+import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
   evaluate: { title: 'evaluate vs bare onnxruntime', run: () => benchEvaluate() },
@@ -35,6 +36,8 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
   formats: { title: 'int8 campaign speed: QDQ-aware prefix cuts (issue 15)', run: () => benchFormats(), command: formatsCommand },
+  'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
+  'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',
     run: async () => {

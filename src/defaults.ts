@@ -33,6 +33,10 @@ export const DEFAULT_LOCK_SECONDS = 30;
 
 /** Bit positions tmr-bits protects when none are given: the exponent's top bit (float32 bit 30), where nearly all damage comes from. */
 export const DEFAULT_TMR_BITS: readonly number[] = [30];
+/** tmr-bits' default bit per stored weight format: the exponent's top bit of a float, the sign bit (weight −128) of int8. */
+export const DEFAULT_TMR_BITS_BY_FORMAT: Readonly<Record<'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8', readonly number[]>> = {
+  float32: DEFAULT_TMR_BITS, float16: [14], bfloat16: [14], int8: [7], uint8: [7],
+};
 
 /** BER at which the Pareto view of hardening variants compares accuracy drops (when the sweep has it). */
 export const DEFAULT_PARETO_BER = 1e-5;

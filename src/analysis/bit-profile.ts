@@ -16,7 +16,7 @@ import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { FORMAT_BIT_RANGES, resolveBitsFor, type BitRange } from '../faults/bits.js';
 import type { WordFormat } from '../graph/dtype.js';
-import { storedLayer } from '../formats/dequantize.js';
+import { findLayer } from './scores.js';
 import { cleanParameters, injectFaults } from '../faults/inject.js';
 import { listParameters, type ParameterInfo } from '../faults/params.js';
 import { checkSeed, type WeightFault } from '../faults/plan.js';
@@ -100,7 +100,7 @@ function profileSpace(model: Model, opts: Pick<BitProfileOptions, 'layer' | 'fau
   const params = listParameters(model);
   let targets: ParameterInfo[];
   if (opts.layer !== undefined) {
-    const l = storedLayer(model, opts.layer);
+    const l = findLayer(model, opts.layer, { stored: true });
     targets = params.filter((p) => p.name === l.weight);
   } else {
     targets = params.filter((p) => p.role === 'weight' && p.live && ['Conv', 'Gemm', 'MatMul', 'ConvTranspose'].includes(p.opType));

@@ -37,7 +37,6 @@ import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { resolveBitsFor, type BitRange } from '../faults/bits.js';
 import { wordFormat } from '../graph/dtype.js';
-import { storedLayer } from '../formats/dequantize.js';
 import { cleanParameters, injectFaults } from '../faults/inject.js';
 import { listParameters } from '../faults/params.js';
 import { checkBer, checkSeed, type WeightFault } from '../faults/plan.js';
@@ -54,7 +53,7 @@ import { textTable } from './format.js';
 import { Rng } from '../util/rng.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { kendallTauB, spearman, topkOverlap } from './correlation.js';
-import { channelWeightIndices, type ComputeLayer, type Scores } from './scores.js';
+import { channelWeightIndices, findLayer, type ComputeLayer, type Scores } from './scores.js';
 import { DEFAULT_SEED } from '../defaults.js';
 
 export interface GroundTruthOptions {
@@ -137,7 +136,7 @@ interface UnitSpace {
 function unitSpace(model: Model, opts: Pick<GroundTruthOptions, 'layer' | 'unit' | 'sample' | 'bits' | 'seed'>): UnitSpace {
   const unit = opts.unit ?? 'channel';
   if (unit !== 'channel' && unit !== 'weight') throw new FlipguardError(`Unknown ground-truth unit "${String(unit)}"; use channel or weight.`);
-  const layer = storedLayer(model, opts.layer);
+  const layer = findLayer(model, opts.layer, { stored: true });
   // the bits the layer's stored words have (float32 0–31, float16/bfloat16 0–15, int8 0–7)
   const bits = resolveBitsFor(opts.bits, wordFormat(model.graph.initializers.get(layer.weight)!.dataType)!);
   if (bits.length === 0) throw new FlipguardError(`The bits selected (${String(opts.bits)}) are not in the ${wordFormat(model.graph.initializers.get(layer.weight)!.dataType)} words of "${opts.layer}"; choose bits the format has (e.g. all).`);
@@ -399,7 +398,7 @@ export interface Comparison {
  * to every weight of the channel.
  */
 export function unitScores(model: Model, scores: Scores, layerName: string, unit: 'channel' | 'weight', units: readonly number[]): number[] {
-  const layer = storedLayer(model, layerName);
+  const layer = findLayer(model, layerName, { stored: true });
   const l = scores.layers.find((x) => x.name === layerName);
   if (!l) throw new FlipguardError(`The ${scores.method} scores have no entry for layer "${layerName}"; compute scores for this model.`);
   const C = layer.outChannels;

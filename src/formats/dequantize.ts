@@ -13,8 +13,7 @@
  *   its derivative is 0 almost everywhere, so gradients and relevance are taken through the
  *   unquantized activations, as in quantization-aware training's straight-through estimate.
  *
- * The folded initializer keeps the stored tensor's name when nothing else reads that tensor, so a
- * layer's `weight` names the stored words a fault hits (ground truth by injection flips those).
+ * The folded initializer keeps the stored tensor's name when nothing else reads that tensor.
  * QOperator models (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) have no float32
  * equivalent without their requantization rounding and are refused in one sentence.
  */
@@ -22,7 +21,6 @@ import { FlipguardError } from '../errors.js';
 import { attrInt, consumers, producers } from '../graph/builder.js';
 import { decodeTensor, isFloatType } from '../graph/dtype.js';
 import { opSet } from '../graph/ops/index.js';
-import { findLayer, type ComputeLayer } from '../graph/layers.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
 
 /** Ops holding quantized computation (QuantizeLinear, DequantizeLinear, QOperator kernels). */
@@ -125,18 +123,6 @@ export function dequantizedModel(model: Model): DequantizedModel {
   for (const name of [...inits.keys()]) if (!read.has(name)) inits.delete(name);
   const graph: Graph = { ...g, nodes, initializers: inits, initializerInputs: g.initializerInputs?.filter((v) => inits.has(v.name)) };
   return { model: { ...model, graph }, stored, activationPairs };
-}
-
-/**
- * The conv or dense layer labelled `name` of `model`, found through its float32 equivalent, with
- * `weight` naming the stored initializer (int8, float16, bfloat16 or float32 words) a fault hits:
- * its elements are the layer's weights in the same order. Throws a FlipguardError listing the
- * layers when there is none of that name.
- */
-export function storedLayer(model: Model, name: string): ComputeLayer {
-  const dq = dequantizedModel(model);
-  const l = findLayer(dq.model, name);
-  return { ...l, weight: dq.stored.get(l.weight) ?? l.weight };
 }
 
 /**

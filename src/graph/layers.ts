@@ -9,9 +9,10 @@
  * that each layer keeps its label as its node name in those graphs.
  */
 import { FlipguardError } from '../errors.js';
-import { consumers } from './builder.js';
+import { consumers, producers } from './builder.js';
 import { opSet } from './ops/index.js';
-import type { Model, Node } from './types.js';
+import { storedTensor } from './stored.js';
+import type { Model, Node, Tensor } from './types.js';
 
 /** The label of node `n` at position `index` of its graph (see the module comment; without an index, the op type is the last resort). */
 export function nodeLabel(n: Node, index?: number): string {
@@ -45,10 +46,14 @@ const KEEPS_LAYER_OUTPUT = opSet((r) => !!r.keepsLayerOutput);
 
 /**
  * The conv and dense layers of a model in graph order, with their weights. Dense means Gemm, or
- * MatMul with a constant 2-D weight (+ a following Add for the bias).
+ * MatMul with a constant 2-D weight (+ a following Add for the bias). With `stored`, also layers
+ * whose weight is stored in another format and converted where it is read (graph/stored.ts: a
+ * Cast from float16/bfloat16, a DequantizeLinear); `weight` is then the stored initializer.
  */
-export function computeLayers(model: Model): ComputeLayer[] {
+export function computeLayers(model: Model, opts: { stored?: boolean } = {}): ComputeLayer[] {
   const g = model.graph;
+  let prod: Map<string, Node> | undefined;
+  const weightOf = (v: string): Tensor | undefined => (opts.stored ? storedTensor(g, v, (prod ??= producers(g))) : g.initializers.get(v));
   const out: ComputeLayer[] = [];
   const cons = consumers(g);
   const outputs = new Set(g.outputs.map((o) => o.name));
@@ -60,16 +65,16 @@ export function computeLayers(model: Model): ComputeLayer[] {
   g.nodes.forEach((n, i) => {
     const label = nodeLabel(n, i);
     if (n.opType === 'Conv') {
-      const w = g.initializers.get(n.inputs[1]);
+      const w = weightOf(n.inputs[1]);
       if (!w) return;
       out.push({ node: n, label, kind: 'conv', weight: w.name, bias: n.inputs[2] || undefined, outChannels: w.dims[0], isOutput: reachesOutput(n.outputs[0]) });
     } else if (n.opType === 'Gemm') {
-      const w = g.initializers.get(n.inputs[1]);
+      const w = weightOf(n.inputs[1]);
       if (!w || w.dims.length !== 2) return;
       const transB = n.attributes.transB?.type === 'int' ? n.attributes.transB.value : 0;
       out.push({ node: n, label, kind: 'dense', weight: w.name, bias: n.inputs[2] || undefined, outChannels: transB ? w.dims[0] : w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
     } else if (n.opType === 'MatMul') {
-      const w = g.initializers.get(n.inputs[1]);
+      const w = weightOf(n.inputs[1]);
       if (!w || w.dims.length !== 2) return;
       const add = (cons.get(n.outputs[0]) ?? []).find((c) => c.opType === 'Add' && g.initializers.has(c.inputs[1]));
       out.push({ node: n, label, kind: 'dense', weight: w.name, bias: add?.inputs[1], outChannels: w.dims[1], isOutput: reachesOutput(n.outputs[0]) });
@@ -79,8 +84,8 @@ export function computeLayers(model: Model): ComputeLayer[] {
 }
 
 /** The layers labelled `labels`, in that order; throws a FlipguardError naming an unknown one and listing the layers. */
-export function findLayers(model: Model, labels: readonly string[]): ComputeLayer[] {
-  const layers = computeLayers(model);
+export function findLayers(model: Model, labels: readonly string[], opts: { stored?: boolean } = {}): ComputeLayer[] {
+  const layers = computeLayers(model, opts);
   return labels.map((name) => {
     const l = layers.find((x) => x.label === name);
     if (!l) throw new FlipguardError(`No conv or dense layer named "${name}"; the model's layers are ${layers.map((x) => x.label).join(', ')}.`);
@@ -89,6 +94,6 @@ export function findLayers(model: Model, labels: readonly string[]): ComputeLaye
 }
 
 /** The layer labelled `name`, or a FlipguardError listing the layers. */
-export function findLayer(model: Model, name: string): ComputeLayer {
-  return findLayers(model, [name])[0];
+export function findLayer(model: Model, name: string, opts: { stored?: boolean } = {}): ComputeLayer {
+  return findLayers(model, [name], opts)[0];
 }

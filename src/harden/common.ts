@@ -24,7 +24,7 @@ export interface WeightTriple {
   weight: string;
   /** Int32 initializer: flat indices of the protected elements, ascending. */
   index: string;
-  /** Float32 initializers holding copies 2 and 3 of the protected elements, in index order. */
+  /** Initializers holding copies 2 and 3 of the protected elements, in index order, in the weight's stored format (float32, float16, bfloat16, int8). */
   copies: [string, string];
 }
 
@@ -32,7 +32,7 @@ export interface WeightTriple {
 export interface BitTriple {
   /** The original weight's name (the voted float32 weight the layer reads is computed from the tensors below). */
   weight: string;
-  /** Int32 initializer: the weight's 32-bit words (copy 1 of every protected bit, and every other bit). */
+  /** The weight's words (copy 1 of every protected bit, and every other bit): an int32 initializer for a float32 weight, the stored float16/bfloat16/int8 tensor itself otherwise. */
   words: string;
   /** Int32 initializers [bits, ⌈protected/32⌉]: copies 2 and 3 as packed bit planes. */
   planes: [string, string];

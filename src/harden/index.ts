@@ -2,7 +2,7 @@
  * Hardening transforms (SPEC §4): one entry point, `harden(model, options)`, returning a new
  * ordinary ONNX model (default-domain ops only, the model's own opset, ≥ 13; the zoo's is 17)
  * whose fault-free outputs equal the original's, whose redundancy (copies, replicas, interval
- * bounds) is stored as float32 initializers that fault injection reaches, and whose metadata
+ * bounds) is stored as initializers that fault injection reaches (copies in the stored format of their original, bounds as float32), and whose metadata
  * `flipguard.hardened` (JSON, see HardenedInfo) tells tools what was done.
  *
  * Methods:
@@ -18,6 +18,13 @@
  * - `tmr-neurons` (paper C): triple computation of the top q neurons + voter (median). tmr-neurons.ts.
  * - `tmr-bits` (issue 17): the chosen bit positions (default 30) of every weight (or the top p by a
  *   weight ranking) stored three times as packed bit planes, bitwise majority. tmr-bits.ts.
+ *
+ * Number formats (issue 15; harden/formats.ts): a model stored as float16/bfloat16 (Cast around
+ * the parameters, `convert`) or int8 QDQ (`quantize`) is hardened in its format — every copy is
+ * stored like its original (an int8 channel with its per-channel scale and zero point, its int32
+ * bias), tmr-weights/tmr-bits vote the format's words, ranger on a QDQ model checks behind the
+ * activation's QuantizeLinear → DequantizeLinear — with the same fault-free promises
+ * (test/harden-formats.test.ts). QOperator models (QLinearConv …) are refused (refuseQOperator).
  *
  * Fault-free equivalence (asserted on every zoo architecture in test/harden.test.ts):
  * - Channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): a widened layer is
@@ -41,13 +48,14 @@
 import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
-import { refuseQuantized } from '../graph/count.js';
+import { quantizesActivations, refuseQOperator } from './formats.js';
+import { formatCounts } from '../graph/info.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { validateTransformed, type Fidelity, type Validation } from './validate.js';
 import type { ImageSet } from '../runtime/evaluate.js';
-import { checkRatio, hardenedInfo, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
+import { checkRatio, hardenedInfo, storedWordTensors, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
@@ -91,7 +99,7 @@ export interface HardenOptions {
   profileBatch?: number;
   /** Runtime options for profiling (threads, provider; profiling always runs unoptimised). */
   runtime?: RuntimeOptions;
-  /** tmr-bits: bit positions to protect (default DEFAULT_TMR_BITS, i.e. [30]). */
+  /** tmr-bits: bit positions to protect (default per stored format, DEFAULT_TMR_BITS_BY_FORMAT: float32 [30], float16/bfloat16 [14], int8 [7]). */
   bits?: readonly number[];
   /** tmr-weights / tmr-neurons / tmr-bits: take the ratio of every layer instead of a global top (default false). */
   perLayer?: boolean;
@@ -115,11 +123,12 @@ export interface HardenOptions {
    */
   rangeMode?: RangeMode;
   /**
-   * ranger: where the range check sits — 'after-bn' (default, DEFAULT_PLACEMENT: behind the batch
+   * ranger: where the range check sits — 'after-bn' (default for float models, DEFAULT_PLACEMENT: behind the batch
    * norm, which keeps Conv+BN fused and also checks faults in the batch-norm parameters), 'paper'
    * (paper A: conv output, before batch norm) or 'after-act' (behind batch norm and
    * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
-   * for 'zero'). See range.ts.
+   * for 'zero'; the default for QDQ models, where it sits behind the activation's QuantizeLinear →
+   * DequantizeLinear, in the dequantized domain, so the layer keeps its integer kernel). See range.ts.
    */
   placement?: Placement;
   /** ranger: one interval per channel (default, paper A) or one per layer (Ranger's; fuses into the conv as a Clip when saturating). */
@@ -157,9 +166,13 @@ export interface HardenReport {
   layers: LayerReport[];
   /** Protected and total units over all layers. */
   totals: { protected: number; units: number };
-  /** Float parameters added (copies, replicas, interval bounds). */
+  /** Parameters added (stored words of any format: copies, replicas, interval bounds). */
   addedParameters: number;
-  /** addedParameters / parameters of the original model. */
+  /**
+   * Stored parameter bits added / stored parameter bits of the original model, each word counted
+   * at its format's width (graph/info.ts formatCounts: an int8 copy 8 bits, a float16 one 16, a
+   * float32 interval bound 32); for a float32 model, addedParameters / parameters.
+   */
   memoryOverhead: number;
   /** tmr-neurons: replica MACs per image, as computed by the graph and as paper C counts them. */
   replicaMacs?: { graph: number; protectedNeurons: number };
@@ -190,7 +203,7 @@ export interface HardenResult {
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
-  refuseQuantized(model, 'harden');
+  refuseQOperator(model);
   const opset = defaultOpset(model);
   if (opset < 13) {
     // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so
@@ -203,7 +216,9 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
 
   const rangeMode = opts.rangeMode ?? 'zero';
   // ranger only: the other methods place their stage at the conv output (checked below)
-  const placement = opts.placement ?? (method === 'ranger' ? DEFAULT_PLACEMENT : 'paper');
+  // a QDQ model's ranger sits behind the activation's QuantizeLinear → DequantizeLinear by default
+  // (after-act, range.ts), where onnxruntime keeps its integer kernels
+  const placement = opts.placement ?? (method === 'ranger' ? (quantizesActivations(model) ? 'after-act' : DEFAULT_PLACEMENT) : 'paper');
   const rangeBounds = opts.rangeBounds ?? 'channel';
   if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
@@ -294,9 +309,9 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-bits': {
-      const bits = checkBits(opts.bits ?? DEFAULT_TMR_BITS);
-      const r = tmrBitsTransform(model, { bits, ratio, scores: opts.scores, perLayer: opts.perLayer });
-      Object.assign(options, { bits, perLayer: opts.perLayer ?? false });
+      // default: the stored format's most damaging bit (DEFAULT_TMR_BITS_BY_FORMAT; float32: 30)
+      const r = tmrBitsTransform(model, { bits: opts.bits, ratio, scores: opts.scores, perLayer: opts.perLayer });
+      Object.assign(options, { bits: r.triples[0]?.bits ?? checkBits(opts.bits ?? DEFAULT_TMR_BITS), perLayer: opts.perLayer ?? false });
       ({ model: out, layers, stages, addedBits } = r);
       unit = 'weight';
       bitTriples = r.triples;
@@ -321,10 +336,15 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   const protectedBy: Record<string, number> = {};
   for (const l of layers) protectedBy[l.name] = l.protected;
   const totals = { protected: layers.reduce((s, l) => s + l.protected, 0), units: layers.reduce((s, l) => s + units(l), 0) };
-  const params = (m: Model): number => { let n = 0; for (const t of m.graph.initializers.values()) if (t.dataType === 1) n += t.data.length; return n; };
-  const before = params(original);
-  // tmr-bits stores weights as int32 words: its added storage is the plane bits, in 32-bit words
-  const addedParameters = addedBits !== undefined ? addedBits / 32 : params(out) - before;
+  // stored parameter words and bits in every format (an int8 copy is 8 bits, a float16 one 16)
+  const stored = (m: Model): { words: number; bits: number } => {
+    let words = 0, bits = 0;
+    for (const f of formatCounts(m, storedWordTensors(m))) { words += f.parameters; bits += f.bits; }
+    return { words, bits };
+  };
+  const before = stored(original), after = stored(out);
+  // tmr-bits stores float32 weights as int32 words: its added storage is the plane bits, in 32-bit words
+  const addedParameters = addedBits !== undefined ? addedBits / 32 : after.words - before.words;
   const info: HardenedInfo = {
     method, ratio, ranking: opts.scores?.method ?? null, options,
     layers: layers.map((l) => ({ name: l.name, units: units(l), protected: l.protected })),
@@ -335,7 +355,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     model: out,
     report: {
       method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
-      memoryOverhead: before ? addedParameters / before : 0,
+      memoryOverhead: before.bits ? (addedBits ?? after.bits - before.bits) / before.bits : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
       ...(bitTriples ? { bits: bitTriples, addedBits } : {}),
       ...(reordered ? { reordered } : {}),
@@ -387,8 +407,9 @@ export { edacTransform, type EdacOptions, type ChannelLayerReport, type Transfor
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
 export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
-export { overheads, countHardened, countingView, readHardenReportFile, readOverheads, OVERHEAD_METRICS, type Overheads, type OverheadOptions, type Ratio, type Overhead, type OverheadMetric, type HardenReportFile } from './overhead.js';
+export { overheads, countHardened, countingView, parameterBits, readHardenReportFile, readOverheads, OVERHEAD_METRICS, type Overheads, type OverheadOptions, type Ratio, type Overhead, type OverheadMetric, type HardenReportFile } from './overhead.js';
 export { tmrBitsTransform, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
+export { refuseQOperator } from './formats.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';

@@ -8,7 +8,9 @@
  * channel-level redundancy is stored (one wider weight tensor; see `widenLayer`).
  */
 import { FlipguardError } from '../errors.js';
-import { A, attrInt, consumers, producers, storedValue } from '../graph/builder.js';
+import { A, attrInt, consumers, producers } from '../graph/builder.js';
+import { storedParam, type StoredParam } from '../graph/stored.js';
+import { checkStored, storedCopy, widenParam } from './formats.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
@@ -32,8 +34,10 @@ export interface LayerSite {
   tapIndex: number;
   /** The pre-activation value's name. */
   tap: string;
-  /** Where the bias tensor enters: node index and input slot (none when the layer has no bias or a scalar one). */
-  bias?: { nodeIndex: number; slot: number; name: string };
+  /** The weight as stored (float32, or converted from its format where it is read: harden/formats.ts). */
+  weight: StoredParam;
+  /** Where the bias enters: node index and input slot, its stored initializer's name and form (none when the layer has no bias or a scalar one). */
+  bias?: { nodeIndex: number; slot: number; name: string; param: StoredParam };
   /** Per-image shape of the tap at batch 1 (e.g. [1, C, H, W] or [1, C]). */
   shape: number[];
   isOutput: boolean;
@@ -51,13 +55,15 @@ export function layerSites(model: Model): LayerSite[] {
   const shapes = inferShapes(model, { batch: 1 });
   const prod = producers(g);
   const sites: LayerSite[] = [];
-  for (const layer of computeLayers(model)) {
+  for (const layer of computeLayers(model, { stored: true })) {
     const n = layer.node;
     const i = index.get(n)!;
     const name = layer.label;
+    const weight = storedParam(g, n.inputs[1], prod)!;
+    checkStored(weight, `weight of layer "${name}"`);
     let orient: 'rows' | 'cols' = 'rows';
     let tapIndex = i;
-    let bias: LayerSite['bias'];
+    let bias: Omit<NonNullable<LayerSite['bias']>, 'param'> | LayerSite['bias'];
     let group = 1;
     if (n.opType === 'Conv') {
       group = attrInt(n, 'group', 1);
@@ -80,10 +86,11 @@ export function layerSites(model: Model): LayerSite[] {
       }
     }
     if (bias) {
-      const stored = storedValue(bias.name, prod, g.initializers);
-      if (!stored) throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" is computed in the graph rather than stored; flipguard can only harden layers whose bias is a stored tensor — re-export the model with constant folding.`);
-      bias = { ...bias, name: stored };
-      const t = g.initializers.get(stored)!;
+      const param = storedParam(g, bias.name, prod);
+      if (!param) throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" is computed in the graph rather than stored; flipguard can only harden layers whose bias is a stored tensor — re-export the model with constant folding.`);
+      checkStored(param, `bias of layer "${name}"`);
+      bias = { ...bias, name: param.tensor.name, param };
+      const t = param.tensor;
       if (t.data.length === 1) bias = undefined; // a scalar bias broadcasts to any width
       else if (t.data.length !== layer.outChannels) {
         throw new FlipguardError(`The bias "${bias.name}" of layer "${name}" has ${t.data.length} values for ${layer.outChannels} outputs; flipguard can only harden layers with one bias per output channel.`);
@@ -92,7 +99,7 @@ export function layerSites(model: Model): LayerSite[] {
     const tap = g.nodes[tapIndex].outputs[0];
     const shape = shapes.get(tap);
     if (!shape) throw new FlipguardError(`No shape is known for the output of layer "${name}"; check the model with "flipguard info".`);
-    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, bias, shape: [...shape], isOutput: layer.isOutput });
+    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, weight, bias: bias as LayerSite['bias'], shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
 }
@@ -100,13 +107,6 @@ export function layerSites(model: Model): LayerSite[] {
 /** Spatial elements per channel of the layer output (H·W for conv, 1 for dense). */
 export function spatial(site: LayerSite): number {
   return site.shape.slice(2).reduce((a, b) => a * b, 1);
-}
-
-/** Whether initializer `name` is read by more than one node input. */
-function shared(nodes: readonly Node[], name: string): boolean {
-  let uses = 0;
-  for (const n of nodes) for (const i of n.inputs) if (i === name) uses++;
-  return uses > 1;
 }
 
 /**
@@ -126,50 +126,23 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
   if (site.group !== 1) throw new Error(`harden: widenLayer on grouped conv ${site.name}; use widenSite`);
   const g = ed.graph;
   const node = g.nodes[site.index];
-  const wName = node.inputs[1];
-  const w = g.initializers.get(wName)!;
-  if (w.dataType !== DataType.FLOAT) throw new FlipguardError(`The weight "${wName}" of layer "${site.name}" is not float32; flipguard hardens float32 models only.`);
   const C = site.channels;
-  const extra = copies.reduce((s, c) => s + c.length, 0);
-  const src = w.data as Float32Array;
-  const per = src.length / C;
-  const total = C + extra;
-  const data = new Float32Array(total * per);
   const order: number[] = [];
   for (let c = 0; c < C; c++) order.push(c);
   for (const grp of copies) order.push(...grp);
-  if (site.orient === 'rows') {
-    order.forEach((c, j) => data.set(src.subarray(c * per, (c + 1) * per), j * per));
-  } else {
-    // [in, C] → [in, C + extra]: row r holds one input's weights to every output channel
-    const rows = per;
-    for (let r = 0; r < rows; r++) order.forEach((c, j) => { data[r * total + j] = src[r * C + c]; });
-  }
-  const dims = [...w.dims];
-  if (site.orient === 'rows') dims[0] = total; else dims[dims.length - 1] = total;
-  const newW = shared(g.nodes, wName) ? ed.fresh(`${wName}.wide`) : wName;
-  ed.setInit({ ...w, name: newW, dims, data });
-  node.inputs[1] = newW;
+  const wDims = site.weight.tensor.dims;
+  // rows: [C, …]; cols: [in, C] (row r holds one input's weights to every output channel)
+  widenParam(ed, node, 1, site.weight, site.orient === 'rows' ? 0 : wDims.length - 1, order);
   if (site.bias) {
-    const bNode = g.nodes[site.bias.nodeIndex];
-    const b = g.initializers.get(site.bias.name)!;
-    const bs = b.data as Float32Array;
-    const bd = new Float32Array(total);
-    order.forEach((c, j) => { bd[j] = bs[c]; });
-    const bdims = [...b.dims];
-    bdims[bdims.length - 1] = total;
-    // a bias reached through Identity (see storedValue) is someone else's tensor too: never edit it in place
-    const direct = bNode.inputs[site.bias.slot] === site.bias.name;
-    const newB = !direct || shared(g.nodes, site.bias.name) ? ed.fresh(`${site.bias.name}.wide`) : site.bias.name;
-    ed.setInit({ ...b, name: newB, dims: bdims, data: bd });
-    bNode.inputs[site.bias.slot] = newB;
+    // a bias reached through Identity is someone else's tensor too: widenParam never edits it in place
+    widenParam(ed, g.nodes[site.bias.nodeIndex], site.bias.slot, site.bias.param, site.bias.param.tensor.dims.length - 1, order);
   }
   // IR < 4 files also list initializers as graph inputs, with their old shape: drop those entries
   if (g.initializerInputs) {
-    const changed = new Set([wName, site.bias?.name]);
+    const changed = new Set([site.weight.tensor.name, site.bias?.name]);
     g.initializerInputs = g.initializerInputs.filter((v) => !changed.has(v.name));
   }
-  return total;
+  return order.length;
 }
 
 /**
@@ -200,12 +173,10 @@ export function widenLayer(ed: GraphEditor, site: LayerSite, copies: readonly (r
 function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
   const g = ed.graph;
   const node = g.nodes[site.index];
-  const w = g.initializers.get(node.inputs[1])!;
+  const w = site.weight.tensor;
   const C = site.channels;
   const m = C / site.group;
   const n = w.dims[1];
-  const per = w.data.length / C;
-  const src = w.data as Float32Array;
   const groups: number[] = []; // group of the original conv behind each group of the copy conv
   const pick: number[] = []; // channel of Yc holding each copy, in copy order
   for (const list of copies) {
@@ -214,18 +185,13 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
     for (const c of list) pick.push(at.get(Math.floor(c / m))! * m + (c % m));
     groups.push(...qs);
   }
-  const data = new Float32Array(groups.length * m * per);
-  groups.forEach((q, j) => data.set(src.subarray(q * m * per, (q + 1) * m * per), j * m * per));
-  const inputs = [ed.init(`${w.name}.copies`, DataType.FLOAT, [groups.length * m, ...w.dims.slice(1)], data)];
-  if (site.bias) {
-    const b = g.initializers.get(site.bias.name)!.data as Float32Array;
-    const bd = new Float32Array(groups.length * m);
-    groups.forEach((q, j) => bd.set(b.subarray(q * m, (q + 1) * m), j * m));
-    inputs.push(ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [bd.length], bd));
-  }
-  const inIdx = groups.flatMap((q) => Array.from({ length: n }, (_, i) => q * n + i));
+  const channels = groups.flatMap((q) => Array.from({ length: m }, (_, i) => q * m + i));
   const e = ed.after(node);
   const tag = { docString: COPY_TAG };
+  // the copies' stored words in the weight's own format (harden/formats.ts)
+  const inputs = [storedCopy(ed, e, site.weight, 0, channels, `${w.name}.copies`, COPY_TAG)];
+  if (site.bias) inputs.push(storedCopy(ed, e, site.bias.param, 0, channels, `${site.bias.name}.copies`, COPY_TAG));
+  const inIdx = groups.flatMap((q) => Array.from({ length: n }, (_, i) => q * n + i));
   const x = e.op('Gather', [node.inputs[0], e.indexInit(`${site.name}.copy_input`, inIdx)], { axis: A.i(1) }, tag);
   let yc = e.op('Conv', [x, ...inputs], { ...node.attributes, group: A.i(groups.length) }, { name: `${site.name}.copies`, ...tag });
   if (pick.length !== groups.length * m || pick.some((p, i) => p !== i)) {
@@ -255,23 +221,18 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
 function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
   const g = ed.graph;
   const node = g.nodes[site.index];
-  const w = g.initializers.get(node.inputs[1])!;
+  const w = site.weight.tensor;
   const C = site.channels;
-  const per = w.data.length / C;
-  const src = w.data as Float32Array;
   const e = ed.after(node);
   const tag = { docString: COPY_TAG };
   const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], {}, tag);
   const parts = [y];
   copies.forEach((list, i) => {
-    const data = new Float32Array(list.length * per);
-    list.forEach((c, j) => data.set(src.subarray(c * per, (c + 1) * per), j * per));
     const where = e.editor.init(`${site.name}.copy_rows`, DataType.INT64, [list.length, 1], BigInt64Array.from(list, (c) => BigInt(c)));
-    const stored = ed.init(`${w.name}.copies`, DataType.FLOAT, [list.length, ...w.dims.slice(1)], data);
+    const stored = storedCopy(ed, e, site.weight, 0, list, `${w.name}.copies`, COPY_TAG);
     const inputs = [node.inputs[0], e.op('ScatterND', [zeros(w.dims), where, stored], {}, tag)];
     if (site.bias) {
-      const b = g.initializers.get(site.bias.name)!.data as Float32Array;
-      const bStored = ed.init(`${site.bias.name}.copies`, DataType.FLOAT, [list.length], Float32Array.from(list, (c) => b[c]));
+      const bStored = storedCopy(ed, e, site.bias.param, 0, list, `${site.bias.name}.copies`, COPY_TAG);
       inputs.push(e.op('ScatterND', [zeros([C]), where, bStored], {}, tag));
     }
     const yc = e.op('Conv', inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });

@@ -13,6 +13,7 @@
  */
 import { FlipguardError } from '../errors.js';
 import { countModel, countStored, type ModelCount } from '../graph/count.js';
+import { formatCounts } from '../graph/info.js';
 import { DataType, type Model, type Node } from '../graph/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { ImageSet } from '../runtime/evaluate.js';
@@ -77,6 +78,8 @@ export interface Overheads {
   parameters: Ratio;
   /** Bytes of every initializer (indices and masks included). */
   storedBytes: Ratio;
+  /** Stored bits of the parameters, each word at its format's width (an int8 word 8 bits, float16 16, float32 32): what a BER applies to. Always set by `overheads`. */
+  parameterBits?: Ratio;
   /** Multiply-accumulates per image (Conv/Gemm/MatMul). */
   macs: Ratio;
   /** Seconds per pass over `data` (median of `runs` timed passes, after one warm-up each). */
@@ -93,6 +96,11 @@ export interface OverheadOptions extends RuntimeOptions {
 const ratio = (original: number, hardened: number): Ratio => ({ original, hardened, ratio: original ? hardened / original : NaN });
 
 
+/** Stored parameter bits of `model` over every format (graph/info.ts formatCounts; tmr-bits words included). */
+export function parameterBits(model: Model): number {
+  return formatCounts(model, storedWordTensors(model)).reduce((s, f) => s + f.bits, 0);
+}
+
 /**
  * Parameters, stored bytes, MACs and inference time of `hardened` relative to `original`, both run
  * by onnxruntime with the same options and batch size over `data` (e.g. the test split).
@@ -107,6 +115,7 @@ export async function overheads(original: Model, hardened: Model, data: ImageSet
   return {
     parameters: ratio(co.parameters, ch.parameters),
     storedBytes: ratio(co.storedBytes, ch.storedBytes),
+    parameterBits: ratio(parameterBits(original), parameterBits(hardened)),
     macs: ratio(co.macs, ch.macs),
     time: { ...ratio(to.msPerPass / 1000, th.msPerPass / 1000), runs, batch, images: data.count },
   };

@@ -164,6 +164,16 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
         afterRelu = true;
       }
     }
+    // QDQ model: behind the activation's QuantizeLinear → DequantizeLinear, in the dequantized
+    // domain, so onnxruntime still fuses the layer into its integer kernel (QLinearConv)
+    const qdq = opts.placement === 'after-act' ? dequantizedValue(g, readers, value) : undefined;
+    if (qdq) {
+      for (let c = 0; c < C; c++) {
+        lo[c] = qdq.bound(lo[c], 'lo', mode); hi[c] = qdq.bound(hi[c], 'hi', mode); fill[c] = qdq.map(fill[c]);
+        loSize[c] = 0; hiSize[c] = 0;
+      }
+      value = qdq.value;
+    }
     const anchor = g.nodes.find((n) => n.outputs.includes(value))!;
     const shape = [1, C, ...site.shape.slice(2).map(() => 1)];
     const perLayer = bounds === 'layer';
@@ -176,7 +186,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing
     const needLower = !(afterRelu && L.every((x) => x <= 0));
     const stageIn = ed.fresh(`${value}.unchecked`);
-    const out = value;
+    // QDQ: the checked values (grid points: bounds and fill are) are quantized again with the same
+    // scale and zero point — exact — so the next layer still reads a DequantizeLinear and keeps its integer kernel
+    const out = qdq ? ed.fresh(`${value}.checked`) : value;
     anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
     const e = ed.after(anchor);
     if (mode === 'saturate') {
@@ -188,10 +200,53 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
       const inside = needLower ? e.and(e.ge(stageIn, Lt), e.ge(Ut, stageIn)) : e.ge(Ut, stageIn);
       e.where(inside, stageIn, F, out);
     }
+    if (qdq) e.op('DequantizeLinear', [e.op('QuantizeLinear', [out, ...qdq.params]), ...qdq.params], {}, { out: value });
     // value infos recorded for the renamed value stay true (same shape), nothing to drop
-    stages.push({ kind: 'same', input: stageIn, output: out });
+    stages.push({ kind: 'same', input: stageIn, output: value });
   }
   return { model: { ...model, graph: ed.finish() }, layers, stages };
+}
+
+/**
+ * When `value` is read only by a per-tensor QuantizeLinear (uint8/int8) whose output is read only
+ * by a DequantizeLinear with the same scale and zero point (what `quantize` writes on activations),
+ * that DequantizeLinear's output, the quantization parameters, and the maps of bounds and values
+ * into it: every dequantized value is a grid point (q − z)·s, so a bound becomes the midpoint next
+ * to its grid point (for saturation the grid point itself, which is then a value), rounded outward (⌊x/s⌋ for a lower bound, ⌈x/s⌉ for an upper one: never tighter than the
+ * quantized value of the bound, however onnxruntime rounds a tie) — exact for every value inside
+ * an interval, and far from any grid value, so no comparison is near a rounding edge.
+ */
+export function dequantizedValue(g: Graph, readers: Map<string, Node[]>, value: string): { value: string; params: string[]; bound: (x: number, side: 'lo' | 'hi', mode: RangeMode) => number; map: (x: number) => number } | undefined {
+  const r = readers.get(value) ?? [];
+  if (r.length !== 1 || r[0].opType !== 'QuantizeLinear' || r[0].inputs[0] !== value) return undefined;
+  const q = r[0];
+  const d = readers.get(q.outputs[0]) ?? [];
+  if (d.length !== 1 || d[0].opType !== 'DequantizeLinear' || d[0].inputs[0] !== q.outputs[0]) return undefined;
+  const scale = g.initializers.get(q.inputs[1]);
+  const zp = q.inputs[2] ? g.initializers.get(q.inputs[2]) : undefined;
+  if (!scale || scale.data.length !== 1 || (q.inputs[2] && (!zp || zp.data.length !== 1))) return undefined;
+  if (d[0].inputs[1] !== q.inputs[1] || (d[0].inputs[2] ?? '') !== (q.inputs[2] ?? '')) return undefined;
+  const s = Number(scale.data[0]);
+  const z = zp ? Number(zp.data[0]) : 0;
+  const [qmin, qmax] = zp?.dataType === DataType.INT8 ? [-128, 127] : [0, 255];
+  const clamp = (k: number): number => Math.min(qmax, Math.max(qmin, k));
+  const grid = (k: number): number => Math.fround((clamp(k) - z) * s);
+  return {
+    value: d[0].outputs[0],
+    params: q.inputs.slice(1).filter(Boolean),
+    bound: (x, side, mode) => {
+      if (!Number.isFinite(x)) return x;
+      const k = clamp((side === 'lo' ? Math.floor(x / s) : Math.ceil(x / s)) + z);
+      // saturation clamps to the bound: a grid point, so that quantizing it again is exact
+      return mode === 'saturate' ? grid(k) : (k - z + (side === 'lo' ? -0.5 : 0.5)) * s;
+    },
+    map: (x) => {
+      const v = x / s;
+      const f = Math.floor(v);
+      const k = v - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(v); // half to even, as QuantizeLinear
+      return grid(k + z);
+    },
+  };
 }
 
 /** The intervals with every layer's channels collapsed to one [min L, max U] (Ranger's per-layer bounds). */

@@ -25,7 +25,14 @@
  * session is created (after fault injection edits the stored bytes): inference runs the original
  * layers, with no time overhead, and fault-free logits are bit-identical to the original's.
  *
- * The tests check the graph's vote against a JavaScript oracle on stored words (test/helpers/harden.ts `voteBits`).
+ * Other stored formats (harden/formats.ts): a float16/bfloat16 weight read through Cast keeps its
+ * 16-bit tensor as the words (bits numbered per format: 0–9/0–6 mantissa, 10–14/7–14 exponent, 15
+ * sign; default bit 14), read arithmetically from its float32 value (a NaN word reads as the
+ * format's quiet NaN); an int8 weight of a QDQ model keeps its int8 tensor as the words (two's
+ * complement, bit 7 = sign, default bit 7), read exactly, and the voted int8 tensor feeds the
+ * layer's DequantizeLinear, so onnxruntime still fuses it into QLinearConv. Only the planes are added.
+ *
+ * The tests check the graph's vote against a JavaScript oracle on stored float32 words (test/helpers/harden.ts `voteBits`).
  */
 import { A } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';
@@ -34,11 +41,31 @@ import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
 import { checkRatio, chooseUnits, type BitTriple, type StageRecord } from './common.js';
-import { floatOf, type WeightLayerReport } from './tmr-weights.js';
+import type { WeightLayerReport } from './tmr-weights.js';
+import { floatOf } from './words.js';
+import { dropUnread, wordCodec } from './formats.js';
+import { isPlainFloat } from '../graph/stored.js';
+import { wordView, type WordFormat } from '../graph/dtype.js';
+import { DEFAULT_TMR_BITS_BY_FORMAT } from '../defaults.js';
+import type { TensorData } from '../graph/types.js';
+
+/** What the bits of each word format are (for error messages; graph/dtype.ts). */
+const BIT_FIELDS: Readonly<Record<WordFormat, string>> = {
+  float32: '0–22 mantissa, 23–30 exponent, 31 sign', float16: '0–9 mantissa, 10–14 exponent, 15 sign',
+  bfloat16: '0–6 mantissa, 7–14 exponent, 15 sign', int8: 'two\'s complement, 7 = sign', uint8: 'unsigned', int32: 'two\'s complement, 31 = sign',
+};
+
+/** The unsigned stored words of a tensor (a copy; any word size). */
+function storedWords(data: TensorData): Uint32Array {
+  return Uint32Array.from(wordView(data));
+}
 
 export interface TmrBitOptions {
-  /** Bit positions to protect (0 = mantissa LSB … 30 = exponent top, 31 = sign), distinct. */
-  bits: readonly number[];
+  /**
+   * Bit positions to protect (float32: 0 = mantissa LSB … 30 = exponent top, 31 = sign; float16,
+   * bfloat16: 0–15; int8: 0–7), distinct. Default per stored format: DEFAULT_TMR_BITS_BY_FORMAT.
+   */
+  bits?: readonly number[];
   /**
    * Share in [0, 1] of the conv/dense weights to protect, by `scores` (unit 'weight'). Undefined or
    * 1: every weight of every conv/dense layer (no ranking needed, no index stored).
@@ -79,13 +106,12 @@ export function packPlanes(words: Uint32Array, idx: ArrayLike<number> | null, bi
 
 /** Critical-bit TMR; returns a new model (see the module comment). */
 export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransformResult {
-  const bits = checkBits(opts.bits);
+  const given = opts.bits === undefined ? undefined : checkBits(opts.bits);
   const all = opts.ratio === undefined || opts.ratio === 1;
   if (opts.ratio !== undefined) checkRatio(opts.ratio, 'ratio');
   const sites = layerSites(model);
-  const g = model.graph;
-  const wNames = sites.map((s) => g.nodes[s.index].inputs[1]);
-  const counts = wNames.map((w) => g.initializers.get(w)!.data.length);
+  const wNames = sites.map((s) => s.weight.tensor.name);
+  const counts = sites.map((s) => s.weight.tensor.data.length);
   const chosen = all ? counts.map((n) => Array.from({ length: n }, (_, j) => j)) : chooseUnits(sites, counts, { ratio: opts.ratio!, scores: opts.scores, perLayer: opts.perLayer }, 'weight', 'tmr-bits', "per-weight scores (unit 'weight', e.g. LRP relevance)");
   const ed = new GraphEditor(model);
   const layers: WeightLayerReport[] = [];
@@ -93,34 +119,41 @@ export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransfor
   const triples: BitTriple[] = [];
   const done = new Set<string>();
   let addedBits = 0;
-  const k = bits.length;
   sites.forEach((site, i) => {
     const wName = wNames[i];
     const idx = chosen[i];
     layers.push({ name: site.name, weight: wName, weights: counts[i], protected: idx.length });
     if (!idx.length || done.has(wName)) return;
     done.add(wName);
-    const w = g.initializers.get(wName)!;
-    if (w.dataType !== DataType.FLOAT) throw new FlipguardError(`The weight "${wName}" of layer "${site.name}" is not float32; flipguard hardens float32 models only.`);
-    const src = w.data as Float32Array;
-    const u = new Uint32Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
+    const w = site.weight.tensor;
+    const plain = isPlainFloat(site.weight);
+    const codec = plain ? undefined : wordCodec(site.weight);
+    const format = codec?.format ?? 'float32';
+    const bits = given ?? [...DEFAULT_TMR_BITS_BY_FORMAT[format as keyof typeof DEFAULT_TMR_BITS_BY_FORMAT]];
+    const width = codec?.bits ?? 32;
+    const bad = bits.find((b) => b >= width);
+    if (bad !== undefined) throw new FlipguardError(`The ${opt('bits')} entry ${bad} is not a bit of the ${format} weight "${wName}" of layer "${site.name}"; ${format} words have bits 0–${width - 1} (${BIT_FIELDS[format]}).`);
+    const k = bits.length;
+    const u = storedWords(w.data);
     const p = idx.length;
-    const full = p === src.length;
+    const full = p === w.data.length;
     const per = Math.ceil(p / 32);
     const planes = packPlanes(u, full ? null : idx, bits);
-    const words = ed.init(`${wName}.tmrbits.words`, DataType.INT32, [...w.dims], new Int32Array(u.buffer));
+    // float32 weights become int32 words (see the module comment); other formats keep their stored tensor as the words
+    const words = plain ? ed.init(`${wName}.tmrbits.words`, DataType.INT32, [...w.dims], new Int32Array(u.buffer)) : wName;
     const p2 = ed.init(`${wName}.tmrbits.plane2`, DataType.INT32, [k, per], planes);
     const p3 = ed.init(`${wName}.tmrbits.plane3`, DataType.INT32, [k, per], Int32Array.from(planes));
     const index = full ? undefined : ed.init(`${wName}.tmrbits.index`, DataType.INT32, [p], Int32Array.from(idx));
     addedBits += 2 * k * per * 32;
-    ed.graph.initializers.delete(wName);
+    if (plain) ed.graph.initializers.delete(wName);
 
     const e = ed.atStart();
     const i64 = (x: string): string => e.op('Cast', [x], { to: A.i(DataType.INT64) });
     const two32 = e.int64s('two32', [], [2 ** 32]);
     const two = e.int64s('i2', [], [2]);
+    const flat = e.op('Reshape', [words, e.int64s('shape_flat', [1], [-1])]);
     // unsigned words in [0, 2^32) (Mod takes the divisor's sign for integers)
-    const w64 = e.op('Mod', [e.op('Reshape', [i64(words), e.int64s('shape_flat', [1], [-1])]), two32]);
+    const w64 = codec ? codec.words(e, flat) : e.op('Mod', [i64(flat), two32]);
     const wp = index ? e.op('Gather', [w64, index], { axis: A.i(0) }) : w64;
     const pow = e.int64s('bit_values', [k, 1], bits.map((b) => 2 ** b));
     const a = e.op('Mod', [e.op('Div', [e.op('Reshape', [wp, e.int64s('shape_row', [2], [1, -1])]), pow]), two]);
@@ -134,11 +167,12 @@ export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransfor
     const delta = e.op('ReduceSum', [e.op('Mul', [e.op('Sub', [m, a]), pow]), e.int64s('axis0', [1], [0])], { keepdims: A.i(0) });
     const voted = e.op('Add', [wp, delta]);
     const merged = index ? e.op('ScatterElements', [w64, index, voted], { axis: A.i(0) }) : voted;
-    const out = e.op('Reshape', [floatOf(e, merged), e.int64s('shape', [w.dims.length], w.dims)], {}, { out: ed.fresh(`${wName}.voted`) });
-    for (const n of ed.graph.nodes) n.inputs = n.inputs.map((x) => (x === wName ? out : x));
+    const out = e.op('Reshape', [codec ? codec.values(e, merged) : floatOf(e, merged), e.int64s('shape', [w.dims.length], w.dims)], {}, { out: ed.fresh(`${wName}.voted`) });
+    const replaces = codec?.replaces ?? wName;
+    for (const n of ed.graph.nodes) n.inputs = n.inputs.map((x) => (x === replaces ? out : x));
     for (const o of ed.graph.outputs) if (o.name === wName) throw new FlipguardError(`The weight "${wName}" is also a graph output; tmr-bits cannot replace it.`);
     triples.push({ weight: wName, words, planes: [p2, p3], bits, protected: p, ...(index ? { index } : {}) });
     stages.push({ kind: 'same', input: words, output: out });
   });
-  return { model: { ...model, graph: ed.finish() }, layers, stages, triples, addedBits };
+  return { model: { ...model, graph: dropUnread(ed.finish()) }, layers, stages, triples, addedBits };
 }

@@ -91,7 +91,7 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
     const chanSet = new Set<number>();
     for (const n of neurons) chanSet.add(Math.floor(n / hw));
     const P = [...chanSet].sort((a, b) => a - b);
-    const w = model.graph.initializers.get(model.graph.nodes[site.index].inputs[1])!;
+    const w = site.weight.tensor;
     const per = w.data.length / C;
     const computed = copiedChannels(site, P);
     layers.push({

@@ -87,92 +87,9 @@ export interface WeightTransformResult {
   indices: Map<string, number[]>;
 }
 
-// ── exact float32 ⇄ word arithmetic in the graph ──
-
-/** 2^k as a JS number (exact for the range used). */
-const pow2 = (k: number): number => 2 ** k;
-
-/**
- * Sub-graph: int64 words [p] of float32 values x [p] (NaN → the canonical quiet NaN word).
- * Exponent field: e ≈ ⌊log2|x|⌋ + 127 from Log, then corrected by ±1 against exact power-of-two
- * tables (so rounding in Log cannot matter); mantissa field = |x|·2^(150−e) − 2^23 in float64
- * (|x|·2^149 for e = 0), exact because float64 holds every product of a float32 and a power of two.
- */
-function wordOf(e: Emitter, x: string): string {
-  const xd = e.op('Cast', [x], { to: A.i(DataType.DOUBLE) });
-  const zeroD = e.doubles('zero_d', [], [0]);
-  const isNan = e.op('IsNaN', [xd]);
-  const neg = e.or(e.op('Less', [xd, zeroD]), e.op('Less', [e.op('Reciprocal', [xd]), zeroD]));
-  const ax = e.where(isNan, zeroD, e.op('Abs', [xd]));
-  const lg = e.op('Floor', [e.op('Mul', [e.op('Log', [ax]), e.doubles('inv_ln2', [], [1 / Math.LN2])])]);
-  const est = e.min(e.max(e.op('Add', [lg, e.doubles('bias_d', [], [127])]), zeroD), e.doubles('d255', [], [255]));
-  const e0 = e.op('Cast', [est], { to: A.i(DataType.INT64) });
-  // lo[e] = smallest |x| with exponent field e; hi[e] = lo[e + 1]
-  const lo: number[] = [0], hi: number[] = [];
-  for (let k = 1; k <= 254; k++) lo.push(pow2(k - 127));
-  lo.push(Infinity);
-  for (let k = 0; k <= 253; k++) hi.push(lo[k + 1]);
-  hi.push(Infinity, NaN);
-  const asInt = (b: string): string => e.op('Cast', [b], { to: A.i(DataType.INT64) });
-  const e1 = e.op('Sub', [e0, asInt(e.op('Less', [ax, e.op('Gather', [e.doubles('exp_lo', [256], lo), e0], { axis: A.i(0) })]))]);
-  // ax ≥ hi[e1] as Greater ∨ Equal (false against the NaN at hi[255]): onnxruntime does not
-  // constant-fold GreaterOrEqual / LessOrEqual on float64 below opset 16 (PyTorch exports use 14),
-  // and one unfolded node leaves the whole vote running on every inference
-  const hiE = e.op('Gather', [e.doubles('exp_hi', [256], hi), e1], { axis: A.i(0) });
-  const e2 = e.op('Add', [e1, asInt(e.or(e.op('Greater', [ax, hiE]), e.eq(ax, hiE)))]);
-  const ex = e.where(isNan, e.int64s('e255', [], [255]), e2);
-  const scale: number[] = [pow2(149)], offset: number[] = [0];
-  for (let k = 1; k <= 254; k++) { scale.push(pow2(150 - k)); offset.push(pow2(23)); }
-  scale.push(0); offset.push(0);
-  // ax is never NaN here, so ax ≤ FLT_MAX is Not(ax > FLT_MAX) (see above for why not LessOrEqual)
-  const axf = e.where(e.not(e.op('Greater', [ax, e.doubles('flt_max', [], [3.4028234663852886e38])])), ax, zeroD);
-  const md = e.op('Sub', [
-    e.op('Mul', [axf, e.op('Gather', [e.doubles('mant_scale', [256], scale), ex], { axis: A.i(0) })]),
-    e.op('Gather', [e.doubles('mant_offset', [256], offset), ex], { axis: A.i(0) }),
-  ]);
-  const m = e.where(isNan, e.int64s('qnan_mant', [], [pow2(22)]), e.op('Cast', [md], { to: A.i(DataType.INT64) }));
-  const s = e.where(neg, e.int64s('sign_bit', [], [pow2(31)]), e.int64s('zero_i', [], [0]));
-  return e.op('Add', [e.op('Add', [s, e.op('Mul', [ex, e.int64s('two23', [], [pow2(23)])])]), m]);
-}
-
-/** Sub-graph: float32 [p] of int64 words [p] (exact; a NaN word gives a NaN). */
-export function floatOf(e: Emitter, w: string): string {
-  const sign = e.op('Div', [w, e.int64s('two31', [], [pow2(31)])]);
-  const ex = e.op('Mod', [e.op('Div', [w, e.int64s('two23', [], [pow2(23)])]), e.int64s('i256', [], [256])]);
-  const m = e.op('Mod', [w, e.int64s('two23', [], [pow2(23)])]);
-  const scale: number[] = [pow2(-149)], offset: number[] = [0];
-  for (let k = 1; k <= 254; k++) { scale.push(pow2(k - 150)); offset.push(pow2(23)); }
-  scale.push(0); offset.push(0);
-  const md = e.op('Cast', [m], { to: A.i(DataType.DOUBLE) });
-  const val = e.op('Mul', [
-    e.op('Add', [md, e.op('Gather', [e.doubles('frac_offset', [256], offset), ex], { axis: A.i(0) })]),
-    e.op('Gather', [e.doubles('frac_scale', [256], scale), ex], { axis: A.i(0) }),
-  ]);
-  const special = e.where(e.eq(m, e.int64s('zero_i', [], [0])), e.doubles('inf_d', [], [Infinity]), e.doubles('nan_d', [], [NaN]));
-  const v2 = e.where(e.eq(ex, e.int64s('e255', [], [255])), special, val);
-  // sign by multiplication: onnxruntime's Neg computes 0 − x (losing −0) and its Where turns a
-  // selected −0 into +0, while IEEE multiplication by −1 is exact for every value
-  const factor = e.where(e.eq(sign, e.int64s('one_i', [], [1])), e.doubles('minus_one', [], [-1]), e.doubles('plus_one', [], [1]));
-  return e.op('Cast', [e.op('Mul', [v2, factor])], { to: A.i(DataType.FLOAT) });
-}
-
-/** maj(a, b, c) of three 4-bit values, indexed a·256 + b·16 + c. */
-const NIBBLE_MAJORITY: number[] = (() => {
-  const t: number[] = [];
-  for (let a = 0; a < 16; a++) for (let b = 0; b < 16; b++) for (let c = 0; c < 16; c++) t.push((a & b) | (a & c) | (b & c));
-  return t;
-})();
-
-/** Sub-graph: bitwise majority of three int64 word vectors [p], 4 bits at a time by table lookup. */
-function majorityWord(e: Emitter, wa: string, wb: string, wc: string): string {
-  const K = e.int64s('nibble_values', [8], Array.from({ length: 8 }, (_, i) => pow2(4 * i)));
-  const shape = e.int64s('shape_col', [2], [-1, 1]);
-  const n16 = e.int64s('i16', [], [16]);
-  const nib = (w: string): string => e.op('Mod', [e.op('Div', [e.op('Reshape', [w, shape]), K]), n16]);
-  const idx = e.op('Add', [e.op('Add', [e.op('Mul', [nib(wa), e.int64s('i256', [], [256])]), e.op('Mul', [nib(wb), n16])]), nib(wc)]);
-  const maj = e.op('Gather', [e.int64s('nibble_majority', [4096], NIBBLE_MAJORITY), idx], { axis: A.i(0) });
-  return e.op('ReduceSum', [e.op('Mul', [maj, K]), e.int64s('axis1', [1], [1])], { keepdims: A.i(0) });
-}
+import { FLOAT32, FLOAT_SPECS, floatOf, majorityWord, wordOf, type FloatSpec } from './words.js';
+import { dropUnread, wordCodec } from './formats.js';
+import { isPlainFloat, reorderAxis } from '../graph/stored.js';
 
 /** Default number of elements per tensor given the exact word-level vote (see `exactBudget`). */
 export function defaultExactBudget(p: number): number {
@@ -188,7 +105,7 @@ export function defaultExactBudget(p: number): number {
  * - Beyond the budget (more than `budget` three-way disagreements in one tensor) the median of the
  *   three values is used.
  */
-export function bitwiseVote(e: Emitter, a: string, b: string, c: string, p: number, budget = defaultExactBudget(p)): string {
+export function bitwiseVote(e: Emitter, a: string, b: string, c: string, p: number, budget = defaultExactBudget(p), f: FloatSpec = FLOAT32): string {
   const [ra, rb, rc] = [a, b, c].map((x) => e.op('Reciprocal', [x]));
   const same = (x: string, y: string, rx: string, ry: string): string => e.and(e.eq(x, y), e.eq(rx, ry));
   const pick = e.or(same(a, b, ra, rb), same(a, c, ra, rc));
@@ -205,16 +122,15 @@ export function bitwiseVote(e: Emitter, a: string, b: string, c: string, p: numb
   const sel = e.editor.fresh('tmr_select');
   e.node('TopK', [differ, e.int64s('k', [1], [k])], { axis: A.i(0), largest: A.i(1), sorted: A.i(0) }, [e.editor.fresh('tmr_select_values'), sel]);
   const g = (x: string): string => e.op('Gather', [x, sel], { axis: A.i(0) });
-  const voted = floatOf(e, majorityWord(e, wordOf(e, g(a)), wordOf(e, g(b)), wordOf(e, g(c))));
+  const voted = floatOf(e, majorityWord(e, wordOf(e, g(a), f), wordOf(e, g(b), f), wordOf(e, g(c), f), 1 + f.E + f.M), f);
   return e.op('ScatterElements', [v0, sel, voted], { axis: A.i(0) });
 }
 
 /** Selective weight TMR; returns a new model (see the module comment). */
 export function tmrWeightsTransform(model: Model, opts: TmrWeightOptions): WeightTransformResult {
   const sites = layerSites(model);
-  const g = model.graph;
-  const wNames = sites.map((s) => g.nodes[s.index].inputs[1]);
-  const counts = wNames.map((w) => g.initializers.get(w)!.data.length);
+  const wNames = sites.map((s) => s.weight.tensor.name);
+  const counts = sites.map((s) => s.weight.tensor.data.length);
   const chosen = chooseUnits(sites, counts, opts, 'weight', 'tmr-weights', "per-weight scores (unit 'weight', e.g. LRP relevance)");
   const ed = new GraphEditor(model);
   const layers: WeightLayerReport[] = [];
@@ -229,24 +145,39 @@ export function tmrWeightsTransform(model: Model, opts: TmrWeightOptions): Weigh
     indices.set(site.name, idx);
     if (!idx.length || done.has(wName)) return;
     done.add(wName);
-    const w = g.initializers.get(wName)!;
-    if (w.dataType !== DataType.FLOAT) throw new FlipguardError(`The weight "${wName}" of layer "${site.name}" is not float32; flipguard hardens float32 models only.`);
-    const src = w.data as Float32Array;
-    const vals = Float32Array.from(idx, (j) => src[j]);
+    const w = site.weight.tensor;
+    const plain = isPlainFloat(site.weight);
+    // copies 2 and 3 in the weight's own format (float16 words, int8 words, …)
+    const vals = reorderAxis(w.dataType, w.data, [w.data.length], 0, idx).data;
     const index = ed.init(`${wName}.tmr.index`, DataType.INT32, [idx.length], Int32Array.from(idx));
-    const c2 = ed.init(`${wName}.tmr.copy2`, DataType.FLOAT, [idx.length], vals);
-    const c3 = ed.init(`${wName}.tmr.copy3`, DataType.FLOAT, [idx.length], Float32Array.from(vals));
+    const c2 = ed.init(`${wName}.tmr.copy2`, w.dataType, [idx.length], vals);
+    const c3 = ed.init(`${wName}.tmr.copy3`, w.dataType, [idx.length], vals.slice());
     const e = ed.atStart();
     const flat = e.op('Reshape', [wName, e.int64s('shape_flat', [1], [-1])]);
     const a = e.op('Gather', [flat, index], { axis: A.i(0) });
-    const voted = bitwiseVote(e, a, c2, c3, idx.length, opts.exactBudget === undefined ? undefined : opts.exactBudget);
-    const merged = e.op('ScatterElements', [flat, index, voted], { axis: A.i(0) });
+    let voted: string, base = flat, replaces = wName;
+    if (plain) {
+      voted = bitwiseVote(e, a, c2, c3, idx.length, opts.exactBudget === undefined ? undefined : opts.exactBudget);
+    } else {
+      const codec = wordCodec(site.weight);
+      if (codec.bits === 8) {
+        // integer words: the bitwise majority of every protected word, exact
+        voted = codec.values(e, majorityWord(e, codec.words(e, a), codec.words(e, c2), codec.words(e, c3), 8));
+      } else {
+        // 16-bit floats: voted on their float32 values (exact), word by word where all three differ
+        const f32 = (x: string): string => e.op('Cast', [x], { to: A.i(DataType.FLOAT) });
+        voted = bitwiseVote(e, f32(a), f32(c2), f32(c3), idx.length, opts.exactBudget, FLOAT_SPECS[codec.format as 'float16']);
+        base = f32(flat);
+      }
+      replaces = codec.replaces;
+    }
+    const merged = e.op('ScatterElements', [base, index, voted], { axis: A.i(0) });
     const out = e.op('Reshape', [merged, e.int64s('shape', [w.dims.length], w.dims)], {}, { out: ed.fresh(`${wName}.voted`) });
-    for (const n of ed.graph.nodes) n.inputs = n.inputs.map((x) => (x === wName ? out : x));
+    for (const n of ed.graph.nodes) n.inputs = n.inputs.map((x) => (x === replaces ? out : x));
     triples.push({ weight: wName, index, copies: [c2, c3] });
     stages.push({ kind: 'same', input: wName, output: out });
   });
-  return { model: { ...model, graph: ed.finish() }, layers, stages, triples, indices };
+  return { model: { ...model, graph: dropUnread(ed.finish()) }, layers, stages, triples, indices };
 }
 
 // ── the same vote in JavaScript, on stored words ──

@@ -2,7 +2,7 @@ import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
-import { refuseQuantized } from '../../graph/count.js';
+import { refuseQOperator } from '../../harden/formats.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
@@ -67,7 +67,7 @@ export const hardenCommand: Command = {
     ...dataOptions,
     method: { kind: 'string', arg: HARDEN_METHODS.join('|'), help: 'hardening transform', choices: HARDEN_METHODS },
     ratio: { kind: 'number', arg: 'R', help: 'share of channels / weights / neurons to protect (default 0.15; ranger 0; tmr-bits: every weight)' },
-    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default 30, the exponent\'s top bit)' },
+    bits: { kind: 'string', arg: 'B1,…', help: 'tmr-bits: bit positions to store three times, e.g. 30 or 30,29,31 or 23-30 (default: the exponent\'s top bit of the stored format — 30 float32, 14 float16/bfloat16 — or 7, the sign, of int8)' },
     rank: { kind: 'string', arg: 'METHOD', help: 'ranking for the selection (default: vulnerability for channels, lrp for weights, neurons for neurons; with --sweep it sets the channel ranking)', choices: ['vulnerability', 'lrp', 'neurons', 'l1', 'magnitude', 'taylor', 'random'] },
     scores: { kind: 'string', arg: 'FILE', help: 'use scores from "flipguard rank --json" for the method\'s units (channels with --sweep) instead of computing them' },
     images: { kind: 'int', arg: 'N', help: 'images for the ranking (default per method)', min: 1 },
@@ -99,7 +99,7 @@ export const hardenCommand: Command = {
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
     if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
-    refuseQuantized(model, 'harden');
+    refuseQOperator(model);
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
     const runtime = { threads: v.threads as number | undefined };
@@ -171,6 +171,7 @@ export const hardenCommand: Command = {
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
       ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
       ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],
+      ...(ov.parameterBits ? [['parameter bits', groupInt(ov.parameterBits.original), groupInt(ov.parameterBits.hardened), ov.parameterBits.ratio.toFixed(3)]] : []),
       ['MACs/image', groupInt(ov.macs.original), groupInt(ov.macs.hardened), ov.macs.ratio.toFixed(3)],
       [`s per ${ov.time.images}-image pass`, ov.time.original.toFixed(4), ov.time.hardened.toFixed(4), ov.time.ratio.toFixed(3)],
       ['fault-free agreement', '', `${agreement.same}/${agreement.images}`, `${(agreement.share * 100).toFixed(2)}%`],
