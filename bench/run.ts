@@ -17,7 +17,8 @@ import { benchAnalysis } from '../src/workflows/bench-analysis.js';
 import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
-import { benchTmrBits, tmrBitsCommand } from './tmr-bits.js';
+import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
+import { benchTmrBits, benchTmrBitsCampaign, tmrBitsCampaignCommand, tmrBitsCommand } from './tmr-bits.js';
 import { benchFormats, formatsCommand } from './formats.js';
 import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
@@ -36,6 +37,10 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
   formats: { title: 'int8 campaign speed: QDQ-aware prefix cuts (issue 15)', run: () => benchFormats(), command: formatsCommand },
+  'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions('BC'), command: paperConventionsCommand('BC') },
+  'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
+  'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },
+  'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
   'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
   'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {

@@ -14,6 +14,7 @@ import { timeInferenceMany } from '../src/runtime/timing.js';
 import { ModelRunner } from '../src/runtime/session.js';
 import type { Model } from '../src/graph/types.js';
 import { formatTable } from '../src/cli/table.js';
+import { runCampaign } from '../src/campaign/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -23,6 +24,8 @@ const VARIANTS: { name: string; opts: Omit<HardenOptions, 'scores'> }[] = [
   { name: 'tmr-bits 30, top 15%', opts: { method: 'tmr-bits', bits: [30], ratio: 0.15 } },
   { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 } },
 ];
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Median milliseconds to create a session (graph optimisation, i.e. the vote's folding, included). */
 async function sessionMs(model: Model, threads: number, runs = 3): Promise<number> {
@@ -59,4 +62,37 @@ export async function benchTmrBits(): Promise<string> {
     }
   }
   return `Hardened ÷ original time per pass (${threads} threads, batch 256, ${images} MNIST test images, median of ${runs} interleaved passes; rankings seeded random) and median session creation (3 runs). Machine shared with other helpers' tests (load average 8–12): ratios are within one run.\n\n\`\`\`\n${formatTable(['model', 'variant', 'stored bytes ×', 'time ×', 'session creation'], rows)}\n\`\`\``;
+}
+
+export function tmrBitsCampaignCommand(): string {
+  return 'npm run bench -- tmrbits-campaign';
+}
+
+/**
+ * Campaign trials/s on tmr-bits models with and without the foldBits shortcut (same process, same
+ * seeded trials, records compared field by field apart from the time).
+ */
+export async function benchTmrBitsCampaign(): Promise<string> {
+  const threads = 2, images = 2000, trials = 8, ber = 1e-5;
+  const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
+  const rows: (string | number)[][] = [];
+  for (const name of ['vgg11-mnist', 'resnet20-mnist']) {
+    const model = readModel(resolve(repoRoot, 'models', `${name}.onnx`));
+    const scores = await rank(model, { method: 'random', unit: 'weight', seed: 1 });
+    for (const v of VARIANTS.filter((x) => x.opts.method === 'tmr-bits')) {
+      const h = (await harden(model, { ...v.opts, scores })).model;
+      const rate: number[] = [];
+      const perTrial: number[] = [];
+      const recs: string[] = [];
+      for (const foldBits of [false, true]) {
+        const t = performance.now();
+        const r = await runCampaign({ model: h, data: test, bers: [ber], trials, seed: 1, threads, shortcuts: { foldBits } });
+        rate.push(trials / ((performance.now() - t) / 1000));
+        perTrial.push(median(r.records.map((x) => x.millis)));
+        recs.push(JSON.stringify(r.records.map(({ millis: _m, ...x }) => x)));
+      }
+      rows.push([name, v.name, (perTrial[0] / 1000).toFixed(2), (perTrial[1] / 1000).toFixed(2), `${(perTrial[0] / perTrial[1]).toFixed(1)}×`, rate[0].toFixed(2), rate[1].toFixed(2), recs[0] === recs[1] ? 'identical' : 'DIFFER']);
+    }
+  }
+  return `Median seconds per campaign trial (from the records) and whole-campaign trials/s (golden run and start-up included) at BER ${ber} (${trials} seeded trials, ${images} MNIST test images, ${threads} threads), the slow path (a session per trial folds the vote) against foldBits (votes in JavaScript, voted weights swapped into one folded graph), in one process. Loaded machine (other helpers' tests): compare within a row.\n\n\`\`\`\n${formatTable(['model', 'variant', 's/trial slow', 's/trial foldBits', 'speed-up', 'trials/s slow', 'trials/s foldBits', 'records'], rows)}\n\`\`\``;
 }

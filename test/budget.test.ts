@@ -48,3 +48,23 @@ test('budget: unreadable or unmeetable budgets are refused with a sentence', asy
   assert.throws(() => parseBudget(''), /budget is empty/);
   await assert.rejects(budgetHarden(model, { budget: { memory: 0.01 }, ber: 1e-4, train, test: data, scores: async () => magnitudeScores(model), candidates: 'tmr-bits', minTrials: 2, maxTrials: 2 }), /No candidate fits the budget/);
 });
+
+test('budget default candidates name the bits of the weights\' stored format, and they build', async () => {
+  const { convertModel } = await import('../src/formats/convert.js');
+  const { quantizeModel } = await import('../src/formats/quantize.js');
+  const { defaultBudgetCandidates, DEFAULT_BUDGET_CANDIDATES } = await import('../src/workflows/budget.js');
+  const { parseVariants } = await import('../src/workflows/sweep.js');
+  const { harden } = await import('../src/harden/index.js');
+  const bitsOf = (list: string): string[] => list.split(',').filter((c) => c.includes(':b')).map((c) => c.split(':b')[1].split(':')[0]);
+  assert.equal(defaultBudgetCandidates(model), DEFAULT_BUDGET_CANDIDATES);
+  const f16 = convertModel(model, 'float16').model;
+  const int8 = (await quantizeModel(model, subset(train, Array.from({ length: 100 }, (_, i) => i)))).model;
+  assert.deepEqual(bitsOf(defaultBudgetCandidates(f16)), ['15+14', '15+14+13', '14', '15+14']);
+  assert.deepEqual(bitsOf(defaultBudgetCandidates(int8)), ['7+6', '7+6+5', '7', '7+6']);
+  // every tmr-bits candidate of the int8 model's default list builds (bits valid for int8 words)
+  for (const spec of defaultBudgetCandidates(int8).split(',').filter((c) => c.startsWith('tmr-bits'))) {
+    const [v] = parseVariants(spec);
+    const r = await harden(int8, { method: 'tmr-bits', bits: v.bits, ratio: v.ratio, scores: v.ratio === undefined ? undefined : magnitudeScores(model) } as Parameters<typeof harden>[1]);
+    assert.ok(r.model.graph.initializers.size > int8.graph.initializers.size, spec);
+  }
+});

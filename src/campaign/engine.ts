@@ -14,6 +14,8 @@
  *   twice in `floor` mode, a stuck-at bit that already had that value) are fed clean.
  * - `dead`: tensors no graph output depends on are fed clean (their faults cannot reach an output).
  * - `noFault`: a trial left with no changed tensor is the golden result — no run at all.
+ * - `foldBits`: a tmr-bits model's votes are computed in JavaScript and the voted weights swapped
+ *   into one graph whose votes are folded (fold-bits.ts), instead of a session that folds them per trial.
  * - `prefix`: the layers before the first faulted one compute exactly what the golden run computed,
  *   so the golden activation at a cut point is cached once and only the suffix runs. Cut points are
  *   layer inputs (values read only by Conv/ConvTranspose/Gemm/MatMul, or an activation/pooling
@@ -40,6 +42,7 @@ import { countModel } from '../graph/count.js';
 import { nodeLabel } from '../graph/layers.js';
 import { opSet } from '../graph/ops/index.js';
 import type { GoldenResult } from './records.js';
+import { BitFolding } from './fold-bits.js';
 
 /** Ops whose data input is a cut point for the prefix shortcut. */
 // Cut-point roles, read from the op registry (graph/ops/<Op>.ts, field `campaign`)
@@ -58,10 +61,12 @@ export interface Shortcuts {
   noEffect?: boolean;
   /** Feed clean any tensor no graph output depends on. */
   dead?: boolean;
+  /** tmr-bits models: vote the stored copies in JavaScript and swap the voted weights into one folded graph (fold-bits.ts). */
+  foldBits?: boolean;
 }
 
-export const ALL_SHORTCUTS: Required<Shortcuts> = { noFault: true, prefix: true, noEffect: true, dead: true };
-export const NO_SHORTCUTS: Required<Shortcuts> = { noFault: false, prefix: false, noEffect: false, dead: false };
+export const ALL_SHORTCUTS: Required<Shortcuts> = { noFault: true, prefix: true, noEffect: true, dead: true, foldBits: true };
+export const NO_SHORTCUTS: Required<Shortcuts> = { noFault: false, prefix: false, noEffect: false, dead: false, foldBits: false };
 
 /** Resolves `true`/`false`/partial settings (missing fields default to on). */
 export function resolveShortcuts(s: Shortcuts | boolean | undefined): Required<Shortcuts> {
@@ -201,6 +206,7 @@ export class TrialEngine {
     private readonly targets: readonly ParameterInfo[],
     readonly shortcuts: Required<Shortcuts>,
     private readonly opts: EngineOptions,
+    private readonly fold: BitFolding | undefined,
   ) {
     this.live = new Map(targets.map((t) => [t.name, t.live]));
   }
@@ -209,19 +215,26 @@ export class TrialEngine {
   static async create(model: Model, data: ImageSet, targets: readonly ParameterInfo[], opts: EngineOptions = {}): Promise<TrialEngine> {
     if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${opts.batch}.`);
     const runtime: RuntimeOptions = { threads: opts.threads, executionProvider: opts.executionProvider, optimization: opts.optimization };
-    const names = targets.map((t) => t.name);
     const mode = opts.swap ?? 'rebuild';
     if (mode !== 'rebuild' && mode !== 'feed') throw new FlipguardError(`Unknown swap mode "${String(mode)}"; use rebuild or feed.`);
+    const shortcuts = resolveShortcuts(opts.shortcuts);
+    // a tmr-bits model runs as its folded graph (the engine then sees voted weights, not stored copies)
+    const fold = shortcuts.foldBits ? await BitFolding.create(model, targets, data.shape, runtime) : undefined;
+    if (fold) { model = fold.model; targets = fold.targets; }
+    const names = targets.map((t) => t.name);
     const full = await Evaluator.create(model, mode, names, runtime, opts.batch, fixedBatch(model));
     const goldenPred = await full.predict(data);
     let correct = 0;
     let due = 0;
     for (let i = 0; i < data.count; i++) { if (goldenPred.top1[i] === data.y[i]) correct++; if (goldenPred.top1[i] < 0) due++; }
     const golden: GoldenResult = { accuracy: data.count ? correct / data.count : 0, correct, count: data.count, due };
-    const engine = new TrialEngine(model, data, full, golden, goldenPred.top1, goldenPred.logits, targets, resolveShortcuts(opts.shortcuts), opts);
+    const engine = new TrialEngine(model, data, full, golden, goldenPred.top1, goldenPred.logits, targets, shortcuts, opts, fold);
     if (engine.shortcuts.prefix) await engine.prepareCuts(runtime);
     return engine;
   }
+
+  /** Whether the model is run as its folded tmr-bits graph (the `foldBits` shortcut engaged). */
+  get foldedBits(): boolean { return this.fold !== undefined; }
 
   /** Cut points prepared (value names, graph order), not counting rejected ones. */
   get cutValues(): string[] {
@@ -348,6 +361,10 @@ export class TrialEngine {
    * `noEffect` shortcut).
    */
   async evaluate(tensors: ReadonlyMap<string, TensorData>, changed?: ReadonlyMap<string, TensorData>): Promise<TrialOutcome> {
+    if (this.fold) {
+      tensors = this.fold.translate(tensors, false);
+      if (changed) changed = this.fold.translate(changed, true);
+    }
     let swap = new Map(this.shortcuts.noEffect && changed ? changed : tensors);
     if (this.shortcuts.dead) for (const n of [...swap.keys()]) if (this.live.get(n) === false) swap.delete(n);
     if (swap.size === 0 && this.shortcuts.noFault) {

@@ -65,11 +65,33 @@ export interface HardenedInfo {
 /** Int32 initializers of a tmr-bits model that hold stored weight bits (words and planes): fault targets like float32 parameters. */
 export function storedWordTensors(model: Model): Set<string> {
   const out = new Set<string>();
-  // a model hardened twice keeps the earlier HardenedInfo under `previous`
-  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info; info = info.previous) {
-    for (const t of info.bits ?? []) for (const n of [t.words, ...t.planes]) if (model.graph.initializers.get(n)?.dataType === DataType.INT32) out.add(n);
-  }
+  for (const t of bitTriples(model)) for (const n of [t.words, ...t.planes]) if (model.graph.initializers.get(n)?.dataType === DataType.INT32) out.add(n);
   return out;
+}
+
+/** The tmr-bits triples of a model, from every hardening step. */
+export function bitTriples(model: Model): BitTriple[] {
+  const out: BitTriple[] = [];
+  // metadata comes from the model file: entries that are not well-formed triples are ignored
+  const wellFormed = (t: unknown): t is BitTriple => {
+    const o = t as Partial<BitTriple> | null;
+    return typeof o === 'object' && o !== null && typeof o.weight === 'string' && typeof o.words === 'string' && Array.isArray(o.planes) && o.planes.length === 2
+      && o.planes.every((n) => typeof n === 'string') && Array.isArray(o.bits) && (o.index === undefined || typeof o.index === 'string');
+  };
+  for (const info of hardenedHistory(model)) out.push(...(Array.isArray(info.bits) ? info.bits.filter(wellFormed) : []));
+  return out;
+}
+
+/** Every hardening step's info, latest first (a model hardened twice keeps the earlier HardenedInfo under `previous`). */
+export function hardenedHistory(model: Model): HardenedInfo[] {
+  const out: HardenedInfo[] = [];
+  for (let info = hardenedInfo(model) as (HardenedInfo & { previous?: HardenedInfo }) | undefined; info && typeof info === 'object'; info = info.previous) out.push(info);
+  return out;
+}
+
+/** The stage records of every hardening step (well-formed objects only: the metadata comes from the model file). */
+export function hardenedStages(model: Model): StageRecord[] {
+  return hardenedHistory(model).flatMap((i) => (Array.isArray(i.stages) ? i.stages.filter((x) => typeof x === 'object' && x !== null) : []));
 }
 
 /** Reads the `flipguard.hardened` metadata, or undefined for a model that is not hardened. */

@@ -21,15 +21,14 @@ import { timeInferenceMany } from '../runtime/timing.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 import { FieldError, num, obj, optStr, str, type Obj } from '../util/validate.js';
 import { HARDEN_TAG } from './graph-edit.js';
-import { hardenedInfo, storedWordTensors, type HardenedInfo } from './common.js';
+import { hardenedInfo, hardenedStages, storedWordTensors } from './common.js';
 
 /** The hardened model with its hardening stages replaced by shape-equivalent supported ops (for counting only; it computes nothing useful). */
 export function countingView(model: Model): Model {
   const info = hardenedInfo(model);
   if (!info) return model;
-  // a model hardened twice (e.g. ranger, then tmr-bits) keeps the earlier info under `previous`
-  const stages: HardenedInfo['stages'] = [];
-  for (let i = info as (HardenedInfo & { previous?: HardenedInfo }) | undefined; i; i = i.previous) stages.push(...i.stages);
+  // a model hardened twice (e.g. ranger, then tmr-bits): every step's stages
+  const stages = hardenedStages(model);
   const g = model.graph;
   const inits = new Map(g.initializers);
   const stand: Node[] = [];

@@ -40,7 +40,7 @@ import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
-import { checkRatio, chooseUnits, type BitTriple, type StageRecord } from './common.js';
+import { bitTriples, checkRatio, chooseUnits, hardenedStages, type BitTriple, type StageRecord } from './common.js';
 import type { WeightLayerReport } from './tmr-weights.js';
 import { floatOf } from './words.js';
 import { dropUnread, wordCodec } from './formats.js';
@@ -175,4 +175,86 @@ export function tmrBitsTransform(model: Model, opts: TmrBitOptions): BitTransfor
     stages.push({ kind: 'same', input: words, output: out });
   });
   return { model: { ...model, graph: dropUnread(ed.finish()) }, layers, stages, triples, addedBits };
+}
+
+/**
+ * The bitwise vote of one triple in JavaScript, as the graph computes it: a copy of `words` in which
+ * each protected bit of each protected weight is the majority of its three stored copies.
+ */
+export function voteWords(t: BitTriple, words: Uint32Array, planes: readonly [Uint32Array, Uint32Array], idx: ArrayLike<number> | null): Uint32Array {
+  const w = Uint32Array.from(words);
+  const [pa, pb] = planes;
+  const per = Math.ceil(t.protected / 32);
+  t.bits.forEach((b, i) => {
+    for (let j = 0; j < t.protected; j++) {
+      const at = idx ? idx[j] : j;
+      const x = (w[at] >>> b) & 1, y = (pa[i * per + (j >> 5)] >>> (j & 31)) & 1, z = (pb[i * per + (j >> 5)] >>> (j & 31)) & 1;
+      const maj = (x & y) | (x & z) | (y & z);
+      if (maj !== x) w[at] = (w[at] ^ (1 << b)) >>> 0;
+    }
+  });
+  return w;
+}
+
+/** The 32-bit words of a 4-byte-element typed array (no copy). */
+export const wordsOf = (v: ArrayBufferView): Uint32Array => new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
+
+/** A tmr-bits model with its votes taken out of the graph (see foldBitsModel). */
+export interface BitFold {
+  /** The model in which each vote's output is a float32 initializer (the clean voted weight) and the vote nodes and stored copies are gone. */
+  model: Model;
+  votes: { triple: BitTriple; value: string; index: Int32Array | null }[];
+}
+
+/**
+ * The graph a session of a tmr-bits model runs after onnxruntime has folded the votes: every vote
+ * output (the value the layer reads) becomes a float32 initializer holding the voted weight, and the
+ * nodes and tensors only the votes used are removed. A campaign then votes the faulted copies itself
+ * (`voteWords`) and swaps the voted weights into this graph, instead of creating a session that
+ * folds the vote on every trial. Returns undefined when the model has no triples or its metadata
+ * does not describe its graph (missing or mis-sized tensors, a vote input read elsewhere): such a
+ * model is simply run unfolded.
+ */
+export function foldBitsModel(model: Model): BitFold | undefined {
+  const triples = bitTriples(model);
+  if (!triples.length) return undefined;
+  const g = model.graph;
+  const stages = hardenedStages(model);
+  const made = new Set(g.nodes.flatMap((n) => n.outputs));
+  const inits = new Map(g.initializers);
+  const stored = new Set<string>();
+  const votes: BitFold['votes'] = [];
+  for (const t of triples) {
+    const words = g.initializers.get(t.words);
+    const planes = t.planes.map((n) => g.initializers.get(n));
+    const index = t.index !== undefined ? g.initializers.get(t.index) : undefined;
+    const stage = stages.find((s) => s.kind === 'same' && s.input === t.words);
+    if (!words || words.dataType !== DataType.INT32 || !planes || planes.length !== 2 || !stage || !made.has(stage.output) || g.initializers.has(stage.output)) return undefined;
+    const n = words.data.length, p = t.protected;
+    if (!Array.isArray(t.bits) || !t.bits.length || t.bits.some((b) => !Number.isInteger(b) || b < 0 || b > 31) || new Set(t.bits).size !== t.bits.length) return undefined;
+    if (!Number.isInteger(p) || p < 1 || p > n || (t.index === undefined && p !== n)) return undefined;
+    if (planes.some((pl) => !pl || pl.dataType !== DataType.INT32 || pl.data.length !== t.bits.length * Math.ceil(p / 32))) return undefined;
+    let idx: Int32Array | null = null;
+    if (t.index !== undefined) {
+      if (!index || index.dataType !== DataType.INT32 || index.data.length !== p) return undefined;
+      idx = index.data as Int32Array;
+      for (let j = 0; j < p; j++) if (idx[j] < 0 || idx[j] >= n || (j > 0 && idx[j] <= idx[j - 1])) return undefined;
+    }
+    const voted = voteWords(t, wordsOf(words.data), [wordsOf(planes[0]!.data), wordsOf(planes[1]!.data)], idx);
+    inits.set(stage.output, { name: stage.output, dataType: DataType.FLOAT, dims: [...words.dims], data: new Float32Array(voted.buffer) });
+    for (const x of [t.words, ...t.planes, ...(t.index !== undefined ? [t.index] : [])]) stored.add(x);
+    votes.push({ triple: t, value: stage.output, index: idx });
+  }
+  // keep the nodes some graph output still needs (one reverse pass: nodes are in topological order)
+  const need = new Set(g.outputs.map((o) => o.name));
+  const kept: typeof g.nodes = [];
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const node = g.nodes[i];
+    if (!node.outputs.some((o) => need.has(o) && !inits.has(o))) continue;
+    kept.unshift(node);
+    for (const x of node.inputs) if (x) need.add(x);
+  }
+  if ([...stored].some((x) => need.has(x)) || votes.some((v) => g.outputs.some((o) => o.name === v.value))) return undefined;
+  for (const name of [...inits.keys()]) if (!need.has(name)) inits.delete(name);
+  return { model: { ...model, graph: { ...g, nodes: kept, initializers: inits } }, votes };
 }

@@ -135,6 +135,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
     prune: [],
     formats: [],
     bitProfiles: [],
+    papers: [],
     pareto: null,
     provenance: {
       commands: [],
@@ -207,6 +208,9 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
             goldenAccuracy: f.summary.golden.accuracy, rows: rowsFromSummary(f.summary),
           });
         }
+        break;
+      case 'paper-conventions':
+        data.papers.push({ source: l.source, ...l.data });
         break;
       case 'provenance':
         data.provenance.recorded.push({ source: l.source, ...l.data });

@@ -266,6 +266,18 @@ ${table(['variant', 'drop (pp)', '95 % CI (pp)', 'memory', 'time', 'verdict'], r
     parts.push(`<section id="bits"><h2>Which bits matter</h2><p>The accuracy drop when flips hit one bit position of the weights: where the damage comes from, and so which bits critical-bit TMR (harden --method tmr-bits --bits …) should store three times.</p>${blocks.join('\n')}</section>`);
   }
 
+  // the papers at their own conventions
+  if (data.papers.length) {
+    sections.push(['papers', 'The papers at their own conventions']);
+    const verdict = (h: boolean | null): string => (h === true ? 'holds' : h === false ? 'does not hold' : 'undecided (intervals overlap)');
+    const blocks = data.papers.map((p) => {
+      const rows = p.rows.map((r) => [esc(r.paper), esc(r.model), esc(r.variant), esc(r.ratio === null ? '–' : fmtNum(r.ratio, 4)), esc(fmtPct(r.memory, 2)), esc(fmtPct(r.time, 0)), esc(fmtBer(r.ber)), esc(r.count), esc(r.trials), esc(fmtPct(r.accuracy, 2)), esc(fmtNum(r.drop, 3)), esc(`[${fmtNum(r.ci95[0], 3)}, ${fmtNum(r.ci95[1], 3)}]`)]);
+      const claims = p.claims.map((c) => `<li>Paper ${esc(c.paper)}: ${esc(c.claim)} — <b>${esc(verdict(c.holds))}</b>: ${esc(c.evidence)}.</li>`).join('');
+      return `${table(['paper', 'model', 'variant', 'ratio', 'memory', 'time', 'BER', 'count', 'trials', 'accuracy', 'drop (pp)', '95 % CI (pp)'], rows, { numeric: [3, 4, 5, 8, 9, 10], caption: `${esc(p.images)} test images per trial, seed ${esc(p.seed)}, ${esc(p.minTrials)}–${esc(p.maxTrials)} trials (more where compared intervals overlapped). Memory: stored bytes, time: inference time per pass, hardened ÷ original − 1 (${esc(p.source)}).` })}<ul>${claims}</ul>`;
+    });
+    parts.push(`<section id="papers"><h2>The papers at their own conventions</h2><p>Paper B's selective weight TMR and paper C's neuron TMR with their own selection, fault count and BERs, against critical-bit TMR and range intervals at equal or lower memory and against the same redundancy placed at random; each claim is judged by the 95 % intervals of the mean drop.</p>${blocks.join('\n')}</section>`);
+  }
+
   // scores
   if (data.scores.length) {
     sections.push(['vulnerability', 'Per-layer vulnerability']);

@@ -10,6 +10,7 @@ import { readPartialInfo, recordProblem, runnerRecordRules } from '../campaign/r
 import { readSummaryFile } from '../campaign/summary.js';
 import { readComparisonFile } from '../analysis/groundtruth.js';
 import { readScoresFile } from '../analysis/scores.js';
+import { PAPER_CONVENTIONS_KIND, readPaperConventions } from '../harden/paper-claims.js';
 import { FlipguardError } from '../errors.js';
 import { FieldError, arr, at, isObj, num, obj, optStr, type Obj } from '../util/validate.js';
 import { readHardenReportFile } from '../harden/overhead.js';
@@ -34,9 +35,10 @@ export const KIND_LABELS: Record<InputKind, string> = {
   provenance: 'provenance file',
   'bit-profile': 'bit-position profile',
   formats: 'per-format comparison',
+  'paper-conventions': 'paper-conventions table',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a per-format comparison, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a per-format comparison, a paper-conventions table, or provenance JSON';
 
 // ───────────────────────────── validators per kind ─────────────────────────────
 
@@ -96,6 +98,7 @@ export function detectKind(doc: unknown): InputKind | undefined {
   if (!isObj(doc)) return undefined;
   if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
   if (Array.isArray(doc.formats) && doc.formats.some((f) => isObj(f) && 'summary' in f)) return 'formats';
+  if (doc.kind === PAPER_CONVENTIONS_KIND) return 'paper-conventions';
   if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
   if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
   if ('overheads' in doc) return 'harden';
@@ -157,6 +160,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'provenance': return { kind, source, name, data: readProvenanceFile(doc) };
       case 'bit-profile': return { kind, source, name, data: readBitProfileFile(doc) };
       case 'formats': return { kind, source, name, data: readFormatsFile(doc) };
+      case 'paper-conventions': return { kind, source, name, data: readPaperConventions(doc) };
     }
   } catch (e) {
     wrap(source, kind, e);

@@ -4,7 +4,8 @@
  * its producer, beside the one validator that reads it: campaign/summary.ts (CampaignSummaryFile),
  * analysis/scores.ts (ScoresFile), analysis/groundtruth.ts (ComparisonFile), analysis/bit-profile.ts
  * (BitProfileFile), harden/overhead.ts (HardenReportFile), workflows/sweep.ts (HardenSweepFile),
- * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile), workflows/formats.ts (FormatsFile). Units follow the rest of flipguard:
+ * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile), harden/paper-claims.ts (PaperConventions),
+ * workflows/formats.ts (FormatsFile). Units follow the rest of flipguard:
  * - BER: bit error rate, the probability that one stored bit is faulty;
  * - accuracy: top-1 accuracy as a fraction in [0, 1];
  * - drop: golden accuracy minus faulty accuracy, in percentage points (pp);
@@ -19,6 +20,7 @@ import type { HardenSweepFile } from '../workflows/sweep.js';
 import type { FormatsFile } from '../workflows/formats.js';
 import type { MachineInfo, ProvenanceFile } from './provenance.js';
 import type { BitProfileFile } from '../analysis/bit-profile.js';
+import type { PaperConventions } from '../harden/paper-claims.js';
 import type { TrialRecord } from '../campaign/records.js';
 import type { BerStats, CampaignSummaryFile } from '../campaign/summary.js';
 import type { CompareRow, ComparisonFile as CompareFile } from '../analysis/groundtruth.js';
@@ -60,7 +62,7 @@ export interface CampaignRecordsFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'formats';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'formats' | 'paper-conventions';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -73,7 +75,8 @@ export type LoadedInput =
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
   | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile }
   | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile }
-  | { kind: 'formats'; source: string; name: string; data: FormatsFile };
+  | { kind: 'formats'; source: string; name: string; data: FormatsFile }
+  | { kind: 'paper-conventions'; source: string; name: string; data: PaperConventions };
 
 /**
  * An input to the report: a file or folder path (a folder contributes its *.json and *.jsonl files),
@@ -203,6 +206,8 @@ export interface ReportData {
   formats: FormatSeries[];
   /** Bit-position profiles (accuracy drop per float32 bit position). */
   bitProfiles: (BitProfileFile & { source: string })[];
+  /** The papers at their own conventions (bench paper-conventions, workflows/paper-conventions.ts). */
+  papers: (PaperConventions & { source: string })[];
   /**
    * The Pareto view of the variants at one BER (report/pareto.ts): every campaign variant with a
    * harden report (memory = stored bytes, time = inference time, hardened ÷ original − 1), and the

@@ -32,10 +32,36 @@ import { parseVariants, unitOf, type Unit, type Variant } from './sweep.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SEED } from '../defaults.js';
+import { DEFAULT_SEED, DEFAULT_TMR_BITS_BY_FORMAT } from '../defaults.js';
+import { layerSites } from '../harden/layers.js';
+import { storedFormat } from '../harden/formats.js';
+import { isPlainFloat } from '../graph/stored.js';
+import { WORD_BITS, type WordFormat } from '../graph/dtype.js';
 
-/** Candidates searched by default: `parseVariants` items; `ranger+X` is ranger's intervals, then X on top. */
+/**
+ * Candidates searched by default for a float32 model: `parseVariants` items; `ranger+X` is ranger's
+ * intervals, then X on top. Other stored formats get the same list with their own bits
+ * (defaultBudgetCandidates).
+ */
 export const DEFAULT_BUDGET_CANDIDATES = 'tmr-bits,tmr-bits:b31+30,tmr-bits:b31+30+29,tmr-bits:b30:0.5,ranger,ranger+tmr-bits,ranger+tmr-bits:b31+30,edac:0.05,edac:0.15,tmr-channels:0.05,tmr-weights:0.05,tmr-neurons:0.05';
+
+/**
+ * The default candidates for `model`, with tmr-bits' bit lists in its weights' stored format: the
+ * format's most damaging bit (DEFAULT_TMR_BITS_BY_FORMAT) and the word's top bits — float32 30 and
+ * 31+30(+29), float16/bfloat16 14 and 15+14(+13), int8/uint8 7 and 7+6(+5). Weights stored in more than
+ * one format keep only the per-format default bit (plain `tmr-bits`).
+ */
+export function defaultBudgetCandidates(model: Model): string {
+  const formats = new Set(layerSites(model).map((s) => (isPlainFloat(s.weight) ? 'float32' : storedFormat(s.weight))));
+  const [format] = formats;
+  if (formats.size !== 1 || !(format in DEFAULT_TMR_BITS_BY_FORMAT)) return DEFAULT_BUDGET_CANDIDATES.split(',').filter((c) => !c.includes(':b')).join(',');
+  const critical = DEFAULT_TMR_BITS_BY_FORMAT[format as keyof typeof DEFAULT_TMR_BITS_BY_FORMAT][0];
+  const top = WORD_BITS[format as WordFormat] - 1;
+  const order = [...new Set([top, critical, critical - 1, critical - 2])];
+  const list = (n: number): string => `b${order.slice(0, n).join('+')}`;
+  const bits: Record<string, string> = { b30: `b${critical}`, 'b31+30': list(2), 'b31+30+29': list(3) };
+  return DEFAULT_BUDGET_CANDIDATES.replace(/:(b[\d+]+)/g, (_, b: string) => `:${bits[b]}`);
+}
 
 export interface Budget {
   /** Largest stored-bytes overhead (hardened ÷ original − 1), e.g. 0.15. */
@@ -66,7 +92,7 @@ export interface BudgetOptions {
   test: ImageSet;
   /** Scores per unit kind (rankings for the ratio-based candidates). */
   scores: (unit: Unit) => Promise<Scores>;
-  /** Candidate list as in parseVariants, `ranger+X` for combinations (default DEFAULT_BUDGET_CANDIDATES). */
+  /** Candidate list as in parseVariants, `ranger+X` for combinations (default defaultBudgetCandidates(model)). */
   candidates?: string;
   /** Trials per candidate in the first round (default 4) and the most any candidate gets (default 32). */
   minTrials?: number;
@@ -130,7 +156,7 @@ export async function budgetHarden(model: Model, opts: BudgetOptions): Promise<B
   let intervals: Intervals | undefined;
   const built: Built[] = [];
   const evidence: CandidateEvidence[] = [];
-  const specs = (opts.candidates ?? DEFAULT_BUDGET_CANDIDATES).split(',').map((s) => s.trim()).filter(Boolean);
+  const specs = (opts.candidates ?? defaultBudgetCandidates(model)).split(',').map((s) => s.trim()).filter(Boolean);
   // parse all first: a typo fails before any work
   const parsed = specs.map((s) => (s.includes('+') && s.startsWith('ranger+') ? { name: s, steps: [...parseVariants('ranger'), ...parseVariants(s.slice('ranger+'.length))] } : { name: parseVariants(s)[0].name, steps: parseVariants(s) }));
   for (const c of parsed) {

@@ -86,7 +86,7 @@ export const hardenCommand: Command = {
     variants: { kind: 'string', arg: 'LIST', help: 'for --sweep: e.g. none,ranger,edac:0.15,tmr-weights:mem0.15', default: DEFAULT_VARIANTS },
     ber: { kind: 'numbers', arg: 'B1,…', help: 'for --sweep: bit error rates', default: '1e-6,1e-5,5e-5' },
     budget: { kind: 'string', arg: 'memory=M,time=T', help: 'search methods × ratios for the smallest accuracy drop at --ber (one value, default 1e-5) within these overheads (fractions); writes the winner to --out and the evidence to --json' },
-    candidates: { kind: 'string', arg: 'LIST', help: 'for --budget: candidates as in --variants, ranger+X for intervals with X on top', default: DEFAULT_BUDGET_CANDIDATES },
+    candidates: { kind: 'string', arg: 'LIST', help: `for --budget: candidates as in --variants, ranger+X for intervals with X on top (default, float32 model: ${DEFAULT_BUDGET_CANDIDATES}; other formats use their own bits)` },
     'pareto-ber': { kind: 'number', arg: 'B', help: 'for --sweep: the BER of the Pareto view (default 1e-5 when swept, else the largest BER)' },
     trials: { kind: 'int', arg: 'N', help: 'for --sweep: trials per BER', default: 20, min: 1 },
     seed: { kind: 'int', arg: 'S', help: 'seed for rankings and campaigns', default: DEFAULT_SEED },
@@ -131,7 +131,7 @@ export const hardenCommand: Command = {
       const ber = bers.length === 1 ? bers[0] : DEFAULT_PARETO_BER;
       const t0 = performance.now();
       const r = await budgetHarden(model, {
-        budget, ber, train, test, scores: scoresFrom(model, train, v, 'channel'), candidates: v.candidates as string,
+        budget, ber, train, test, scores: scoresFrom(model, train, v, 'channel'), candidates: v.candidates as string | undefined,
         maxTrials: Math.max(4, v.trials as number), seed: v.seed as number, runtime,
         onCandidate: (name, stage, detail) => { if (!v.quiet) process.stderr.write(`${stage === 'build' ? 'build' : 'race '} ${name}${detail ? ` (${detail})` : ''}\n`); },
       });
