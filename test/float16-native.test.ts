@@ -108,6 +108,6 @@ test('CLI: convert --native writes a float16 model that info counts and evaluate
 
 test('rank and harden refuse a native float16 model in one sentence that names the fix', async () => {
   const h = native();
-  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16.*rank the float32 model instead/.test(e.message));
+  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16.*rank the float32 model or its Cast-around float16 conversion/.test(e.message));
   await assert.rejects(harden(h, { method: 'tmr-bits' }), (e: unknown) => e instanceof FlipguardError && /float16 and read without conversion.*convert the float32 model instead/.test(e.message));
 });

@@ -93,3 +93,13 @@ function nativeFloat16(model: Model): ConvertResult {
   const graph = { ...g, initializers, nodes, inputs: g.inputs.map(widen), outputs: g.outputs.map(widen), valueInfo: g.valueInfo.map(widen) };
   return { model: { ...model, graph }, converted: [...params], maxRelativeError: maxRel };
 }
+
+/**
+ * Throws a FlipguardError when `model` computes natively in float16 (a float16 graph input or
+ * output, as `model.half()` exports), for the commands whose float32 arithmetic would not match
+ * what such a model computes (`what`: "rank").
+ */
+export function refuseNativeFloat16(model: Model, what: string): void {
+  const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.elemType === DataType.FLOAT16);
+  if (v) throw new FlipguardError(`flipguard ${what} does not handle models that compute in float16 yet ("${v.name}" is float16); ${what} the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
+}

@@ -27,7 +27,6 @@
  *   divided by it).
  * - Batch normalisation has 4 parameter tensors (scale, bias, mean, variance), all counted.
  */
-import { FlipguardError } from '../errors.js';
 import { consumers, producers } from './builder.js';
 import { elementSize, isFloatType, numel } from './dtype.js';
 import { opRecord, opSet } from './ops/index.js';
@@ -147,25 +146,6 @@ const DEQUANTIZES = opSet((r) => !!r.dequantizes);
 function isParameter(t: { name: string; dataType: DataTypeCode }, cons: Map<string, Node[]>): boolean {
   if (isFloatType(t.dataType) || t.dataType === DataType.INT8 || t.dataType === DataType.UINT8) return true;
   return t.dataType === DataType.INT32 && (cons.get(t.name) ?? []).some((n) => QUANTIZED.has(n.opType));
-}
-
-/**
- * Throws a FlipguardError when `model` computes with quantized layers (QDQ or QOperator int8/uint8
- * weights), for the commands that do not handle them yet (`what`: "rank", "harden").
- */
-export function refuseQuantized(model: Model, what: string): void {
-  const q = model.graph.nodes.find((n) => QUANTIZED.has(n.opType));
-  if (q) throw new FlipguardError(`flipguard ${what} does not handle quantized models yet (node "${q.name || q.outputs[0]}" is ${q.opType}); ${what} the float32 model instead, then quantize the result.`);
-}
-
-/**
- * Throws a FlipguardError when `model` computes natively in float16 (a float16 graph input or
- * output, as `model.half()` exports), for the commands whose float32 arithmetic would not match
- * what such a model computes (`what`: "rank").
- */
-export function refuseNativeFloat16(model: Model, what: string): void {
-  const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.elemType === DataType.FLOAT16);
-  if (v) throw new FlipguardError(`flipguard ${what} does not handle models that compute in float16 yet ("${v.name}" is float16); ${what} the float32 model instead (its scores name the same parameters).`);
 }
 
 function traceParameters(model: Model, words: ReadonlySet<string>): (ParameterTensor & { firstIndex: number })[] {
