@@ -20,6 +20,7 @@ import { createSession } from '../src/runtime/session.js';
 import { convertModel } from '../src/formats/index.js';
 import { rank } from '../src/analysis/index.js';
 import { harden } from '../src/harden/index.js';
+import { predictWithNeuronFaults } from '../src/faults/neuron.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
 import type { TrialRecord } from '../src/campaign/records.js';
 
@@ -106,8 +107,10 @@ test('CLI: convert --native writes a float16 model that info counts and evaluate
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('rank and harden refuse a native float16 model in one sentence that names the fix', async () => {
+test('rank, neuron-output faults and harden refuse a native float16 model in one sentence that names the fix', async () => {
   const h = native();
-  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16.*rank the float32 model or its Cast-around float16 conversion/.test(e.message));
+  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /^flipguard rank does not handle models that compute in float16.*float32 model or its Cast-around float16 conversion/.test(e.message));
+  const data = limitImages(testSet(), 10);
+  await assert.rejects(predictWithNeuronFaults(h, data, [{ value: h.graph.nodes[0].outputs[0], index: 0, kind: 'stuck0' }]), (e: unknown) => e instanceof FlipguardError && /^Neuron-output fault injection does not handle models that compute in float16/.test(e.message));
   await assert.rejects(harden(h, { method: 'tmr-bits' }), (e: unknown) => e instanceof FlipguardError && /float16 and read without conversion.*convert the float32 model instead/.test(e.message));
 });

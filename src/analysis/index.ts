@@ -115,7 +115,7 @@ function randomNeuronScores(model: Model, seed: number): Scores {
 export async function rank(stored: Model, opts: RankOptions): Promise<Scores> {
   const method = opts.method;
   if (!(RANK_METHODS as readonly string[]).includes(method)) throw new FlipguardError(`Unknown ranking method "${String(method)}"; use one of ${RANK_METHODS.join(', ')}.`);
-  refuseNativeFloat16(stored, 'rank');
+  refuseNativeFloat16(stored, 'flipguard rank');
   // float16/bfloat16 and int8 QDQ models are scored through their float32 equivalent (same layers and units)
   const model = dequantizedModel(stored).model;
   const units = METHOD_UNITS[method];

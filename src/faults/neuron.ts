@@ -18,6 +18,7 @@ import { argmaxRows, DEFAULT_BATCH, fixedBatch as modelFixedBatch, type ImageSet
 import { createSession, dataInput, ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { floatTensor, imageBatches, type RunTensor } from '../runtime/batched.js';
 import { partitionAt, splitModels } from './split.js';
+import { refuseNativeFloat16 } from '../formats/convert.js';
 
 export interface NeuronFault {
   /** Name of the activation value (a node output). */
@@ -136,6 +137,8 @@ export function insertStuckAtZero(model: Model, faults: readonly { value: string
  * JavaScript between the two halves. Exact: no approximation of the faulty value.
  */
 export async function predictWithNeuronFaults(model: Model, data: ImageSet, faults: readonly NeuronFault[], opts: RuntimeOptions & { batch?: number } = {}): Promise<Predictions> {
+  // activations are float32 words here (bits 0–31); a native float16 model's are 16-bit
+  if (faults.length) refuseNativeFloat16(model, 'Neuron-output fault injection');
   for (const f of faults) checkValue(model, f.value);
   const values = [...new Set(faults.map((f) => f.value))];
   const probes = values.length ? await probeValues(model, values, data.shape, opts) : new Map<string, ValueProbe>();

@@ -97,9 +97,9 @@ function nativeFloat16(model: Model): ConvertResult {
 /**
  * Throws a FlipguardError when `model` computes natively in float16 (a float16 graph input or
  * output, as `model.half()` exports), for the commands whose float32 arithmetic would not match
- * what such a model computes (`what`: "rank").
+ * what such a model computes (`what`: "flipguard rank", "Neuron-output fault injection").
  */
 export function refuseNativeFloat16(model: Model, what: string): void {
   const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.elemType === DataType.FLOAT16);
-  if (v) throw new FlipguardError(`flipguard ${what} does not handle models that compute in float16 yet ("${v.name}" is float16); ${what} the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
+  if (v) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v.name}" is float16); give the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
 }
