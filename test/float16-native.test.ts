@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { FlipguardError } from '../src/errors.js';
 import { DataType, GraphBuilder, loadModel, makeModel, readModel, type Model } from '../src/graph/index.js';
 import { formatCounts } from '../src/graph/info.js';
-import { FaultPlanner, listParameters } from '../src/faults/index.js';
+import { FaultPlanner, injectFaults, listParameters } from '../src/faults/index.js';
+import { ModelRunner } from '../src/runtime/session.js';
+import { predict } from '../src/runtime/evaluate.js';
 import { loadDataset } from '../src/data/index.js';
 import { evaluate } from '../src/runtime/evaluate.js';
 import { createSession } from '../src/runtime/session.js';
@@ -113,4 +115,23 @@ test('rank, neuron-output faults and harden refuse a native float16 model in one
   const data = limitImages(testSet(), 10);
   await assert.rejects(predictWithNeuronFaults(h, data, [{ value: h.graph.nodes[0].outputs[0], index: 0, kind: 'stuck0' }]), (e: unknown) => e instanceof FlipguardError && /^Neuron-output fault injection does not handle models that compute in float16/.test(e.message));
   await assert.rejects(harden(h, { method: 'tmr-bits' }), (e: unknown) => e instanceof FlipguardError && /float16 and read without conversion.*convert the float32 model instead/.test(e.message));
+});
+
+test('a flip in a native float16 model is exactly one stored bit: fed as a faulty copy it gives the logits of the model storing that word', async () => {
+  const h = native();
+  const data = limitImages(testSet(), 50);
+  const name = 'fc3.weight';
+  const clean = h.graph.initializers.get(name)!.data as Uint16Array;
+  const { tensors } = injectFaults(new Map([[name, clean]]), [{ tensor: name, index: 3, bit: 14, kind: 'flip' }]);
+  const faulty = tensors.get(name) as Uint16Array;
+  assert.ok(faulty instanceof Uint16Array);
+  for (let i = 0; i < clean.length; i++) assert.equal(faulty[i], i === 3 ? clean[i] ^ 0x4000 : clean[i]);
+  const runner = await ModelRunner.create(h, { threads: 1, swappable: [name] });
+  const fed = await predict(runner, data, { params: tensors });
+  const plain = await predict(runner, data);
+  await runner.release();
+  const t = h.graph.initializers.get(name)!;
+  const stored = await evaluate({ ...h, graph: { ...h.graph, initializers: new Map([...h.graph.initializers, [name, { ...t, data: faulty }]]) } }, data, { threads: 1 });
+  assert.deepEqual(fed.logits, stored.predictions.logits);
+  assert.notDeepEqual(fed.logits, plain.logits);
 });
