@@ -347,9 +347,7 @@ export class TrialEngine {
 
   private async suffixRunner(cut: Cut): Promise<Evaluator> {
     if (!cut.runner) {
-      // a native float16 model's activations are float16 (cached widened to float32, exactly)
-      const elemType = this.model.graph.inputs[0]?.elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
-      const { suffix: plain } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType }]]));
+      const { suffix: plain } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
       const suffix = requantizedSuffix(this.model, plain, cut.split.cut);
       const runtime: RuntimeOptions = { threads: this.opts.threads, executionProvider: this.opts.executionProvider, optimization: this.opts.optimization };
       cut.runner = await Evaluator.create(suffix, this.opts.swap ?? 'rebuild', cut.swappable, runtime, this.opts.batch, fixedBatch(this.model));

@@ -95,11 +95,32 @@ function nativeFloat16(model: Model): ConvertResult {
 }
 
 /**
- * Throws a FlipguardError when `model` computes natively in float16 (a float16 graph input or
- * output, as `model.half()` exports), for the commands whose float32 arithmetic would not match
- * what such a model computes (`what`: "flipguard rank", "Neuron-output fault injection").
+ * A value of `model` that shows it computes in float16 (a float16 graph input or output, a Cast to
+ * float16, or a float16 initializer read by another op than Cast), or undefined when it computes in
+ * float32 (Cast-around float16 included).
+ */
+export function float16Computation(model: Model): string | undefined {
+  const g = model.graph;
+  const io = [...g.inputs, ...g.outputs].find((x) => x.elemType === DataType.FLOAT16);
+  if (io) return io.name;
+  for (const n of g.nodes) {
+    if (n.opType === 'Cast') {
+      const to = n.attributes.to;
+      if (to?.type === 'int' && to.value === DataType.FLOAT16) return n.outputs[0];
+      continue;
+    }
+    const w = n.inputs.find((i) => g.initializers.get(i)?.dataType === DataType.FLOAT16);
+    if (w) return w;
+  }
+  return undefined;
+}
+
+/**
+ * Throws a FlipguardError when `model` computes in float16 (`float16Computation`), for the
+ * operations whose float32 arithmetic would not match what such a model computes (`what`:
+ * "flipguard rank", "Neuron-output fault injection").
  */
 export function refuseNativeFloat16(model: Model, what: string): void {
-  const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.elemType === DataType.FLOAT16);
-  if (v) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v.name}" is float16); give the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
+  const v = float16Computation(model);
+  if (v !== undefined) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v}" is float16); give the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
 }

@@ -124,9 +124,12 @@ export function fromFloat16Words(w: Uint16Array): Float32Array {
   return out;
 }
 
-/** A run's outputs with every float16 tensor decoded to float32 (callers read logits as float32). */
-function widenHalfOutputs(out: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
-  for (const [k, t] of Object.entries(out)) if (t.type === 'float16') out[k] = new ort.Tensor('float32', fromFloat16Words(t.data as Uint16Array), t.dims);
+/**
+ * A run's outputs with the model's own float16 outputs (a native float16 model's logits) decoded to
+ * float32; extra outputs keep their type, so probes see which activations are float16.
+ */
+function widenHalfOutputs(out: Record<string, ort.Tensor>, names: ReadonlySet<string>): Record<string, ort.Tensor> {
+  for (const [k, t] of Object.entries(out)) if (t.type === 'float16' && names.has(k)) out[k] = new ort.Tensor('float32', fromFloat16Words(t.data as Uint16Array), t.dims);
   return out;
 }
 
@@ -145,6 +148,8 @@ export class ModelRunner {
     private readonly inputDims: ReadonlyMap<string, number[]> = new Map(),
     /** True when the data input is float16 (a native float16 model): images are rounded to float16 words. */
     private readonly halfInput = false,
+    /** The model's own outputs (float16 ones are returned as float32). */
+    private readonly modelOutputs: ReadonlySet<string> = new Set(),
   ) {}
 
   static async create(model: Model, opts: RuntimeOptions & { swappable?: Iterable<string>; outputs?: string[]; input?: string } = {}): Promise<ModelRunner> {
@@ -168,7 +173,7 @@ export class ModelRunner {
     const inputDims = new Map<string, number[]>();
     for (const v of m.graph.inputs) if (v.name !== input && v.shape && v.shape.every((d) => typeof d === 'number')) inputDims.set(v.name, v.shape as number[]);
     const halfInput = m.graph.inputs.find((v) => v.name === input)?.elemType === DataType.FLOAT16;
-    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable, inputDims, halfInput);
+    return new ModelRunner(session, input, opts.outputs ?? model.graph.outputs.map((o) => o.name), clean, swappable, inputDims, halfInput, new Set(model.graph.outputs.map((o) => o.name)));
   }
 
   /**
@@ -194,7 +199,7 @@ export class ModelRunner {
     }
     feeds[this.inputName] = this.halfInput ? new ort.Tensor('float16', toFloat16Words(x), dims) : new ort.Tensor('float32', x, dims);
     try {
-      return widenHalfOutputs(await this.session.run(feeds, this.outputNames));
+      return widenHalfOutputs(await this.session.run(feeds, this.outputNames), this.modelOutputs);
     } catch (e) {
       throw new FlipguardError(`onnxruntime failed to run the model on input of shape [${dims.join(', ')}]: ${(e as Error).message.split('\n')[0]}`);
     }
