@@ -135,3 +135,27 @@ test('a flip in a native float16 model is exactly one stored bit: fed as a fault
   assert.deepEqual(fed.logits, stored.predictions.logits);
   assert.notDeepEqual(fed.logits, plain.logits);
 });
+
+test('a float16 model with float32 input and output (onnxconverter-common keep_io_types): evaluate and inject run it, rank refuses', async () => {
+  const h = native();
+  const g = h.graph;
+  const [inp, out] = [g.inputs[0], g.outputs[0]];
+  const cast = (name: string, from: string, to: number) => ({ name, opType: 'Cast', domain: '', inputs: [from], outputs: [name], attributes: { to: { type: 'int' as const, value: to } } });
+  const m: Model = { ...h, graph: { ...g,
+    nodes: [{ ...cast('x16', 'x32', DataType.FLOAT16), outputs: [inp.name] }, ...g.nodes, cast('logits32', out.name, DataType.FLOAT)],
+    inputs: [{ ...inp, name: 'x32', elemType: DataType.FLOAT }], outputs: [{ ...out, name: 'logits32', elemType: DataType.FLOAT }] } };
+  const data = limitImages(testSet(), 100);
+  const a = await evaluate(h, data, { threads: 1 });
+  const b = await evaluate(m, data, { threads: 1 });
+  // onnxruntime fuses the boundary Casts differently, so only float16 rounding apart
+  let dev = 0;
+  for (let i = 0; i < a.predictions.logits.length; i++) dev = Math.max(dev, Math.abs(a.predictions.logits[i] - b.predictions.logits[i]));
+  assert.ok(dev < 0.05, `logits differ by ${dev}`);
+  assert.ok(Math.abs(a.accuracy - b.accuracy) <= 0.01);
+  const base = { model: m, data, bers: [1e-4], trials: 2, seed: 5, threads: 1 };
+  const strip = (rs: TrialRecord[]) => rs.map(({ millis: _, ...r }) => r);
+  const r1 = await runCampaign(base);
+  assert.deepEqual(strip((await runCampaign(base)).records), strip(r1.records), 'reproducible from the seed');
+  assert.deepEqual(r1.records.map((r) => r.faults), (await runCampaign({ ...base, model: h })).records.map((r) => r.faults), 'the same stored words draw the same faults');
+  await assert.rejects(rank(m, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16 yet \("conv1\.weight"|"input" is float16/.test(e.message));
+});
