@@ -18,7 +18,8 @@ import { ModelRunner } from '../src/runtime/session.js';
 import { predict } from '../src/runtime/evaluate.js';
 import { loadDataset } from '../src/data/index.js';
 import { evaluate } from '../src/runtime/evaluate.js';
-import { createSession } from '../src/runtime/session.js';
+import { createSession, fromFloat16Words, toFloat16Words } from '../src/runtime/session.js';
+import { numberToFloat16 } from '../src/graph/dtype.js';
 import { convertModel } from '../src/formats/index.js';
 import { rank } from '../src/analysis/index.js';
 import { harden } from '../src/harden/index.js';
@@ -158,4 +159,18 @@ test('a float16 model with float32 input and output (onnxconverter-common keep_i
   assert.deepEqual(strip((await runCampaign(base)).records), strip(r1.records), 'reproducible from the seed');
   assert.deepEqual(r1.records.map((r) => r.faults), (await runCampaign({ ...base, model: h })).records.map((r) => r.faults), 'the same stored words draw the same faults');
   await assert.rejects(rank(m, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16 yet \("conv1\.weight"|"input" is float16/.test(e.message));
+});
+
+test('images fed to a float16 input round half to even exactly like numberToFloat16, and decode back exactly', () => {
+  const x = new Float32Array(200000);
+  const bits = new Uint32Array(x.buffer);
+  let s = 12345;
+  for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; bits[i] = s; }
+  // ties, subnormal ties, the overflow edge, zeros, infinities
+  const edge = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -25, 3 * 2 ** -25, 2 ** -24, 65504, 65519.996, 65520, -0, 0, Infinity, -Infinity, 2 ** -14 - 2 ** -25, 1e-8, -3.5];
+  x.set(edge);
+  const w = toFloat16Words(x);
+  for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i])) assert.equal(w[i], numberToFloat16(x[i]), `value ${x[i]}`);
+  const back = fromFloat16Words(w);
+  for (let i = 0; i < edge.length; i++) assert.equal(toFloat16Words(back.subarray(i, i + 1))[0], w[i]);
 });

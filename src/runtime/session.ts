@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { FlipguardError, opt } from '../errors.js';
 import { encodeModel } from '../graph/onnx.js';
-import { float16ToNumber, numberToFloat16, ortTypeName } from '../graph/dtype.js';
+import { float16ToNumber, ortTypeName } from '../graph/dtype.js';
 import { DataType, type Model, type Tensor, type TensorData, type Graph } from '../graph/types.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -105,10 +105,39 @@ export function dataInput(model: Model): { name: string; shape: (number | string
   return { name: ins[0].name, shape: ins[0].shape ?? [] };
 }
 
-/** float32 values rounded (half to even) to float16 words, for a native float16 model's input. */
+/**
+ * float32 values rounded (half to even) to float16 words, for a native float16 model's input: the
+ * words `numberToFloat16` gives, from the float32 bits (4× faster; every trial feeds every image).
+ */
 export function toFloat16Words(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
   const w = new Uint16Array(x.length);
-  for (let i = 0; i < x.length; i++) w[i] = numberToFloat16(x[i]);
+  for (let i = 0; i < x.length; i++) {
+    const b = u[i];
+    const sign = (b >>> 16) & 0x8000;
+    const exp = (b >>> 23) & 0xff;
+    const mant = b & 0x7fffff;
+    const e = exp - 112; // float16 biased exponent
+    let h: number;
+    let rem: number;
+    let half: number;
+    if (exp === 0xff) { w[i] = mant ? 0x7e00 : sign | 0x7c00; continue; }
+    if (e >= 31) { w[i] = sign | 0x7c00; continue; }
+    if (e <= 0) {
+      if (e < -10) { w[i] = sign; continue; }
+      const m = mant | 0x800000;
+      const shift = 14 - e;
+      h = m >>> shift;
+      rem = m & ((1 << shift) - 1);
+      half = 1 << (shift - 1);
+    } else {
+      h = (e << 10) | (mant >>> 13);
+      rem = mant & 0x1fff;
+      half = 0x1000;
+    }
+    if (rem > half || (rem === half && (h & 1))) h++; // a carry into the exponent is still exact
+    w[i] = sign | h;
+  }
   return w;
 }
 
