@@ -118,5 +118,10 @@ test('foldBits on float16, bfloat16 and int8 (QDQ) tmr-bits models: engaged, and
     assert.deepEqual(strip(fast.records), strip(slow.records), label);
     assert.deepEqual(fast.golden, slow.golden, label);
     assert.ok(fast.records.some((r) => r.sdcRate > 0), `${label}: some trial must change predictions, or the comparison proves little`);
+    // parameters fed as session inputs: voted float32 values or int8 integers are the swapped inputs
+    if (label.endsWith('default bit')) {
+      const f = { ...o, bers: o.bers.slice(1), swap: 'feed' as const };
+      assert.deepEqual(strip((await runCampaign(f)).records), strip((await runCampaign({ ...f, shortcuts: { foldBits: false } })).records), `${label}, feed`);
+    }
   }
 });
