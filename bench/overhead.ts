@@ -45,7 +45,9 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 }, target: 1.4 },
   { name: 'tmr-channels 15% side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true }, target: 1.4 },
   { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 }, target: 1.03 },
-  { name: 'tmr-neurons 15%', opts: { method: 'tmr-neurons', ratio: 0.15 }, target: 1.3 },
+  { name: 'tmr-neurons 15%, whole channels (old)', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'channels' }, target: 1.3 },
+  { name: 'tmr-neurons 15%, protected positions only', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'positions' }, target: 1.3 },
+  { name: 'tmr-neurons 15% (auto, default)', opts: { method: 'tmr-neurons', ratio: 0.15 }, target: 1.3 },
   { name: 'tmr-bits 30, every weight', opts: { method: 'tmr-bits', bits: [30] }, target: 1.03 },
   { name: 'tmr-bits 31,30,29, 15%', opts: { method: 'tmr-bits', bits: [31, 30, 29], ratio: 0.15 }, target: 1.03 },
 ];

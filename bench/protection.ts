@@ -4,7 +4,8 @@
  * and every new one (behind batch norm, behind batch norm + ReLU, saturating, per-layer bounds,
  * batch norm folded first). Intervals are profiled once, on the whole training split (paper A).
  *
- * Channel methods (edac, tmr-channels, with and without side-by-side channels) rank by L1 norm.
+ * Channel methods (edac, tmr-channels, with and without side-by-side channels) rank by L1 norm;
+ * tmr-neurons (old whole-channel and new protected-neuron replicas) by seeded random neuron scores.
  *
  * Environment: PROTECTION_TRIALS (10), PROTECTION_IMAGES (1000 test images), PROTECTION_THREADS (2),
  * PROTECTION_ONLY (a regular expression: only the constructions whose name matches).
@@ -20,6 +21,7 @@ import { loadDataset, subset } from '../src/data/index.js';
 import { harden, profileIntervals, type HardenOptions } from '../src/harden/index.js';
 import { runCampaign } from '../src/campaign/run.js';
 import { l1Scores } from '../src/analysis/scores.js';
+import { rank } from '../src/analysis/index.js';
 import { formatTable } from '../src/cli/table.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,6 +42,9 @@ const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals' | 'scores
   { name: 'edac 15%, side by side', opts: { method: 'edac', ratio: 0.15, sideBySide: true } },
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 } },
   { name: 'tmr-channels 15%, side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true } },
+  { name: 'tmr-neurons 15%, whole channels (old)', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'channels' } },
+  { name: 'tmr-neurons 15%, protected positions only', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'positions' } },
+  { name: 'tmr-neurons 15% (auto, default)', opts: { method: 'tmr-neurons', ratio: 0.15 } },
 ];
 
 export function protectionCommand(): string {
@@ -58,12 +63,14 @@ export async function benchProtection(): Promise<string> {
   const rows: (string | number)[][] = [];
   const only = process.env.PROTECTION_ONLY ? new RegExp(process.env.PROTECTION_ONLY) : undefined;
   const scores = l1Scores(model);
+  // tmr-neurons ranks neurons: seeded random (as bench/overhead.ts; the constructions are compared on the same neurons)
+  const neuronScores = await rank(model, { method: 'random', unit: 'neuron', seed: 1 });
   for (const v of VARIANTS) {
     if (only && !only.test(v.name)) continue;
     console.error(`protection: ${v.name}`);
     let m: Model = model;
     // with foldBn, harden carries the given intervals through each folded batch norm
-    if (v.opts) m = (await harden(model, { ...v.opts, intervals, scores: v.opts.method === 'ranger' ? undefined : scores })).model;
+    if (v.opts) m = (await harden(model, { ...v.opts, intervals, scores: v.opts.method === 'ranger' ? undefined : v.opts.method === 'tmr-neurons' ? neuronScores : scores })).model;
     const c = await runCampaign({ model: m, data: test, bers: PAPER_A_BERS, trials, seed: 1, threads });
     rows.push([v.name, `${(c.golden.accuracy * 100).toFixed(2)}%`, ...c.bers.map((b) => b.meanDrop.toFixed(2))]);
   }

@@ -19,6 +19,7 @@ import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
 import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
 import { benchTmrBits, benchTmrBitsCampaign, benchTmrBitsCampaignFormats, tmrBitsCampaignCommand, tmrBitsCampaignFormatsCommand, tmrBitsCommand } from './tmr-bits.js';
+import { benchFormats, formatsCommand } from './formats.js';
 import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
 const benches: Record<string, { title: string; run: () => Promise<string>; command?: () => string }> = {
@@ -35,6 +36,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   overhead: { title: 'hardened model time overhead (issue 14)', run: () => benchOverhead(), command: overheadCommand },
   protection: { title: 'protection of the issue-14 constructions', run: () => benchProtection(), command: protectionCommand },
   tmrbits: { title: 'tmr-bits: critical-bit TMR time overhead (issue 17)', run: () => benchTmrBits(), command: tmrBitsCommand },
+  formats: { title: 'int8 campaign speed: QDQ-aware prefix cuts (issue 15)', run: () => benchFormats(), command: formatsCommand },
   'paper-conventions': { title: 'the papers at their own conventions (issue 17)', run: () => benchPaperConventions('BC'), command: paperConventionsCommand('BC') },
   'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
   'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },

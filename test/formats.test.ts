@@ -29,7 +29,6 @@ import { evaluate, type ImageSet } from '../src/runtime/evaluate.js';
 import { convertModel, quantizeModel } from '../src/formats/index.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
 import type { TrialRecord } from '../src/campaign/records.js';
-import { rank } from '../src/analysis/index.js';
 import { randomImages } from './helpers/harden.js';
 import { qoperatorModel } from './helpers/quantized.js';
 
@@ -398,11 +397,6 @@ test('CLI: inject --formats compares the formats of one model in one table', () 
   const bad = runCli('inject', src, '--formats', 'float32,int4', '--ber', '1e-4', '--trials', '2');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /int4/);
-});
-
-test('rank refuses a quantized model in one sentence that says what to do (harden: test/harden-formats.test.ts)', async () => {
-  const q = await lenetInt8();
-  await assert.rejects(rank(q, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /does not handle quantized models yet.*float32 model/.test(e.message));
 });
 
 test('QOperator models (QLinearConv, ConvInteger) list their integer words as targets and run campaigns reproducibly', async () => {

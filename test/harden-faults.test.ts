@@ -213,19 +213,74 @@ test('tmr-channels fully masks a flip in any one of the three copies', async () 
 });
 
 test('tmr-neurons masks a flip in a replica filter and keeps unprotected positions as they are', async () => {
-  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11) });
+  const { model: hm, report } = await harden(lenet, { method: 'tmr-neurons', ratio: 0.05, scores: neuronScores(lenet, 11), neuronReplicas: 'positions' });
   const l = report.layers.find((x) => x.name === 'conv1') as { replicatedChannels: number; graphReplicaMacs: number; protectedNeuronMacs: number; protected: number };
   assert.ok(l.replicatedChannels > 0);
   assert.equal(l.protectedNeuronMacs, 2 * l.protected * 25);
-  assert.equal(l.graphReplicaMacs, 2 * l.replicatedChannels * 28 * 28 * 25);
+  // only the protected neurons are recomputed (per output position), not whole channels
+  assert.ok(l.graphReplicaMacs >= l.protectedNeuronMacs && l.graphReplicaMacs < 2 * l.replicatedChannels * 28 * 28 * 25, `${l.graphReplicaMacs}`);
   assert.ok(report.replicaMacs!.graph >= report.replicaMacs!.protectedNeurons);
   const clean = await run(hm);
-  const per = 25, C = 6, k = l.replicatedChannels;
-  for (const row of [C, C + k]) {
-    const p = await run(withTensor(hm, 'conv1.weight', (d) => flipBit(d, row * per + 12, 30)));
-    assert.ok(sameBits(p.logits, clean.logits), `replica row ${row}`);
+  const reps = hm.graph.initializers.get('conv1.weight.replicas')!;
+  assert.deepEqual(reps.dims, [l.replicatedChannels, 2, 25]);
+  for (const r of [0, 1]) {
+    const p = await run(withTensor(hm, 'conv1.weight.replicas', (d) => flipBit(d, r * 25 + 12, 30)));
+    assert.ok(sameBits(p.logits, clean.logits), `replica ${r + 1}`);
   }
 });
+
+for (const [group, mode] of [[1, 'positions'], [2, 'positions'], [1, 'auto'], [2, 'auto']] as const) {
+  test(`tmr-neurons (group ${group}, ${mode}): protected neurons come out right after a flip in the original filter, fault-free outputs are the original's`, async () => {
+    // one strided, padded conv whose output is the model output, so every neuron can be checked
+    const g = new GraphBuilder('conv');
+    const x = g.input('input', ['batch', 4, 9, 9]);
+    const rng = new Rng(21);
+    const rand = (n: number): number[] => Array.from({ length: n }, () => rng.next() * 2 - 1);
+    g.node('Conv', [x, g.init('conv.weight', [8, 4 / group, 3, 3], rand(8 * (4 / group) * 9)), g.init('conv.bias', [8], rand(8))],
+      { pads: A.is([1, 1, 1, 1]), strides: A.is([2, 2]), group: A.i(group) }, { name: 'conv', outputs: ['y'] });
+    g.output('y', ['batch', 8, 5, 5]);
+    const model = makeModel(g.build());
+    const images = randomImages([4, 9, 9], 16, 4);
+    const { model: hm, report } = await harden(model, { method: 'tmr-neurons', ratio: 0.2, scores: neuronScores(model, 5), neuronReplicas: mode });
+    // this small layer is cheaper to widen: auto takes whole channels voted at the protected positions (exact copies)
+    const widened = !hm.graph.initializers.has('conv.weight.replicas');
+    assert.equal(widened, mode === 'auto', 'construction');
+    for (const opt of [{ optimization: 'disabled' as const }, {}]) {
+      const [a, b] = [await predictOn(model, images, opt), await predictOn(hm, images, opt)];
+      assert.ok(sameBits(a.logits, b.logits), `fault-free bit-identical ${JSON.stringify(opt)}`);
+    }
+    const l = report.layers[0] as { protected: number; replicatedChannels: number; graphReplicaMacs: number };
+    assert.equal(countHardened(hm).macs - countModel(model).macs, l.graphReplicaMacs, 'replica MACs as counted');
+    if (!widened) assert.ok(l.graphReplicaMacs < 2 * l.replicatedChannels * 25 * (4 / group) * 9);
+    // neurons of one protected channel: which are protected (from the scores: the top 20% overall)
+    const scores = neuronScores(model, 5).layers[0].scores;
+    const top = new Set(scores.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]).slice(0, l.protected).map(([, i]) => i));
+    const c = Math.floor([...top][0] / 25);
+    const clean = await predictOn(model, images, {});
+    const hit = await predictOn(withTensor(hm, 'conv.weight', (d) => flipBit(d, c * (4 / group) * 9 + 4, 30)), images, {});
+    let fixedProt = 0, changedFree = 0;
+    for (let i = 0; i < images.count; i++) {
+      for (let pos = 0; pos < 25; pos++) {
+        const j = i * 200 + c * 25 + pos;
+        // a corrected neuron is the replicas' value: bit-exact copies when widened, else the same dot product summed in another order
+        if (top.has(c * 25 + pos)) {
+          const ok = widened ? bitsOfFloat32(hit.logits[j]) === bitsOfFloat32(clean.logits[j]) : Math.abs(hit.logits[j] - clean.logits[j]) <= 1e-5 * (1 + Math.abs(clean.logits[j]));
+          assert.ok(ok, `image ${i} protected neuron ${pos}: ${hit.logits[j]} vs ${clean.logits[j]}`);
+          fixedProt++;
+        } else if (bitsOfFloat32(hit.logits[j]) !== bitsOfFloat32(clean.logits[j])) changedFree++;
+      }
+    }
+    assert.ok(fixedProt > 0 && changedFree > 0, `${fixedProt} protected, ${changedFree} unprotected changed`);
+    // a flip in either replica leaves every output as it was
+    const K = (4 / group) * 9;
+    const flips: [string, number][] = !widened ? [['conv.weight.replicas', 3], ['conv.weight.replicas', K + 3]]
+      : group === 1 ? [['conv.weight', 8 * K + 3], ['conv.weight', (8 + l.replicatedChannels) * K + 3]] : [];
+    for (const [t, at] of flips) {
+      const p = await predictOn(withTensor(hm, t, (d) => flipBit(d, at, 30)), images, {});
+      assert.ok(sameBits(p.logits, clean.logits), `replica word ${t}[${at}]`);
+    }
+  });
+}
 
 test('tmr-weights masks flips in one copy, and in two copies at different bits (bitwise majority)', async () => {
   const { model: hm, report } = await harden(lenet, { method: 'tmr-weights', ratio: 0.1, scores: magnitudeScores(lenet) });

@@ -7,13 +7,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { writeReport, type WriteReportResult } from '../src/report/index.js';
-import { writeSampleInputs } from './fixtures/report-sample.js';
+import { sampleFormats, writeSampleInputs } from './fixtures/report-sample.js';
 
 const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 
@@ -171,4 +171,42 @@ test('screenshots in light, dark and print; dark mode switches chart ink', async
   for (const f of ['report.png', 'report-dark.png', 'report-print.png']) assert.ok(existsSync(join(ARTIFACTS, f)), f);
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(pageErrors, []);
+});
+
+test('Number formats section: one line per format and protection, the table of drops per BER, what protection buys', async () => {
+  const dir = join(work, 'formats');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'lenet5.formats.json');
+  const sample = sampleFormats(20);
+  writeFileSync(file, JSON.stringify(sample));
+  const r = writeReport({ inputs: [file], outDir: join(dir, 'report'), title: 'LeNet-5 per format' });
+  const p = await context!.newPage();
+  const errors: string[] = [];
+  p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  p.on('pageerror', (e) => errors.push(e.message));
+  await p.goto(pathToFileURL(r.html).href);
+  await p.waitForSelector('html[data-charts]', { timeout: 20000 });
+  assert.equal(await p.getAttribute('html', 'data-charts'), 'ok');
+  const info = await p.$eval('#chart-formats', (el) => ({
+    rendered: el.getAttribute('data-rendered'),
+    lines: [...el.querySelectorAll('.mean_marks path')].map((x) => [x.getAttribute('stroke') ?? '', x.getAttribute('stroke-dasharray') ?? '']),
+    legend: [...el.querySelectorAll('.role-legend-label text')].map((t) => t.textContent ?? ''),
+  }));
+  assert.equal(info.rendered, 'ok');
+  assert.equal(info.lines.length, 4, 'one line per format × protection');
+  assert.equal(new Set(info.lines.map((l) => l[0])).size, 3, 'one colour per format');
+  for (const f of ['float32', 'float16', 'int8', 'none', 'tmr-channels']) assert.ok(info.legend.includes(f), `legend ${f}: ${info.legend.join(', ')}`);
+  const int8Lines = info.lines.filter((l) => l[0] === info.lines[2][0]);
+  assert.equal(new Set(int8Lines.map((l) => l[1])).size, 2, 'the protected int8 line is dashed differently');
+  // the tables: drop per BER for each series, and the drop saved by tmr-channels on int8
+  const text = await p.innerText('#formats');
+  const base = sample.formats[2].summary.bers.find((b) => b.ber === 1e-4)!;
+  const prot = sample.formats[3].summary.bers.find((b) => b.ber === 1e-4)!;
+  assert.ok(text.includes(`${base.meanDrop.toFixed(2)} [`), `int8 drop at 1e-4 in ${text}`);
+  assert.ok(text.includes(`${(base.meanDrop - prot.meanDrop).toFixed(2)}\u00a0pp`), 'drop saved by tmr-channels');
+  assert.match(text, /drop saved at 1e-4/);
+  assert.ok(existsSync(join(dir, 'report', 'formats.csv')));
+  await p.screenshot({ path: join(ARTIFACTS, 'report-formats.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await p.close();
 });

@@ -1,5 +1,6 @@
 /**
- * Bit-position profile (issue 17): which of the 32 bits of a float32 weight matter. For every bit
+ * Bit-position profile (issue 17): which bits of a stored weight matter (32 of a float32 word, 16 of
+ * a float16/bfloat16 word, 8 of an int8 word; the profiled weights must share one format). For every bit
  * position b, `trials` trials each flip exactly `faults` stored bits at position b, in weights drawn
  * uniformly (without replacement) from the conv/dense weight tensors (all of them, or one `layer`);
  * the profile is the mean accuracy drop per position (percentage points of the evaluation set, with
@@ -13,7 +14,9 @@ import { FlipguardError, opt } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { resolveBits, type BitRange } from '../faults/bits.js';
+import { FORMAT_BIT_RANGES, resolveBitsFor, type BitRange } from '../faults/bits.js';
+import type { WordFormat } from '../graph/dtype.js';
+import { findLayer } from './scores.js';
 import { cleanParameters, injectFaults } from '../faults/inject.js';
 import { listParameters, type ParameterInfo } from '../faults/params.js';
 import { checkSeed, type WeightFault } from '../faults/plan.js';
@@ -21,7 +24,6 @@ import { positionsWithoutReplacement } from '../faults/sample.js';
 import { TrialEngine } from '../campaign/engine.js';
 import { halfWidth, mean } from '../campaign/stats.js';
 import { Rng } from '../util/rng.js';
-import { findLayer } from './scores.js';
 import { textTable } from './format.js';
 import { DEFAULT_SEED } from '../defaults.js';
 import { FieldError, arr, at, num, obj, str, type Obj } from '../util/validate.js';
@@ -33,7 +35,7 @@ export interface BitProfileOptions {
   trials?: number;
   /** Flips per trial, all at the position profiled (default 1). */
   faults?: number;
-  /** Bit positions to profile (default all 32). */
+  /** Bit positions to profile (default every bit of the weights' stored format). */
   bits?: BitRange | string;
   /** Only the weights of this conv/dense layer (default: every conv/dense weight tensor). */
   layer?: string;
@@ -75,7 +77,19 @@ export type BitProfileFile = Pick<BitProfile, 'layer' | 'weights' | 'trials' | '
   rows: (Omit<BitProfileRow, 'field'> & { field: string })[];
 };
 
-export const fieldOf = (bit: number): BitProfileRow['field'] => (bit === 31 ? 'sign' : bit >= 23 ? 'exponent' : 'mantissa');
+/** The field of `bit` in a word of `format` (float32 by default); integer words have sign (int8, int32) and value bits, reported as 'mantissa'. */
+export function fieldOf(bit: number, format: WordFormat = 'float32'): BitProfileRow['field'] {
+  const r = FORMAT_BIT_RANGES[format];
+  const inside = (f: string) => { const x = r[f]; return !!x && bit >= x[0] && bit <= x[1]; };
+  return inside('sign') ? 'sign' : inside('exponent') ? 'exponent' : 'mantissa';
+}
+
+/** The one word format of the profiled tensors, or a FlipguardError when they mix formats. */
+function profileFormat(targets: readonly ParameterInfo[]): WordFormat {
+  const formats = [...new Set(targets.map((t) => t.format))];
+  if (formats.length > 1) throw new FlipguardError(`The weights profiled are stored in ${formats.join(' and ')}, whose bit positions differ; profile one layer with ${opt('layer')}.`);
+  return formats[0];
+}
 
 /** The weight tensors a profile draws from, and the faults of one (bit, trial) cell. */
 function profileSpace(model: Model, opts: Pick<BitProfileOptions, 'layer' | 'faults' | 'seed'>): { targets: ParameterInfo[]; total: number; cell: (bit: number, trial: number) => WeightFault[] } {
@@ -86,7 +100,7 @@ function profileSpace(model: Model, opts: Pick<BitProfileOptions, 'layer' | 'fau
   const params = listParameters(model);
   let targets: ParameterInfo[];
   if (opts.layer !== undefined) {
-    const l = findLayer(model, opts.layer);
+    const l = findLayer(model, opts.layer, { stored: true });
     targets = params.filter((p) => p.name === l.weight);
   } else {
     targets = params.filter((p) => p.role === 'weight' && p.live && ['Conv', 'Gemm', 'MatMul', 'ConvTranspose'].includes(p.opType));
@@ -110,7 +124,8 @@ function profileSpace(model: Model, opts: Pick<BitProfileOptions, 'layer' | 'fau
 
 /** The flips of trial `trial` at bit position `bit` of a profile with these options (replayable alone). */
 export function bitProfileFaults(model: Model, opts: Pick<BitProfileOptions, 'layer' | 'faults' | 'seed'>, bit: number, trial: number): WeightFault[] {
-  return profileSpace(model, opts).cell(resolveBits({ list: [bit] })[0], trial);
+  const sp = profileSpace(model, opts);
+  return sp.cell(resolveBitsFor({ list: [bit] }, profileFormat(sp.targets))[0], trial);
 }
 
 /** The accuracy drop per bit position (see the module comment). */
@@ -121,7 +136,9 @@ export async function bitProfile(model: Model, opts: BitProfileOptions): Promise
   if (!Number.isInteger(trials) || trials < 1) throw new FlipguardError(`The ${opt('trials')} per bit position must be a whole number ≥ 1, got ${trials}.`);
   const { targets, total, cell } = profileSpace(model, opts);
   checkDataFitsModel(model, opts.data);
-  const bits = resolveBits(opts.bits);
+  const format = profileFormat(targets);
+  const bits = resolveBitsFor(opts.bits, format);
+  if (bits.length === 0) throw new FlipguardError(`The ${format} weights profiled have none of the bits selected (${String(opts.bits)}); choose bits the format has (e.g. all).`);
   const engine = await TrialEngine.create(model, opts.data, targets, { batch: opts.batch, threads: opts.runtime?.threads, executionProvider: opts.runtime?.executionProvider });
   const clean = cleanParameters(model);
   const rows: BitProfileRow[] = [];
@@ -137,7 +154,7 @@ export async function bitProfile(model: Model, opts: BitProfileOptions): Promise
         opts.onProgress?.(bi * trials + t + 1, bits.length * trials);
       }
       const m = mean(drops), h = trials > 1 ? halfWidth(drops) : 0;
-      rows.push({ bit, field: fieldOf(bit), drop: m, ci95: [m - h, m + h], sdc: mean(sdc), due: mean(due) });
+      rows.push({ bit, field: fieldOf(bit, format), drop: m, ci95: [m - h, m + h], sdc: mean(sdc), due: mean(due) });
     }
   } finally {
     await engine.release();

@@ -35,7 +35,8 @@ import type { Dataset } from '../data/index.js';
 import type { Model, TensorData } from '../graph/types.js';
 import { checkDataFitsModel, type ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { resolveBits, type BitRange } from '../faults/bits.js';
+import { resolveBitsFor, type BitRange } from '../faults/bits.js';
+import { wordFormat } from '../graph/dtype.js';
 import { cleanParameters, injectFaults } from '../faults/inject.js';
 import { listParameters } from '../faults/params.js';
 import { checkBer, checkSeed, type WeightFault } from '../faults/plan.js';
@@ -52,7 +53,7 @@ import { textTable } from './format.js';
 import { Rng } from '../util/rng.js';
 import { ANALYSIS_DEFAULTS } from './defaults.js';
 import { kendallTauB, spearman, topkOverlap } from './correlation.js';
-import { channelWeightIndices, findLayer, type Scores } from './scores.js';
+import { channelWeightIndices, findLayer, type ComputeLayer, type Scores } from './scores.js';
 import { DEFAULT_SEED } from '../defaults.js';
 
 export interface GroundTruthOptions {
@@ -125,7 +126,7 @@ export interface GroundTruth {
 
 /** The units of a ground truth and the flat weight indices each one holds. */
 interface UnitSpace {
-  layer: ReturnType<typeof findLayer>;
+  layer: ComputeLayer;
   unit: 'channel' | 'weight';
   units: number[];
   elements: (u: number) => number[];
@@ -135,8 +136,10 @@ interface UnitSpace {
 function unitSpace(model: Model, opts: Pick<GroundTruthOptions, 'layer' | 'unit' | 'sample' | 'bits' | 'seed'>): UnitSpace {
   const unit = opts.unit ?? 'channel';
   if (unit !== 'channel' && unit !== 'weight') throw new FlipguardError(`Unknown ground-truth unit "${String(unit)}"; use channel or weight.`);
-  const layer = findLayer(model, opts.layer);
-  const bits = resolveBits(opts.bits);
+  const layer = findLayer(model, opts.layer, { stored: true });
+  // the bits the layer's stored words have (float32 0–31, float16/bfloat16 0–15, int8 0–7)
+  const bits = resolveBitsFor(opts.bits, wordFormat(model.graph.initializers.get(layer.weight)!.dataType)!);
+  if (bits.length === 0) throw new FlipguardError(`The bits selected (${String(opts.bits)}) are not in the ${wordFormat(model.graph.initializers.get(layer.weight)!.dataType)} words of "${opts.layer}"; choose bits the format has (e.g. all).`);
   if (unit === 'channel') {
     const idx = channelWeightIndices(model, layer);
     return { layer, unit, bits, units: Array.from({ length: layer.outChannels }, (_, c) => c), elements: (c) => [...idx(c)] };
@@ -395,7 +398,7 @@ export interface Comparison {
  * to every weight of the channel.
  */
 export function unitScores(model: Model, scores: Scores, layerName: string, unit: 'channel' | 'weight', units: readonly number[]): number[] {
-  const layer = findLayer(model, layerName);
+  const layer = findLayer(model, layerName, { stored: true });
   const l = scores.layers.find((x) => x.name === layerName);
   if (!l) throw new FlipguardError(`The ${scores.method} scores have no entry for layer "${layerName}"; compute scores for this model.`);
   const C = layer.outChannels;

@@ -19,7 +19,7 @@
 import { FlipguardError, opt } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
-import { refuseQuantized } from '../graph/count.js';
+import { dequantizedModel } from '../formats/dequantize.js';
 import type { Model } from '../graph/types.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -107,12 +107,15 @@ function randomNeuronScores(model: Model, seed: number): Scores {
 /**
  * Importance scores of every conv and dense layer of `model` by `opts.method` (see the module
  * table). Throws a FlipguardError for an unknown method, a unit the method cannot give, or missing
- * training data.
+ * training data. A float16/bfloat16 or int8 QDQ model is scored through its dequantized float32
+ * equivalent (formats/dequantize.ts): the same layers, channels and neurons; a QOperator model is
+ * refused in one sentence.
  */
-export async function rank(model: Model, opts: RankOptions): Promise<Scores> {
+export async function rank(stored: Model, opts: RankOptions): Promise<Scores> {
   const method = opts.method;
   if (!(RANK_METHODS as readonly string[]).includes(method)) throw new FlipguardError(`Unknown ranking method "${String(method)}"; use one of ${RANK_METHODS.join(', ')}.`);
-  refuseQuantized(model, 'rank');
+  // float16/bfloat16 and int8 QDQ models are scored through their float32 equivalent (same layers and units)
+  const model = dequantizedModel(stored).model;
   const units = METHOD_UNITS[method];
   const unit = opts.unit ?? units[0];
   if (!units.includes(unit)) throw new FlipguardError(`The ${method} ranking gives ${units.join(' or ')} scores, not ${unit}; choose another method or unit.`);

@@ -28,7 +28,7 @@
  *   (`rejectedCuts`).
  */
 import { FlipguardError, opt } from '../errors.js';
-import type { Model, TensorData } from '../graph/types.js';
+import type { Model, Node, TensorData } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
 import { DEFAULT_BATCH, fixedBatch, predict, type ImageSet, type Predictions } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
@@ -50,6 +50,7 @@ const LAYER_OPS = opSet((r) => !!r.campaign?.cut);
 /** Producers after which a cut also may feed skip connections (no fusion spans them). */
 const SAFE_PRODUCERS = opSet((r) => !!r.campaign?.safeProducer);
 const SKIP_OPS = opSet((r) => !!r.campaign?.skip);
+const QDQ_OPS = opSet((r) => !!r.campaign?.qdq);
 
 export interface Shortcuts {
   /** A trial whose (remaining) faults change no stored word is the golden result, without a run. */
@@ -121,6 +122,38 @@ class Evaluator {
   }
 
   async release(): Promise<void> { await this.clean.release(); }
+}
+
+/**
+ * A suffix whose input `cut` is an activation's DequantizeLinear output (QuantizeLinear → Dequantize-
+ * Linear in `model`) starts by quantizing and dequantizing it again with the same scale and zero
+ * point: exact (the cached activation is (q − z)·s, which rounds back to q), and the suffix then
+ * holds the DequantizeLinear → layer pattern onnxruntime fuses into its integer kernel, as the full
+ * model does. Any other suffix is returned as is.
+ */
+function requantizedSuffix(model: Model, suffix: Model, cut: string): Model {
+  const made = producers(model.graph);
+  const dq = made.get(cut);
+  const q = dq?.opType === 'DequantizeLinear' ? made.get(dq.inputs[0]) : undefined;
+  if (!dq || q?.opType !== 'QuantizeLinear') return suffix;
+  const g = suffix.graph;
+  const taken = new Set<string>([...g.initializers.keys(), ...g.nodes.flatMap((n) => n.outputs), ...g.inputs.map((i) => i.name)]);
+  const fresh = (base: string): string => { let s = base; for (let i = 1; taken.has(s); i++) s = `${base}.${i}`; taken.add(s); return s; };
+  const inits = new Map(g.initializers);
+  const copy = (name: string): string => {
+    if (!name) return name;
+    const t = model.graph.initializers.get(name);
+    if (!t) return name;
+    const local = g.initializers.has(name) ? name : fresh(name);
+    inits.set(local, { ...t, name: local });
+    return local;
+  };
+  const quantized = fresh(`${cut}.requantized`);
+  const restored = fresh(`${cut}.restored`);
+  const qNode: Node = { ...q, name: fresh(`${q.name || 'quantize'}.suffix`), inputs: [cut, ...q.inputs.slice(1).map(copy)], outputs: [quantized] };
+  const dqNode: Node = { ...dq, name: fresh(`${dq.name || 'dequantize'}.suffix`), inputs: [quantized, ...dq.inputs.slice(1).map(copy)], outputs: [restored] };
+  const nodes = g.nodes.map((n) => (n.inputs.includes(cut) ? { ...n, inputs: n.inputs.map((i) => (i === cut ? restored : i)) } : n));
+  return { ...suffix, graph: { ...g, nodes: [qNode, dqNode, ...nodes], initializers: inits } };
 }
 
 export interface TrialOutcome {
@@ -217,15 +250,20 @@ export class TrialEngine {
     // Cut only at layer inputs (values read solely by Conv/Gemm/MatMul nodes): then the suffix is
     // the same subgraph the whole model runs, so onnxruntime fuses it the same way (a cut between
     // a conv and its BN or activation would change fusions and hence rounding).
+    // In a QDQ model a layer input is reached through its activation's QuantizeLinear →
+    // DequantizeLinear: the cut sits before that chain, so the suffix keeps the whole pattern
+    // onnxruntime fuses into its integer kernel (cutting after it would change the kernel).
     const readers = consumers(this.model.graph);
     const made = producers(this.model.graph);
+    const layerInput = (n: Node, v: string): boolean => n.inputs[0] === v && (LAYER_OPS.has(n.opType) || (QDQ_OPS.has(n.opType) && feedsLayers(n.outputs[0])));
+    const feedsLayers = (v: string): boolean => { const r = readers.get(v) ?? []; return r.length > 0 && r.every((n) => layerInput(n, v)); };
     const candidates = singleValueCuts(this.model).filter((c) => {
       const r = readers.get(c.cut) ?? [];
       if (r.length === 0) return false;
-      if (r.every((n) => LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut)) return true;
+      if (feedsLayers(c.cut)) return true;
       // residual-style boundaries: an activation/pooling output read by layers and by a skip Add/Concat
       const p = made.get(c.cut);
-      return !!p && SAFE_PRODUCERS.has(p.opType) && r.every((n) => (LAYER_OPS.has(n.opType) && n.inputs[0] === c.cut) || SKIP_OPS.has(n.opType));
+      return !!p && SAFE_PRODUCERS.has(p.opType) && r.every((n) => layerInput(n, c.cut) || SKIP_OPS.has(n.opType));
     });
     // a cut that skips little compute costs more (a second session, larger cached inputs) than it saves
     const layerMacs = new Map(countModel(this.model).layers.map((l) => [l.name, l.macs]));
@@ -309,7 +347,8 @@ export class TrialEngine {
 
   private async suffixRunner(cut: Cut): Promise<Evaluator> {
     if (!cut.runner) {
-      const { suffix } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
+      const { suffix: plain } = splitModels(this.model, cut.split, new Map([[cut.split.cut, { elemType: DataType.FLOAT }]]));
+      const suffix = requantizedSuffix(this.model, plain, cut.split.cut);
       const runtime: RuntimeOptions = { threads: this.opts.threads, executionProvider: this.opts.executionProvider, optimization: this.opts.optimization };
       cut.runner = await Evaluator.create(suffix, this.opts.swap ?? 'rebuild', cut.swappable, runtime, this.opts.batch, fixedBatch(this.model));
     }

@@ -27,7 +27,6 @@
  *   divided by it).
  * - Batch normalisation has 4 parameter tensors (scale, bias, mean, variance), all counted.
  */
-import { FlipguardError } from '../errors.js';
 import { consumers, producers } from './builder.js';
 import { elementSize, isFloatType, numel } from './dtype.js';
 import { opRecord, opSet } from './ops/index.js';
@@ -147,15 +146,6 @@ const DEQUANTIZES = opSet((r) => !!r.dequantizes);
 function isParameter(t: { name: string; dataType: DataTypeCode }, cons: Map<string, Node[]>): boolean {
   if (isFloatType(t.dataType) || t.dataType === DataType.INT8 || t.dataType === DataType.UINT8) return true;
   return t.dataType === DataType.INT32 && (cons.get(t.name) ?? []).some((n) => QUANTIZED.has(n.opType));
-}
-
-/**
- * Throws a FlipguardError when `model` computes with quantized layers (QDQ or QOperator int8/uint8
- * weights), for the commands that do not handle them yet (`what`: "rank", "harden").
- */
-export function refuseQuantized(model: Model, what: string): void {
-  const q = model.graph.nodes.find((n) => QUANTIZED.has(n.opType));
-  if (q) throw new FlipguardError(`flipguard ${what} does not handle quantized models yet (node "${q.name || q.outputs[0]}" is ${q.opType}); ${what} the float32 model instead, then quantize the result.`);
 }
 
 function traceParameters(model: Model, words: ReadonlySet<string>): (ParameterTensor & { firstIndex: number })[] {

@@ -84,8 +84,8 @@ export function computeLayers(model: Model, opts: { stored?: boolean } = {}): Co
 }
 
 /** The layers labelled `labels`, in that order; throws a FlipguardError naming an unknown one and listing the layers. */
-export function findLayers(model: Model, labels: readonly string[]): ComputeLayer[] {
-  const layers = computeLayers(model);
+export function findLayers(model: Model, labels: readonly string[], opts: { stored?: boolean } = {}): ComputeLayer[] {
+  const layers = computeLayers(model, opts);
   return labels.map((name) => {
     const l = layers.find((x) => x.label === name);
     if (!l) throw new FlipguardError(`No conv or dense layer named "${name}"; the model's layers are ${layers.map((x) => x.label).join(', ')}.`);
@@ -94,6 +94,6 @@ export function findLayers(model: Model, labels: readonly string[]): ComputeLaye
 }
 
 /** The layer labelled `name`, or a FlipguardError listing the layers. */
-export function findLayer(model: Model, name: string): ComputeLayer {
-  return findLayers(model, [name])[0];
+export function findLayer(model: Model, name: string, opts: { stored?: boolean } = {}): ComputeLayer {
+  return findLayers(model, [name], opts)[0];
 }

@@ -41,6 +41,9 @@
  *   (observed ≤ 1e-6 of the largest logit, same top-1); a value at the very edge of its interval
  *   can then move by an ulp across it. A −0 may come out of a stage as +0 (onnxruntime's Where);
  *   only the sign of an exactly zero result downstream could show it.
+ * - tmr-neurons on convs (recomputing only the protected neurons): the conv is not widened and the
+ *   voter keeps the conv's own value whenever a replica agrees within its rounding bound, so the
+ *   layer's outputs are the original's bit for bit at every optimisation level (tmr-neurons.ts).
  * - tmr-weights: the vote is constant-folded into the weight at session creation, so at the
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
@@ -60,7 +63,7 @@ import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
-import { tmrNeuronsTransform, type NeuronLayerReport } from './tmr-neurons.js';
+import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { checkBits, tmrBitsTransform } from './tmr-bits.js';
 import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
@@ -148,6 +151,14 @@ export interface HardenOptions {
    * reordered original), not bit for bit.
    */
   sideBySide?: boolean;
+  /**
+   * tmr-neurons, conv layers: 'auto' (default) recomputes per layer either only the protected
+   * positions (a replica MatMul over their input patches, voted with a rounding tolerance) or whole
+   * channels with the vote only at the protected positions, whichever a cost model expects to be
+   * faster; 'positions' always the former; 'channels' whole channels with a masked vote over them
+   * (the construction before issue 14's rework). tmr-neurons.ts.
+   */
+  neuronReplicas?: NeuronReplicas;
 }
 
 /** One layer of a hardening report. */
@@ -318,8 +329,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-neurons': {
-      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer });
-      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median' });
+      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer, replicas: opts.neuronReplicas });
+      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: opts.neuronReplicas ?? 'auto' });
       ({ model: out, layers, stages } = r);
       unit = 'neuron';
       replicaMacs = {
@@ -406,7 +417,7 @@ export { profileIntervals, intervalsFromJson, intervalsToJson, type ChannelInter
 export { edacTransform, type EdacOptions, type ChannelLayerReport, type TransformResult } from './edac.js';
 export { tmrChannelsTransform, type TmrChannelOptions } from './tmr-channels.js';
 export { tmrWeightsTransform, voteWeights, majority32, bitwiseVote, type TmrWeightOptions, type WeightLayerReport, type WeightTransformResult } from './tmr-weights.js';
-export { tmrNeuronsTransform, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
+export { tmrNeuronsTransform, type NeuronReplicas, type TmrNeuronOptions, type NeuronLayerReport, type NeuronTransformResult } from './tmr-neurons.js';
 export { overheads, countHardened, countingView, parameterBits, readHardenReportFile, readOverheads, OVERHEAD_METRICS, type Overheads, type OverheadOptions, type Ratio, type Overhead, type OverheadMetric, type HardenReportFile } from './overhead.js';
 export { tmrBitsTransform, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';

@@ -3,6 +3,7 @@
  * importance scores, fine-tuning, and the (p_conv, p_fc) ratio search; `prune` ties them together
  * and writes a JSON-able report.
  */
+import { refuseStoredFormats } from '../formats/dequantize.js';
 import { check, FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { countModel } from '../graph/count.js';
@@ -89,6 +90,7 @@ function compared(before: number, after: number): Compared {
  * `evalData`. Returns the pruned model and a JSON-able report. The input model is not modified.
  */
 export async function prune(model: Model, opts: PruneOptions): Promise<{ model: Model; report: PruneReport }> {
+  refuseStoredFormats(model, 'prune');
   check(opts && opts.scores, 'Pruning needs scores (per channel / neuron); compute them with "flipguard rank" or l1Scores.');
   const epochs = opts.epochs ?? 10;
   check(Number.isInteger(epochs) && epochs >= 0, `The fine-tuning epochs must be a whole number ≥ 0, got ${epochs}.`);

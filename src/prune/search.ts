@@ -22,6 +22,7 @@
  * Accuracy is a fraction in [0, 1]; `threshold` and `drop` are in accuracy points (percentage
  * points: drop = 100·(baseline − accuracy)).
  */
+import { refuseStoredFormats } from '../formats/dequantize.js';
 import { check, FlipguardError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { countModel } from '../graph/count.js';
@@ -142,6 +143,7 @@ interface Candidate {
  * and measures accuracy on `evalData`; `fineTuneModel` and `evaluate` replace those steps.
  */
 export async function searchRatios(model: Model, opts: RatioSearchOptions): Promise<RatioSearchResult> {
+  refuseStoredFormats(model, 'prune');
   const convs = checkGrid(opts.convRatios ?? DEFAULT_CONV_RATIOS, 'conv');
   const fcs = checkGrid(opts.fcRatios ?? DEFAULT_FC_RATIOS, 'fc');
   const threshold = opts.threshold ?? 1;

@@ -29,7 +29,7 @@ export interface ChartDef {
   /** DOM id of the chart's container. */
   id: string;
   /** Section the chart belongs to. */
-  section: 'campaign' | 'overheads' | 'scores' | 'pareto' | 'bits';
+  section: 'campaign' | 'overheads' | 'scores' | 'pareto' | 'bits' | 'formats';
   title: string;
   caption: string;
   /** Number of series (legend entries / lines / bar groups) the chart must show. */
@@ -107,6 +107,9 @@ function campaignValues(data: ReportData): Spec[] {
   return data.campaigns.flatMap((c) => c.rows.filter((r) => r.ber > 0).map((r) => ({ variant: c.variant, ...r })));
 }
 
+/** The band (drawn first) would lend a legend its faint fill: legend symbols at full strength. */
+const FULL_STRENGTH_SYMBOLS = { symbols: { update: { opacity: { value: 1 }, fillOpacity: { value: 1 }, strokeOpacity: { value: 1 } } } };
+
 function rateChart(data: ReportData, variants: string[], field: 'meanDrop' | 'meanSdc' | 'meanDue', band: [string, string] | null, yTitle: string, size: 'wide' | 'narrow'): Spec {
   const values = campaignValues(data);
   const bers = [...new Set(values.map((v) => v.ber as number))].sort((a, b) => a - b);
@@ -114,8 +117,7 @@ function rateChart(data: ReportData, variants: string[], field: 'meanDrop' | 'me
   const isRate = field !== 'meanDrop';
   const legend = {
     title: 'variant', values: shown, symbolType: 'stroke', symbolSize: 260, symbolStrokeWidth: 2.5,
-    // the band (drawn first) would lend the legend its faint fill: show the line's colour at full strength
-    encode: { symbols: { update: { opacity: { value: 1 }, fillOpacity: { value: 1 }, strokeOpacity: { value: 1 } } } },
+    encode: FULL_STRENGTH_SYMBOLS,
     ...(size === 'wide' ? { orient: 'right' } : { orient: 'bottom', direction: 'horizontal', columns: 3, columnPadding: 14 }),
   };
   const color = { field: 'variant', type: 'nominal', scale: colorScale(variants), legend };
@@ -260,6 +262,58 @@ export function paretoChartSpec(data: ReportData, cost: 'memory' | 'time'): Spec
             { field: 'ciLow', type: 'quantitative', title: '95% CI low', format: '.3f' }, { field: 'ciHigh', type: 'quantitative', title: '95% CI high', format: '.3f' },
             { field: 'memory', type: 'quantitative', title: 'memory overhead', format: '.2%' }, { field: 'time', type: 'quantitative', title: 'time overhead', format: '.2%' },
             { field: 'dominated', type: 'nominal', title: 'dominated by' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** Number formats in the order the report shows them (others after, in input order). */
+const FORMAT_ORDER = ['float32', 'float16', 'bfloat16', 'int8'];
+
+/** The formats of the per-format comparison in report order. */
+export function formatOrder(data: ReportData): string[] {
+  const seen = [...new Set(data.formats.map((f) => f.format))];
+  return [...FORMAT_ORDER.filter((f) => seen.includes(f)), ...seen.filter((f) => !FORMAT_ORDER.includes(f))];
+}
+
+/**
+ * Accuracy drop vs BER per number format: one colour per format, one dash pattern per hardening
+ * variant (solid = unprotected), the 95 % interval of the mean as a band.
+ */
+export function formatsChartSpec(data: ReportData): Spec {
+  const formats = formatOrder(data);
+  const variants = [...new Set(data.formats.map((f) => f.variant))].sort((a, b) => (a === 'none' ? -1 : b === 'none' ? 1 : 0));
+  const values = data.formats.flatMap((f) => f.rows.filter((r) => r.ber > 0).map((r) => ({ format: f.format, variant: f.variant, series: `${f.format} · ${f.variant}`, ...r })));
+  const bers = [...new Set(values.map((v) => v.ber))].sort((a, b) => a - b);
+  const color = { field: 'format', type: 'nominal', scale: { domain: formats, range: formats.map((_, i) => PALETTE[i % PALETTE.length]) }, legend: { title: 'stored format', orient: 'right', symbolType: 'stroke', symbolSize: 260, symbolStrokeWidth: 2.5, encode: FULL_STRENGTH_SYMBOLS } };
+  const dash = variants.length > 1
+    ? { strokeDash: { field: 'variant', type: 'nominal', scale: { domain: variants }, legend: { title: 'protection', orient: 'right', symbolType: 'stroke', symbolSize: 260, symbolStrokeWidth: 2, symbolStrokeColor: 'currentColor', encode: FULL_STRENGTH_SYMBOLS } } }
+    : {};
+  const x = berAxis(bers);
+  return {
+    width: 560,
+    height: 260,
+    config: chartConfig(),
+    data: { values },
+    encoding: { x },
+    layer: [
+      {
+        name: 'band',
+        transform: [{ filter: 'isValid(datum.ciLow) && isValid(datum.ciHigh)' }],
+        mark: { type: 'area', opacity: 0.15, clip: true },
+        encoding: { y: { field: 'ciLow', type: 'quantitative' }, y2: { field: 'ciHigh' }, color, detail: { field: 'series', type: 'nominal' } },
+      },
+      {
+        name: 'mean',
+        mark: { type: 'line', strokeWidth: 2, point: true },
+        encoding: {
+          y: { field: 'meanDrop', type: 'quantitative', title: 'accuracy drop (pp)' }, color, ...dash, detail: { field: 'series', type: 'nominal' },
+          tooltip: [
+            { field: 'format', type: 'nominal' }, { field: 'variant', type: 'nominal', title: 'protection' }, { field: 'ber', type: 'quantitative', title: 'BER', format: '.2e' },
+            { field: 'meanDrop', type: 'quantitative', title: 'drop (pp)', format: '.3f' }, { field: 'ciLow', type: 'quantitative', title: '95% CI low', format: '.3f' },
+            { field: 'ciHigh', type: 'quantitative', title: '95% CI high', format: '.3f' }, { field: 'trials', type: 'quantitative' },
           ],
         },
       },
@@ -433,6 +487,13 @@ export function buildCharts(data: ReportData): { charts: ChartDef[]; warnings: s
         vegaLite: paretoChartSpec(data, cost),
       });
     }
+  }
+  if (data.formats.length) {
+    add({
+      id: 'chart-formats', section: 'formats', series: data.formats.length, title: 'Accuracy drop vs bit error rate per number format',
+      caption: 'Mean accuracy drop (percentage points) per BER for each stored format of the model; BER is per stored bit, so a format with fewer bits per parameter also receives fewer faults at the same BER. The shaded band is the 95 % interval of the mean.',
+      vegaLite: formatsChartSpec(data),
+    });
   }
   data.bitProfiles.forEach((p, i) => {
     add({

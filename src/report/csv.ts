@@ -57,6 +57,12 @@ export function reportCsv(data: ReportData): Map<string, string> {
       data.scores.flatMap((s) => s.layers.map((l) => [s.source, s.method, l.name, l.op, l.unit, l.units, l.min, l.max, l.mean, l.share, l.argmax])),
     ));
   }
+  if (data.formats.length) {
+    out.set('formats.csv', toCsv(
+      ['format', 'variant', 'source', 'model', 'stored_bits', 'golden_accuracy', 'ber', 'trials', 'mean_drop_pp', 'std_drop_pp', 'ci95_low_drop_pp', 'ci95_high_drop_pp', 'mean_sdc_rate', 'mean_due_rate', 'trials_per_second'],
+      data.formats.flatMap((f) => f.rows.map((r) => [f.format, f.variant, f.source, f.model, f.bits, f.goldenAccuracy, r.ber, r.trials, r.meanDrop, r.stdDrop, r.ciLow, r.ciHigh, r.meanSdc, r.meanDue, r.trialsPerSecond])),
+    ));
+  }
   if (data.compare.length) {
     out.set('compare.csv', toCsv(
       ['source', 'layer', 'ber', 'k', 'method', 'spearman', 'kendall', 'topk_overlap_share'],
@@ -76,4 +82,4 @@ export function reportCsv(data: ReportData): Map<string, string> {
 }
 
 /** Every CSV file name reportCsv can produce (stale ones are removed when a report is rewritten). */
-export const CSV_FILES = ['campaign.csv', 'overheads.csv', 'scores.csv', 'layers.csv', 'compare.csv', 'prune.csv'] as const;
+export const CSV_FILES = ['campaign.csv', 'overheads.csv', 'scores.csv', 'layers.csv', 'compare.csv', 'prune.csv', 'formats.csv'] as const;

@@ -133,6 +133,7 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
     harden,
     compare: [],
     prune: [],
+    formats: [],
     bitProfiles: [],
     papers: [],
     pareto: null,
@@ -199,6 +200,14 @@ export function combineInputs(loaded: readonly LoadedInput[], opts: Omit<ReportO
         break;
       case 'bit-profile':
         data.bitProfiles.push({ source: l.source, ...l.data });
+        break;
+      case 'formats':
+        for (const f of l.data.formats) {
+          data.formats.push({
+            format: f.format, variant: f.variant ?? 'none', bits: f.bits, source: l.source, model: f.summary.model ?? l.data.model ?? null,
+            goldenAccuracy: f.summary.golden.accuracy, rows: rowsFromSummary(f.summary),
+          });
+        }
         break;
       case 'paper-conventions':
         data.papers.push({ source: l.source, ...l.data });

@@ -3,7 +3,7 @@
  * chart specifications as a JSON data block, and tables with units. Works offline (no external
  * address), follows the reader's light/dark preference, and prints on white.
  */
-import { OVERHEAD_LABELS, type ChartDef } from './charts.js';
+import { OVERHEAD_LABELS, formatOrder, type ChartDef } from './charts.js';
 import { fmtBer, fmtBytes, fmtInt, fmtInterval, fmtMs, fmtNum, fmtPct, fmtPp, fmtRatio, fmtSeconds, fmtSi, MISSING, NBSP } from './format.js';
 import { KIND_LABELS } from './load.js';
 import { OVERHEAD_METRICS, type OverheadMetric } from '../harden/overhead.js';
@@ -188,6 +188,32 @@ ${table(['variant', 'golden accuracy', 'BERs', 'BER range', 'worst mean drop', `
 ${byId.has('chart-drop') ? figure(byId.get('chart-drop')!) : ''}
 <div class="grid2">${byId.has('chart-sdc') ? figure(byId.get('chart-sdc')!) : ''}${byId.has('chart-due') ? figure(byId.get('chart-due')!) : ''}</div>
 ${table(['variant', 'BER', 'trials', 'mean drop', '95 % CI of mean drop', 'std of drop', 'SDC rate', 'DUE rate', 'mean accuracy', 'trials/s'], rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9], nowrap: [0, 1, 4], caption: 'Per-BER statistics (95 % CI: Student t with n − 1 degrees of freedom; trials/s: trials per second of trial wall time).' })}
+</section>`);
+  }
+
+  // number formats
+  if (data.formats.length) {
+    sections.push(['formats', 'Number formats']);
+    const order = formatOrder(data);
+    const series = [...data.formats].sort((a, b) => order.indexOf(a.format) - order.indexOf(b.format) || (a.variant === 'none' ? -1 : b.variant === 'none' ? 1 : 0));
+    const bers = [...new Set(series.flatMap((f) => f.rows.map((r) => r.ber)))].sort((a, b) => a - b);
+    const dropAt = (f: (typeof series)[number], ber: number): string => {
+      const r = f.rows.find((x) => x.ber === ber);
+      return r ? `${fmtNum(r.meanDrop, 2)}${r.ciLow === null || r.ciHigh === null ? '' : ` [${fmtNum(r.ciLow, 2)}, ${fmtNum(r.ciHigh, 2)}]`}` : MISSING;
+    };
+    const rows = series.map((f) => [esc(f.format), esc(f.variant === 'none' ? 'none (unprotected)' : f.variant), esc(fmtInt(f.bits)), esc(fmtPct(f.goldenAccuracy)), ...bers.map((b) => esc(dropAt(f, b)))]);
+    const protectedRows = series.filter((f) => f.variant !== 'none').map((f) => {
+      const base = series.find((x) => x.format === f.format && x.variant === 'none');
+      return [esc(f.format), esc(f.variant), ...bers.map((b) => {
+        const r = f.rows.find((x) => x.ber === b), r0 = base?.rows.find((x) => x.ber === b);
+        return esc(r && r0 ? fmtPp(r0.meanDrop - r.meanDrop) : MISSING);
+      })];
+    });
+    parts.push(`<section id="formats"><h2>Number formats</h2>
+<p>The same model stored as ${esc(order.join(', '))}: a flip hits one stored word of the format (float16 bits 0–9 mantissa, 10–14 exponent, 15 sign; bfloat16 0–6, 7–14, 15; int8 two's complement, bit 7 the sign; quantization scales and zero points included). BER is per stored bit, so a format with fewer bits per parameter also receives fewer faults at the same BER.</p>
+${byId.has('chart-formats') ? figure(byId.get('chart-formats')!) : ''}
+${table(['format', 'protection', 'stored bits', 'golden accuracy', ...bers.map((b) => `drop at ${fmtBer(b)} (pp)`)], rows, { numeric: [2, 3, ...bers.map((_, i) => 4 + i)], nowrap: [0, 1], caption: 'Mean accuracy drop in percentage points with its 95 % interval (Student t) per BER.' })}
+${protectedRows.length ? table(['format', 'protection', ...bers.map((b) => `drop saved at ${fmtBer(b)}`)], protectedRows, { numeric: bers.map((_, i) => 2 + i), nowrap: [0, 1], caption: 'What each hardening method buys in each format: the unprotected drop minus the protected drop, percentage points (higher is better).' }) : ''}
 </section>`);
   }
 

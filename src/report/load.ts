@@ -18,6 +18,7 @@ import { readPruneReportFile } from '../prune/index.js';
 import { readHardenSweepFile } from '../workflows/sweep.js';
 import { readProvenanceFile } from './provenance.js';
 import { readBitProfileFile } from '../analysis/bit-profile.js';
+import { readFormatsFile } from '../workflows/formats.js';
 import type {
   CampaignRecordsFile, CampaignRecordsHeader, CampaignTrialLine, InputKind, LoadedInput, ReportInput,
 } from './types.js';
@@ -33,10 +34,11 @@ export const KIND_LABELS: Record<InputKind, string> = {
   prune: 'prune report',
   provenance: 'provenance file',
   'bit-profile': 'bit-position profile',
+  formats: 'per-format comparison',
   'paper-conventions': 'paper-conventions table',
 };
 
-const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a paper-conventions table, or provenance JSON';
+const KNOWN = 'a campaign summary or record file, rank scores, a harden report or sweep, a compare or prune report, a bit-position profile, a per-format comparison, a paper-conventions table, or provenance JSON';
 
 // ───────────────────────────── validators per kind ─────────────────────────────
 
@@ -95,6 +97,7 @@ function validateTrials(records: readonly unknown[], lineOf: (i: number) => stri
 export function detectKind(doc: unknown): InputKind | undefined {
   if (!isObj(doc)) return undefined;
   if (isHeader(doc) || (isHeader(doc.header) && Array.isArray(doc.records))) return 'campaign-records';
+  if (Array.isArray(doc.formats) && doc.formats.some((f) => isObj(f) && 'summary' in f)) return 'formats';
   if (doc.kind === PAPER_CONVENTIONS_KIND) return 'paper-conventions';
   if ('golden' in doc && 'bers' in doc) return 'campaign-summary';
   if (Array.isArray(doc.variants) && doc.variants.some((v) => isObj(v) && ('campaign' in v || 'overheads' in v))) return 'harden-sweep';
@@ -156,6 +159,7 @@ function validate(kind: InputKind, doc: Obj, source: string, name: string): Load
       case 'prune': return { kind, source, name, data: readPruneReportFile(doc) };
       case 'provenance': return { kind, source, name, data: readProvenanceFile(doc) };
       case 'bit-profile': return { kind, source, name, data: readBitProfileFile(doc) };
+      case 'formats': return { kind, source, name, data: readFormatsFile(doc) };
       case 'paper-conventions': return { kind, source, name, data: readPaperConventions(doc) };
     }
   } catch (e) {

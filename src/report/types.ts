@@ -4,7 +4,8 @@
  * its producer, beside the one validator that reads it: campaign/summary.ts (CampaignSummaryFile),
  * analysis/scores.ts (ScoresFile), analysis/groundtruth.ts (ComparisonFile), analysis/bit-profile.ts
  * (BitProfileFile), harden/overhead.ts (HardenReportFile), workflows/sweep.ts (HardenSweepFile),
- * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile), harden/paper-claims.ts (PaperConventions). Units follow the rest of flipguard:
+ * prune/index.ts (PruneReportFile), report/provenance.ts (ProvenanceFile), harden/paper-claims.ts (PaperConventions),
+ * workflows/formats.ts (FormatsFile). Units follow the rest of flipguard:
  * - BER: bit error rate, the probability that one stored bit is faulty;
  * - accuracy: top-1 accuracy as a fraction in [0, 1];
  * - drop: golden accuracy minus faulty accuracy, in percentage points (pp);
@@ -16,6 +17,7 @@ import type { ParetoView } from './pareto.js';
 import type { HardenReportFile, Overhead, OverheadMetric } from '../harden/overhead.js';
 import type { PruneOutcome, PrunePoint, PruneReportFile } from '../prune/index.js';
 import type { HardenSweepFile } from '../workflows/sweep.js';
+import type { FormatsFile } from '../workflows/formats.js';
 import type { MachineInfo, ProvenanceFile } from './provenance.js';
 import type { BitProfileFile } from '../analysis/bit-profile.js';
 import type { PaperConventions } from '../harden/paper-claims.js';
@@ -26,7 +28,7 @@ import type { ScoreUnit, ScoresFile as RankScoresFile } from '../analysis/scores
 
 export type { BerStats, CampaignSummaryFile, CompareRow, CompareFile, ScoreUnit, RankScoresFile };
 // the other input types, re-exported (their homes are their producers) so `flipguard/report` names every input it reads
-export type { HardenReportFile, Overhead, OverheadMetric, PruneReportFile, PrunePoint, PruneOutcome, HardenSweepFile, ProvenanceFile, MachineInfo, BitProfileFile };
+export type { HardenReportFile, Overhead, OverheadMetric, PruneReportFile, PrunePoint, PruneOutcome, HardenSweepFile, ProvenanceFile, MachineInfo, BitProfileFile, FormatsFile };
 
 // ───────────────────────────── inputs ─────────────────────────────
 
@@ -60,7 +62,7 @@ export interface CampaignRecordsFile {
 }
 
 /** The kinds of input file the report understands. */
-export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'paper-conventions';
+export type InputKind = 'campaign-summary' | 'campaign-records' | 'scores' | 'harden' | 'harden-sweep' | 'compare' | 'prune' | 'provenance' | 'bit-profile' | 'formats' | 'paper-conventions';
 
 /** A loaded and validated input. `source` is the file path (or a name for in-memory inputs). */
 export type LoadedInput =
@@ -73,6 +75,7 @@ export type LoadedInput =
   | { kind: 'prune'; source: string; name: string; data: PruneReportFile }
   | { kind: 'provenance'; source: string; name: string; data: ProvenanceFile }
   | { kind: 'bit-profile'; source: string; name: string; data: BitProfileFile }
+  | { kind: 'formats'; source: string; name: string; data: FormatsFile }
   | { kind: 'paper-conventions'; source: string; name: string; data: PaperConventions };
 
 /**
@@ -117,6 +120,20 @@ export interface CampaignSeries {
   rows: CampaignRow[];
   /** What a partial merge lacks (one line starting "PARTIAL:"), null for a complete campaign. */
   partial: string | null;
+}
+
+/** One campaign of the per-format comparison: a number format (and hardening variant) of one model. */
+export interface FormatSeries {
+  format: string;
+  /** Hardening method, or "none" for the unprotected version. */
+  variant: string;
+  /** Stored parameter bits the BER applies to. */
+  bits: number;
+  source: string;
+  model: string | null;
+  /** Fault-free accuracy, in [0, 1]. */
+  goldenAccuracy: number;
+  rows: CampaignRow[];
 }
 
 export interface LayerScoreSummary {
@@ -185,6 +202,8 @@ export interface ReportData {
   harden: HardenSeries[];
   compare: CompareTable[];
   prune: PruneTable[];
+  /** The per-format comparison: one campaign per number format (and hardening variant) of one model. */
+  formats: FormatSeries[];
   /** Bit-position profiles (accuracy drop per float32 bit position). */
   bitProfiles: (BitProfileFile & { source: string })[];
   /** The papers at their own conventions (bench paper-conventions, workflows/paper-conventions.ts). */

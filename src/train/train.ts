@@ -3,6 +3,7 @@
  * parameter gradients of a batch; a JavaScript optimizer updates the parameter vectors; batch-norm
  * running statistics come back from the graph (training-mode BatchNormalization outputs).
  */
+import { refuseStoredFormats } from '../formats/dequantize.js';
 import { FlipguardError, opt } from '../errors.js';
 import { gradientGraph } from '../autodiff/index.js';
 import { A, copyGraph } from '../graph/builder.js';
@@ -148,6 +149,7 @@ export function withParameters(model: Model, params: ReadonlyMap<string, Float32
  * modified; the result holds the best epoch's parameters when `evalData` is given.
  */
 export async function train(model: Model, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
+  refuseStoredFormats(model, 'train');
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new FlipguardError(`The ${opt('epochs')} must be a whole number ≥ 1, got ${opts.epochs}.`);
   const batch = opts.batch ?? DEFAULT_TRAIN_BATCH;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The ${opt('batch')} must be a whole number ≥ 1, got ${batch}.`);

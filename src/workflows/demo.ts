@@ -4,7 +4,8 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset, normalizationFromMetadata, type Dataset } from '../data/index.js';
+import { loadDataset, normalizationFromMetadata, subset, type Dataset } from '../data/index.js';
+import { compareFormats, formatsJson, protectFormats } from './formats.js';
 import { loadModel } from '../graph/load.js';
 import type { Model } from '../graph/types.js';
 import { evaluate } from '../runtime/evaluate.js';
@@ -41,8 +42,14 @@ export interface DemoOptions {
 /** The demo's settings, in one place (what --quick changes is visible here and in the report). */
 export function demoSettings(quick: boolean) {
   return quick
-    ? { bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, bitTrials: 2, profileBits: '20-31', variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits' }
-    : { bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, bitTrials: 10, profileBits: '0-31', variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits,tmr-bits:b31+30+29' };
+    ? {
+      bers: [1e-7, 1e-6, 1e-5, 5e-5], trials: 8, images: 1000, compareTrials: 3, compareImages: 500, bitTrials: 2, profileBits: '20-31', variants: 'none,ranger,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits',
+      formatBers: [1e-6, 1e-5, 1e-4], formatTrials: 2, calibrationImages: 200, formatProtection: 'tmr-channels:0.15',
+    }
+    : {
+      bers: [1e-8, 5e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4], trials: 50, images: 2000, compareTrials: 10, compareImages: 2000, bitTrials: 10, profileBits: '0-31', variants: 'none,ranger,edac:0,edac:0.15,tmr-channels:0.15,tmr-weights:mem0.15,tmr-neurons:mem0.15,tmr-bits,tmr-bits:b31+30+29',
+      formatBers: [1e-7, 1e-6, 1e-5, 1e-4], formatTrials: 20, calibrationImages: 1000, formatProtection: 'ranger,edac:0.15,tmr-channels:0.15,tmr-weights:0.15',
+    };
 }
 
 export interface DemoResult extends WriteReportResult {
@@ -59,7 +66,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const modelPath = opts.model ?? DEFAULT_MODEL;
   // checked before the first minute of work; the model is never replaced, even with force
   const out = prepareOutputDir(opts.outDir ?? 'flipguard-report', { force: opts.force, protect: [modelPath], label: 'report folder' });
-  const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'bit-position profile', 'harden variants and campaigns', 'report'];
+  const stages = ['golden accuracy', 'vulnerability ranking (Eq. 1)', 'ranking vs fault-injection ground truth', 'bit-position profile', 'harden variants and campaigns', 'number formats (float32, float16, bfloat16, int8)', 'report'];
   let stage = 0;
   const next = () => opts.onStage?.(stages[stage], stage++, stages.length);
   const runtime = { threads: opts.threads };
@@ -108,7 +115,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
 
   next();
-  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position`;
+  // the same model stored as float16, bfloat16 (converted) and int8 (quantized on training images), one campaign each
+  const formats = await compareFormats({
+    model, data: test, train: subset(train, s.calibrationImages), bers: s.formatBers, trials: s.formatTrials, seed, threads: opts.threads, onProgress: opts.onProgress,
+  });
+  // …and per format what each hardening method buys (formats harden refuses are left out, with their sentence)
+  const protection = await protectFormats(formats, { variants: s.formatProtection, train, data: test, bers: s.formatBers, trials: s.formatTrials, seed, threads: opts.threads, onProgress: opts.onProgress });
+  inputs.push(out.write('inputs/formats.json', JSON.stringify(formatsJson([...formats, ...protection.rows], modelPath))));
+
+  next();
+  const settings = `${quick ? 'quick mode: ' : ''}${s.bers.length} BERs (${s.bers.join(', ')}), ${s.trials} trials per BER and variant, ${test.count} MNIST test images per trial; ground truth: ${s.compareTrials} trials per channel of ${layer.label} at BER 1e-3 (exponent bits) on ${Math.min(s.compareImages, 2000)} images; bit profile: bits ${s.profileBits}, ${s.bitTrials} single-flip trials per position; number formats: ${s.formatBers.length} BERs (${s.formatBers.join(', ')}), ${s.formatTrials} trials per BER and format, int8 calibrated on ${s.calibrationImages} training images, protection ${s.formatProtection}${protection.skipped.length ? ` (not applied: ${protection.skipped.join(' ')})` : ''}`;
   const report = writeReport({
     inputs, outDir: out,
     title: `flipguard reliability report — ${modelPath.split('/').pop()}`,

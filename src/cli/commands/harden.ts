@@ -79,6 +79,7 @@ export const hardenCommand: Command = {
     placement: { kind: 'string', arg: 'paper|after-bn|after-act', help: 'ranger: check behind the batch norm (default after-bn: keeps Conv+BN fused, also catches batch-norm faults), at the conv output (paper A), or behind batch norm and ReLU (fastest with --range-mode saturate --range-bounds layer)', choices: ['paper', 'after-bn', 'after-act'] },
     'range-bounds': { kind: 'string', arg: 'channel|layer', help: 'ranger: one interval per channel (paper A) or per layer (Ranger; saturating, it fuses into the conv)', choices: ['channel', 'layer'], default: 'channel' },
     'fold-bn': { kind: 'bool', help: 'fold batch norm into the preceding conv/dense layer first (its parameters then are part of the conv\'s stored weights for the fault model)' },
+    'neuron-replicas': { kind: 'string', arg: 'auto|positions|channels', help: 'tmr-neurons: per conv layer the faster of recomputing only the protected positions and whole channels voted at those positions (auto, default), always the former (positions), or whole channels voted everywhere (channels, the older construction)', choices: ['auto', 'positions', 'channels'] },
     'side-by-side': { kind: 'bool', help: 'edac, tmr-channels: reorder each layer\'s channels so the protected ones are contiguous (fewer copy passes; fault-free logits then agree to float rounding, same top-1)' },
     out: { kind: 'string', arg: 'FILE', help: 'where to write the hardened ONNX model' },
     json: { kind: 'string', arg: 'FILE', help: 'write the report (protected units, overheads) as JSON' },
@@ -160,7 +161,7 @@ export const hardenCommand: Command = {
     const { model: hardened, report } = await harden(model, {
       method, ratio: v.ratio as number | undefined, scores, bits, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
-      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']),
+      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']), neuronReplicas: v['neuron-replicas'] as 'auto' | undefined,
     });
     // nothing is written unless the hardened model passes its checks (an internal error otherwise)
     const validation = await validateHardened(model, { model: hardened, report }, train, runtime);

@@ -14,7 +14,7 @@ import { formatInterval, formatTable } from '../table.js';
 import { shardFromEnvironment } from '../../campaign/shard-env.js';
 import { queueFromOptions, queueOptions } from './worker.js';
 import { DEFAULT_BATCH, DEFAULT_SEED } from '../../defaults.js';
-import { compareFormats, type FormatRow, type ModelFormat } from '../../workflows/formats.js';
+import { compareFormats, formatsJson, type FormatRow, type ModelFormat } from '../../workflows/formats.js';
 
 const OP_ALIASES: Record<string, string> = {
   conv: 'Conv', convtranspose: 'ConvTranspose', gemm: 'Gemm', matmul: 'MatMul', dense: 'Gemm',
@@ -140,7 +140,7 @@ export const injectCommand: Command = {
       });
       bar?.done();
       process.stdout.write(`${bold('accuracy drop per format')} (percentage points, mean [95% CI]) — ${data.count} ${data.name} images, ${trials} trials per BER, seed ${v.seed}\n\n${formatsTable(rows)}\n`);
-      if (v.json) writeJson(v.json as string, { model: positionals[0], formats: rows.map((r) => ({ format: r.format, bits: r.bits, summary: summaryJson(r.campaign, { config: r.campaign.config }) })) }, outputs);
+      if (v.json) writeJson(v.json as string, formatsJson(rows, positionals[0]), outputs);
       return;
     }
     let progress: Progress | undefined;

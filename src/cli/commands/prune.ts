@@ -1,3 +1,4 @@
+import { refuseStoredFormats } from '../../formats/dequantize.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
@@ -40,6 +41,7 @@ export const pruneCommand: Command = {
     for (const k of ['conv', 'fc'] as const) if (v[k] !== undefined) checkRatio(v[k], k);
     const outputs = checkOutputs(v, ['out', 'json'], [positionals[0], v.scores as string | undefined]);
     const model = loadModel(positionals[0]);
+    refuseStoredFormats(model, 'prune'); // before ranking
     const train = datasetFromOptions(v, model, 'train');
     const test = datasetFromOptions({ ...v, limit: undefined }, model, 'test');
     const scores = v.scores ? readScores(v.scores as string) : await rank(model, { method: v.rank as RankMethod, data: train, images: v.images as number, seed: v.seed as number, unit: 'channel', threads: v.threads as number | undefined });

@@ -84,7 +84,7 @@ export const rankCommand: Command = {
     trials: { kind: 'int', arg: 'T', help: 'with --compare: trials per unit', default: D.groundTruthTrials, min: 1 },
     faults: { kind: 'int', arg: 'K', help: 'with --compare: exactly K bit flips per unit and trial instead of BER draws' },
     exhaustive: { kind: 'bool', help: 'with --compare: flip every single (weight, bit) of each unit once instead of random trials (no sampling noise)' },
-    bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip (0 = mantissa LSB, 23–30 exponent, 31 sign)', default: '0-31' },
+    bits: { kind: 'string', arg: 'LO-HI', help: 'with --compare: bits that can flip, of the layer\'s stored words (float32: 0 = mantissa LSB, 23–30 exponent, 31 sign; float16/bfloat16 0–15; int8 0–7; or all|mantissa|exponent|sign of the format)', default: '0-31' },
     k: { kind: 'int', arg: 'K', help: 'with --compare: k of the top-k overlap (default 10% of the units)' },
     'compare-unit': { kind: 'string', arg: 'channel|weight|bit', help: 'with --compare: fault whole channels, a sample of single weights, or each bit position (drop per bit; --layer optional, --faults flips per trial, default 1)', choices: ['channel', 'weight', 'bit'], default: 'channel' },
     sample: { kind: 'int', arg: 'N', help: 'with --compare-unit weight: weights sampled', default: D.weightSample },

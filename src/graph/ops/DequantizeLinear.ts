@@ -12,5 +12,6 @@ export const DequantizeLinear: OpRecord = {
   channels: 'elementwise',
   inputRoles: ['other', 'scale', 'zero_point'],
   quantized: true,
+  campaign: { qdq: true },
   dequantizes: true,
 };

@@ -11,4 +11,5 @@ export const QuantizeLinear: OpRecord = {
   channels: 'elementwise',
   inputRoles: ['other', 'scale', 'zero_point'],
   quantized: true,
+  campaign: { qdq: true },
 };

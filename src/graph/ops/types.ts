@@ -84,6 +84,12 @@ export interface CampaignRole {
   safeProducer?: boolean;
   /** A skip-connection consumer (a cut value may also feed it). */
   skip?: boolean;
+  /**
+   * An activation quantization step (QuantizeLinear, DequantizeLinear): a cut may sit before a
+   * chain of them that ends at layer inputs, so the suffix holds the whole QDQ pattern that
+   * onnxruntime fuses into its integer kernel, exactly as the full model does.
+   */
+  qdq?: boolean;
 }
 
 /** What a stored tensor is to the op that computes with it (graph/count.ts ParameterTensor.role). */

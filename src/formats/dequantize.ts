@@ -1,0 +1,140 @@
+/**
+ * `dequantizedModel`: the float32 network a float16/bfloat16 or int8 QDQ model computes, for the
+ * analyses that differentiate or propagate relevance through the graph (rank: Eq. (1), LRP, neuron
+ * scores, baselines). Its conv and dense layers are the original's, with the same node names,
+ * channels and neurons; only how their parameters are stored changes:
+ *
+ * - a Cast to float32 of a float16/bfloat16 initializer becomes a float32 initializer holding the
+ *   decoded words (exact: every 16-bit value is a float32 value);
+ * - a DequantizeLinear of initializers (a quantized weight, an int32 bias) becomes a float32
+ *   initializer holding (q − zero_point) · scale, computed as onnxruntime does: the integer
+ *   difference cast to float32, times the float32 scale, rounded to float32;
+ * - an activation QuantizeLinear → DequantizeLinear pair is removed (the value passes unrounded):
+ *   its derivative is 0 almost everywhere, so gradients and relevance are taken through the
+ *   unquantized activations, as in quantization-aware training's straight-through estimate.
+ *
+ * The folded initializer keeps the stored tensor's name when nothing else reads that tensor.
+ * QOperator models (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) have no float32
+ * equivalent without their requantization rounding and are refused in one sentence.
+ */
+import { FlipguardError } from '../errors.js';
+import { attrInt, consumers, producers } from '../graph/builder.js';
+import { decodeTensor, isFloatType } from '../graph/dtype.js';
+import { opSet } from '../graph/ops/index.js';
+import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
+
+/** Ops holding quantized computation (QuantizeLinear, DequantizeLinear, QOperator kernels). */
+const QUANTIZED = opSet((r) => !!r.quantized);
+
+export interface DequantizedModel {
+  model: Model;
+  /** Folded float32 initializer → the stored initializer it decodes (the same name when unshared). */
+  stored: Map<string, string>;
+  /** Activation QuantizeLinear → DequantizeLinear pairs removed. */
+  activationPairs: number;
+}
+
+/** (q − zero_point) · scale per element, per tensor or per slice along `axis`, in float32 arithmetic. */
+function dequantizeTensor(q: Tensor, scale: Tensor, zero: Tensor | undefined, axis: number): Float32Array {
+  const x = decodeTensor(q.dataType, q.data);
+  const s = decodeTensor(scale.dataType, scale.data);
+  const z = zero ? decodeTensor(zero.dataType, zero.data) : new Float64Array(s.length);
+  const out = new Float32Array(x.length);
+  if (s.length === 1) {
+    for (let i = 0; i < x.length; i++) out[i] = Math.fround(Math.fround(x[i] - z[0]) * s[0]);
+    return out;
+  }
+  const a = axis < 0 ? axis + q.dims.length : axis;
+  if (a < 0 || a >= q.dims.length) throw new FlipguardError(`The DequantizeLinear of "${q.name}" has axis ${axis}, outside the tensor's ${q.dims.length} dimensions; fix the model.`);
+  const inner = q.dims.slice(a + 1).reduce((p, d) => p * d, 1);
+  if (q.dims[a] !== s.length || z.length !== s.length) throw new FlipguardError(`The DequantizeLinear of "${q.name}" has ${s.length} scales and ${z.length} zero points for ${q.dims[a]} slices along axis ${a}; fix the model.`);
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / inner) % s.length;
+    out[i] = Math.fround(Math.fround(x[i] - z[c]) * s[c]);
+  }
+  return out;
+}
+
+/** Whether `model` computes with quantized or 16-bit stored parameters (what `dequantizedModel` changes). */
+export function needsDequantizing(model: Model): boolean {
+  const g = model.graph;
+  return g.nodes.some((n) => QUANTIZED.has(n.opType) || (n.opType === 'Cast' && isStored16(g, n)));
+}
+
+function isStored16(g: Graph, n: Node): boolean {
+  const t = g.initializers.get(n.inputs[0]);
+  return !!t && (t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16) && attrInt(n, 'to', 0) === DataType.FLOAT;
+}
+
+/**
+ * The float32 equivalent of `model` described in the module header (the model itself when it has
+ * nothing to fold). Throws a FlipguardError naming the first quantized node that is not a weight's
+ * DequantizeLinear or an activation's QuantizeLinear → DequantizeLinear pair (QOperator models).
+ */
+export function dequantizedModel(model: Model): DequantizedModel {
+  const g = model.graph;
+  if (!needsDequantizing(model)) return { model, stored: new Map(), activationPairs: 0 };
+  const cons = consumers(g);
+  const made = producers(g);
+  const inits = new Map(g.initializers);
+  const stored = new Map<string, string>();
+  const rename = new Map<string, string>(); // value → value that replaces it
+  const drop = new Set<Node>();
+  const keep = new Map<Node, Node>(); // replaced nodes
+  const used = new Set<string>([...inits.keys(), ...g.nodes.flatMap((n) => n.outputs)]);
+  const fresh = (base: string): string => { let s = base; for (let i = 1; used.has(s); i++) s = `${base}.${i}`; used.add(s); return s; };
+  const fold = (n: Node, source: string, data: Float32Array, dims: number[]): void => {
+    const readers = cons.get(source) ?? [];
+    const name = readers.length === 1 && !g.outputs.some((o) => o.name === source) ? source : fresh(`${source}.float32`);
+    inits.set(name, { name, dataType: DataType.FLOAT, dims: [...dims], data });
+    stored.set(name, source);
+    rename.set(n.outputs[0], name);
+    drop.add(n);
+  };
+  let activationPairs = 0;
+  for (const n of g.nodes) {
+    if (n.opType === 'Cast' && isStored16(g, n)) {
+      const t = g.initializers.get(n.inputs[0])!;
+      fold(n, t.name, Float32Array.from(decodeTensor(t.dataType, t.data)), t.dims);
+    } else if (n.opType === 'DequantizeLinear' && n.inputs.every((i) => !i || g.initializers.has(i))) {
+      const [q, s, z] = n.inputs.map((i) => (i ? g.initializers.get(i) : undefined));
+      if (!q || !s || !isFloatType(s.dataType)) throw new FlipguardError(`The DequantizeLinear "${n.name || n.outputs[0]}" lacks its data or float scale input; fix the model.`);
+      fold(n, q.name, dequantizeTensor(q, s, z, attrInt(n, 'axis', 1)), q.dims);
+    } else if (n.opType === 'DequantizeLinear') {
+      const q = made.get(n.inputs[0]);
+      if (q?.opType !== 'QuantizeLinear' || (cons.get(q.outputs[0]) ?? []).length !== 1) continue;
+      activationPairs++;
+      drop.add(q);
+      // a graph output keeps its name through an Identity
+      if (g.outputs.some((o) => o.name === n.outputs[0])) keep.set(n, { ...n, opType: 'Identity', inputs: [q.inputs[0]], attributes: {} });
+      else { rename.set(n.outputs[0], q.inputs[0]); drop.add(n); }
+    }
+  }
+  const kept = g.nodes.filter((n) => QUANTIZED.has(n.opType) && !drop.has(n) && !keep.has(n));
+  // name an integer kernel (QLinearConv, ConvInteger…) before the QuantizeLinear feeding it
+  const left = kept.find((n) => n.opType !== 'QuantizeLinear' && n.opType !== 'DequantizeLinear') ?? kept[0];
+  if (left) {
+    throw new FlipguardError(`The node "${left.name || left.outputs[0]}" (${left.opType}) computes on integers with no exact float32 equivalent, so scores cannot be taken through it; rank the QDQ model (flipguard quantize) or the float32 model instead.`);
+  }
+  const resolve = (v: string): string => { let r = v; while (rename.has(r)) r = rename.get(r)!; return r; };
+  const nodes = g.nodes.filter((n) => !drop.has(n)).map((n) => keep.get(n) ?? n)
+    .map((n) => (n.inputs.some((i) => rename.has(i)) ? { ...n, inputs: n.inputs.map((i) => (i ? resolve(i) : i)) } : n));
+  const read = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
+  for (const name of [...inits.keys()]) if (!read.has(name)) inits.delete(name);
+  const graph: Graph = { ...g, nodes, initializers: inits, initializerInputs: g.initializerInputs?.filter((v) => inits.has(v.name)) };
+  return { model: { ...model, graph }, stored, activationPairs };
+}
+
+/**
+ * Throws a FlipguardError when `model` stores its parameters as float16/bfloat16 or int8 (what
+ * `needsDequantizing` detects), for the workflows that update float32 parameters in place (`what`:
+ * "prune", "train"): changing stored 16-bit or int8 words would need re-rounding or a new
+ * calibration the user did not ask for, so the fix is to work on the float32 model and convert or
+ * quantize the result.
+ */
+export function refuseStoredFormats(model: Model, what: string): void {
+  if (!needsDequantizing(model)) return;
+  const g = model.graph;
+  const n = g.nodes.find((x) => QUANTIZED.has(x.opType)) ? 'int8 (quantized)' : 'float16/bfloat16';
+  throw new FlipguardError(`flipguard ${what} changes float32 parameters, but this model stores them as ${n} words; ${what} the float32 model, then convert or quantize the result (flipguard convert / flipguard quantize).`);
+}
