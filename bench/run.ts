@@ -18,7 +18,7 @@ import { formatTable } from '../src/cli/table.js';
 import { benchOverhead, overheadCommand } from './overhead.js';
 import { benchProtection, protectionCommand } from './protection.js';
 import { benchPaperConventions, paperConventionsCommand } from './paper-conventions.js';
-import { benchTmrBits, benchTmrBitsCampaign, tmrBitsCampaignCommand, tmrBitsCommand } from './tmr-bits.js';
+import { benchTmrBits, benchTmrBitsCampaign, benchTmrBitsCampaignFormats, tmrBitsCampaignCommand, tmrBitsCampaignFormatsCommand, tmrBitsCommand } from './tmr-bits.js';
 import { benchFormats, formatsCommand } from './formats.js';
 import { benchFormatsHarden, benchFormatsProtection, formatsHardenCommand, formatsProtectionCommand } from './formats-harden.js';
 
@@ -41,6 +41,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   'paper-conventions-b': { title: 'paper B at its own conventions (issue 17)', run: () => benchPaperConventions('B'), command: paperConventionsCommand('B') },
   'paper-conventions-c': { title: 'paper C at its own conventions (issue 17)', run: () => benchPaperConventions('C'), command: paperConventionsCommand('C') },
   'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
+  'tmrbits-campaign-formats': { title: 'foldBits on float16 and int8 tmr-bits models (issue 17)', run: () => benchTmrBitsCampaignFormats(), command: tmrBitsCampaignFormatsCommand },
   'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
   'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {

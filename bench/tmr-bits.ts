@@ -15,6 +15,8 @@ import { ModelRunner } from '../src/runtime/session.js';
 import type { Model } from '../src/graph/types.js';
 import { formatTable } from '../src/cli/table.js';
 import { runCampaign } from '../src/campaign/index.js';
+import { convertModel, quantizeModel } from '../src/formats/index.js';
+import type { ImageSet } from '../src/runtime/evaluate.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -68,6 +70,24 @@ export function tmrBitsCampaignCommand(): string {
   return 'npm run bench -- tmrbits-campaign';
 }
 
+/** Header of the foldBits tables. */
+const FOLD_HEADER = ['model', 'variant', 's/trial slow', 's/trial foldBits', 'speed-up', 'trials/s slow', 'trials/s foldBits', 'records'];
+
+/** One row: the same seeded campaign on `h` by the slow path and by foldBits, in this process. */
+async function foldRow(name: string, variant: string, h: Model, data: ImageSet, o: { ber: number; trials: number; threads: number }): Promise<(string | number)[]> {
+  const rate: number[] = [];
+  const perTrial: number[] = [];
+  const recs: string[] = [];
+  for (const foldBits of [false, true]) {
+    const t = performance.now();
+    const r = await runCampaign({ model: h, data, bers: [o.ber], trials: o.trials, seed: 1, threads: o.threads, shortcuts: { foldBits } });
+    rate.push(o.trials / ((performance.now() - t) / 1000));
+    perTrial.push(median(r.records.map((x) => x.millis)));
+    recs.push(JSON.stringify(r.records.map(({ millis: _m, ...x }) => x)));
+  }
+  return [name, variant, (perTrial[0] / 1000).toFixed(2), (perTrial[1] / 1000).toFixed(2), `${(perTrial[0] / perTrial[1]).toFixed(1)}×`, rate[0].toFixed(2), rate[1].toFixed(2), recs[0] === recs[1] ? 'identical' : 'DIFFER'];
+}
+
 /**
  * Campaign trials/s on tmr-bits models with and without the foldBits shortcut (same process, same
  * seeded trials, records compared field by field apart from the time).
@@ -80,19 +100,25 @@ export async function benchTmrBitsCampaign(): Promise<string> {
     const model = readModel(resolve(repoRoot, 'models', `${name}.onnx`));
     const scores = await rank(model, { method: 'random', unit: 'weight', seed: 1 });
     for (const v of VARIANTS.filter((x) => x.opts.method === 'tmr-bits')) {
-      const h = (await harden(model, { ...v.opts, scores })).model;
-      const rate: number[] = [];
-      const perTrial: number[] = [];
-      const recs: string[] = [];
-      for (const foldBits of [false, true]) {
-        const t = performance.now();
-        const r = await runCampaign({ model: h, data: test, bers: [ber], trials, seed: 1, threads, shortcuts: { foldBits } });
-        rate.push(trials / ((performance.now() - t) / 1000));
-        perTrial.push(median(r.records.map((x) => x.millis)));
-        recs.push(JSON.stringify(r.records.map(({ millis: _m, ...x }) => x)));
-      }
-      rows.push([name, v.name, (perTrial[0] / 1000).toFixed(2), (perTrial[1] / 1000).toFixed(2), `${(perTrial[0] / perTrial[1]).toFixed(1)}×`, rate[0].toFixed(2), rate[1].toFixed(2), recs[0] === recs[1] ? 'identical' : 'DIFFER']);
+      rows.push(await foldRow(name, v.name, (await harden(model, { ...v.opts, scores })).model, test, { ber, trials, threads }));
     }
   }
-  return `Median seconds per campaign trial (from the records) and whole-campaign trials/s (golden run and start-up included) at BER ${ber} (${trials} seeded trials, ${images} MNIST test images, ${threads} threads), the slow path (a session per trial folds the vote) against foldBits (votes in JavaScript, voted weights swapped into one folded graph), in one process. Loaded machine (other helpers' tests): compare within a row.\n\n\`\`\`\n${formatTable(['model', 'variant', 's/trial slow', 's/trial foldBits', 'speed-up', 'trials/s slow', 'trials/s foldBits', 'records'], rows)}\n\`\`\``;
+  return `Median seconds per campaign trial (from the records) and whole-campaign trials/s (golden run and start-up included) at BER ${ber} (${trials} seeded trials, ${images} MNIST test images, ${threads} threads), the slow path (a session per trial folds the vote) against foldBits (votes in JavaScript, voted weights swapped into one folded graph), in one process. Loaded machine (other helpers' tests): compare within a row.\n\n\`\`\`\n${formatTable(FOLD_HEADER, rows)}\n\`\`\``;
+}
+
+export function tmrBitsCampaignFormatsCommand(): string {
+  return 'npm run bench -- tmrbits-campaign-formats';
+}
+
+/** foldBits on the other stored formats: vgg11-mnist converted to float16 and quantized to int8 (QDQ), tmr-bits at the format's default bit. */
+export async function benchTmrBitsCampaignFormats(): Promise<string> {
+  const threads = 2, images = 1000, trials = 4, ber = 1e-5;
+  const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
+  const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
+  const int8 = (await quantizeModel(model, subset(loadDataset({ data: 'mnist', split: 'train' }), 200), { threads })).model;
+  const rows: (string | number)[][] = [];
+  for (const [variant, m] of [['float16, tmr-bits 14, every weight', convertModel(model, 'float16').model], ['int8 QDQ, tmr-bits 7, every weight', int8]] as const) {
+    rows.push(await foldRow('vgg11-mnist', variant, (await harden(m, { method: 'tmr-bits' })).model, test, { ber, trials, threads }));
+  }
+  return `Median seconds per campaign trial and whole-campaign trials/s (golden run and start-up included) at BER ${ber} (${trials} seeded trials, ${images} MNIST test images, ${threads} threads), slow path against foldBits, in one process. Loaded machine (other helpers' tests and benches on 2 cores): compare within a row.\n\n\`\`\`\n${formatTable(FOLD_HEADER, rows)}\n\`\`\``;
 }

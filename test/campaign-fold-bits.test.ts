@@ -91,3 +91,37 @@ test('foldBits: a model whose tmr-bits metadata does not match its graph is run 
   const o = { model: forged, data, bers: [1e-3], trials: 2, seed: 5 };
   assert.deepEqual(strip((await runCampaign(o)).records), strip((await runCampaign({ ...o, shortcuts: { foldBits: false } })).records));
 });
+
+test('foldBits on float16, bfloat16 and int8 (QDQ) tmr-bits models: engaged, and records identical to the slow path', async () => {
+  const { convertModel, quantizeModel } = await import('../src/formats/index.js');
+  const int8 = (await quantizeModel(lenet, train, { threads: 1 })).model;
+  const f16 = convertModel(lenet, 'float16').model;
+  const cases: [string, Model][] = [
+    ['float16, default bit', (await harden(f16, { method: 'tmr-bits' })).model],
+    // a protected mantissa bit: a stored NaN word is voted as the graph reads it (the canonical quiet NaN), or the self-check fails
+    ['float16, bits 14,9,0 of the top 30%', (await harden(f16, { method: 'tmr-bits', bits: [14, 9, 0], ratio: 0.3, scores: magnitudeScores(lenet) })).model],
+    ['bfloat16, bits 14,6', (await harden(convertModel(lenet, 'bfloat16').model, { method: 'tmr-bits', bits: [14, 6] })).model],
+    ['int8, default bit', (await harden(int8, { method: 'tmr-bits' })).model],
+    ['int8, bits 7,6 of the top 30%', (await harden(int8, { method: 'tmr-bits', bits: [7, 6], ratio: 0.3, scores: magnitudeScores(lenet) })).model],
+  ];
+  for (const [label, model] of cases) {
+    const engine = await TrialEngine.create(model, data, listParameters(model), {});
+    try {
+      assert.equal(engine.foldedBits, true, `${label}: the shortcut must engage`);
+    } finally {
+      await engine.release();
+    }
+    // int8 words outside the protected bits move a weight by at most 64 steps: a higher rate is needed to change predictions
+    const o = { model, data, bers: label.startsWith('int8') ? [1e-2, 1e-1] : [1e-3, 1e-2], trials: 3, seed: 11 };
+    const fast = await runCampaign(o);
+    const slow = await runCampaign({ ...o, shortcuts: { foldBits: false } });
+    assert.deepEqual(strip(fast.records), strip(slow.records), label);
+    assert.deepEqual(fast.golden, slow.golden, label);
+    assert.ok(fast.records.some((r) => r.sdcRate > 0), `${label}: some trial must change predictions, or the comparison proves little`);
+    // parameters fed as session inputs: voted float32 values or int8 integers are the swapped inputs
+    if (label.endsWith('default bit')) {
+      const f = { ...o, bers: o.bers.slice(1), swap: 'feed' as const };
+      assert.deepEqual(strip((await runCampaign(f)).records), strip((await runCampaign({ ...f, shortcuts: { foldBits: false } })).records), `${label}, feed`);
+    }
+  }
+});

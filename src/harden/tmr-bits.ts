@@ -42,10 +42,10 @@ import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
 import { bitTriples, checkRatio, chooseUnits, hardenedStages, type BitTriple, type StageRecord } from './common.js';
 import type { WeightLayerReport } from './tmr-weights.js';
-import { floatOf } from './words.js';
+import { FLOAT_SPECS, floatOf } from './words.js';
 import { dropUnread, wordCodec } from './formats.js';
 import { isPlainFloat } from '../graph/stored.js';
-import { wordView, type WordFormat } from '../graph/dtype.js';
+import { decodeWord, wordFormat, wordView, type WordFormat } from '../graph/dtype.js';
 import { DEFAULT_TMR_BITS_BY_FORMAT } from '../defaults.js';
 import type { TensorData } from '../graph/types.js';
 
@@ -199,16 +199,51 @@ export function voteWords(t: BitTriple, words: Uint32Array, planes: readonly [Ui
 /** The 32-bit words of a 4-byte-element typed array (no copy). */
 export const wordsOf = (v: ArrayBufferView): Uint32Array => new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
 
+/** The stored formats a tmr-bits vote reads: float32 (as int32 words), float16/bfloat16 (through Cast), int8/uint8 (QDQ). */
+export type VoteFormat = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8';
+
+/** The vote format of a triple's stored words tensor, or undefined when tmr-bits does not store words that way. */
+export function voteFormat(dataType: number): VoteFormat | undefined {
+  if (dataType === DataType.INT32) return 'float32';
+  const f = wordFormat(dataType);
+  return f === 'float16' || f === 'bfloat16' || f === 'int8' || f === 'uint8' ? f : undefined;
+}
+
+/**
+ * The words the graph votes of a stored words tensor (a copy): as stored, except that a
+ * float16/bfloat16 NaN word reads as the format's canonical quiet NaN word (the graph reads those
+ * words arithmetically from their float32 value: wordOf in harden/words.ts).
+ */
+export function votedInput(format: VoteFormat, data: TensorData): Uint32Array {
+  const w = storedWords(data);
+  if (format === 'float16' || format === 'bfloat16') {
+    const f = FLOAT_SPECS[format];
+    const exp = (2 ** f.E - 1) * 2 ** f.M, mant = 2 ** f.M - 1, qnan = exp + 2 ** (f.M - 1);
+    for (let i = 0; i < w.length; i++) if ((w[i] & exp) === exp && (w[i] & mant) !== 0) w[i] = qnan;
+  }
+  return w;
+}
+
+/** The tensor a layer reads of voted words: float32 values for the float formats, the stored integers for int8/uint8. */
+export function votedValue(format: VoteFormat, words: Uint32Array): { dataType: number; data: TensorData } {
+  switch (format) {
+    case 'float32': return { dataType: DataType.FLOAT, data: new Float32Array(words.buffer, words.byteOffset, words.length) };
+    case 'float16': case 'bfloat16': return { dataType: DataType.FLOAT, data: Float32Array.from(words, (x) => decodeWord(format, x)) };
+    case 'int8': return { dataType: DataType.INT8, data: Int8Array.from(words, (x) => (x << 24) >> 24) };
+    case 'uint8': return { dataType: DataType.UINT8, data: Uint8Array.from(words) };
+  }
+}
+
 /** A tmr-bits model with its votes taken out of the graph (see foldBitsModel). */
 export interface BitFold {
-  /** The model in which each vote's output is a float32 initializer (the clean voted weight) and the vote nodes and stored copies are gone. */
+  /** The model in which each vote's output is an initializer (the clean voted weight, as the layer reads it) and the vote nodes and stored copies are gone. */
   model: Model;
-  votes: { triple: BitTriple; value: string; index: Int32Array | null }[];
+  votes: { triple: BitTriple; value: string; index: Int32Array | null; format: VoteFormat }[];
 }
 
 /**
  * The graph a session of a tmr-bits model runs after onnxruntime has folded the votes: every vote
- * output (the value the layer reads) becomes a float32 initializer holding the voted weight, and the
+ * output (the value the layer reads) becomes an initializer holding the voted weight as the layer reads it, and the
  * nodes and tensors only the votes used are removed. A campaign then votes the faulted copies itself
  * (`voteWords`) and swaps the voted weights into this graph, instead of creating a session that
  * folds the vote on every trial. Returns undefined when the model has no triples or its metadata
@@ -229,9 +264,10 @@ export function foldBitsModel(model: Model): BitFold | undefined {
     const planes = t.planes.map((n) => g.initializers.get(n));
     const index = t.index !== undefined ? g.initializers.get(t.index) : undefined;
     const stage = stages.find((s) => s.kind === 'same' && s.input === t.words);
-    if (!words || words.dataType !== DataType.INT32 || !planes || planes.length !== 2 || !stage || !made.has(stage.output) || g.initializers.has(stage.output)) return undefined;
+    const format = words && voteFormat(words.dataType);
+    if (!words || !format || !planes || planes.length !== 2 || !stage || !made.has(stage.output) || g.initializers.has(stage.output)) return undefined;
     const n = words.data.length, p = t.protected;
-    if (!Array.isArray(t.bits) || !t.bits.length || t.bits.some((b) => !Number.isInteger(b) || b < 0 || b > 31) || new Set(t.bits).size !== t.bits.length) return undefined;
+    if (!Array.isArray(t.bits) || !t.bits.length || t.bits.some((b) => !Number.isInteger(b) || b < 0 || b >= 8 * words.data.BYTES_PER_ELEMENT) || new Set(t.bits).size !== t.bits.length) return undefined;
     if (!Number.isInteger(p) || p < 1 || p > n || (t.index === undefined && p !== n)) return undefined;
     if (planes.some((pl) => !pl || pl.dataType !== DataType.INT32 || pl.data.length !== t.bits.length * Math.ceil(p / 32))) return undefined;
     let idx: Int32Array | null = null;
@@ -240,10 +276,10 @@ export function foldBitsModel(model: Model): BitFold | undefined {
       idx = index.data as Int32Array;
       for (let j = 0; j < p; j++) if (idx[j] < 0 || idx[j] >= n || (j > 0 && idx[j] <= idx[j - 1])) return undefined;
     }
-    const voted = voteWords(t, wordsOf(words.data), [wordsOf(planes[0]!.data), wordsOf(planes[1]!.data)], idx);
-    inits.set(stage.output, { name: stage.output, dataType: DataType.FLOAT, dims: [...words.dims], data: new Float32Array(voted.buffer) });
+    const voted = voteWords(t, votedInput(format, words.data), [wordsOf(planes[0]!.data), wordsOf(planes[1]!.data)], idx);
+    inits.set(stage.output, { name: stage.output, dims: [...words.dims], ...votedValue(format, voted) });
     for (const x of [t.words, ...t.planes, ...(t.index !== undefined ? [t.index] : [])]) stored.add(x);
-    votes.push({ triple: t, value: stage.output, index: idx });
+    votes.push({ triple: t, value: stage.output, index: idx, format });
   }
   // keep the nodes some graph output still needs (one reverse pass: nodes are in topological order)
   const need = new Set(g.outputs.map((o) => o.name));

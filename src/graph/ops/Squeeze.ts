@@ -23,5 +23,7 @@ export const Squeeze: OpRecord = {
   lrp: 'route',
   keepsSign: true,
   channels: 'special',
+  campaign: { safeProducer: true },
   movesData: true,
+  keepsLayerOutput: true,
 };

@@ -24,5 +24,7 @@ export const Unsqueeze: OpRecord = {
   lrp: 'route',
   keepsSign: true,
   channels: 'special',
+  campaign: { safeProducer: true },
   movesData: true,
+  keepsLayerOutput: true,
 };
