@@ -6,6 +6,7 @@
  * bfloat16 kernels) and the fault model sees the 16-bit stored words (bits 0–9/0–6 mantissa, 10–14
  * / 7–14 exponent, 15 sign). Outputs therefore differ from the float32 model's only by the
  * parameters' rounding (relative error ≤ 2⁻¹¹ per float16 parameter, 2⁻⁸ per bfloat16 one).
+ * With `native`, a float16 model computes in float16 throughout instead (`ConvertOptions.native`).
  */
 import { FlipguardError, opt } from '../errors.js';
 import { A, GraphBuilder } from '../graph/builder.js';
