@@ -174,3 +174,22 @@ test('images fed to a float16 input round half to even exactly like numberToFloa
   const back = fromFloat16Words(w);
   for (let i = 0; i < edge.length; i++) assert.equal(toFloat16Words(back.subarray(i, i + 1))[0], w[i]);
 });
+
+test('convert --native keeps the inputs ONNX types float32 (Resize scales) and converts ConstantOfShape fills; the model runs', async () => {
+  const b = new GraphBuilder('g');
+  const x = b.input('x', ['N', 1, 2, 2]);
+  const scales = b.init('scales', [4], [1, 1, 2, 2]);
+  const up = b.op('Resize', [x, '', scales], { mode: { type: 'string', value: 'nearest' } } as never, 'up');
+  const w = b.init('w', [3, 1, 1, 1], [0.5, -1, 2]);
+  const y = b.op('Conv', [up, w], {}, 'conv');
+  const flat = b.op('Flatten', [y], {}, 'flat');
+  b.output(flat, ['N', 48]);
+  const f32 = makeModel(b.build());
+  const f16 = convertModel(f32, 'float16', { native: true }).model;
+  assert.equal(f16.graph.initializers.get('scales')!.dataType, DataType.FLOAT, 'Resize scales stay float32');
+  assert.equal(f16.graph.initializers.get('w')!.dataType, DataType.FLOAT16);
+  const data = { name: 't', x: Float32Array.from({ length: 8 }, (_, i) => i / 4 - 1), y: new Uint8Array(2), shape: [1, 2, 2], count: 2, classes: 48 };
+  const [a, h] = [await predict(await ModelRunner.create(f32), data), await predict(await ModelRunner.create(f16), data)];
+  // inputs and weights are exact in float16 here, so the products are too
+  assert.deepEqual(Array.from(h.logits), Array.from(a.logits));
+});

@@ -82,10 +82,13 @@ function nativeFloat16(model: Model): ConvertResult {
   let maxRel = 0;
   const half = (t: Tensor): Tensor => { const r = roundTensor(t, 'float16'); maxRel = Math.max(maxRel, r.maxRel); return r.tensor; };
   const params = new Set(listParameters(model).filter((p) => p.format === 'float32').map((p) => p.name));
-  const initializers = new Map([...g.initializers].map(([k, t]) => [k, t.dataType === DataType.FLOAT ? half(t) : t] as const));
+  // inputs that ONNX types float32 whatever the data type: Resize's and Upsample's scales
+  const keep = new Set(g.nodes.flatMap((n) => (n.opType === 'Resize' ? [n.inputs[2]] : n.opType === 'Upsample' ? [n.inputs[1]] : [])).filter((x): x is string => !!x));
+  const initializers = new Map([...g.initializers].map(([k, t]) => [k, t.dataType === DataType.FLOAT && !keep.has(k) ? half(t) : t] as const));
   const nodes = g.nodes.map((n): Node => {
     const v = n.attributes.value;
-    if (n.opType === 'Constant' && v?.type === 'tensor' && v.value.dataType === DataType.FLOAT) return { ...n, attributes: { ...n.attributes, value: A.t(half(v.value)) } };
+    // a float32 Constant (or ConstantOfShape fill) computes in float16 too, unless it is a scales input
+    if ((n.opType === 'Constant' || n.opType === 'ConstantOfShape') && v?.type === 'tensor' && v.value.dataType === DataType.FLOAT && !keep.has(n.outputs[0])) return { ...n, attributes: { ...n.attributes, value: A.t(half(v.value)) } };
     const to = n.attributes.to;
     if (n.opType === 'Cast' && to?.type === 'int' && to.value === DataType.FLOAT) return { ...n, attributes: { ...n.attributes, to: A.i(DataType.FLOAT16) } };
     return n;
