@@ -126,5 +126,5 @@ export function float16Computation(model: Model): string | undefined {
  */
 export function refuseNativeFloat16(model: Model, what: string): void {
   const v = float16Computation(model);
-  if (v !== undefined) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v}" is float16); give the float32 model or its Cast-around float16 conversion (convert --to float16 without --native) instead: the same parameters, computed in float32.`);
+  if (v !== undefined) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v}" is float16); give the float32 model or its Cast-around float16 conversion ("flipguard convert --to float16", not native) instead: the same parameters, computed in float32.`);
 }

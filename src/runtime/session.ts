@@ -57,7 +57,7 @@ export async function createSession(model: Model | Uint8Array, opts: RuntimeOpti
     }
     const kernel = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
     if (kernel) {
-      throw new FlipguardError(`onnxruntime's ${opts.executionProvider ?? 'cpu'} provider has no kernel for the ${kernel[1]} node "${kernel[3]}" (opset ${kernel[2]}) with the model's tensor types; for float16, run \`flipguard convert --to float16\` on the float32 model instead (float16 parameters cast to float32, computed in float32).`);
+      throw new FlipguardError(`onnxruntime's ${opts.executionProvider ?? 'cpu'} provider has no kernel for the ${kernel[1]} node "${kernel[3]}" (opset ${kernel[2]}) with the model's tensor types; for float16, run "flipguard convert --to float16" on the float32 model instead (float16 parameters cast to float32, computed in float32).`);
     }
     throw new FlipguardError(`onnxruntime could not load the model: ${msg}`);
   }
