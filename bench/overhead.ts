@@ -6,7 +6,7 @@
  * each variant (where the time goes).
  *
  * Environment (defaults are the issue's protocol): OVERHEAD_IMAGES (2000), OVERHEAD_RUNS (5),
- * OVERHEAD_MODELS (all: vgg11-mnist,resnet20-mnist,vgg11-cifar,googlenet,efficientnet_b0),
+ * OVERHEAD_MODELS (all: vgg11-mnist,resnet20-mnist,vgg11-cifar,googlenet,efficientnet_b0; also lenet5-mnist, alexnet-mnist),
  * OVERHEAD_THREADS (2), OVERHEAD_ONLY (a regular expression: only the variants whose name matches). Rankings are seeded random (timing depends on how many units are protected,
  * not which, except tmr-neurons, where random neurons spread over every channel: its worst case).
  */
@@ -42,7 +42,12 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'edac 15%', opts: { method: 'edac', ratio: 0.15 }, target: 1.25 },
   { name: 'edac 15% --fold-bn', opts: { method: 'edac', ratio: 0.15, foldBn: true }, target: 1.25 },
   { name: 'edac 15% side by side', opts: { method: 'edac', ratio: 0.15, sideBySide: true }, target: 1.25 },
+  { name: 'edac 15% after-bn', opts: { method: 'edac', ratio: 0.15, placement: 'after-bn' }, target: 1.25 },
+  { name: 'edac 15% after-act', opts: { method: 'edac', ratio: 0.15, placement: 'after-act' }, target: 1.25 },
+  { name: 'edac 15% after-act side by side', opts: { method: 'edac', ratio: 0.15, placement: 'after-act', sideBySide: true }, target: 1.25 },
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 }, target: 1.4 },
+  { name: 'tmr-channels 15% after-act', opts: { method: 'tmr-channels', ratio: 0.15, placement: 'after-act' }, target: 1.4 },
+  { name: 'tmr-channels 15% after-act side by side', opts: { method: 'tmr-channels', ratio: 0.15, placement: 'after-act', sideBySide: true }, target: 1.4 },
   { name: 'tmr-channels 15% side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true }, target: 1.4 },
   { name: 'tmr-weights 15%', opts: { method: 'tmr-weights', ratio: 0.15 }, target: 1.03 },
   { name: 'tmr-neurons 15%, whole channels (old)', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'channels' }, target: 1.3 },
@@ -64,7 +69,7 @@ function interopDir(): string | undefined {
 }
 
 async function loadCase(name: string, images: number): Promise<{ model: Model; test: ImageSet; train: ImageSet } | string> {
-  if (name === 'vgg11-mnist' || name === 'resnet20-mnist') {
+  if (name === 'vgg11-mnist' || name === 'resnet20-mnist' || name === 'lenet5-mnist' || name === 'alexnet-mnist') {
     const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
     const train = subset(loadDataset({ data: 'mnist', split: 'train' }), 2000);
     return { model: readModel(resolve(repoRoot, 'models', `${name}.onnx`)), test, train };

@@ -4,7 +4,8 @@
  * and every new one (behind batch norm, behind batch norm + ReLU, saturating, per-layer bounds,
  * batch norm folded first). Intervals are profiled once, on the whole training split (paper A).
  *
- * Channel methods (edac, tmr-channels, with and without side-by-side channels) rank by L1 norm;
+ * Channel methods (edac, tmr-channels, with and without side-by-side channels, at the conv output
+ * or behind the widened batch norm (+ ReLU)) rank by L1 norm;
  * tmr-neurons (old whole-channel and new protected-neuron replicas) by seeded random neuron scores.
  *
  * Environment: PROTECTION_TRIALS (10), PROTECTION_IMAGES (1000 test images), PROTECTION_THREADS (2),
@@ -40,7 +41,10 @@ const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals' | 'scores
   { name: 'ranger zero, paper, --fold-bn', opts: { method: 'ranger', placement: 'paper', foldBn: true } },
   { name: 'edac 15%', opts: { method: 'edac', ratio: 0.15 } },
   { name: 'edac 15%, side by side', opts: { method: 'edac', ratio: 0.15, sideBySide: true } },
+  { name: 'edac 15%, after-bn', opts: { method: 'edac', ratio: 0.15, placement: 'after-bn' } },
+  { name: 'edac 15%, after-act', opts: { method: 'edac', ratio: 0.15, placement: 'after-act' } },
   { name: 'tmr-channels 15%', opts: { method: 'tmr-channels', ratio: 0.15 } },
+  { name: 'tmr-channels 15%, after-act', opts: { method: 'tmr-channels', ratio: 0.15, placement: 'after-act' } },
   { name: 'tmr-channels 15%, side by side', opts: { method: 'tmr-channels', ratio: 0.15, sideBySide: true } },
   { name: 'tmr-neurons 15%, whole channels (old)', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'channels' } },
   { name: 'tmr-neurons 15%, protected positions only', opts: { method: 'tmr-neurons', ratio: 0.15, neuronReplicas: 'positions' } },

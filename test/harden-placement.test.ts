@@ -168,7 +168,7 @@ test('NaN from a faulty weight: zeroing replaces it in every placement, saturati
 test('placement, range bounds and bad range options are refused with the option named', async () => {
   const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
   const intervals = await profileIntervals(model, subset(test64, 8));
-  await assert.rejects(harden(model, { method: 'edac', ratio: 0, intervals, placement: 'after-bn' }), /option "placement" applies to ranger only/);
+  await assert.rejects(harden(model, { method: 'tmr-weights', ratio: 0.1, scores: magnitudeScores(model), placement: 'after-bn' }), /option "placement" applies to ranger, edac, edac-nointervals and tmr-channels/);
   await assert.rejects(harden(model, { method: 'ranger', intervals, placement: 'behind' as never }), /option "placement" "behind" is unknown/);
   await assert.rejects(harden(model, { method: 'ranger', intervals, rangeMode: 'clamp' as never }), /option "rangeMode" "clamp" is unknown/);
   await assert.rejects(harden(model, { method: 'tmr-channels', ratio: 0.1, rangeBounds: 'layer' }), /option "rangeBounds" layer\) apply to ranger only/);
@@ -200,9 +200,9 @@ test('CLI: --placement / --range-mode / --range-bounds / --fold-bn reach harden;
   assert.equal(ok.status, 0, ok.stderr);
   const info = hardenedInfo(readModel(out));
   assert.deepEqual([info?.options.placement, info?.options.rangeMode, info?.options.rangeBounds, info?.options.foldBn], ['after-act', 'saturate', 'layer', true]);
-  const bad = spawnSync(process.execPath, [cli, 'harden', lenet, '--method', 'edac', '--ratio', '0', '--placement', 'after-bn', '--limit', '200', '--out', resolve(dir, 'e.onnx'), '--quiet'], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [cli, 'harden', lenet, '--method', 'tmr-weights', '--ratio', '0.1', '--placement', 'after-bn', '--limit', '200', '--out', resolve(dir, 'e.onnx'), '--quiet'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--placement applies to ranger only/);
+  assert.match(bad.stderr, /--placement applies to ranger, edac, edac-nointervals and tmr-channels/);
 });
 
 test('CLI: --fold-bn on a model with batch norms writes the model (validated at the same top-1, not bit for bit: folded weights round differently)', async () => {

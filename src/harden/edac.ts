@@ -21,6 +21,15 @@
  *   L and U are float32 initializers `<layer>.edac.lower` / `.upper` shaped [1, C, 1, 1] (conv) or
  *   [1, C] (dense): ordinary parameters, so faults reach them.
  *
+ * Placement (issue 14, option `placement`): 'paper' (default) as above; 'after-bn' / 'after-act'
+ * widen the layer's batch norm (+ ReLU) with the copies (range.ts widenGroup: the copies get their
+ * own γ, β, μ, σ²) and put the stage behind them, so onnxruntime fuses Conv+BN(+ReLU) and the
+ * comparison also sees faults in the batch-norm parameters. The intervals and every "→ 0" (NaN,
+ * cases D and E) are carried through the group as for ranger: "→ t" behind the batch norm,
+ * "→ max(0, t)" behind the ReLU, where lower bounds ≤ 0 are dropped (the ReLU guarantees them).
+ * Case C's minimum is taken behind the group (behind a batch norm with s < 0 that is the conv
+ * output's maximum — a documented difference; fault-free nothing changes, a = b there).
+ *
  * Options for the cases the paper's text lost (our choices, SPEC §4.1):
  * - `bothInside` (case C, a ≠ b both inside [L, U]): 'min' (default), 'mean', 'original'.
  *   In edac-nointervals it resolves every a ≠ b.
@@ -32,7 +41,8 @@ import { FlipguardError } from '../errors.js';
 import { DataType, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites, widenSite, type LayerSite } from './layers.js';
+import { layerSites, type LayerSite } from './layers.js';
+import { groupBounds, groupFill, stageFill, widenGroup, type Placement } from './range.js';
 import { placeChannels } from './side-by-side.js';
 import { channelStage, mergeDuplicate, nanToZero, rangeRestrict, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
@@ -58,6 +68,12 @@ export interface EdacOptions {
   method?: string;
   /** Reorder each layer's channels so the protected ones sit side by side (side-by-side.ts; default false). */
   sideBySide?: boolean;
+  /**
+   * Where the stage sits: at the conv output ('paper', default), or behind the layer's batch norm
+   * ('after-bn') or batch norm and ReLU ('after-act'), which are widened with the copies
+   * (range.ts widenGroup): the intervals and the "→ 0" fill are carried through them.
+   */
+  placement?: Placement;
 }
 
 export interface ChannelLayerReport {
@@ -93,8 +109,8 @@ function checkRule<K extends keyof typeof RULES>(key: K, v: unknown): void {
   }
 }
 
-/** Float32 bounds [1, C, 1, 1] / [1, C] for a layer, checked and widened by `margin`. */
-function boundTensors(site: LayerSite, intervals: Intervals, margin: number, method: string): { lower: Float32Array; upper: Float32Array; dims: number[] } {
+/** Float32 bounds (for [1, C, 1, 1] / [1, C]) for a layer, checked and widened by `margin`. */
+function boundTensors(site: LayerSite, intervals: Intervals, margin: number, method: string): [Float32Array, Float32Array] {
   const iv = intervals.get(site.name);
   if (!iv) throw new FlipguardError(`The detection intervals have no entry for layer "${site.name}"; profile them for this model (profileIntervals on the training split).`);
   const C = site.channels;
@@ -109,8 +125,7 @@ function boundTensors(site: LayerSite, intervals: Intervals, margin: number, met
     lower[c] = l - w;
     upper[c] = u + w;
   }
-  const dims = [1, C, ...site.shape.slice(2).map(() => 1)];
-  return { lower, upper, dims };
+  return [lower, upper];
 }
 
 /**
@@ -139,6 +154,7 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
     if (!opts.scores) throw new FlipguardError(`${method} with ratio ${opts.ratio} needs channel scores to choose the channels to duplicate; pass scores (e.g. from flipguard rank).`);
     return topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, method), d);
   });
+  const placement = opts.placement ?? 'paper';
   const placed = placeChannels(model, chosen, opts.sideBySide);
   const sites = placed.sites;
   const intervals = useIntervals ? placed.intervals(opts.intervals!) : undefined;
@@ -151,24 +167,31 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
     const dup = placed.channels[i];
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: dup.length, indices: chosen[i], copies: 1 });
 
+    const group = widenGroup(ed, site, dup.length ? [dup] : [], placement);
     let L: string | undefined, U: string | undefined;
+    const dims = [1, C, ...site.shape.slice(2).map(() => 1)];
+    let fill: Float32Array;
     if (intervals) {
-      const b = boundTensors(site, intervals, margin, method);
-      L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, b.dims, b.lower);
-      U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, b.dims, b.upper);
-    }
-    const { wide, out } = widenSite(ed, site, dup.length ? [dup] : []);
-    const e = ed.after(ed.graph.nodes[site.tapIndex]);
-    const sub = (t: string, index: string | undefined): string => (index ? e.op('Gather', [t, index], { axis: { type: 'int', value: 1 } }) : t);
+      const b = groupBounds(group, ...boundTensors(site, intervals, margin, method));
+      // behind a ReLU, lower bounds ≤ 0 check nothing (every value is ≥ 0 or NaN, which fails U ≥ y)
+      if (!group.relu || b.lower.some((x) => x > 0)) L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, dims, b.lower);
+      U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, dims, b.upper);
+      fill = b.fill;
+    } else fill = groupFill(group, C);
+    const e = ed.after(group.anchor);
+    const F = stageFill(ed, `${site.name}.edac.fill`, dims, fill, zero);
+    const sub = (t: string, index: string | undefined): string => (index && t !== zero ? e.op('Gather', [t, index], { axis: { type: 'int', value: 1 } }) : t);
     channelStage(e, {
-      wide, out, C, prot: dup, copies: 1, label: `${site.name}.edac`,
+      wide: group.wide, out: group.out, C, prot: dup, copies: 1, label: `${site.name}.edac`,
       merge: (em, a0, [b0], index) => {
-        const a = nanToZero(em, a0, zero), b = nanToZero(em, b0, zero);
-        const bounds = L && U ? { L: sub(L, index), U: sub(U, index) } : undefined;
-        return mergeDuplicate(em, a, b, zero, { bounds, bothInside, bothOutside });
+        const f = sub(F, index);
+        const a = nanToZero(em, a0, f), b = nanToZero(em, b0, f);
+        const bounds = U ? { L: L && sub(L, index), U: sub(U, index) } : undefined;
+        return mergeDuplicate(em, a, b, f, { bounds, bothInside, bothOutside });
       },
-      rest: (em, x, index) => (L && U ? rangeRestrict(em, x, sub(L, index), sub(U, index), zero, outside) : nanToZero(em, x, zero)),
+      rest: (em, x, index) => (U ? rangeRestrict(em, x, L && sub(L, index), sub(U, index), sub(F, index), outside) : nanToZero(em, x, sub(F, index))),
     });
+    const { wide, out } = group;
     stages.push({ kind: 'channels', input: wide, output: out, channels: C });
   });
   return { model: { ...placed.model, graph: ed.finish() }, layers, stages, ...placed.report };

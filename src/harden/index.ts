@@ -132,6 +132,10 @@ export interface HardenOptions {
    * ReLU: keeps the whole Conv+BN+ReLU(+Clip) group fused; exact for 'saturate', a different method
    * for 'zero'; the default for QDQ models, where it sits behind the activation's QuantizeLinear →
    * DequantizeLinear, in the dequantized domain, so the layer keeps its integer kernel). See range.ts.
+   * edac, edac-nointervals, tmr-channels: 'paper' (default, the stage at the conv output) or
+   * 'after-bn' / 'after-act': the copies get their own batch-norm parameters and run through the
+   * layer's batch norm (+ ReLU) with the originals, so onnxruntime keeps Conv+BN(+ReLU) fused and
+   * the stage, behind it, also catches faults in the batch norm (range.ts widenGroup).
    */
   placement?: Placement;
   /** ranger: one interval per channel (default, paper A) or one per layer (Ranger's; fuses into the conv as a Clip when saturating). */
@@ -234,7 +238,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (!RANGE_MODES.includes(rangeMode)) throw new FlipguardError(`The ${opt('rangeMode')} "${String(rangeMode)}" is unknown; use ${RANGE_MODES.join(' or ')}.`);
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
   if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
-  if (placement !== 'paper' && method !== 'ranger') throw new FlipguardError(`The ${opt('placement')} applies to ranger only; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  const placed = method === 'ranger' || method === 'edac' || method === 'edac-nointervals' || method === 'tmr-channels';
+  if (placement !== 'paper' && !placed) throw new FlipguardError(`The ${opt('placement')} applies to ranger, edac, edac-nointervals and tmr-channels; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
   if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
@@ -296,9 +301,10 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       const r = edacTransform(model, {
         ratio, scores: opts.scores, intervals, useIntervals: method !== 'edac-nointervals',
         protectOutput: opts.protectOutput, bothInside: opts.bothInside, bothOutside: opts.bothOutside,
-        outside, margin, method, sideBySide: opts.sideBySide,
+        outside, margin, method, sideBySide: opts.sideBySide, placement,
       });
       Object.assign(options, {
+        ...(placement === 'paper' ? {} : { placement }),
         protectOutput: opts.protectOutput ?? true, bothInside: opts.bothInside ?? 'min',
         ...(method === 'edac-nointervals' ? {} : { bothOutside: opts.bothOutside ?? 'zero', outside, margin }),
       });
@@ -306,8 +312,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-channels': {
-      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero, sideBySide: opts.sideBySide });
-      Object.assign(options, { protectOutput: opts.protectOutput ?? true, allDiffer: opts.allDiffer ?? 'min', nanToZero: opts.nanToZero ?? true });
+      const r = tmrChannelsTransform(model, { ratio, scores: opts.scores, protectOutput: opts.protectOutput, allDiffer: opts.allDiffer, nanToZero: opts.nanToZero, sideBySide: opts.sideBySide, placement });
+      Object.assign(options, { ...(placement === 'paper' ? {} : { placement }), protectOutput: opts.protectOutput ?? true, allDiffer: opts.allDiffer ?? 'min', nanToZero: opts.nanToZero ?? true });
       ({ model: out, layers, stages, reordered } = r);
       break;
     }

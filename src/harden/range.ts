@@ -16,6 +16,16 @@
  * - 'zero' (paper A, case E): `Where(L ≤ y ≤ U, y, fill)`; a NaN fails both comparisons and is
  *   replaced too. Behind the ReLU the lower comparison is dropped when every lower bound is 0
  *   (the ReLU already guarantees it).
+ *   'after-bn' zeroing whose batch-norm output is read only by a ReLU moves behind that ReLU
+ *   (issue 14) on every layer where, for each channel, the fill t ≤ 0 or the lower bound L > 0:
+ *   then ReLU(Where(L ≤ y ≤ U, y, t)) = Where(L ≤ r ≤ U, r, max(0, t)) with r = ReLU(y), for every
+ *   y including NaN and ±Inf — a value below L ≤ 0 gives ReLU 0 = max(0, t) either way, a value
+ *   below L > 0 leaves r < L, an upper bound < 0 fails every r ≥ 0 and gives 0 as ReLU(y ≤ U)
+ *   does. Same outputs, but onnxruntime keeps Conv+BN+ReLU fused, and with every L ≤ 0 the stage
+ *   is one compare and one Where. A channel with t > 0 and L ≤ 0 needs the check in front of the
+ *   ReLU (a value below L must become t, which r no longer tells from a clean negative y): on
+ *   trained batch norms about half the channels have t > 0, so this applies to layers without
+ *   batch norm (fill 0: LeNet-5, AlexNet's convs 3–5, the dense layers), not to VGG/ResNet convs.
  * - 'saturate' (Ranger): clamped to the nearest bound. With per-layer bounds (`bounds: 'layer'`:
  *   one [min L, max U] per layer, as the Ranger tool does) this is one `Clip`, which onnxruntime
  *   fuses into the conv; per-channel bounds are `Max(y, L)` and `Min(·, U)` with [1, C, 1, 1]
@@ -36,11 +46,13 @@
  * Bounds, fill values are float32 initializers (`<layer>.range.lower`, `.upper`, `.fill`), so faults
  * reach them, as paper A's fault model asks for the interval bounds.
  */
-import { consumers, attrFloat, attrInt } from '../graph/builder.js';
+import { consumers, producers, attrFloat, attrInt } from '../graph/builder.js';
+import { storedParam } from '../graph/stored.js';
 import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites } from './layers.js';
+import { layerSites, widenSite, type LayerSite } from './layers.js';
+import { widenParam } from './formats.js';
 import type { StageRecord } from './common.js';
 import type { ChannelLayerReport, TransformResult } from './edac.js';
 import type { Intervals } from './profile.js';
@@ -106,6 +118,97 @@ function throughBn(bn: AffineBn, c: number, l: number, u: number): { lo: number;
   return a <= b ? { lo: a, hi: b, loSize: sa, hiSize: sb } : { lo: b, hi: a, loSize: sb, hiSize: sa };
 }
 
+/** Carries per-channel bounds (in place) through the batch norm; the sizes of their rounding and the fill ("→ 0" becomes "→ t") with them. */
+function carryThroughBn(bn: AffineBn, lo: Float64Array, hi: Float64Array, loSize: Float64Array, hiSize: Float64Array, fill: Float64Array): void {
+  for (let c = 0; c < lo.length; c++) {
+    const m = throughBn(bn, c, lo[c], hi[c]);
+    lo[c] = m.lo; hi[c] = m.hi; loSize[c] = m.loSize; hiSize[c] = m.hiSize; fill[c] = bn.t[c];
+  }
+}
+
+/** A layer's group as a channel method widens it behind the conv (widenGroup). */
+export interface WidenedGroup {
+  /** The group's widened output [N, C + copies, …] (behind the batch norm / ReLU when they were widened too). */
+  wide: string;
+  /** The name the stage must produce (the group's original output). */
+  out: string;
+  /** The last node of the widened group: the stage goes right after it. */
+  anchor: Node;
+  /** The widened batch norm, as y = s·x + t of the original C channels. */
+  bn?: AffineBn;
+  /** Whether the ReLU behind it now reads the widened values too. */
+  relu: boolean;
+}
+
+/**
+ * Widens a layer for a channel method (layers.ts widenSite) and, for 'after-bn' / 'after-act',
+ * the batch norm that alone reads it (+ the ReLU that alone reads that): the copies get their own
+ * batch-norm parameters (γ, β, μ, σ² of the protected channels appended, stored words of their
+ * own, so a fault in one is caught by the comparison) and run through the same BatchNormalization
+ * (+ Relu) node, so onnxruntime fuses Conv+BN(+ReLU) over all C + copies channels and the stage
+ * sits behind the fused kernel. Fault-free, a copy stays bit-identical to its original (same
+ * kernel, same folded weights). 'paper', or a layer without such a batch norm / ReLU: the stage
+ * stays where it was (the conv output).
+ */
+export function widenGroup(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], placement: Placement): WidenedGroup {
+  const g = ed.graph;
+  const readers = consumers(g);
+  const C = site.channels;
+  const isOutput = (v: string): boolean => g.outputs.some((o) => o.name === v);
+  const bn = placement === 'paper' || isOutput(site.tap) ? undefined : affineBatchNorm(g, readers, site.tap, C);
+  const { wide, out } = widenSite(ed, site, copies);
+  let group: WidenedGroup = { wide, out, anchor: g.nodes[site.tapIndex], relu: false };
+  const order = [...Array.from({ length: C }, (_, c) => c), ...copies.flat()];
+  /** `node` reads the widened values and writes widened ones; its old output is what the stage must produce now. */
+  const extend = (node: Node): void => {
+    node.inputs[0] = group.wide;
+    const o = node.outputs[0];
+    node.outputs[0] = ed.fresh(`${o}.wide`);
+    g.valueInfo = g.valueInfo.filter((v) => v.name !== o);
+    group = { ...group, wide: node.outputs[0], out: o, anchor: node };
+  };
+  if (bn) {
+    const prod = producers(g);
+    const params = bn.node.inputs.slice(1, 5);
+    params.forEach((name, i) => widenParam(ed, bn.node, i + 1, storedParam(g, name, prod)!, 0, order));
+    if (g.initializerInputs) g.initializerInputs = g.initializerInputs.filter((v) => !params.includes(v.name));
+    extend(bn.node);
+    group.bn = bn;
+  }
+  const relu = placement === 'after-act' ? soleRelu(g, consumers(g), group.out) : undefined;
+  if (relu) { extend(relu); group.relu = true; }
+  return group;
+}
+
+/**
+ * Per-channel detection bounds profiled at the conv output (paper A) and its "→ 0" fill, carried
+ * through a widened group's batch norm (+ ReLU): float32 [L, U] rounded outward as for ranger,
+ * and the fill (t, or max(0, t) behind the ReLU). Without either, the bounds as given and fill 0.
+ */
+export function groupBounds(group: Pick<WidenedGroup, 'bn' | 'relu'>, lower: Float32Array, upper: Float32Array): { lower: Float32Array; upper: Float32Array; fill: Float32Array } {
+  const C = lower.length;
+  const lo = Float64Array.from(lower), hi = Float64Array.from(upper), fill = new Float64Array(C);
+  const loSize = new Float64Array(C), hiSize = new Float64Array(C);
+  if (!group.bn && !group.relu) return { lower, upper, fill: new Float32Array(C) };
+  if (group.bn) carryThroughBn(group.bn, lo, hi, loSize, hiSize, fill);
+  if (group.relu) for (let c = 0; c < C; c++) { lo[c] = Math.max(0, lo[c]); hi[c] = Math.max(0, hi[c]); fill[c] = Math.max(0, fill[c]); }
+  return {
+    lower: Float32Array.from(lo, (x, c) => outward(x, 'lo', loSize[c])),
+    upper: Float32Array.from(hi, (x, c) => outward(x, 'hi', hiSize[c])),
+    fill: Float32Array.from(fill),
+  };
+}
+
+/** The group's "→ 0" fill without intervals (edac-nointervals, tmr-channels: NaN → fill): t behind the batch norm, max(0, t) behind the ReLU. */
+export function groupFill(group: Pick<WidenedGroup, 'bn' | 'relu'>, C: number): Float32Array {
+  return groupBounds(group, new Float32Array(C), new Float32Array(C)).fill;
+}
+
+/** The stage's fill value: the scalar `zero` when every channel's is 0, else a float32 initializer (faults reach it, as the bounds). */
+export function stageFill(ed: GraphEditor, name: string, dims: number[], fill: Float32Array, zero: string): string {
+  return fill.every((x) => x === 0) ? zero : ed.init(name, DataType.FLOAT, dims, fill);
+}
+
 export interface RangeOptions {
   intervals: Intervals;
   mode?: RangeMode;
@@ -114,6 +217,18 @@ export interface RangeOptions {
   bounds?: RangeBounds;
   /** Relative widening of every interval on each side, before the mapping (default 0). */
   margin?: number;
+  /**
+   * 'after-bn' zeroing: move the check behind the ReLU on layers where that gives the same outputs
+   * (default true; false keeps it in front of the ReLU everywhere — for tests comparing the two).
+   */
+  exactBehindRelu?: boolean;
+}
+
+/** The ReLU that is the only reader of `value` (which is no graph output), if there is one. */
+function soleRelu(g: Graph, readers: Map<string, Node[]>, value: string): Node | undefined {
+  const r = readers.get(value) ?? [];
+  if (r.length !== 1 || r[0].opType !== 'Relu' || g.outputs.some((o) => o.name === value)) return undefined;
+  return r[0];
 }
 
 /** Range restriction behind the batch norm (+ ReLU) of every conv/dense layer; see the module comment. */
@@ -149,20 +264,24 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     let value = site.tap;
     const bn = affineBatchNorm(g, readers, value, C);
     if (bn) {
-      for (let c = 0; c < C; c++) {
-        const m = throughBn(bn, c, lo[c], hi[c]);
-        lo[c] = m.lo; hi[c] = m.hi; loSize[c] = m.loSize; hiSize[c] = m.hiSize; fill[c] = bn.t[c];
-      }
+      carryThroughBn(bn, lo, hi, loSize, hiSize, fill);
       value = bn.node.outputs[0];
     }
     let afterRelu = false;
-    if (opts.placement === 'after-act') {
-      const r = readers.get(value) ?? [];
-      if (r.length === 1 && r[0].opType === 'Relu') {
-        for (let c = 0; c < C; c++) { lo[c] = Math.max(0, lo[c]); hi[c] = Math.max(0, hi[c]); fill[c] = Math.max(0, fill[c]); }
-        value = r[0].outputs[0];
-        afterRelu = true;
-      }
+    const relu = soleRelu(g, readers, value);
+    // zeroing behind the batch norm moves behind the ReLU where that is the same method (see the
+    // module comment): every channel's fill ≤ 0 or lower bound > 0
+    const sameBehindRelu = (): boolean => {
+      const Lf = Array.from(lo, (x, c) => outward(x, 'lo', loSize[c]));
+      const Lmin = Math.min(...Lf);
+      return Lf.every((l, c) => Math.fround(fill[c]) <= 0 || (bounds === 'layer' ? Lmin : l) > 0);
+    };
+    const act = opts.placement === 'after-act';
+    if (relu && (act || (mode === 'zero' && opts.exactBehindRelu !== false && sameBehindRelu()))) {
+      // (moved from after-bn, an upper bound < 0 stays: every ReLU output then fails it and gets the fill 0, as before)
+      for (let c = 0; c < C; c++) { lo[c] = Math.max(0, lo[c]); hi[c] = act ? Math.max(0, hi[c]) : hi[c]; fill[c] = Math.max(0, fill[c]); }
+      value = relu.outputs[0];
+      afterRelu = true;
     }
     // QDQ model: behind the activation's QuantizeLinear → DequantizeLinear, in the dequantized
     // domain, so onnxruntime still fuses the layer into its integer kernel (QLinearConv)

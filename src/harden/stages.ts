@@ -37,18 +37,19 @@ export function nanToZero(e: Emitter, x: string, zero: string): string {
 
 /**
  * L ≤ y ≤ U (false for NaN), as And(GreaterOrEqual(y, L), GreaterOrEqual(U, y)): onnxruntime's
- * LessOrEqual is markedly slower than its GreaterOrEqual.
+ * LessOrEqual is markedly slower than its GreaterOrEqual. Without L (every value ≥ L or NaN, e.g.
+ * behind a ReLU with every lower bound ≤ 0) just U ≥ y: one compare, no And.
  */
-export function inRange(e: Emitter, y: string, L: string, U: string): string {
-  return e.and(e.ge(y, L), e.ge(U, y));
+export function inRange(e: Emitter, y: string, L: string | undefined, U: string): string {
+  return L ? e.and(e.ge(y, L), e.ge(U, y)) : e.ge(U, y);
 }
 
 /**
  * Case E with NaN → 0: `Where(L ≤ y ≤ U, y, 0)` (a NaN fails both comparisons, so it becomes 0
  * too, as SPEC's "NaN → 0 first" requires), or with rule 'clip' `min(max(nan→0(y), L), U)`.
  */
-export function rangeRestrict(e: Emitter, y: string, L: string, U: string, zero: string, rule: OutsideRule): string {
-  if (rule === 'clip') return e.min(e.max(nanToZero(e, y, zero), L), U);
+export function rangeRestrict(e: Emitter, y: string, L: string | undefined, U: string, zero: string, rule: OutsideRule): string {
+  if (rule === 'clip') { const v = nanToZero(e, y, zero); return e.min(L ? e.max(v, L) : v, U); }
   return e.where(inRange(e, y, L, U), y, zero);
 }
 
@@ -67,14 +68,14 @@ function resolveBoth(e: Emitter, a: string, b: string, rule: BothInside): string
  * (when a = b and both are inside, C(a, a) = a for every rule, so case A needs no extra test there).
  * Without bounds (edac-nointervals): Where(a = b, a, C(a, b)).
  */
-export function mergeDuplicate(e: Emitter, a: string, b: string, zero: string, opts: { bounds?: { L: string; U: string }; bothInside: BothInside; bothOutside: BothOutside }): string {
+export function mergeDuplicate(e: Emitter, a: string, b: string, zero: string, opts: { bounds?: { L?: string; U: string }; bothInside: BothInside; bothOutside: BothOutside }): string {
   const eq = e.eq(a, b);
   if (!opts.bounds) return e.where(eq, a, resolveBoth(e, a, b, opts.bothInside));
   const { L, U } = opts.bounds;
   const ia = inRange(e, a, L, U);
   const ib = inRange(e, b, L, U);
   const inside = resolveBoth(e, a, b, opts.bothInside);
-  const outside = opts.bothOutside === 'zero' ? zero : opts.bothOutside === 'clip' ? e.min(e.max(a, L), U) : a;
+  const outside = opts.bothOutside === 'zero' ? zero : opts.bothOutside === 'clip' ? e.min(L ? e.max(a, L) : a, U) : a;
   return e.where(ia, e.where(ib, inside, a), e.where(ib, b, e.where(eq, a, outside)));
 }
 

@@ -10,12 +10,17 @@
  *   v = the value at least two copies share (Equal), else min(a, b, c) (option `allDiffer: 'median'`);
  *   the other channels: NaN → 0 (as the EDAC layer does for every channel; `nanToZero: false`
  *   passes them through untouched); Concat + one Gather restore channel order.
+ * With `placement` 'after-bn' / 'after-act' the voter sits behind the layer's batch norm (+ ReLU),
+ * widened with the copies (range.ts widenGroup), and NaN → t (max(0, t) behind the ReLU), the
+ * image of 0 there.
  */
 import { FlipguardError } from '../errors.js';
 import type { Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
-import { layerSites, widenSite } from './layers.js';
+import { A } from '../graph/builder.js';
+import { layerSites } from './layers.js';
+import { groupFill, stageFill, widenGroup, type Placement } from './range.js';
 import { placeChannels } from './side-by-side.js';
 import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { protectedCount, siteScores, topIndices, type StageRecord } from './common.js';
@@ -33,6 +38,8 @@ export interface TmrChannelOptions {
   nanToZero?: boolean;
   /** Reorder each layer's channels so the protected ones sit side by side (side-by-side.ts; default false). */
   sideBySide?: boolean;
+  /** Where the voter sits: conv output ('paper', default) or behind the widened batch norm (+ ReLU), as for edac (range.ts widenGroup). */
+  placement?: Placement;
 }
 
 export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): TransformResult {
@@ -48,6 +55,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     if (!opts.scores) throw new FlipguardError(`tmr-channels with ratio ${opts.ratio} needs channel scores to choose the channels to triplicate; pass scores (e.g. from flipguard rank).`);
     return topIndices(siteScores(opts.scores, site, site.kind === 'conv' ? ['channel'] : ['neuron', 'channel'], C, 'tmr-channels'), k);
   });
+  const placement = opts.placement ?? 'paper';
   const placed = placeChannels(model, chosen, opts.sideBySide);
   const ed = new GraphEditor(placed.model);
   const zero = ed.atStart().scalar(0, 'harden.zero');
@@ -58,11 +66,15 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     const tri = placed.channels[i];
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: chosen[i], copies: 2 });
     if (!tri.length && !nanAll) continue;
-    const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
-    channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
+    const { wide, out, ...group } = widenGroup(ed, site, tri.length ? [tri, tri] : [], placement);
+    const e = ed.after(group.anchor);
+    // NaN → the group's image of 0 (t behind the batch norm), per channel
+    const F = stageFill(ed, `${site.name}.tmr.fill`, [1, C, ...site.shape.slice(2).map(() => 1)], groupFill(group, C), zero);
+    const sub = (index: string | undefined): string => (index && F !== zero ? e.op('Gather', [F, index], { axis: A.i(1) }) : F);
+    channelStage(e, {
       wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
-      merge: (e, a, [b, c]) => vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer),
-      rest: nanAll ? (e, x) => nanToZero(e, x, zero) : undefined,
+      merge: (em, a, [b, c], index) => { const f = sub(index); return vote3(em, nanToZero(em, a, f), nanToZero(em, b, f), nanToZero(em, c, f), allDiffer); },
+      rest: nanAll ? (em, x, index) => nanToZero(em, x, sub(index)) : undefined,
     });
     stages.push({ kind: 'channels', input: wide, output: out, channels: C });
   }
