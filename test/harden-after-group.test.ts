@@ -21,6 +21,8 @@ import { optimizedModelBytes } from '../src/runtime/timing.js';
 import { rangeTransform } from '../src/harden/range.js';
 import { layerSites } from '../src/harden/layers.js';
 import type { Model } from '../src/graph/types.js';
+import { BLOCKS, BLOCK_INPUT, blockModel } from './helpers/blocks.js';
+import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const exact: RuntimeOptions = { optimization: 'disabled' };
@@ -203,4 +205,20 @@ test('placement for the channel methods: refused for tmr-weights, recorded, pape
   const convOut = new Set(h.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.outputs[0]));
   assert.ok(h.graph.nodes.filter((n) => n.opType === 'BatchNormalization').every((bn) => !convOut.has(bn.inputs[0])), 'paper placement: every batch norm reads the voter');
   await assert.rejects(harden(model, { method: 'tmr-weights', ratio: 0.1, scores: magnitudeScores(model), placement: 'after-act' }), /option "placement" applies to ranger, edac, edac-nointervals and tmr-channels/);
+});
+
+test('channel methods behind the batch norm (+ ReLU) on depthwise, grouped, fire, inception and dense-concat blocks: fault-free bit-identical', async () => {
+  const exact2: RuntimeOptions = { optimization: 'disabled' };
+  const images = randomImages(BLOCK_INPUT, 4);
+  for (const block of BLOCKS) {
+    const model = blockModel(block);
+    const intervals = await profileIntervals(model, images, exact2);
+    const ref = await logitsOf(model, images, exact2);
+    for (const method of ['edac', 'edac-nointervals', 'tmr-channels'] as const) {
+      for (const placement of ['after-bn', 'after-act'] as const) {
+        const { model: hm } = await harden(model, { method, ratio: 0.5, scores: scoresFor(method, model), intervals, placement });
+        assert.equal(countDiffs((await logitsOf(hm, images, exact2)).logits, ref.logits), 0, `${block} ${method} ${placement}: logits bit-identical`);
+      }
+    }
+  }
 });
