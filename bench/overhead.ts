@@ -19,7 +19,7 @@ import { loadDataset, subset } from '../src/data/index.js';
 import { buildModel } from '../src/models/index.js';
 import { rank, foldBatchNorm } from '../src/analysis/index.js';
 import { harden, profileIntervals, countHardened, type HardenOptions, type Intervals } from '../src/harden/index.js';
-import { profileOps, timeInferenceMany } from '../src/runtime/timing.js';
+import { median, profileOps, timeInferenceMany } from '../src/runtime/timing.js';
 import type { ImageSet } from '../src/runtime/evaluate.js';
 import { FlipguardError } from '../src/errors.js';
 import { formatTable } from '../src/cli/table.js';
@@ -102,7 +102,7 @@ export async function benchOverhead(): Promise<string> {
   for (const name of names) {
     console.error(`overhead: ${name}`);
     const c = await loadCase(name, images);
-    if (typeof c === 'string') { rows.push([name, '—', '', '', '', '', c]); continue; }
+    if (typeof c === 'string') { rows.push([name, '—', '', '', '', '', '', c]); continue; }
     const { model, test, train } = c;
     let intervals: Intervals | undefined;
     const iv = async (foldBn?: boolean): Promise<Intervals> => {
@@ -124,20 +124,20 @@ export async function benchOverhead(): Promise<string> {
         made.push({ v, model: h.model });
       } catch (e) {
         if (!(e instanceof FlipguardError)) throw e;
-        rows.push([name, v.name, '', '', '', '', `not built: ${e.message}`]);
+        rows.push([name, v.name, '', '', '', '', '', `not built: ${e.message}`]);
       }
     }
-    const times = (await timeInferenceMany([model, ...made.map((x) => x.model)], test, { threads, repeats: runs, batch: 256 })).map((t) => ({ seconds: t.msPerPass / 1000, passes: t.passes.map((ms) => ms / 1000) }));
+    const times = (await timeInferenceMany([model, ...made.map((x) => x.model)], test, { threads, repeats: runs, batch: 256 })).map((t) => ({ seconds: t.msPerPass / 1000, passes: t.passes.map((ms) => ms / 1000), cpu: median(t.cpuPasses) }));
     profiles.push(`${name}, original — ${profileLine(await profileOps(model, { ...test, count: Math.min(test.count, 512) }, { threads }))}`);
     made.forEach(({ v, model: h }, i) => {
       const r = times[i + 1].seconds / times[0].seconds;
       // fastest pass ÷ fastest pass: the least load-disturbed estimate on a shared machine
       const best = Math.min(...times[i + 1].passes) / Math.min(...times[0].passes);
       const cnt = countHardened(h);
-      rows.push([name, v.name, (cnt.macs / base.macs).toFixed(3), (cnt.parameters / base.parameters).toFixed(3), `${r.toFixed(2)}×`, `${best.toFixed(2)}×`, `${r <= v.target || best <= v.target ? 'met' : 'missed'} (≤ ${v.target}×)`]);
+      rows.push([name, v.name, (cnt.macs / base.macs).toFixed(3), (cnt.parameters / base.parameters).toFixed(3), `${r.toFixed(2)}×`, `${best.toFixed(2)}×`, `${(times[i + 1].cpu / times[0].cpu).toFixed(2)}×`, `${r <= v.target || best <= v.target ? 'met' : 'missed'} (≤ ${v.target}×)`]);
     });
     for (const { v, model: h } of made) profiles.push(`${name}, ${v.name} — ${profileLine(await profileOps(h, { ...test, count: Math.min(test.count, 512) }, { threads }))}`);
-    rows.push([name, 'original', '1.000', '1.000', `${times[0].seconds.toFixed(3)} s`, `${Math.min(...times[0].passes).toFixed(3)} s`, '']);
+    rows.push([name, 'original', '1.000', '1.000', `${times[0].seconds.toFixed(3)} s`, `${Math.min(...times[0].passes).toFixed(3)} s`, `${(times[0].cpu / 1000).toFixed(3)} s`, '']);
   }
-  return `Hardened ÷ original time per pass, one onnxruntime session per model (runtime timeInferenceMany: session.run per batch, nothing else; ${threads} threads, batch 256, ${images} images, median and fastest of ${runs} passes, all variants of a model interleaved in one run; rankings seeded random). Machine shared with other engineers' builds and tests during the run: timings are noisy, the per-op profiles below are the steadier evidence.\n\n\`\`\`\n${formatTable(['model', 'variant', 'MACs ×', 'params ×', 'time × (median)', 'time × (fastest)', 'target'], rows)}\n\`\`\`\n\nProfile per op type (onnxruntime profiler, kernel time per pass of ${Math.min(images, 512)} images, ops after onnxruntime's fusions; Conv here is the NCHWc conv, ReorderInput/ReorderOutput are the layout conversions an unfusable op forces):\n\n\`\`\`\n${profiles.join('\n')}\n\`\`\``;
+  return `Hardened ÷ original time per pass, one onnxruntime session per model (runtime timeInferenceMany: session.run per batch, nothing else; ${threads} threads, batch 256, ${images} images, median and fastest of ${runs} passes, all variants of a model interleaved in one run; CPU time: the process's user + system time per pass, median — not inflated by waiting for a core, but with more than one thread it includes onnxruntime's spinning pool threads; rankings seeded random). Machine shared with other engineers' builds and tests during the run: timings are noisy, the per-op profiles below are the steadier evidence.\n\n\`\`\`\n${formatTable(['model', 'variant', 'MACs ×', 'params ×', 'time × (median)', 'time × (fastest)', 'CPU time × (median)', 'target'], rows)}\n\`\`\`\n\nProfile per op type (onnxruntime profiler, kernel time per pass of ${Math.min(images, 512)} images, ops after onnxruntime's fusions; Conv here is the NCHWc conv, ReorderInput/ReorderOutput are the layout conversions an unfusable op forces):\n\n\`\`\`\n${profiles.join('\n')}\n\`\`\``;
 }

@@ -25,29 +25,38 @@ export interface TimingOptions extends RuntimeOptions {
  * Milliseconds per inference pass over all of `data` (median of `repeats` passes after one
  * warm-up pass; session creation excluded), and every pass's time.
  */
-export async function timeInference(model: Model, data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[] }> {
+export async function timeInference(model: Model, data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[]; cpuPasses: number[] }> {
   const runners = await timeInferenceMany([model], data, opts);
   return runners[0];
 }
 
-/** Like `timeInference` for several models, their passes interleaved so drift affects all alike. */
-export async function timeInferenceMany(models: Model[], data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[] }[]> {
+/**
+ * Like `timeInference` for several models, their passes interleaved so drift affects all alike.
+ * Also the process CPU time of each pass (`cpuPasses`, ms of user + system time of every thread):
+ * on a loaded machine it is not inflated by waiting for a core, as wall time is (with one thread;
+ * onnxruntime's pool threads spin while waiting, which counts as CPU time).
+ */
+export async function timeInferenceMany(models: Model[], data: ImageSet, opts: TimingOptions = {}): Promise<{ msPerPass: number; passes: number[]; cpuPasses: number[] }[]> {
   const repeats = opts.repeats ?? 5;
   const batch = opts.batch ?? DEFAULT_BATCH;
   const runners = await Promise.all(models.map((m) => ModelRunner.create(m, opts)));
   try {
     const passes: number[][] = models.map(() => []);
+    const cpu: number[][] = models.map(() => []);
     // a model with a fixed batch dimension is run at that size (last run padded)
     const run = (i: number) => predict(runners[i], data, { batch, fixedBatch: fixedBatch(models[i]) });
     for (let i = 0; i < runners.length; i++) await run(i);
     for (let k = 0; k < repeats; k++) {
       for (let i = 0; i < runners.length; i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         await run(i);
+        const c = process.cpuUsage(c0);
         passes[i].push(performance.now() - t0);
+        cpu[i].push((c.user + c.system) / 1000);
       }
     }
-    return passes.map((p) => ({ msPerPass: median(p), passes: p }));
+    return passes.map((p, i) => ({ msPerPass: median(p), passes: p, cpuPasses: cpu[i] }));
   } finally {
     for (const r of runners) await r.release();
   }
