@@ -45,3 +45,18 @@ for (const name of FIXTURES) {
     }
   });
 }
+
+// EDAC and the voter behind the widened batch norm (+ ReLU) on the same exports: the copies' own
+// batch-norm parameters and the carried intervals keep the logits bit for bit.
+for (const name of FIXTURES) {
+  test(`${name}: edac and tmr-channels behind batch norm (and activation) keep the logits bit for bit`, async () => {
+    const f = fixture(name);
+    for (const method of ['edac', 'tmr-channels'] as const) {
+      for (const placement of ['after-bn', 'after-act'] as const) {
+        const r = await harden(f.model, { method, ratio: RATIO[method], placement, scores: scoresFor(method, f.model), data: f.data, runtime: { optimization: 'disabled' } });
+        const v = await validateHardened(f.model, r, f.data);
+        assert.equal(v.maxAbsDiff, 0, `${name} ${method} ${placement}: bit-identical logits`);
+      }
+    }
+  });
+}
