@@ -403,7 +403,13 @@ test('harden reports d = max(1, ⌊r·C⌋) per layer, the output layer in full,
   assert.equal(nointervals.model.graph.initializers.has('conv1.edac.lower'), false);
   const ranger = await harden(lenet, { method: 'ranger', intervals });
   assert.equal(ranger.report.totals.protected, 0);
-  assert.equal(ranger.report.addedParameters, 2 * (6 + 16 + 120 + 84 + 10));
+  // an upper bound per channel; lower bounds only where a check needs them (behind the ReLU, where
+  // the default after-bn check moves on this model without batch norm, bounds ≤ 0 check nothing)
+  const bounds = (kind: string): number => [...ranger.model.graph.initializers.values()].filter((t) => t.name.endsWith(`.range.${kind}`)).reduce((n, t) => n + t.data.length, 0);
+  assert.equal(bounds('upper'), 6 + 16 + 120 + 84 + 10);
+  assert.ok(bounds('lower') >= 10 && bounds('lower') < 6 + 16 + 120 + 84 + 10, `lower bounds: the output layer's and those > 0 behind a ReLU (${bounds('lower')})`);
+  assert.equal(ranger.report.addedParameters, bounds('upper') + bounds('lower'));
+  assert.equal((await harden(lenet, { method: 'ranger', intervals, placement: 'paper' })).report.addedParameters, 2 * (6 + 16 + 120 + 84 + 10));
 });
 
 test('harden rejects bad options with a FlipguardError', async () => {

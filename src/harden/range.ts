@@ -300,10 +300,10 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const L = perLayer ? [Math.min(...Lc)] : Lc;
     const U = perLayer ? [Math.max(...Uc)] : Uc;
     const dims = perLayer ? [] : shape;
-    const Lt = ed.init(`${site.name}.range.lower`, DataType.FLOAT, dims, Float32Array.from(L));
-    const Ut = ed.init(`${site.name}.range.upper`, DataType.FLOAT, dims, Float32Array.from(U));
-    // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing
+    // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing (and is not stored)
     const needLower = !(afterRelu && L.every((x) => x <= 0));
+    const Lt = needLower ? ed.init(`${site.name}.range.lower`, DataType.FLOAT, dims, Float32Array.from(L)) : '';
+    const Ut = ed.init(`${site.name}.range.upper`, DataType.FLOAT, dims, Float32Array.from(U));
     const stageIn = ed.fresh(`${value}.unchecked`);
     // QDQ: the checked values (grid points: bounds and fill are) are quantized again with the same
     // scale and zero point — exact — so the next layer still reads a DequantizeLinear and keeps its integer kernel
