@@ -50,7 +50,6 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
   });
   const placed = placeChannels(model, chosen, opts.sideBySide);
   const ed = new GraphEditor(placed.model);
-  const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
   const stages: StageRecord[] = [];
   for (const [i, site] of placed.sites.entries()) {
@@ -58,9 +57,10 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     const tri = placed.channels[i];
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: chosen[i], copies: 2 });
     if (!tri.length && !nanAll) continue;
+    const zero = ed.zero();
     const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
-      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
+      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`, dtype: site.dtype,
       merge: (e, a, [b, c]) => vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer),
       rest: nanAll ? (e, x) => nanToZero(e, x, zero) : undefined,
     });
