@@ -38,10 +38,9 @@
  * are float16 words (outward16: a wider slack for float16 batch-norm rounding), read as float32 by
  * the check, which computes in float32 (stages.ts float32Stage).
  */
-import { consumers, attrFloat, attrInt } from '../graph/builder.js';
+import { A, consumers, attrFloat, attrInt } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
-import { A } from '../graph/builder.js';
 import { float32Stage } from './stages.js';
 import { decodeTensor, float16Toward, float16ToNumber, numberToFloat16 } from '../graph/dtype.js';
 import { GraphEditor } from './graph-edit.js';

@@ -363,12 +363,12 @@ function sparseVote(ed: GraphEditor, site: LayerSite, neurons: readonly number[]
   });
   const L = `${site.name}.tmr`;
   float32Stage(e, site.dtype, wide, out, (wideF, outF) => {
-  const flatWide = e.op('Reshape', [wideF, e.int64s('flat', [2], [0, -1])]);
-  const abc = e.op('Gather', [flatWide, e.editor.init(`${L}.pick`, DataType.INT64, [3, n], pick)], { axis: A.i(1) });
-  const [aa, bb, cc] = [0, 1, 2].map((i) => nanToZero(e, e.op('Slice', [abc, e.int64s('starts', [1], [i]), e.int64s('ends', [1], [i + 1]), e.int64s('axes', [1], [1])]), o.zero));
-  const originals = e.op('Slice', [flatWide, e.int64s('starts', [1], [0]), e.int64s('ends', [1], [C * hw]), e.int64s('axes', [1], [1])]);
-  const where = e.editor.init(`${L}.neurons`, DataType.INT64, [1, n], BigInt64Array.from(neurons, (v) => BigInt(v)));
-  scatterBack(e, originals, where, vote3(e, aa, bb, cc, o.allDiffer), site.shape.slice(1), outF);
+    const flatWide = e.op('Reshape', [wideF, e.int64s('flat', [2], [0, -1])]);
+    const abc = e.op('Gather', [flatWide, e.editor.init(`${L}.pick`, DataType.INT64, [3, n], pick)], { axis: A.i(1) });
+    const [aa, bb, cc] = [0, 1, 2].map((i) => nanToZero(e, e.op('Slice', [abc, e.int64s('starts', [1], [i]), e.int64s('ends', [1], [i + 1]), e.int64s('axes', [1], [1])]), o.zero));
+    const originals = e.op('Slice', [flatWide, e.int64s('starts', [1], [0]), e.int64s('ends', [1], [C * hw]), e.int64s('axes', [1], [1])]);
+    const where = e.editor.init(`${L}.neurons`, DataType.INT64, [1, n], BigInt64Array.from(neurons, (v) => BigInt(v)));
+    scatterBack(e, originals, where, vote3(e, aa, bb, cc, o.allDiffer), site.shape.slice(1), outF);
   });
   return { kind: 'channels', input: wide, output: out, channels: C };
 }
