@@ -10,7 +10,8 @@
  * Rankings are seeded random scores of the float32 model (timing depends on how many units are
  * protected, not which).
  *
- * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16,float16-native),
+ * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16; also float16-native, which
+ * `formats-harden-native` runs alone),
  * FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
  */
 import { dirname, resolve } from 'node:path';
@@ -44,7 +45,7 @@ export function formatsHardenCommand(name = 'formats-harden'): string {
 
 export async function benchFormatsHarden(only?: readonly string[]): Promise<string> {
   const names = (process.env.FHARDEN_MODELS ?? 'lenet5,vgg11').split(',');
-  const formats = only ?? (process.env.FHARDEN_FORMATS ?? 'int8,float16,float16-native').split(',');
+  const formats = only ?? (process.env.FHARDEN_FORMATS ?? 'int8,float16').split(',');
   const images = Number(process.env.FHARDEN_IMAGES ?? 2000);
   const runs = Number(process.env.FHARDEN_RUNS ?? 5);
   const threads = Number(process.env.FHARDEN_THREADS ?? 2);
@@ -80,7 +81,8 @@ export async function benchFormatsHarden(only?: readonly string[]): Promise<stri
       }
     }
   }
-  return `Hardened ${formats.join(', ')} (int8: QDQ, \`quantize\` minmax; float16: \`convert\`; float16-native: \`convert --native\`) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
+  const how: Record<string, string> = { int8: 'int8 (QDQ, `quantize` minmax)', float16: 'float16 (`convert`)', 'float16-native': 'native float16 (`convert --native`)' };
+  return `Hardened ${formats.map((f) => how[f] ?? f).join(', ')} models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
 }
 
