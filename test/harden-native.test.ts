@@ -14,7 +14,7 @@ import { formatCounts } from '../src/graph/info.js';
 import { wordView } from '../src/graph/dtype.js';
 import { DataType, type Model } from '../src/graph/types.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
-import { harden, hardenFidelity, hardenedInfo, profileIntervals, HARDEN_METHODS, type HardenOptions } from '../src/harden/index.js';
+import { harden, hardenFidelity, hardenedInfo, profileIntervals, validateHardened, HARDEN_METHODS, type HardenOptions } from '../src/harden/index.js';
 import { TrialEngine } from '../src/campaign/engine.js';
 import { runCampaign } from '../src/campaign/run.js';
 import { listParameters } from '../src/faults/params.js';
@@ -119,4 +119,22 @@ test('native float16 tmr-bits campaigns: the foldBits shortcut engages and gives
 test('native float16: foldBn (float32 folding) is refused in one sentence naming the option', async () => {
   const model = convertModel(zoo('lenet5'), 'float16', { native: true }).model;
   await assert.rejects(harden(model, { method: 'tmr-channels', ratio: 0, foldBn: true }), (e: unknown) => e instanceof FlipguardError && /^Folding batch norms \(option "foldBn"\).*computes in float16.*unset option "foldBn"/.test(e.message));
+});
+
+test('native float16 with float32 input and logits (keep_io_types): every method validates bit for bit', async () => {
+  const float = zoo('lenet5');
+  const h = convertModel(float, 'float16', { native: true }).model;
+  const g = h.graph;
+  const [inp, out] = [g.inputs[0], g.outputs[0]];
+  const cast = (name: string, from: string, to: number) => ({ name, opType: 'Cast', domain: '', inputs: [from], outputs: [name], attributes: { to: { type: 'int' as const, value: to } } });
+  const model: Model = { ...h, graph: { ...g,
+    nodes: [{ ...cast('x16', 'x32', DataType.FLOAT16), outputs: [inp.name] }, ...g.nodes, cast('logits32', out.name, DataType.FLOAT)],
+    inputs: [{ ...inp, name: 'x32', elemType: DataType.FLOAT }], outputs: [{ ...out, name: 'logits32', elemType: DataType.FLOAT }] } };
+  const data = images(16);
+  for (const method of HARDEN_METHODS) {
+    const r = await harden(model, { method, ratio: method === 'ranger' ? 0 : 0.25, scores: scoresFor(method, float), data });
+    const v = await validateHardened(model, r, data);
+    assert.equal(v.fidelity, 'bitwise', method);
+    assert.equal(v.maxAbsDiff, 0, method);
+  }
 });

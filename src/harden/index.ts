@@ -67,7 +67,7 @@ import type { ImageSet } from '../runtime/evaluate.js';
 import { checkRatio, hardenedInfo, storedWordTensors, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
-import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
+import { skipHalfRoundTrips, type AllDiffer, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
 import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
@@ -348,6 +348,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     }
   }
 
+  // native float16 logits cast to float32 (keep_io_types): the last stage's float32 value feeds that Cast
+  out = { ...out, graph: skipHalfRoundTrips(out.graph) };
   if (opts.foldBn) options.foldBn = true;
   if (opts.sideBySide) options.sideBySide = true;
   const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);

@@ -28,8 +28,8 @@
  * output layer) the stage is just the merge; with k = 0 (range restriction) just `rest`.
  */
 import { A } from '../graph/builder.js';
-import type { Emitter } from './graph-edit.js';
-import { DataType } from '../graph/types.js';
+import { HARDEN_TAG, type Emitter } from './graph-edit.js';
+import { DataType, type Graph, type Node } from '../graph/types.js';
 
 /** EDAC case C (a ≠ b, both inside): keep min(a, b) (paper default), their mean, or the original a. */
 export type BothInside = 'min' | 'mean' | 'original';
@@ -131,6 +131,25 @@ export function float32Stage(e: Emitter, dataType: number, input: string, out: s
   const inner = e.editor.fresh(`${out}.float32`);
   body(e.op('Cast', [input], { to: A.i(DataType.FLOAT) }), inner);
   e.op('Cast', [inner], { to: A.i(DataType.FLOAT16) }, { out });
+}
+
+/**
+ * `g` with every Cast to float32 that reads a hardening stage's Cast to float16 (float32Stage: a
+ * model whose float16 logits are cast to float32, onnxconverter-common's keep_io_types) reading
+ * the stage's float32 value instead. Exact: that value holds float16 values (selections of them),
+ * and onnxruntime skips the same round trip in the unhardened model, so its logits stay unrounded.
+ */
+export function skipHalfRoundTrips(g: Graph): Graph {
+  const made = new Map(g.nodes.map((n) => [n.outputs[0], n] as const));
+  const toHalf = (n: Node | undefined): n is Node => !!n && n.opType === 'Cast' && n.docString === HARDEN_TAG && n.attributes.to?.type === 'int' && n.attributes.to.value === DataType.FLOAT16;
+  let changed = false;
+  const nodes = g.nodes.map((n) => {
+    const src = made.get(n.inputs[0]);
+    if (n.opType !== 'Cast' || n.attributes.to?.type !== 'int' || n.attributes.to.value !== DataType.FLOAT || !toHalf(src)) return n;
+    changed = true;
+    return { ...n, inputs: [src.inputs[0]] };
+  });
+  return changed ? { ...g, nodes } : g;
 }
 
 /** Emits a channel stage (see the module comment); the result is named `spec.out`. */
