@@ -24,6 +24,7 @@ import { convertModel } from '../src/formats/index.js';
 import { bitProfile, compareRankings, rank, unitFaults } from '../src/analysis/index.js';
 import { predictWithNeuronFaults, probeValues } from '../src/faults/neuron.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
+import { keepIoTypes } from './helpers/float16.js';
 import type { TrialRecord } from '../src/campaign/records.js';
 
 const modelPath = fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url));
@@ -187,12 +188,7 @@ test('a flip in a native float16 model is exactly one stored bit: fed as a fault
 
 test('a float16 model with float32 input and output (onnxconverter-common keep_io_types): evaluate, inject and rank run it', async () => {
   const h = native();
-  const g = h.graph;
-  const [inp, out] = [g.inputs[0], g.outputs[0]];
-  const cast = (name: string, from: string, to: number) => ({ name, opType: 'Cast', domain: '', inputs: [from], outputs: [name], attributes: { to: { type: 'int' as const, value: to } } });
-  const m: Model = { ...h, graph: { ...g,
-    nodes: [{ ...cast('x16', 'x32', DataType.FLOAT16), outputs: [inp.name] }, ...g.nodes, cast('logits32', out.name, DataType.FLOAT)],
-    inputs: [{ ...inp, name: 'x32', elemType: DataType.FLOAT }], outputs: [{ ...out, name: 'logits32', elemType: DataType.FLOAT }] } };
+  const m: Model = keepIoTypes(h);
   const data = limitImages(testSet(), 100);
   const a = await evaluate(h, data, { threads: 1 });
   const b = await evaluate(m, data, { threads: 1 });

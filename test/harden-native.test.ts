@@ -20,6 +20,7 @@ import { runCampaign } from '../src/campaign/run.js';
 import { listParameters } from '../src/faults/params.js';
 import { FlipguardError } from '../src/errors.js';
 import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
+import { keepIoTypes } from './helpers/float16.js';
 
 const exact: RuntimeOptions = { optimization: 'disabled' };
 const zoo = (name: string): Model => readModel(fileURLToPath(new URL(`../../models/${name}-mnist.onnx`, import.meta.url)));
@@ -124,12 +125,7 @@ test('native float16: foldBn (float32 folding) is refused in one sentence naming
 test('native float16 with float32 input and logits (keep_io_types): every method validates bit for bit', async () => {
   const float = zoo('lenet5');
   const h = convertModel(float, 'float16', { native: true }).model;
-  const g = h.graph;
-  const [inp, out] = [g.inputs[0], g.outputs[0]];
-  const cast = (name: string, from: string, to: number) => ({ name, opType: 'Cast', domain: '', inputs: [from], outputs: [name], attributes: { to: { type: 'int' as const, value: to } } });
-  const model: Model = { ...h, graph: { ...g,
-    nodes: [{ ...cast('x16', 'x32', DataType.FLOAT16), outputs: [inp.name] }, ...g.nodes, cast('logits32', out.name, DataType.FLOAT)],
-    inputs: [{ ...inp, name: 'x32', elemType: DataType.FLOAT }], outputs: [{ ...out, name: 'logits32', elemType: DataType.FLOAT }] } };
+  const model = keepIoTypes(h);
   const data = images(16);
   for (const method of HARDEN_METHODS) {
     const r = await harden(model, { method, ratio: method === 'ranger' ? 0 : 0.25, scores: scoresFor(method, float), data });
