@@ -151,6 +151,7 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
   const sites = placed.sites;
   const intervals = useIntervals ? placed.intervals(opts.intervals!) : undefined;
   const ed = new GraphEditor(placed.model);
+  const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
   const stages: StageRecord[] = [];
   sites.forEach((site, i) => {
@@ -158,7 +159,6 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
     const dup = placed.channels[i];
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: dup.length, indices: chosen[i], copies: 1 });
 
-    const zero = ed.zero();
     let L: string | undefined, U: string | undefined;
     if (intervals) {
       const b = boundTensors(site, intervals, margin, method);

@@ -49,13 +49,6 @@ export class GraphEditor {
     return new Emitter(this, this.core.after(anchor));
   }
 
-  private shared?: string;
-
-  /** The one float32 0 Constant the stages share, placed before every node. */
-  zero(): string {
-    return (this.shared ??= this.atStart().scalar(0, 'harden.zero'));
-  }
-
   /** An emitter whose nodes go before every existing node (for constant subgraphs). */
   atStart(): Emitter {
     return new Emitter(this, this.core.atStart());

@@ -39,9 +39,10 @@ export interface LayerSite {
   /** Where the bias enters: node index and input slot, its stored initializer's name and form (none when the layer has no bias or a scalar one). */
   bias?: { nodeIndex: number; slot: number; name: string; param: StoredParam };
   /**
-   * Element type the layer computes in, so of its tap and of every stage constant, bound and zero
-   * placed on it: DataType.FLOAT16 when it reads a float16 weight directly (a native float16 model),
-   * else DataType.FLOAT (float32, and float16/bfloat16/int8 weights converted where they are read).
+   * Element type of the layer's output (its tap): DataType.FLOAT16 when it reads a float16 weight
+   * directly (a native float16 model), else DataType.FLOAT (float32, and float16/bfloat16/int8
+   * weights converted where they are read). A float16 layer's stage computes in float32 between
+   * exact Casts (stages.ts float32Stage); its stored bounds and fills are float16 words.
    */
   dtype: number;
   /** Per-image shape of the tap at batch 1 (e.g. [1, C, H, W] or [1, C]). */

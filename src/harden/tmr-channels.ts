@@ -50,6 +50,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
   });
   const placed = placeChannels(model, chosen, opts.sideBySide);
   const ed = new GraphEditor(placed.model);
+  const zero = ed.atStart().scalar(0, 'harden.zero');
   const layers: ChannelLayerReport[] = [];
   const stages: StageRecord[] = [];
   for (const [i, site] of placed.sites.entries()) {
@@ -57,7 +58,6 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     const tri = placed.channels[i];
     layers.push({ name: site.name, kind: site.kind, channels: C, protected: tri.length, indices: chosen[i], copies: 2 });
     if (!tri.length && !nanAll) continue;
-    const zero = ed.zero();
     const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
       wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`, dtype: site.dtype,

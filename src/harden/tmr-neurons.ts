@@ -119,6 +119,7 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
   const chosen = chooseUnits(sites, counts, opts, 'neuron', 'tmr-neurons', "neuron scores (unit 'neuron', one per output element)");
 
   const ed = new GraphEditor(model);
+  const zero = ed.atStart().scalar(0, 'harden.zero');
   const shapes = inferShapes(model, { batch: 1 });
   const opset = defaultOpset(model);
   const layers: NeuronLayerReport[] = [];
@@ -128,7 +129,6 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
     const C = site.channels;
     const hw = spatial(site);
     const neurons = chosen[si];
-    const zero = ed.zero();
     indices.set(site.name, neurons);
     const chanSet = new Set<number>();
     for (const n of neurons) chanSet.add(Math.floor(n / hw));
