@@ -1,6 +1,7 @@
 /**
  * Hardened int8 (QDQ) and float16 models (issue 15): for each shipped model, quantized with
- * flipguard's `quantize` (1,000 training images, minmax) and converted to float16, every hardening
+ * flipguard's `quantize` (1,000 training images, minmax), converted to float16 (Cast-around) and
+ * to native float16 (`convert --native`: computes in float16), every hardening
  * method's time per pass over the test images as the ratio hardened ÷ unhardened model of the same
  * format, all models of one format timed in ONE run (passes interleaved, medians), next to the
  * stored-parameter-bit and MAC ratios and how many of onnxruntime's integer conv kernels
@@ -9,7 +10,9 @@
  * Rankings are seeded random scores of the float32 model (timing depends on how many units are
  * protected, not which).
  *
- * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
+ * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16; also float16-native, which
+ * `formats-harden-native` runs alone),
+ * FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +37,15 @@ const VARIANTS: { name: string; opts: Omit<HardenOptions, 'scores' | 'intervals'
   { name: 'tmr-bits (default bit), every weight', opts: { method: 'tmr-bits' } },
 ];
 
-export function formatsHardenCommand(): string {
-  return 'npm run bench -- formats-harden';
+/** The command that reproduces a formats-harden run: `name` with the FHARDEN_* settings it ran with. */
+export function formatsHardenCommand(name = 'formats-harden'): string {
+  const env = Object.entries(process.env).filter(([k]) => k.startsWith('FHARDEN_')).map(([k, v]) => `${k}=${v} `).join('');
+  return `${env}npm run bench -- ${name}`;
 }
 
-export async function benchFormatsHarden(): Promise<string> {
+export async function benchFormatsHarden(only?: readonly string[]): Promise<string> {
   const names = (process.env.FHARDEN_MODELS ?? 'lenet5,vgg11').split(',');
+  const formats = only ?? (process.env.FHARDEN_FORMATS ?? 'int8,float16').split(',');
   const images = Number(process.env.FHARDEN_IMAGES ?? 2000);
   const runs = Number(process.env.FHARDEN_RUNS ?? 5);
   const threads = Number(process.env.FHARDEN_THREADS ?? 2);
@@ -50,11 +56,15 @@ export async function benchFormatsHarden(): Promise<string> {
   const rows: (string | number)[][] = [];
   for (const name of names) {
     const float = readModel(resolve(repoRoot, 'models', `${name}-mnist.onnx`));
-    const int8 = (await quantizeModel(float, train, { threads })).model;
-    const f16 = convertModel(float, 'float16').model;
+    const versions: [string, () => Promise<Model>][] = [
+      ['int8', async () => (await quantizeModel(float, train, { threads })).model],
+      ['float16', async () => convertModel(float, 'float16').model],
+      ['float16-native', async () => convertModel(float, 'float16', { native: true }).model],
+    ];
     // seeded random rankings of the float32 model (the same layers and units): timing depends on how many units are protected
     const scores = { channel: await rank(float, { method: 'random', unit: 'channel', seed: 1 }), weight: await rank(float, { method: 'random', unit: 'weight', seed: 1 }), neuron: await rank(float, { method: 'random', unit: 'neuron', seed: 1 }) };
-    for (const [format, model] of [['int8', int8], ['float16', f16]] as const) {
+    for (const [format, make] of versions.filter(([f]) => formats.includes(f))) {
+      const model = await make();
       const intervals = await profileIntervals(model, profile, { threads, optimization: 'disabled' });
       const hardened: Model[] = [];
       for (const v of VARIANTS) hardened.push((await harden(model, { ...v.opts, scores: v.unit ? scores[v.unit] : undefined, intervals })).model);
@@ -71,7 +81,8 @@ export async function benchFormatsHarden(): Promise<string> {
       }
     }
   }
-  return `Hardened int8 (QDQ, \`quantize\` minmax) and float16 (\`convert\`) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
+  const how: Record<string, string> = { int8: 'int8 (QDQ, `quantize` minmax)', float16: 'float16 (`convert`)', 'float16-native': 'native float16 (`convert --native`)' };
+  return `Hardened ${formats.map((f) => how[f] ?? f).join(', ')} models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
 }
 

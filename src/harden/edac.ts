@@ -19,7 +19,8 @@
  *   outside [L, U] → 0) on [N, C−d, H, W]; Concat + one Gather restore channel order → the layer's
  *   original output name, so batch norm, activation and the next layer are unchanged.
  *   L and U are float32 initializers `<layer>.edac.lower` / `.upper` shaped [1, C, 1, 1] (conv) or
- *   [1, C] (dense): ordinary parameters, so faults reach them.
+ *   [1, C] (dense): ordinary parameters, so faults reach them. On a native float16 model they are
+ *   float16 words rounded outward, cast to float32 for the stage (stages.ts float32Stage).
  *
  * Placement (issue 14, option `placement`): 'paper' (default) as above; 'after-bn' / 'after-act'
  * widen the layer's batch norm (+ ReLU) with the copies (range.ts widenGroup: the copies get their
@@ -39,6 +40,8 @@
  */
 import { FlipguardError } from '../errors.js';
 import { DataType, type Model } from '../graph/types.js';
+import { float16Toward } from '../graph/dtype.js';
+import { A } from '../graph/builder.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, type LayerSite } from './layers.js';
@@ -173,16 +176,24 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
     let fill: Float32Array;
     if (intervals) {
       const b = groupBounds(group, ...boundTensors(site, intervals, margin, method));
+      // a float16 layer (native float16 model) stores float16 words rounded outward, read as
+      // float32 by the float32 stage (exact)
+      const stored = (name: string, data: Float32Array, dir: 'down' | 'up'): string => {
+        if (site.dtype !== DataType.FLOAT16) return ed.init(name, DataType.FLOAT, dims, data);
+        const t = ed.init(name, DataType.FLOAT16, dims, Uint16Array.from(data, (x) => float16Toward(x, dir)));
+        return ed.atStart().op('Cast', [t], { to: A.i(DataType.FLOAT) });
+      };
       // behind a ReLU, lower bounds ≤ 0 check nothing (every value is ≥ 0 or NaN, which fails U ≥ y)
-      if (!group.relu || b.lower.some((x) => x > 0)) L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, dims, b.lower);
-      U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, dims, b.upper);
+      if (!group.relu || b.lower.some((x) => x > 0)) L = stored(`${site.name}.edac.lower`, b.lower, 'down');
+      U = stored(`${site.name}.edac.upper`, b.upper, 'up');
       fill = b.fill;
     } else fill = groupFill(group, C);
     const e = ed.after(group.anchor);
     const F = stageFill(ed, `${site.name}.edac.fill`, dims, fill, zero);
     const sub = (t: string, index: string | undefined): string => (index && t !== zero ? e.op('Gather', [t, index], { axis: { type: 'int', value: 1 } }) : t);
+    const { wide, out } = group;
     channelStage(e, {
-      wide: group.wide, out: group.out, C, prot: dup, copies: 1, label: `${site.name}.edac`,
+      wide, out, C, prot: dup, copies: 1, label: `${site.name}.edac`, dtype: site.dtype,
       merge: (em, a0, [b0], index) => {
         const f = sub(F, index);
         const a = nanToZero(em, a0, f), b = nanToZero(em, b0, f);
@@ -191,7 +202,6 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
       },
       rest: (em, x, index) => (U ? rangeRestrict(em, x, L && sub(L, index), sub(U, index), sub(F, index), outside) : nanToZero(em, x, sub(F, index))),
     });
-    const { wide, out } = group;
     stages.push({ kind: 'channels', input: wide, output: out, channels: C });
   });
   return { model: { ...placed.model, graph: ed.finish() }, layers, stages, ...placed.report };

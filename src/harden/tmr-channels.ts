@@ -72,7 +72,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     const F = stageFill(ed, `${site.name}.tmr.fill`, [1, C, ...site.shape.slice(2).map(() => 1)], groupFill(group, C), zero);
     const sub = (index: string | undefined): string => (index && F !== zero ? e.op('Gather', [F, index], { axis: A.i(1) }) : F);
     channelStage(e, {
-      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
+      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`, dtype: site.dtype,
       merge: (em, a, [b, c], index) => { const f = sub(index); return vote3(em, nanToZero(em, a, f), nanToZero(em, b, f), nanToZero(em, c, f), allDiffer); },
       rest: nanAll ? (em, x, index) => nanToZero(em, x, sub(index)) : undefined,
     });
