@@ -9,7 +9,10 @@
  * Rankings are seeded random scores of the float32 model (timing depends on how many units are
  * protected, not which).
  *
- * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
+ * The int8 QOperator rows are the int8 model with its convs as QLinearConv kernels (converted by
+ * test/helpers/quantized.ts), hardened in QDQ form, timed against the unhardened QOperator model.
+ *
+ * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16,qoperator), FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +25,7 @@ import { harden, profileIntervals, countHardened, parameterBits, type HardenOpti
 import { optimizedModelBytes, timeInferenceMany } from '../src/runtime/timing.js';
 import { formatTable } from '../src/cli/table.js';
 import { runCampaign } from '../src/campaign/run.js';
+import { qoperatorFromQdq } from '../test/helpers/quantized.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -43,6 +47,7 @@ export async function benchFormatsHarden(): Promise<string> {
   const images = Number(process.env.FHARDEN_IMAGES ?? 2000);
   const runs = Number(process.env.FHARDEN_RUNS ?? 5);
   const threads = Number(process.env.FHARDEN_THREADS ?? 2);
+  const wanted = (process.env.FHARDEN_FORMATS ?? 'int8,float16,qoperator').split(',');
   const train = loadDataset({ data: 'mnist', split: 'train' });
   const testAll = loadDataset({ data: 'mnist', split: 'test' });
   const test = subset(testAll, Array.from({ length: Math.min(images, testAll.count) }, (_, i) => i));
@@ -54,24 +59,26 @@ export async function benchFormatsHarden(): Promise<string> {
     const f16 = convertModel(float, 'float16').model;
     // seeded random rankings of the float32 model (the same layers and units): timing depends on how many units are protected
     const scores = { channel: await rank(float, { method: 'random', unit: 'channel', seed: 1 }), weight: await rank(float, { method: 'random', unit: 'weight', seed: 1 }), neuron: await rank(float, { method: 'random', unit: 'neuron', seed: 1 }) };
-    for (const [format, model] of [['int8', int8], ['float16', f16]] as const) {
+    // int8 QOperator: the int8 model with its convs as QLinearConv kernels (test helper; hardened in QDQ form)
+    const formats = [['int8', int8], ['float16', f16], ['qoperator', qoperatorFromQdq(int8)]] as const;
+    for (const [format, model] of formats.filter(([f]) => wanted.includes(f))) {
       const intervals = await profileIntervals(model, profile, { threads, optimization: 'disabled' });
       const hardened: Model[] = [];
       for (const v of VARIANTS) hardened.push((await harden(model, { ...v.opts, scores: v.unit ? scores[v.unit] : undefined, intervals })).model);
       const times = await timeInferenceMany([model, ...hardened], test, { threads, batch: 256, repeats: runs });
       const qconv = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
-      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: format === 'int8' ? await qconv(model) : 0 };
-      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', format === 'int8' ? `${base.q}/${base.q}` : '']);
+      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: format !== 'float16' ? await qconv(model) : 0 };
+      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', format !== 'float16' ? `${base.q}/${base.q}` : '']);
       for (let i = 0; i < VARIANTS.length; i++) {
         const m = hardened[i];
         rows.push([
           name, format, VARIANTS[i].name, (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
-          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), format === 'int8' ? `${await qconv(m)}/${base.q}` : '',
+          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), format !== 'float16' ? `${await qconv(m)}/${base.q}` : '',
         ]);
       }
     }
   }
-  return `Hardened int8 (QDQ, \`quantize\` minmax) and float16 (\`convert\`) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
+  return `Hardened int8 (QDQ, \`quantize\` minmax), float16 (\`convert\`) and int8 QOperator (the int8 model's convs as QLinearConv; hardened in QDQ form) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
 }
 
