@@ -70,7 +70,7 @@ test('every command on the float32, float16, bfloat16, int8 and int8 QOperator L
 
     if (format === 'qoperator') {
       // harden writes the QDQ form, whose fault-free logits are the QOperator model's (tmr-weights: at the default level)
-      const out = ok('harden', model, '--method', 'tmr-weights', '--ratio', '0.05', '--rank', 'l1', '--data', 'mnist', '--limit', '100', '--out', join(dir, 'qop.hardened.onnx'), ...T);
+      const out = ok('harden', model, '--method', 'tmr-weights', '--ratio', '0.05', '--rank', 'magnitude', '--data', 'mnist', '--limit', '100', '--out', join(dir, 'qop.hardened.onnx'), ...T);
       assert.match(out, /QOperator kernels written in QDQ form/);
       assert.match(out, /fault-free agreement +100\/100/);
       assert.ok(readModel(join(dir, 'qop.hardened.onnx')).graph.nodes.some((n) => n.opType === 'DequantizeLinear'));
