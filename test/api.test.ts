@@ -109,4 +109,7 @@ test('one version: package.json, the CLI and written models agree', async () => 
   const { execFileSync } = await import('node:child_process');
   const cli = new URL('../src/cli/main.js', import.meta.url).pathname;
   assert.equal(execFileSync(process.execPath, [cli, '--version'], { encoding: 'utf8' }).trim(), pkgVersion);
+  // the package's bin runs as a program (its executable bit lives in git, so npx works on a fresh clone)
+  const bin = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> }).bin.flipguard;
+  assert.equal(execFileSync(new URL(`../../${bin}`, import.meta.url).pathname, ['--version'], { encoding: 'utf8' }).trim(), pkgVersion);
 });

@@ -21,7 +21,7 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}
 
 Run "flipguard <command> --help" for a command's options.
-Fault model: IEEE-754 float32 bit flips; bit 0 is the mantissa LSB, bits 23–30 the exponent, bit 31 the sign.
+Fault model: a flip inverts one stored bit. float32: bit 0 is the mantissa LSB, bits 23–30 the exponent,\nbit 31 the sign; float16, bfloat16 and int8 words are numbered the same way (README, number formats).
 `;
 }
 
