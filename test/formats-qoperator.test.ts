@@ -30,35 +30,42 @@ const test64 = (() => {
   const d = loadDataset({ data: 'mnist', split: 'test' });
   return subset(d, Array.from({ length: 64 }, (_, i) => (i * 37) % d.count));
 })();
-const bundled = fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url));
 
-let lenet: Promise<{ qdq: Model; qop: Model }> | undefined;
-/** The bundled LeNet-5 quantized (QDQ) and converted to QOperator (QLinearConv, integer MaxPool). */
-function lenetQop(): Promise<{ qdq: Model; qop: Model }> {
-  lenet ??= quantizeModel(readModel(bundled), test64, { threads: 1 }).then((r) => ({ qdq: r.model, qop: qoperatorFromQdq(r.model) }));
-  return lenet;
+const shipped = (name: string): string => fileURLToPath(new URL(`../../models/${name}-mnist.onnx`, import.meta.url));
+const made = new Map<string, Promise<{ float: Model; qdq: Model; qop: Model }>>();
+/** The shipped model quantized (QDQ) and converted to QOperator (QLinearConv kernels, integer MaxPool). */
+function qopOf(name: 'lenet5' | 'vgg11'): Promise<{ float: Model; qdq: Model; qop: Model }> {
+  if (!made.has(name)) {
+    const float = readModel(shipped(name));
+    made.set(name, quantizeModel(float, test64, { threads: 1 }).then((r) => ({ float, qdq: r.model, qop: qoperatorFromQdq(r.model) })));
+  }
+  return made.get(name)!;
 }
+const lenetQop = () => qopOf('lenet5');
 
 const counts = (m: Model): [string, number][] => formatCounts(m).map((f) => [f.format, f.parameters]);
 /** QLinearConv kernels in onnxruntime's optimised graph of `m`. */
 const fusedConvs = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads: 1 })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
 
-test('QOperator LeNet-5: the QDQ rewrite is bit-identical at the default level and keeps every stored word', async () => {
-  const { qop } = await lenetQop();
-  assert.equal(qop.graph.nodes.filter((n) => n.opType === 'QLinearConv').length, 2, 'two QLinearConv kernels');
-  assert.ok(qop.graph.nodes.some((n) => n.opType === 'MaxPool' && qop.graph.nodes.some((p) => p.opType === 'QLinearConv' && p.outputs[0] === n.inputs[0])), 'an integer MaxPool');
-  const r = qoperatorToQdq(qop);
-  assert.deepEqual([...r.layers].sort(), ['conv1', 'conv2']);
-  assert.ok(!hasQOperator(r.model), 'no QOperator kernel left');
-  const ref = await logitsOf(qop, test64, all);
-  assert.equal(countDiffs((await logitsOf(r.model, test64, all)).logits, ref.logits), 0, 'bit-identical logits at the default level');
-  assert.equal(await fusedConvs(r.model), 2, 'onnxruntime fuses both groups back into QLinearConv');
-  // every stored word kept; added: one float32 bias scale per output channel of each QLinearConv (6 + 16)
-  const before = counts(qop), after = counts(r.model);
-  assert.deepEqual(after.filter(([f]) => f !== 'float32'), before.filter(([f]) => f !== 'float32'));
-  assert.equal(after.find(([f]) => f === 'float32')![1] - before.find(([f]) => f === 'float32')![1], 6 + 16);
-  assert.deepEqual(r.biasScales.map((n) => r.model.graph.initializers.get(n)!.dims[0]), [6, 16]);
-  for (const [name, t] of qop.graph.initializers) assert.equal(r.model.graph.initializers.get(name), t, `${name} is the same initializer`);
+test('QOperator LeNet-5 and VGG-11: the QDQ rewrite is bit-identical at the default level and keeps every stored word', async () => {
+  for (const [name, convs] of [['lenet5', 2], ['vgg11', 8]] as const) {
+    const { qop } = await qopOf(name);
+    assert.equal(qop.graph.nodes.filter((n) => n.opType === 'QLinearConv').length, convs, `${name}: ${convs} QLinearConv kernels`);
+    assert.ok(qop.graph.nodes.some((n) => n.opType === 'MaxPool' && qop.graph.nodes.some((p) => p.opType === 'QLinearConv' && p.outputs[0] === n.inputs[0])), 'an integer MaxPool');
+    const r = qoperatorToQdq(qop);
+    assert.equal(r.layers.length, convs);
+    assert.ok(!hasQOperator(r.model), 'no QOperator kernel left');
+    const ref = await logitsOf(qop, test64, all);
+    assert.equal(countDiffs((await logitsOf(r.model, test64, all)).logits, ref.logits), 0, `${name}: bit-identical logits at the default level`);
+    assert.equal(await fusedConvs(r.model), convs, `${name}: onnxruntime fuses every group back into QLinearConv`);
+    // every stored word kept; added: one float32 bias scale per output channel of each QLinearConv
+    const before = counts(qop), after = counts(r.model);
+    assert.deepEqual(after.filter(([f]) => f !== 'float32'), before.filter(([f]) => f !== 'float32'));
+    const channels = r.biasScales.reduce((sum, n) => sum + r.model.graph.initializers.get(n)!.dims[0], 0);
+    assert.equal(after.find(([f]) => f === 'float32')![1] - before.find(([f]) => f === 'float32')![1], channels);
+    if (name === 'lenet5') assert.equal(channels, 6 + 16);
+    for (const [k, t] of qop.graph.initializers) assert.equal(r.model.graph.initializers.get(k), t, `${k} is the same initializer`);
+  }
 });
 
 test('QLinearMatMul: the QDQ rewrite is bit-identical, per tensor and per column, with no stored word added', async () => {
@@ -90,23 +97,26 @@ test('rank scores a QOperator LeNet-5 like its QDQ form (same layers and units, 
   }
 });
 
-test('every hardening method on a QOperator LeNet-5: written in QDQ form, integer kernels kept, fault-free logits bit-identical at the default level', async () => {
-  const { qop } = await lenetQop();
-  const float = readModel(bundled);
-  const intervals = await profileIntervals(qop, test64, exact);
-  const ref = await logitsOf(qop, test64, all);
-  const bits = (m: Model): number => formatCounts(m, storedWordTensors(m)).reduce((s, f) => s + f.bits, 0);
-  for (const method of HARDEN_METHODS) {
-    const ratio = method === 'ranger' ? 0 : 0.25;
-    const r = await harden(qop, { method, ratio, scores: scoresFor(method, float), intervals });
-    assert.ok(!hasQOperator(r.model), `${method}: written in QDQ form`);
-    assert.equal(countDiffs((await logitsOf(r.model, test64, all)).logits, ref.logits), 0, `${method}: logits bit-identical to the QOperator model's`);
-    assert.equal(await fusedConvs(r.model), 2, `${method}: both convs stay QLinearConv kernels`);
-    // stored bits of the given QOperator model, each word at its width
-    assert.ok(Math.abs(r.report.memoryOverhead - (bits(r.model) - bits(qop)) / bits(qop)) < 1e-12, `${method}: memory in stored bits`);
-    await validateHardened(qop, r, test64);
-  }
-});
+for (const name of ['lenet5', 'vgg11'] as const) {
+  test(`every hardening method on a QOperator ${name}: written in QDQ form, integer kernels kept, fault-free logits bit-identical at the default level`, async () => {
+    const { float, qop } = await qopOf(name);
+    // intervals profiled on the images compared: every fault-free value lies inside its interval
+    const intervals = await profileIntervals(qop, test64, exact);
+    const ref = await logitsOf(qop, test64, all);
+    const convs = await fusedConvs(qop);
+    const bits = (m: Model): number => formatCounts(m, storedWordTensors(m)).reduce((sum, f) => sum + f.bits, 0);
+    for (const method of HARDEN_METHODS) {
+      const ratio = method === 'ranger' ? 0 : 0.25;
+      const r = await harden(qop, { method, ratio, scores: scoresFor(method, float), intervals });
+      assert.ok(!hasQOperator(r.model), `${method}: written in QDQ form`);
+      assert.equal(countDiffs((await logitsOf(r.model, test64, all)).logits, ref.logits), 0, `${name} ${method}: logits bit-identical to the QOperator model's`);
+      assert.equal(await fusedConvs(r.model), convs, `${name} ${method}: every conv stays a QLinearConv kernel`);
+      // stored bits of the given QOperator model, each word at its width
+      assert.ok(Math.abs(r.report.memoryOverhead - (bits(r.model) - bits(qop)) / bits(qop)) < 1e-12, `${method}: memory in stored bits`);
+      await validateHardened(qop, r, test64);
+    }
+  });
+}
 
 test('ConvInteger is refused by rank and harden in one sentence naming the node', async () => {
   const m = qoperatorModel();

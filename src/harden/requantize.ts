@@ -16,13 +16,18 @@
  * `requantizedIntervals`: the stage now sees grid values, while the intervals were profiled on the
  * float conv output. Each bound moves outward to the midpoint 1.5 grid steps beyond the grid point
  * next to it: the kernel's integer differs from the rounded float value by at most one step, so
- * every profiled value stays inside, and no grid value lies on a bound.
+ * every profiled value stays inside, and no grid value lies on a bound. A layer with a float
+ * output (the logits) is computed by onnxruntime's fused integer kernel too, whose float result
+ * differs from the profiled one by rounding: its bounds widen by 2^-12 of their magnitude.
  */
 import { consumers, producers } from '../graph/builder.js';
 import { decodeTensor, numel } from '../graph/dtype.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
 import { layerSites } from './layers.js';
 import type { Intervals } from './profile.js';
+
+/** Relative widening of a float-output layer's bounds (2^-12): far above the rounding of a float32 sum of the layer's terms. */
+const FLOAT_SLACK = 2 ** -12;
 
 interface Requant { scale: string; zero?: string; s: number; z: number; qmin: number; qmax: number }
 
@@ -54,8 +59,14 @@ export function requantizedIntervals(qdq: Model, intervals: Intervals): Interval
   const out: Intervals = new Map(intervals);
   for (const site of layerSites(qdq)) {
     const iv = intervals.get(site.name);
+    if (!iv) continue;
     const q = soleQuantize(g, readers, site.tap);
-    if (!iv || !q) continue;
+    if (!q) {
+      // a float output (the logits): the fused kernel's sum and the profiled float sum differ by rounding
+      const slack = (x: number): number => FLOAT_SLACK * Math.abs(x);
+      out.set(site.name, { lower: Float32Array.from(iv.lower, (x) => x - slack(x)), upper: Float32Array.from(iv.upper, (x) => x + slack(x)) });
+      continue;
+    }
     const clamp = (k: number): number => Math.min(q.qmax, Math.max(q.qmin, k));
     const lower = Float32Array.from(iv.lower, (x) => (Number.isFinite(x) ? Math.fround((clamp(Math.floor(x / q.s) + q.z) - q.z - 1.5) * q.s) : x));
     const upper = Float32Array.from(iv.upper, (x) => (Number.isFinite(x) ? Math.fround((clamp(Math.ceil(x / q.s) + q.z) - q.z + 1.5) * q.s) : x));
