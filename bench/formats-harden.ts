@@ -20,7 +20,7 @@ import { readModel, decodeModel } from '../src/graph/onnx.js';
 import type { Model } from '../src/graph/types.js';
 import { loadDataset, subset } from '../src/data/index.js';
 import { rank } from '../src/analysis/index.js';
-import { convertModel, quantizeModel } from '../src/formats/index.js';
+import { convertModel, qdqForm, quantizeModel } from '../src/formats/index.js';
 import { harden, profileIntervals, countHardened, parameterBits, type HardenOptions } from '../src/harden/index.js';
 import { optimizedModelBytes, timeInferenceMany } from '../src/runtime/timing.js';
 import { formatTable } from '../src/cli/table.js';
@@ -39,7 +39,8 @@ const VARIANTS: { name: string; opts: Omit<HardenOptions, 'scores' | 'intervals'
 ];
 
 export function formatsHardenCommand(): string {
-  return 'npm run bench -- formats-harden';
+  const env = ['FHARDEN_MODELS', 'FHARDEN_FORMATS', 'FHARDEN_IMAGES', 'FHARDEN_RUNS', 'FHARDEN_THREADS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('');
+  return `${env}npm run bench -- formats-harden`;
 }
 
 export async function benchFormatsHarden(): Promise<string> {
@@ -65,14 +66,17 @@ export async function benchFormatsHarden(): Promise<string> {
       const intervals = await profileIntervals(model, profile, { threads, optimization: 'disabled' });
       const hardened: Model[] = [];
       for (const v of VARIANTS) hardened.push((await harden(model, { ...v.opts, scores: v.unit ? scores[v.unit] : undefined, intervals })).model);
+      // QOperator: the QDQ form alone (what harden writes, before any protection)
+      const variants = format === 'qoperator' ? [...VARIANTS.map((v) => v.name), 'QDQ form, no protection'] : VARIANTS.map((v) => v.name);
+      if (format === 'qoperator') hardened.push(qdqForm(model));
       const times = await timeInferenceMany([model, ...hardened], test, { threads, batch: 256, repeats: runs });
       const qconv = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
       const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: format !== 'float16' ? await qconv(model) : 0 };
       rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', format !== 'float16' ? `${base.q}/${base.q}` : '']);
-      for (let i = 0; i < VARIANTS.length; i++) {
+      for (let i = 0; i < variants.length; i++) {
         const m = hardened[i];
         rows.push([
-          name, format, VARIANTS[i].name, (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
+          name, format, variants[i], (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
           times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), format !== 'float16' ? `${await qconv(m)}/${base.q}` : '',
         ]);
       }

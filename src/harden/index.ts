@@ -46,6 +46,9 @@
  * - tmr-neurons on convs (recomputing only the protected neurons): the conv is not widened and the
  *   voter keeps the conv's own value whenever a replica agrees within its rounding bound, so the
  *   layer's outputs are the original's bit for bit at every optimisation level (tmr-neurons.ts).
+ * - QOperator models (every method): the stages read each conv's requantized output, so every
+ *   conv stays one integer kernel and the logits equal the QOperator model's bit for bit at the
+ *   default level (requantize.ts; test/formats-qoperator.test.ts, LeNet-5 and VGG-11).
  * - tmr-weights: the vote is constant-folded into the weight at session creation, so at the
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
