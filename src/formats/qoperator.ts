@@ -102,16 +102,17 @@ export function qoperatorToQdq(model: Model): QdqRewrite {
     if (!isDefault(n) || !REWRITTEN.has(n.opType)) { nodes.push(n); return; }
     const label = nodeLabel(n, i);
     const [x, xs, xz, w, ws, wz, ys, yz, b] = n.inputs;
-    const wt = inits.get(w);
-    if (!x || !xs || !w || !ws || !ys || !wt) throw new FlipguardError(`The ${n.opType} "${label}" lacks an input or its weight is not an initializer; flipguard rewrites ${n.opType} nodes with a stored weight only — fix the model.`);
+    if (!x || !xs || !w || !ws || !ys) throw new FlipguardError(`The ${n.opType} "${label}" lacks one of its required inputs; fix the model.`);
     const conv = n.opType === 'QLinearConv';
-    // per-channel weight scales: output channels are axis 0 of a conv weight, the last axis of a matmul's b
-    const wAxis = conv ? 0 : wt.dims.length - 1;
+    // a second operand computed in the graph (a matmul of two activations) is dequantized per tensor
+    const wt = inits.get(w);
     const wst = inits.get(ws), wzt = wz ? inits.get(wz) : undefined;
     const perChannel = !!wst && numel(wst.dims) > 1;
-    if (!wst || (wz && (!wzt || numel(wzt.dims) !== numel(wst.dims)))) {
-      throw new FlipguardError(`The ${n.opType} "${label}" needs its w_scale and w_zero_point as initializers of one shape (per tensor or per output channel) to be read through DequantizeLinear; fix the model.`);
+    if (!wst || (wz && (!wzt || numel(wzt.dims) !== numel(wst.dims))) || (perChannel && !wt)) {
+      throw new FlipguardError(`The ${n.opType} "${label}" needs its w_scale and w_zero_point as initializers of one shape (per tensor, or per output channel of a stored weight) to be read through DequantizeLinear; fix the model.`);
     }
+    // per-channel weight scales: output channels are axis 0 of a conv weight, the last axis of a matmul's b
+    const wAxis = conv ? 0 : (wt?.dims.length ?? 2) - 1;
     const y = fresh(`${label}.float`);
     const inputs = [dq(x, xs, xz || undefined), dq(w, ws, wz || undefined, perChannel ? wAxis : undefined)];
     if (conv && b) {
