@@ -77,6 +77,16 @@ test('QLinearMatMul: the QDQ rewrite is bit-identical, per tensor and per column
     assert.equal(countDiffs((await logitsOf(r.model, x, all)).logits, (await logitsOf(m, x, all)).logits), 0, `per column ${perColumn}`);
     assert.deepEqual(counts(r.model), counts(m), 'the same stored words');
   }
+  // an opset-10 QLinearMatMul layer (upgraded first, one warning) hardened by a channel method and a vote: still exact
+  const old = { ...qlinearMatMulModel(true), opsetImports: [{ domain: '', version: 10 }] };
+  const ref = (await logitsOf(old, x, all)).logits;
+  for (const method of ['tmr-channels', 'tmr-weights'] as const) {
+    const warnings: string[] = [];
+    const h = await harden(old, { method, ratio: 0.4, scores: await rank(old, { method: method === 'tmr-weights' ? 'magnitude' : 'l1' }), onWarning: (w) => warnings.push(w) });
+    assert.equal(warnings.length, 1);
+    assert.ok(h.report.totals.protected > 0);
+    assert.equal(countDiffs((await logitsOf(h.model, x, all)).logits, ref), 0, `${method} on an opset-10 QLinearMatMul`);
+  }
 });
 
 test('rank scores a QOperator LeNet-5 like its QDQ form (same layers and units, same values)', async () => {
