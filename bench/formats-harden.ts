@@ -1,6 +1,7 @@
 /**
  * Hardened int8 (QDQ) and float16 models (issue 15): for each shipped model, quantized with
- * flipguard's `quantize` (1,000 training images, minmax) and converted to float16, every hardening
+ * flipguard's `quantize` (1,000 training images, minmax), converted to float16 (Cast-around) and
+ * to native float16 (`convert --native`: computes in float16), every hardening
  * method's time per pass over the test images as the ratio hardened ÷ unhardened model of the same
  * format, all models of one format timed in ONE run (passes interleaved, medians), next to the
  * stored-parameter-bit and MAC ratios and how many of onnxruntime's integer conv kernels
@@ -9,10 +10,13 @@
  * Rankings are seeded random scores of the float32 model (timing depends on how many units are
  * protected, not which).
  *
- * The int8 QOperator rows are the int8 model with its convs as QLinearConv kernels (converted by
- * test/helpers/quantized.ts), hardened in QDQ form, timed against the unhardened QOperator model.
+ * The int8 QOperator rows (format qoperator) are the int8 model with its convs as QLinearConv
+ * kernels (converted by test/helpers/quantized.ts), hardened in QDQ form, timed against the
+ * unhardened QOperator model, with the QDQ form alone as one more row.
  *
- * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16,qoperator), FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
+ * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16; also qoperator, and
+ * float16-native, which `formats-harden-native` runs alone),
+ * FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,17 +42,18 @@ const VARIANTS: { name: string; opts: Omit<HardenOptions, 'scores' | 'intervals'
   { name: 'tmr-bits (default bit), every weight', opts: { method: 'tmr-bits' } },
 ];
 
-export function formatsHardenCommand(): string {
-  const env = ['FHARDEN_MODELS', 'FHARDEN_FORMATS', 'FHARDEN_IMAGES', 'FHARDEN_RUNS', 'FHARDEN_THREADS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('');
-  return `${env}npm run bench -- formats-harden`;
+/** The command that reproduces a formats-harden run: `name` with the FHARDEN_* settings it ran with. */
+export function formatsHardenCommand(name = 'formats-harden'): string {
+  const env = Object.entries(process.env).filter(([k]) => k.startsWith('FHARDEN_')).map(([k, v]) => `${k}=${v} `).join('');
+  return `${env}npm run bench -- ${name}`;
 }
 
-export async function benchFormatsHarden(): Promise<string> {
+export async function benchFormatsHarden(only?: readonly string[]): Promise<string> {
   const names = (process.env.FHARDEN_MODELS ?? 'lenet5,vgg11').split(',');
+  const formats = only ?? (process.env.FHARDEN_FORMATS ?? 'int8,float16').split(',');
   const images = Number(process.env.FHARDEN_IMAGES ?? 2000);
   const runs = Number(process.env.FHARDEN_RUNS ?? 5);
   const threads = Number(process.env.FHARDEN_THREADS ?? 2);
-  const wanted = (process.env.FHARDEN_FORMATS ?? 'int8,float16,qoperator').split(',');
   const train = loadDataset({ data: 'mnist', split: 'train' });
   const testAll = loadDataset({ data: 'mnist', split: 'test' });
   const test = subset(testAll, Array.from({ length: Math.min(images, testAll.count) }, (_, i) => i));
@@ -56,13 +61,19 @@ export async function benchFormatsHarden(): Promise<string> {
   const rows: (string | number)[][] = [];
   for (const name of names) {
     const float = readModel(resolve(repoRoot, 'models', `${name}-mnist.onnx`));
-    const int8 = (await quantizeModel(float, train, { threads })).model;
-    const f16 = convertModel(float, 'float16').model;
+    let int8: Promise<Model> | undefined;
+    const quantized = (): Promise<Model> => (int8 ??= quantizeModel(float, train, { threads }).then((r) => r.model));
+    const versions: [string, () => Promise<Model>][] = [
+      ['int8', quantized],
+      // int8 QOperator: the int8 model with its convs as QLinearConv kernels (test helper; hardened in QDQ form)
+      ['qoperator', async () => qoperatorFromQdq(await quantized())],
+      ['float16', async () => convertModel(float, 'float16').model],
+      ['float16-native', async () => convertModel(float, 'float16', { native: true }).model],
+    ];
     // seeded random rankings of the float32 model (the same layers and units): timing depends on how many units are protected
     const scores = { channel: await rank(float, { method: 'random', unit: 'channel', seed: 1 }), weight: await rank(float, { method: 'random', unit: 'weight', seed: 1 }), neuron: await rank(float, { method: 'random', unit: 'neuron', seed: 1 }) };
-    // int8 QOperator: the int8 model with its convs as QLinearConv kernels (test helper; hardened in QDQ form)
-    const formats = [['int8', int8], ['float16', f16], ['qoperator', qoperatorFromQdq(int8)]] as const;
-    for (const [format, model] of formats.filter(([f]) => wanted.includes(f))) {
+    for (const [format, make] of versions.filter(([f]) => formats.includes(f))) {
+      const model = await make();
       const intervals = await profileIntervals(model, profile, { threads, optimization: 'disabled' });
       const hardened: Model[] = [];
       for (const v of VARIANTS) hardened.push((await harden(model, { ...v.opts, scores: v.unit ? scores[v.unit] : undefined, intervals })).model);
@@ -70,19 +81,21 @@ export async function benchFormatsHarden(): Promise<string> {
       const variants = format === 'qoperator' ? [...VARIANTS.map((v) => v.name), 'QDQ form, no protection'] : VARIANTS.map((v) => v.name);
       if (format === 'qoperator') hardened.push(qdqForm(model));
       const times = await timeInferenceMany([model, ...hardened], test, { threads, batch: 256, repeats: runs });
+      const integer = format === 'int8' || format === 'qoperator';
       const qconv = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
-      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: format !== 'float16' ? await qconv(model) : 0 };
-      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', format !== 'float16' ? `${base.q}/${base.q}` : '']);
+      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: integer ? await qconv(model) : 0 };
+      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', integer ? `${base.q}/${base.q}` : '']);
       for (let i = 0; i < variants.length; i++) {
         const m = hardened[i];
         rows.push([
           name, format, variants[i], (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
-          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), format !== 'float16' ? `${await qconv(m)}/${base.q}` : '',
+          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), integer ? `${await qconv(m)}/${base.q}` : '',
         ]);
       }
     }
   }
-  return `Hardened int8 (QDQ, \`quantize\` minmax), float16 (\`convert\`) and int8 QOperator (the int8 model's convs as QLinearConv; hardened in QDQ form) models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
+  const how: Record<string, string> = { int8: 'int8 (QDQ, `quantize` minmax)', float16: 'float16 (`convert`)', 'float16-native': 'native float16 (`convert --native`)', qoperator: 'int8 QOperator (the int8 model\'s convs as QLinearConv; hardened in QDQ form)' };
+  return `Hardened ${formats.map((f) => how[f] ?? f).join(', ')} models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
 }
 

@@ -43,6 +43,7 @@ const benches: Record<string, { title: string; run: () => Promise<string>; comma
   'tmrbits-campaign': { title: 'tmr-bits campaign trials/s: the foldBits shortcut (issue 17)', run: () => benchTmrBitsCampaign(), command: tmrBitsCampaignCommand },
   'tmrbits-campaign-formats': { title: 'foldBits on float16 and int8 tmr-bits models (issue 17)', run: () => benchTmrBitsCampaignFormats(), command: tmrBitsCampaignFormatsCommand },
   'formats-harden': { title: 'hardened int8 and float16 models: time overhead (issue 15)', run: () => benchFormatsHarden(), command: formatsHardenCommand },
+  'formats-harden-native': { title: 'hardened native float16 models: time overhead (issue 15, native harden)', run: () => benchFormatsHarden(['float16-native']), command: () => formatsHardenCommand('formats-harden-native') },
   'formats-protection': { title: 'hardened int8 and float16 models: protection (issue 15)', run: () => benchFormatsProtection(), command: formatsProtectionCommand },
   persample: {
     title: 'per-sample gradients vs batch-1 loop',

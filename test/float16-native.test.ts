@@ -21,10 +21,10 @@ import { evaluate } from '../src/runtime/evaluate.js';
 import { createSession, fromFloat16Words, toFloat16Words } from '../src/runtime/session.js';
 import { numberToFloat16 } from '../src/graph/dtype.js';
 import { convertModel } from '../src/formats/index.js';
-import { rank } from '../src/analysis/index.js';
-import { harden } from '../src/harden/index.js';
-import { predictWithNeuronFaults } from '../src/faults/neuron.js';
+import { bitProfile, compareRankings, rank, unitFaults } from '../src/analysis/index.js';
+import { predictWithNeuronFaults, probeValues } from '../src/faults/neuron.js';
 import { limitImages, runCampaign } from '../src/campaign/run.js';
+import { keepIoTypes } from './helpers/float16.js';
 import type { TrialRecord } from '../src/campaign/records.js';
 
 const modelPath = fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url));
@@ -110,12 +110,61 @@ test('CLI: convert --native writes a float16 model that info counts and evaluate
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('rank, neuron-output faults and harden refuse a native float16 model in one sentence that names the fix', async () => {
+test('rank on a native float16 model: Eq. (1), LRP and l1 equal the Cast-around model\'s of the same words (float32 arithmetic)', async () => {
   const h = native();
-  await assert.rejects(rank(h, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /^flipguard rank does not handle models that compute in float16.*float32 model or its Cast-around float16 conversion/.test(e.message));
-  const data = limitImages(testSet(), 10);
-  await assert.rejects(predictWithNeuronFaults(h, data, [{ value: h.graph.nodes[0].outputs[0], index: 0, kind: 'stuck0' }]), (e: unknown) => e instanceof FlipguardError && /^Neuron-output fault injection does not handle models that compute in float16/.test(e.message));
-  await assert.rejects(harden(h, { method: 'tmr-bits' }), (e: unknown) => e instanceof FlipguardError && /float16 and read without conversion.*convert the float32 model instead/.test(e.message));
+  const c = convertModel(lenet(), 'float16').model;
+  let words = 0;
+  for (const [name, t] of c.graph.initializers) {
+    if (t.dataType !== DataType.FLOAT16) continue;
+    assert.deepEqual(h.graph.initializers.get(name)!.data, t.data, `${name}: the same float16 words`);
+    words++;
+  }
+  assert.equal(words, 10);
+  const data = limitImages(loadDataset({ data: 'mnist', split: 'train' }), 32);
+  for (const method of ['vulnerability', 'lrp', 'l1'] as const) {
+    const opts = { method, data, images: 32, threads: 1, seed: 2 };
+    const a = await rank(h, opts);
+    assert.equal(a.layers.length, 5);
+    assert.ok(a.layers.every((l) => l.scores.every(Number.isFinite) && l.scores.some((x) => x !== 0)), `${method}: finite, not all zero`);
+    assert.deepEqual(a, await rank(c, opts), `${method}: native = Cast-around`);
+  }
+});
+
+test('rank --compare and the bit profile on a native float16 model flip its float16 words and run it, reproducibly', async () => {
+  const h = native();
+  const opts = {
+    layer: 'conv2', ber: 1e-3, data: limitImages(testSet(), 60), trials: 1, faults: 20, bits: 'exponent', seed: 4,
+    rankData: loadDataset({ data: 'mnist', split: 'train' }), images: 16, methods: ['l1', 'vulnerability'] as const, runtime: { threads: 1 },
+  };
+  const a = await compareRankings(h, { ...opts, methods: [...opts.methods] });
+  assert.deepEqual(a, await compareRankings(h, { ...opts, methods: [...opts.methods] }));
+  assert.deepEqual(a.bits, [10, 11, 12, 13, 14]);
+  assert.equal(a.units.length, 16);
+  assert.ok(a.groundTruth.every(Number.isFinite) && a.groundTruth.some((d) => d !== 0), 'exponent flips of float16 weights change predictions');
+  for (const f of unitFaults(h, opts, 3, 0)) { assert.equal(f.tensor, 'conv2.weight'); assert.ok(f.bit >= 10 && f.bit <= 14); }
+  const p = await bitProfile(h, { data: limitImages(testSet(), 30), layer: 'fc3', trials: 1, runtime: { threads: 1 } });
+  assert.deepEqual(p.rows.map((r) => r.bit), Array.from({ length: 16 }, (_, b) => b));
+  assert.equal(p.rows[15].field, 'sign');
+});
+
+test('neuron-output faults on a native float16 model: stuck-at-0 is the element zeroed in float16; bit flips are refused in one sentence', async () => {
+  const h = native();
+  const data = limitImages(testSet(), 20);
+  const value = h.graph.nodes[0].outputs[0];
+  const at = 7 * 24 + 11;
+  // oracle: the element multiplied by a float16 0 in the graph (every other element by 1)
+  const shape = (await probeValues(h, [value], data.shape)).get(value)!.dims.slice(1);
+  const keep = new Uint16Array(shape.reduce((a, b) => a * b, 1)).fill(numberToFloat16(1));
+  keep[at] = 0;
+  const g = h.graph;
+  const oracle: Model = { ...h, graph: { ...g,
+    initializers: new Map([...g.initializers, ['keep', { name: 'keep', dataType: DataType.FLOAT16, dims: [1, ...shape], data: keep }]]),
+    nodes: [{ ...g.nodes[0], outputs: ['pre'] }, { name: 'zeroed', opType: 'Mul', domain: '', inputs: ['pre', 'keep'], outputs: [value], attributes: {} }, ...g.nodes.slice(1)] } };
+  const want = (await evaluate(oracle, data, { threads: 1 })).predictions.logits;
+  const got = await predictWithNeuronFaults(h, data, [{ value, index: at, kind: 'stuck0' }], { threads: 1 });
+  assert.deepEqual(got.logits, want);
+  assert.notDeepEqual(got.logits, (await evaluate(h, data, { threads: 1 })).predictions.logits, 'the stuck element changes the logits');
+  await assert.rejects(predictWithNeuronFaults(h, data, [{ value, index: 0, kind: 'flip', bit: 14 }]), (e: unknown) => e instanceof FlipguardError && /^Value "conv1_out" is a float16 activation of a native float16 model.*use stuck0 faults there, or flip bits in the Cast-around model/.test(e.message));
 });
 
 test('a flip in a native float16 model is exactly one stored bit: fed as a faulty copy it gives the logits of the model storing that word', async () => {
@@ -137,14 +186,9 @@ test('a flip in a native float16 model is exactly one stored bit: fed as a fault
   assert.notDeepEqual(fed.logits, plain.logits);
 });
 
-test('a float16 model with float32 input and output (onnxconverter-common keep_io_types): evaluate and inject run it, rank refuses', async () => {
+test('a float16 model with float32 input and output (onnxconverter-common keep_io_types): evaluate, inject and rank run it', async () => {
   const h = native();
-  const g = h.graph;
-  const [inp, out] = [g.inputs[0], g.outputs[0]];
-  const cast = (name: string, from: string, to: number) => ({ name, opType: 'Cast', domain: '', inputs: [from], outputs: [name], attributes: { to: { type: 'int' as const, value: to } } });
-  const m: Model = { ...h, graph: { ...g,
-    nodes: [{ ...cast('x16', 'x32', DataType.FLOAT16), outputs: [inp.name] }, ...g.nodes, cast('logits32', out.name, DataType.FLOAT)],
-    inputs: [{ ...inp, name: 'x32', elemType: DataType.FLOAT }], outputs: [{ ...out, name: 'logits32', elemType: DataType.FLOAT }] } };
+  const m: Model = keepIoTypes(h);
   const data = limitImages(testSet(), 100);
   const a = await evaluate(h, data, { threads: 1 });
   const b = await evaluate(m, data, { threads: 1 });
@@ -158,7 +202,8 @@ test('a float16 model with float32 input and output (onnxconverter-common keep_i
   const r1 = await runCampaign(base);
   assert.deepEqual(strip((await runCampaign(base)).records), strip(r1.records), 'reproducible from the seed');
   assert.deepEqual(r1.records.map((r) => r.faults), (await runCampaign({ ...base, model: h })).records.map((r) => r.faults), 'the same stored words draw the same faults');
-  await assert.rejects(rank(m, { method: 'l1' }), (e: unknown) => e instanceof FlipguardError && /compute in float16 yet \("conv1\.weight"|"input" is float16/.test(e.message));
+  // rank scores the same words in float32 arithmetic: the boundary Casts become identities
+  assert.deepEqual(await rank(m, { method: 'l1' }), await rank(h, { method: 'l1' }));
 });
 
 test('images fed to a float16 input round half to even exactly like numberToFloat16, and decode back exactly', () => {

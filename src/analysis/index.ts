@@ -19,7 +19,6 @@
 import { FlipguardError, opt } from '../errors.js';
 import type { Dataset } from '../data/index.js';
 import { analyzeShapes } from '../graph/shapes.js';
-import { refuseNativeFloat16 } from '../formats/convert.js';
 import { dequantizedModel } from '../formats/dequantize.js';
 import type { Model } from '../graph/types.js';
 import type { ImageSet } from '../runtime/evaluate.js';
@@ -111,13 +110,15 @@ function randomNeuronScores(model: Model, seed: number): Scores {
  * training data. A float16/bfloat16 or int8 QDQ model is scored through its dequantized float32
  * equivalent (formats/dequantize.ts): the same layers, channels and neurons; a QOperator model's
  * QLinearConv/QLinearMatMul kernels are its conv and dense layers there (formats/qoperator.ts),
- * ConvInteger/MatMulInteger are refused in one sentence.
+ * ConvInteger/MatMulInteger are refused in one sentence. A native float16 model (computing in float16) is scored in float32
+ * arithmetic on its exactly decoded words — an explanation, not the float16 arithmetic it runs
+ * with; `compareRankings` and `bitProfile` flip its real float16 words and run the native model.
  */
 export async function rank(stored: Model, opts: RankOptions): Promise<Scores> {
   const method = opts.method;
   if (!(RANK_METHODS as readonly string[]).includes(method)) throw new FlipguardError(`Unknown ranking method "${String(method)}"; use one of ${RANK_METHODS.join(', ')}.`);
-  refuseNativeFloat16(stored, 'flipguard rank');
-  // float16/bfloat16 and int8 QDQ models are scored through their float32 equivalent (same layers and units)
+  // float16/bfloat16 (Cast-around or native) and int8 QDQ models are scored through their float32
+  // equivalent (same layers and units): float32 arithmetic on the stored words
   const model = dequantizedModel(stored).model;
   const units = METHOD_UNITS[method];
   const unit = opts.unit ?? units[0];

@@ -86,7 +86,7 @@ export class BitFolding {
     for (const v of touched) {
       const w = this.vote(v, tensors);
       if (onlyChanged && w.every((x, i) => x === v.clean[i])) continue;
-      out.set(v.value, votedValue(v.fold.format, w).data);
+      out.set(v.value, votedValue(v.fold.format, w, v.fold.half).data);
     }
     return out;
   }
@@ -125,7 +125,7 @@ export class BitFolding {
           const runner = await ModelRunner.create({ ...this.hardened, graph: { ...this.hardened.graph, initializers: g } }, { ...runtime, outputs });
           try { out = await runner.run(x, dims); } finally { await runner.release(); }
         }
-        for (const v of this.votes) if (!sameVote(out[v.value]?.data, votedValue(v.fold.format, this.vote(v, params)).data)) return false;
+        for (const v of this.votes) if (!sameVote(out[v.value]?.data, votedValue(v.fold.format, this.vote(v, params), v.fold.half).data)) return false;
       }
       return true;
     } finally {
@@ -134,12 +134,13 @@ export class BitFolding {
   }
 }
 
-/** Whether onnxruntime's vote output `got` equals `want` word for word (any two float32 NaNs counted equal: module comment). */
+/** Whether onnxruntime's vote output `got` equals `want` word for word (any two float32 or float16 NaNs counted equal: module comment). */
 function sameVote(got: unknown, want: TensorData): boolean {
   if (!ArrayBuffer.isView(got) || got.constructor !== want.constructor || (got as TensorData).length !== want.length) return false;
   const g = wordView(got as TensorData), w = wordView(want);
-  const nan = want instanceof Float32Array;
-  const isNaN32 = (u: number): boolean => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
-  for (let i = 0; i < w.length; i++) if (g[i] !== w[i] && !(nan && isNaN32(g[i]) && isNaN32(w[i]))) return false;
+  // float32 values, or float16 words of a native float16 model
+  const isNaN = want instanceof Float32Array ? (u: number): boolean => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0
+    : want instanceof Uint16Array ? (u: number): boolean => (u & 0x7c00) === 0x7c00 && (u & 0x3ff) !== 0 : (): boolean => false;
+  for (let i = 0; i < w.length; i++) if (g[i] !== w[i] && !(isNaN(g[i]) && isNaN(w[i]))) return false;
   return true;
 }

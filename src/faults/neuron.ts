@@ -7,6 +7,10 @@
  *   is true only at that element. (`Where` rather than a multiplication by a 0/1 mask, because
  *   0 × Inf and 0 × NaN are NaN, not 0.) The edited model is an ordinary ONNX graph.
  * - `flip`: bit `bit` of the element's stored float32 word flips (bit 0 = mantissa LSB, 31 = sign).
+ *   Not on float16 activations (a native float16 model): onnxruntime's CPU provider computes those
+ *   in float32 between its few float16 kernels, so a run split at the value would round it where
+ *   the whole model does not (measured: 45 of 200 LeNet-5 logits move without any flip). stuck0
+ *   works there (a float16 zero selected in the graph).
  *   ONNX has no bitcast operator, so this is done exactly by splitting the graph at the value
  *   (see split.ts): the prefix runs in onnxruntime, the one word is flipped in JavaScript, and the
  *   suffix runs on the flipped activation (plus whatever else crosses the cut).
@@ -18,7 +22,6 @@ import { argmaxRows, DEFAULT_BATCH, fixedBatch as modelFixedBatch, type ImageSet
 import { createSession, dataInput, ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { floatTensor, imageBatches, type RunTensor } from '../runtime/batched.js';
 import { partitionAt, splitModels } from './split.js';
-import { refuseNativeFloat16 } from '../formats/convert.js';
 
 export interface NeuronFault {
   /** Name of the activation value (a node output). */
@@ -81,9 +84,10 @@ function checkIndex(f: NeuronFault, perImage: number): void {
 
 /**
  * Returns a copy of `model` where each listed element is stuck at +0.0 (see the file comment).
- * `shapes` gives each value's per-image shape (batch dimension left out). `model` is not mutated.
+ * `shapes` gives each value's per-image shape (batch dimension left out), `types` the element type
+ * of values that are not float32 (float16 in a native float16 model). `model` is not mutated.
  */
-export function insertStuckAtZero(model: Model, faults: readonly { value: string; index: number }[], shapes: ReadonlyMap<string, readonly number[]>): Model {
+export function insertStuckAtZero(model: Model, faults: readonly { value: string; index: number }[], shapes: ReadonlyMap<string, readonly number[]>, types: ReadonlyMap<string, number> = new Map()): Model {
   const byValue = new Map<string, number[]>();
   for (const f of faults) {
     checkValue(model, f.value);
@@ -105,7 +109,7 @@ export function insertStuckAtZero(model: Model, faults: readonly { value: string
     const mask = new Uint8Array(per);
     for (const i of idx) mask[i] = 1;
     const maskName = b.init(`${value}_stuck0_mask`, [1, ...shape], mask, DataType.BOOL);
-    const zero = b.init(`${value}_stuck0_zero`, [], new Float32Array([0]));
+    const zero = types.get(value) === DataType.FLOAT16 ? b.init(`${value}_stuck0_zero`, [], new Uint16Array(1), DataType.FLOAT16) : b.init(`${value}_stuck0_zero`, [], new Float32Array([0]));
     const fresh = b.fresh(`${value}_before_stuck0`);
     const pi = nodes.findIndex((n) => n.outputs.includes(value));
     const where: Node = { name: b.fresh(`${value}_stuck0`), opType: 'Where', domain: '', inputs: [maskName, zero, ''], outputs: [''], attributes: {} };
@@ -137,20 +141,23 @@ export function insertStuckAtZero(model: Model, faults: readonly { value: string
  * JavaScript between the two halves. Exact: no approximation of the faulty value.
  */
 export async function predictWithNeuronFaults(model: Model, data: ImageSet, faults: readonly NeuronFault[], opts: RuntimeOptions & { batch?: number } = {}): Promise<Predictions> {
-  // activations are float32 words here (bits 0–31); a native float16 model's are 16-bit
-  if (faults.length) refuseNativeFloat16(model, 'Neuron-output fault injection');
   for (const f of faults) checkValue(model, f.value);
   const values = [...new Set(faults.map((f) => f.value))];
   const probes = values.length ? await probeValues(model, values, data.shape, opts) : new Map<string, ValueProbe>();
   const shapes = new Map<string, number[]>();
+  const elemTypes = new Map<string, number>();
   for (const [v, p] of probes) {
-    if (p.elemType !== DataType.FLOAT) throw new FlipguardError(`Value "${v}" is not float32, so it cannot hold a neuron fault; pick an activation value.`);
+    if (p.elemType !== DataType.FLOAT && p.elemType !== DataType.FLOAT16) throw new FlipguardError(`Value "${v}" is not float32 or float16, so it cannot hold a neuron fault; pick an activation value.`);
     shapes.set(v, p.dims.slice(1));
+    elemTypes.set(v, p.elemType);
   }
   for (const f of faults) checkIndex(f, shapes.get(f.value)!.reduce((a, b) => a * b, 1));
   const stuck = faults.filter((f) => f.kind === 'stuck0');
   const flips = faults.filter((f) => f.kind === 'flip');
-  const edited = stuck.length ? insertStuckAtZero(model, stuck, shapes) : model;
+  // float16 activations (native float16 model): no float16 word to flip in onnxruntime (module comment)
+  const half = flips.find((f) => elemTypes.get(f.value) === DataType.FLOAT16);
+  if (half) throw new FlipguardError(`Value "${half.value}" is a float16 activation of a native float16 model, whose bits cannot be flipped exactly (onnxruntime computes it in float32 between kernels); use stuck0 faults there, or flip bits in the Cast-around model ("flipguard convert --to float16", not native).`);
+  const edited = stuck.length ? insertStuckAtZero(model, stuck, shapes, elemTypes) : model;
   const fixed = modelFixedBatch(model);
   const batch = fixed ?? opts.batch ?? DEFAULT_BATCH;
   const top1 = new Int32Array(data.count);

@@ -118,13 +118,3 @@ export function float16Computation(model: Model): string | undefined {
   }
   return undefined;
 }
-
-/**
- * Throws a FlipguardError when `model` computes in float16 (`float16Computation`), for the
- * operations whose float32 arithmetic would not match what such a model computes (`what`:
- * "flipguard rank", "Neuron-output fault injection").
- */
-export function refuseNativeFloat16(model: Model, what: string): void {
-  const v = float16Computation(model);
-  if (v !== undefined) throw new FlipguardError(`${what} does not handle models that compute in float16 yet ("${v}" is float16); give the float32 model or its Cast-around float16 conversion ("flipguard convert --to float16", not native) instead: the same parameters, computed in float32.`);
-}

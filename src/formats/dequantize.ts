@@ -18,6 +18,14 @@
  *   an int8 MaxPool, Reshape, Flatten …) then run on the float values; a QuantizeLinear read by
  *   several such chains goes when every chain ends at a DequantizeLinear.
  *
+ * A native float16 model (one that computes in float16: convertModel's `native`, PyTorch's
+ * `model.half()`; float16Computation) is first turned into the float32 graph of the same words
+ * (`float32Arithmetic`): every float16 initializer and Constant decoded exactly, Casts to float16
+ * made Casts to float32 (identities), inputs and outputs typed float32. Scores of such a model are
+ * therefore computed in float32 arithmetic — an explanation of its stored words, not the float16
+ * arithmetic it is deployed with; fault injection (`rank --compare`, the bit profile) still flips
+ * its real float16 words and runs the native model.
+ *
  * A QOperator model's QLinearConv and QLinearMatMul kernels are first rewritten as the QDQ groups
  * onnxruntime fuses back into them (formats/qoperator.ts), then folded as above. The folded
  * initializer keeps the stored tensor's name when nothing else reads that tensor. ConvInteger and
@@ -27,7 +35,8 @@ import { FlipguardError } from '../errors.js';
 import { attrInt, consumers, producers } from '../graph/builder.js';
 import { decodeTensor, isFloatType } from '../graph/dtype.js';
 import { opSet } from '../graph/ops/index.js';
-import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
+import { DataType, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../graph/types.js';
+import { float16Computation } from './convert.js';
 import { qoperatorToQdq } from './qoperator.js';
 
 /** Ops holding quantized computation (QuantizeLinear, DequantizeLinear, QOperator kernels). */
@@ -64,10 +73,33 @@ function dequantizeTensor(q: Tensor, scale: Tensor, zero: Tensor | undefined, ax
   return out;
 }
 
-/** Whether `model` computes with quantized or 16-bit stored parameters (what `dequantizedModel` changes). */
+/**
+ * The float32 graph of a native float16 model (see the module header): float16 initializers and
+ * Constant / ConstantOfShape tensors decoded to float32 (exact: every float16 value is a float32
+ * value) under their own names, every Cast to float16 a Cast to float32, and float16 graph inputs,
+ * outputs and value_info typed float32. Node names, layers, channels and neurons are the model's.
+ * A model that computes in float32 is returned as it is.
+ */
+export function float32Arithmetic(model: Model): Model {
+  if (float16Computation(model) === undefined) return model;
+  const g = model.graph;
+  const widen = (t: Tensor): Tensor => (t.dataType === DataType.FLOAT16 ? { ...t, dataType: DataType.FLOAT, data: Float32Array.from(decodeTensor(t.dataType, t.data)) } : t);
+  const io = (v: ValueInfo): ValueInfo => (v.elemType === DataType.FLOAT16 ? { ...v, elemType: DataType.FLOAT } : v);
+  const nodes = g.nodes.map((n): Node => {
+    const v = n.attributes.value;
+    if ((n.opType === 'Constant' || n.opType === 'ConstantOfShape') && v?.type === 'tensor' && v.value.dataType === DataType.FLOAT16) return { ...n, attributes: { ...n.attributes, value: { type: 'tensor', value: widen(v.value) } } };
+    if (n.opType === 'Cast' && attrInt(n, 'to', 0) === DataType.FLOAT16) return { ...n, attributes: { ...n.attributes, to: { type: 'int', value: DataType.FLOAT } } };
+    return n;
+  });
+  const initializers = new Map([...g.initializers].map(([k, t]) => [k, widen(t)] as const));
+  const graph: Graph = { ...g, nodes, initializers, inputs: g.inputs.map(io), outputs: g.outputs.map(io), valueInfo: g.valueInfo.map(io), initializerInputs: g.initializerInputs?.map(io) };
+  return { ...model, graph };
+}
+
+/** Whether `model` computes with quantized or 16-bit stored parameters, or in float16 (what `dequantizedModel` changes). */
 export function needsDequantizing(model: Model): boolean {
   const g = model.graph;
-  return g.nodes.some((n) => QUANTIZED.has(n.opType) || (n.opType === 'Cast' && isStored16(g, n)));
+  return float16Computation(model) !== undefined || g.nodes.some((n) => QUANTIZED.has(n.opType) || (n.opType === 'Cast' && isStored16(g, n)));
 }
 
 function isStored16(g: Graph, n: Node): boolean {
@@ -80,9 +112,9 @@ function isStored16(g: Graph, n: Node): boolean {
  * nothing to fold). Throws a FlipguardError naming the first quantized node that is not a weight's
  * DequantizeLinear or an activation's QuantizeLinear → DequantizeLinear pair (QOperator models).
  */
-export function dequantizedModel(original: Model): DequantizedModel {
-  if (!needsDequantizing(original)) return { model: original, stored: new Map(), activationPairs: 0 };
-  const model = qoperatorToQdq(original).model;
+export function dequantizedModel(model: Model): DequantizedModel {
+  if (!needsDequantizing(model)) return { model, stored: new Map(), activationPairs: 0 };
+  model = qoperatorToQdq(float32Arithmetic(model)).model;
   const g = model.graph;
   const cons = consumers(g);
   const made = producers(g);

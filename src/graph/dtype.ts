@@ -152,6 +152,21 @@ export function numberToFloat16(x: number): number {
   return sign | ((e + 15) << 10) | m;
 }
 
+/**
+ * The binary16 word nearest to `x` in direction `dir`: the largest float16 value ≤ x ('down') or
+ * the smallest ≥ x ('up'), ±Inf beyond the largest finite value; NaN gives a quiet NaN. For bounds
+ * that must contain every value they were computed from (detection intervals of float16 layers).
+ */
+export function float16Toward(x: number, dir: 'down' | 'up'): number {
+  let w = numberToFloat16(x);
+  const v = float16ToNumber(w);
+  if (Number.isNaN(x) || v === x || (dir === 'down' ? v < x : v > x)) return w;
+  // one step toward −∞ (down) or +∞ (up) in the ordered float16 values
+  if ((w & 0x7fff) === 0) return dir === 'down' ? 0x8001 : 0x0001;
+  const neg = (w & 0x8000) !== 0;
+  return (dir === 'down') === !neg ? w - 1 : w + 1;
+}
+
 /** The value of a bfloat16 word (the upper 16 bits of a binary32). */
 export function bfloat16ToNumber(b: number): number {
   U32[0] = (b & 0xffff) << 16;

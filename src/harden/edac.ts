@@ -19,7 +19,8 @@
  *   outside [L, U] → 0) on [N, C−d, H, W]; Concat + one Gather restore channel order → the layer's
  *   original output name, so batch norm, activation and the next layer are unchanged.
  *   L and U are float32 initializers `<layer>.edac.lower` / `.upper` shaped [1, C, 1, 1] (conv) or
- *   [1, C] (dense): ordinary parameters, so faults reach them.
+ *   [1, C] (dense): ordinary parameters, so faults reach them. On a native float16 model they are
+ *   float16 words rounded outward, cast to float32 for the stage (stages.ts float32Stage).
  *
  * Options for the cases the paper's text lost (our choices, SPEC §4.1):
  * - `bothInside` (case C, a ≠ b both inside [L, U]): 'min' (default), 'mean', 'original'.
@@ -29,7 +30,9 @@
  * - `margin` ≥ 0: widens every interval by margin·(U − L) on each side (default 0, the paper).
  */
 import { FlipguardError } from '../errors.js';
-import { DataType, type Model } from '../graph/types.js';
+import { DataType, type Model, type TensorData } from '../graph/types.js';
+import { float16Toward } from '../graph/dtype.js';
+import { A } from '../graph/builder.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, widenSite, type LayerSite } from './layers.js';
@@ -93,8 +96,12 @@ function checkRule<K extends keyof typeof RULES>(key: K, v: unknown): void {
   }
 }
 
-/** Float32 bounds [1, C, 1, 1] / [1, C] for a layer, checked and widened by `margin`. */
-function boundTensors(site: LayerSite, intervals: Intervals, margin: number, method: string): { lower: Float32Array; upper: Float32Array; dims: number[] } {
+/**
+ * Bounds [1, C, 1, 1] / [1, C] for a layer, checked and widened by `margin`, in the layer's element
+ * type: float32, or float16 words rounded outward (lower down, upper up) for a float16 layer, so
+ * that no value inside the interval falls outside its stored bounds.
+ */
+function boundTensors(site: LayerSite, intervals: Intervals, margin: number, method: string): { lower: TensorData; upper: TensorData; dims: number[] } {
   const iv = intervals.get(site.name);
   if (!iv) throw new FlipguardError(`The detection intervals have no entry for layer "${site.name}"; profile them for this model (profileIntervals on the training split).`);
   const C = site.channels;
@@ -110,6 +117,7 @@ function boundTensors(site: LayerSite, intervals: Intervals, margin: number, met
     upper[c] = u + w;
   }
   const dims = [1, C, ...site.shape.slice(2).map(() => 1)];
+  if (site.dtype === DataType.FLOAT16) return { lower: Uint16Array.from(lower, (x) => float16Toward(x, 'down')), upper: Uint16Array.from(upper, (x) => float16Toward(x, 'up')), dims };
   return { lower, upper, dims };
 }
 
@@ -154,14 +162,19 @@ export function edacTransform(model: Model, opts: EdacOptions): TransformResult 
     let L: string | undefined, U: string | undefined;
     if (intervals) {
       const b = boundTensors(site, intervals, margin, method);
-      L = ed.init(`${site.name}.edac.lower`, DataType.FLOAT, b.dims, b.lower);
-      U = ed.init(`${site.name}.edac.upper`, DataType.FLOAT, b.dims, b.upper);
+      // float16 bounds (native float16 layer) are read as float32 by the float32 stage (exact)
+      const stored = (name: string, data: TensorData): string => {
+        const t = ed.init(name, site.dtype, b.dims, data);
+        return site.dtype === DataType.FLOAT16 ? ed.atStart().op('Cast', [t], { to: A.i(DataType.FLOAT) }) : t;
+      };
+      L = stored(`${site.name}.edac.lower`, b.lower);
+      U = stored(`${site.name}.edac.upper`, b.upper);
     }
     const { wide, out } = widenSite(ed, site, dup.length ? [dup] : []);
     const e = ed.after(ed.graph.nodes[site.tapIndex]);
     const sub = (t: string, index: string | undefined): string => (index ? e.op('Gather', [t, index], { axis: { type: 'int', value: 1 } }) : t);
     channelStage(e, {
-      wide, out, C, prot: dup, copies: 1, label: `${site.name}.edac`,
+      wide, out, C, prot: dup, copies: 1, label: `${site.name}.edac`, dtype: site.dtype,
       merge: (em, a0, [b0], index) => {
         const a = nanToZero(em, a0, zero), b = nanToZero(em, b0, zero);
         const bounds = L && U ? { L: sub(L, index), U: sub(U, index) } : undefined;

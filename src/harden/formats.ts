@@ -30,9 +30,13 @@ function quantParams(p: StoredParam, axis: number, order: readonly number[]): { 
   return { scale: r(p.scale), zeroPoint: p.zeroPoint && r(p.zeroPoint), moved: true };
 }
 
-/** Checks that a stored parameter is in a format hardening copies: float32, float16/bfloat16 through Cast, or integers through DequantizeLinear. */
+/**
+ * Checks that a stored parameter is in a format hardening copies: float32, float16 read directly
+ * (a native float16 model: the layer computes in float16), float16/bfloat16 through Cast, or
+ * integers through DequantizeLinear.
+ */
 export function checkStored(p: StoredParam, what: string): void {
-  if (!p.via && p.tensor.dataType !== DataType.FLOAT) {
+  if (!p.via && p.tensor.dataType !== DataType.FLOAT && p.tensor.dataType !== DataType.FLOAT16) {
     throw new FlipguardError(`The ${what} "${p.tensor.name}" is stored as ${wordFormat(p.tensor.dataType) ?? `data type ${p.tensor.dataType}`} and read without conversion; flipguard hardens float32 models and models stored through Cast or DequantizeLinear (flipguard convert / quantize) — convert the float32 model instead.`);
   }
 }
@@ -97,9 +101,11 @@ export function storedFormat(p: StoredParam): WordFormat {
  * In-graph access to the stored words of a weight for the voting methods (tmr-weights, tmr-bits):
  * `words` turns the stored tensor's elements (flattened, in their stored type) into unsigned int64
  * words, `values` turns voted words into what the layer computes with — float32 values for a float
- * format (exact: float16/bfloat16 values are float32 values), the stored integers for int8/uint8
- * (read on through the layer's own DequantizeLinear). `replaces` is the value the voted tensor
- * stands in for: the Cast output (float formats) or the stored tensor itself (integers).
+ * format read through Cast (exact: float16/bfloat16 values are float32 values), float16 values for
+ * a native float16 weight, the stored integers for int8/uint8 (read on through the layer's own
+ * DequantizeLinear). `replaces` is the value the voted tensor stands in for: the Cast output
+ * (float formats through Cast) or the stored tensor itself (native float16, integers); `reads` the
+ * element type of that value.
  * Float words are read arithmetically (ONNX has no bit reinterpretation before opset 26): a NaN
  * reads as the format's canonical quiet NaN word. Integer words are exact for every value.
  */
@@ -109,6 +115,7 @@ export interface WordCodec {
   words(e: Emitter, stored: string): string;
   values(e: Emitter, words: string): string;
   replaces: string;
+  reads: number;
 }
 
 /** The word codec of a stored weight (not float32, which the voting methods store as int32 words or vote as floats). */
@@ -117,15 +124,17 @@ export function wordCodec(p: StoredParam): WordCodec {
   const i64 = (e: Emitter, x: string): string => e.op('Cast', [x], { to: A.i(DataType.INT64) });
   if (format === 'float16' || format === 'bfloat16') {
     const f = FLOAT_SPECS[format];
+    // native float16 (read without Cast): the voted values go back to float16 words (exact) and replace the tensor itself
+    const native = !p.via;
     return {
-      format, bits: 16, replaces: p.value,
+      format, bits: 16, replaces: native ? p.tensor.name : p.value, reads: native ? p.tensor.dataType : DataType.FLOAT,
       words: (e, x) => wordOf(e, e.op('Cast', [x], { to: A.i(DataType.FLOAT) }), f),
-      values: (e, w) => floatOf(e, w, f),
+      values: (e, w) => (native ? e.op('Cast', [floatOf(e, w, f)], { to: A.i(p.tensor.dataType) }) : floatOf(e, w, f)),
     };
   }
   if (format === 'int8' || format === 'uint8') {
     return {
-      format, bits: 8, replaces: p.tensor.name,
+      format, bits: 8, replaces: p.tensor.name, reads: p.tensor.dataType,
       // two's complement word in [0, 256) (Mod takes the divisor's sign for integers)
       words: (e, x) => e.op('Mod', [i64(e, x), e.int64s('i256', [], [256])]),
       values: (e, w) => {

@@ -2,7 +2,7 @@
  * Hardening transforms (SPEC §4): one entry point, `harden(model, options)`, returning a new
  * ordinary ONNX model (default-domain ops only, the model's own opset, ≥ 13; the zoo's is 17)
  * whose fault-free outputs equal the original's, whose redundancy (copies, replicas, interval
- * bounds) is stored as initializers that fault injection reaches (copies in the stored format of their original, bounds as float32), and whose metadata
+ * bounds) is stored as initializers that fault injection reaches (copies in the stored format of their original, bounds as float32, or float16 in a native float16 model), and whose metadata
  * `flipguard.hardened` (JSON, see HardenedInfo) tells tools what was done.
  *
  * Methods:
@@ -27,6 +27,11 @@
  * (test/harden-formats.test.ts). A QOperator model's QLinearConv/QLinearMatMul kernels are first
  * rewritten as the QDQ groups onnxruntime fuses back into them (formats/qoperator.ts): the hardened
  * model is written in QDQ form; ConvInteger/MatMulInteger are refused (refuseIntegerKernels).
+ * A native float16 model (computing in float16: `convert --native`, `model.half()`) stays native:
+ * copies are float16 words read directly, every stage computes in float16 with float16 zeros,
+ * bounds (rounded outward) and fill values (LayerSite.dtype), and the voting methods vote the
+ * float16 words exactly and give float16 back — fault-free logits bit-identical to the native
+ * original's (test/harden-native.test.ts).
  *
  * Fault-free equivalence (asserted on every zoo architecture in test/harden.test.ts):
  * - Channel methods (edac, edac-nointervals, ranger, tmr-channels, tmr-neurons): a widened layer is
@@ -59,6 +64,7 @@ import { printWarning } from '../graph/load.js';
 import { quantizesActivations } from './formats.js';
 import { hasQOperator, qoperatorToQdq, refuseIntegerKernels } from '../formats/qoperator.js';
 import { requantizedIntervals, requantizeStages } from './requantize.js';
+import { float16Computation } from '../formats/convert.js';
 import { formatCounts } from '../graph/info.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
 import type { Scores } from '../analysis/scores.js';
@@ -68,7 +74,7 @@ import type { ImageSet } from '../runtime/evaluate.js';
 import { checkRatio, hardenedInfo, storedWordTensors, withHardenedInfo, type BitTriple, type HardenedInfo, type StageRecord, type WeightTriple } from './common.js';
 import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
-import type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';
+import { skipHalfRoundTrips, type AllDiffer, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
 import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
@@ -250,6 +256,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
+  if (opts.foldBn && float16Computation(model) !== undefined) throw new FlipguardError(`Folding batch norms (${opt('foldBn')}) makes float32 weights, but this model computes in float16 (native); unset ${opt('foldBn')} to harden it as it is.`);
   if (opts.foldBn) {
     const f = foldBatchNorm(model);
     model = f.model;
@@ -360,6 +367,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
 
   // QOperator: the widened convs stay integer kernels, the stages read their requantized outputs
   if (qop) out = requantizeStages(model, out, layers.map((l) => l.name));
+  // native float16 logits cast to float32 (keep_io_types): the last stage's float32 value feeds that Cast
+  out = { ...out, graph: skipHalfRoundTrips(out.graph) };
   if (opts.foldBn) options.foldBn = true;
   if (qop) options.qoperator = 'written as QDQ';
   if (opts.sideBySide) options.sideBySide = true;

@@ -12,10 +12,10 @@ import { A, attrInt, consumers, producers } from '../graph/builder.js';
 import { storedParam, type StoredParam } from '../graph/stored.js';
 import { checkStored, storedCopy, widenParam } from './formats.js';
 import { inferShapes } from '../graph/shapes.js';
-import type { Model, Node } from '../graph/types.js';
+import type { Attribute, Model, Node } from '../graph/types.js';
 import { DataType } from '../graph/types.js';
 import { computeLayers, type ComputeLayer } from '../graph/layers.js';
-import type { GraphEditor } from './graph-edit.js';
+import type { Emitter, GraphEditor } from './graph-edit.js';
 
 export interface LayerSite {
   layer: ComputeLayer;
@@ -38,6 +38,13 @@ export interface LayerSite {
   weight: StoredParam;
   /** Where the bias enters: node index and input slot, its stored initializer's name and form (none when the layer has no bias or a scalar one). */
   bias?: { nodeIndex: number; slot: number; name: string; param: StoredParam };
+  /**
+   * Element type of the layer's output (its tap): DataType.FLOAT16 when it reads a float16 weight
+   * directly (a native float16 model), else DataType.FLOAT (float32, and float16/bfloat16/int8
+   * weights converted where they are read). A float16 layer's stage computes in float32 between
+   * exact Casts (stages.ts float32Stage); its stored bounds and fills are float16 words.
+   */
+  dtype: number;
   /** Per-image shape of the tap at batch 1 (e.g. [1, C, H, W] or [1, C]). */
   shape: number[];
   isOutput: boolean;
@@ -99,7 +106,8 @@ export function layerSites(model: Model): LayerSite[] {
     const tap = g.nodes[tapIndex].outputs[0];
     const shape = shapes.get(tap);
     if (!shape) throw new FlipguardError(`No shape is known for the output of layer "${name}"; check the model with "flipguard info".`);
-    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, weight, bias: bias as LayerSite['bias'], shape: [...shape], isOutput: layer.isOutput });
+    const dtype = !weight.via && weight.tensor.dataType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
+    sites.push({ layer, name, index: i, kind: layer.kind, channels: layer.outChannels, group, orient, tapIndex, tap, weight, bias: bias as LayerSite['bias'], dtype, shape: [...shape], isOutput: layer.isOutput });
   }
   return sites;
 }
@@ -192,12 +200,13 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
   const inputs = [storedCopy(ed, e, site.weight, 0, channels, `${w.name}.copies`, COPY_TAG)];
   if (site.bias) inputs.push(storedCopy(ed, e, site.bias.param, 0, channels, `${site.bias.name}.copies`, COPY_TAG));
   const inIdx = groups.flatMap((q) => Array.from({ length: n }, (_, i) => q * n + i));
-  const x = e.op('Gather', [node.inputs[0], e.indexInit(`${site.name}.copy_input`, inIdx)], { axis: A.i(1) }, tag);
-  let yc = e.op('Conv', [x, ...inputs], { ...node.attributes, group: A.i(groups.length) }, { name: `${site.name}.copies`, ...tag });
+  const { f32, back, wide } = float32Copies(ed, e, site);
+  const x = back(e.op('Gather', [f32(node.inputs[0]), e.indexInit(`${site.name}.copy_input`, inIdx)], { axis: A.i(1) }, tag));
+  let yc = f32(e.op('Conv', [x, ...inputs], { ...node.attributes, group: A.i(groups.length) }, { name: `${site.name}.copies`, ...tag }));
   if (pick.length !== groups.length * m || pick.some((p, i) => p !== i)) {
     yc = e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, pick)], { axis: A.i(1) }, tag);
   }
-  return e.op('Concat', [y, yc], { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+  return wide([f32(y), yc]);
 }
 
 /**
@@ -225,8 +234,11 @@ function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (
   const C = site.channels;
   const e = ed.after(node);
   const tag = { docString: COPY_TAG };
-  const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], {}, tag);
-  const parts = [y];
+  // zeros of the layer's element type (ConstantOfShape's default fill is float32)
+  const fill: Record<string, Attribute> = site.dtype === DataType.FLOAT16 ? { value: A.t({ name: '', dataType: DataType.FLOAT16, dims: [1], data: new Uint16Array(1) }) } : {};
+  const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], fill, tag);
+  const { f32, wide } = float32Copies(ed, e, site);
+  const parts = [f32(y)];
   copies.forEach((list, i) => {
     const where = e.editor.init(`${site.name}.copy_rows`, DataType.INT64, [list.length, 1], BigInt64Array.from(list, (c) => BigInt(c)));
     const stored = storedCopy(ed, e, site.weight, 0, list, `${w.name}.copies`, COPY_TAG);
@@ -236,9 +248,30 @@ function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (
       inputs.push(e.op('ScatterND', [zeros([C]), where, bStored], {}, tag));
     }
     const yc = e.op('Conv', inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });
-    parts.push(e.op('Gather', [yc, e.indexInit(`${site.name}.copy_pick`, list)], { axis: A.i(1) }, tag));
+    parts.push(e.op('Gather', [f32(yc), e.indexInit(`${site.name}.copy_pick`, list)], { axis: A.i(1) }, tag));
   });
-  return e.op('Concat', parts, { axis: A.i(1) }, { out: ed.fresh(`${site.tap}.wide`), ...tag });
+  return wide(parts);
+}
+
+/**
+ * For a float16 layer (native float16 model): `f32` casts a value to float32 and `back` to float16,
+ * so the Gathers and Concats that assemble copies run on float32 values as the hardening stages do
+ * (stages.ts float32Stage: onnxruntime then keeps the layer's own float32 arithmetic instead of
+ * rounding its output at a float16 Gather); `wide` concatenates the parts along the channels into
+ * a fresh `<tap>.wide` of the layer's type. Identities for a float32 layer.
+ */
+function float32Copies(ed: GraphEditor, e: Emitter, site: LayerSite): { f32: (v: string) => string; back: (v: string) => string; wide: (parts: string[]) => string } {
+  const tag = { docString: COPY_TAG };
+  const half = site.dtype === DataType.FLOAT16;
+  const cast = (v: string, to: number, out?: string): string => e.op('Cast', [v], { to: A.i(to) }, { ...(out ? { out } : {}), ...tag });
+  return {
+    f32: (v) => (half ? cast(v, DataType.FLOAT) : v),
+    back: (v) => (half ? cast(v, DataType.FLOAT16) : v),
+    wide: (parts) => {
+      const out = ed.fresh(`${site.tap}.wide`);
+      return half ? cast(e.op('Concat', parts, { axis: A.i(1) }, tag), DataType.FLOAT16, out) : e.op('Concat', parts, { axis: A.i(1) }, { out, ...tag });
+    },
+  };
 }
 
 /**

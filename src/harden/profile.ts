@@ -7,12 +7,14 @@
  * The reductions run inside onnxruntime: the model gets, for each layer, ReduceMin and ReduceMax
  * over axes [0, 2, 3] (conv; every axis but 1 in general) or [0] (dense) of the layer output as
  * extra graph outputs, and JavaScript only combines the per-batch per-channel summaries with
- * Math.min / Math.max.
+ * Math.min / Math.max. A float16 layer (native float16 model) is profiled on its output cast to
+ * float32, the values its hardening stage compares (stages.ts float32Stage); edac.ts and range.ts
+ * round the bounds outward to float16.
  */
 import { qdqForm } from '../formats/qoperator.js';
 import { A } from '../graph/builder.js';
 import { FlipguardError } from '../errors.js';
-import { defaultOpset, type Model, type Node } from '../graph/types.js';
+import { DataType, defaultOpset, type Model, type Node } from '../graph/types.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { fixedBatch, type ImageSet } from '../runtime/evaluate.js';
 import { layerSites } from './layers.js';
@@ -58,9 +60,15 @@ export async function profileIntervals(model: Model, data: ProfileData, opts: Pr
   const names: { layer: string; min: string; max: string }[] = [];
   for (const s of sites) {
     const axes = [0, ...s.shape.slice(2).map((_, i) => i + 2)];
+    // a float16 layer's output is read as float32, as the hardening stages read it (stages.ts float32Stage)
+    let tap = s.tap;
+    if (s.dtype === DataType.FLOAT16) {
+      tap = fresh(`${s.name}.profile.float32`);
+      nodes.push({ name: fresh(`${tap}.node`), opType: 'Cast', domain: '', inputs: [s.tap], outputs: [tap], attributes: { to: A.i(DataType.FLOAT) } });
+    }
     const red = (op: 'ReduceMin' | 'ReduceMax'): string => {
       const out = fresh(`${s.name}.profile.${op === 'ReduceMin' ? 'min' : 'max'}`);
-      const inputs = [s.tap];
+      const inputs = [tap];
       const attrs: Node['attributes'] = { keepdims: A.i(0) };
       if (opset >= 18) {
         const ax = fresh(`${out}.axes`);

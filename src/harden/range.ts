@@ -34,11 +34,15 @@
  * rate shows what that costs. (At the paper placement, saturation keeps EDAC's NaN → 0 first.)
  *
  * Bounds, fill values are float32 initializers (`<layer>.range.lower`, `.upper`, `.fill`), so faults
- * reach them, as paper A's fault model asks for the interval bounds.
+ * reach them, as paper A's fault model asks for the interval bounds. On a native float16 model they
+ * are float16 words (outward16: a wider slack for float16 batch-norm rounding), read as float32 by
+ * the check, which computes in float32 (stages.ts float32Stage).
  */
-import { consumers, attrFloat, attrInt } from '../graph/builder.js';
+import { A, consumers, attrFloat, attrInt } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
+import { float32Stage } from './stages.js';
+import { decodeTensor, float16Toward, float16ToNumber, numberToFloat16 } from '../graph/dtype.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites } from './layers.js';
 import type { StageRecord } from './common.js';
@@ -65,9 +69,11 @@ export interface AffineBn {
   k: Float64Array;
 }
 
-function floats(g: Graph, name: string | undefined, n: number): Float32Array | undefined {
+/** The n values of a float32 or float16 (native model) initializer, or undefined. */
+function floats(g: Graph, name: string | undefined, n: number): Float32Array | Float64Array | undefined {
   const t = name ? g.initializers.get(name) : undefined;
-  return t && t.dataType === DataType.FLOAT && t.data.length === n ? (t.data as Float32Array) : undefined;
+  if (!t || t.data.length !== n) return undefined;
+  return t.dataType === DataType.FLOAT ? (t.data as Float32Array) : t.dataType === DataType.FLOAT16 ? decodeTensor(t.dataType, t.data) : undefined;
 }
 
 /** The batch norm that is the only reader of `value` (with C-channel initializer parameters), as y = s·x + t. */
@@ -97,6 +103,16 @@ export function affineBatchNorm(g: Graph, readers: Map<string, Node[]>, value: s
 function outward(x: number, dir: 'lo' | 'hi', size = Math.abs(x)): number {
   const slack = Math.max(size, Math.abs(x)) * 2 ** -20;
   return Math.fround(dir === 'lo' ? x - slack : x + slack);
+}
+
+/**
+ * The bounds of a float16 layer (native float16 model) as float16 words: moved outward by 2^-8 of
+ * the rounded terms' size — float16 batch-norm arithmetic rounds to 2^-11 of its terms, a few
+ * times — then rounded outward to float16, so no fault-free value crosses its bound.
+ */
+function outward16(x: number, dir: 'lo' | 'hi', size = Math.abs(x)): number {
+  const slack = Math.max(size, Math.abs(x)) * 2 ** -8;
+  return float16Toward(dir === 'lo' ? x - slack : x + slack, dir === 'lo' ? 'down' : 'up');
 }
 
 /** The interval [l, u] of a channel carried through batch norm channel c, with the rounding size of each bound. */
@@ -177,12 +193,20 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const anchor = g.nodes.find((n) => n.outputs.includes(value))!;
     const shape = [1, C, ...site.shape.slice(2).map(() => 1)];
     const perLayer = bounds === 'layer';
-    const Lc = Array.from(lo, (x, c) => outward(x, 'lo', loSize[c])), Uc = Array.from(hi, (x, c) => outward(x, 'hi', hiSize[c]));
+    // a float16 layer (native float16 model) stores float16 bounds and fill, read as float32 by the
+    // float32 stage (stages.ts float32Stage)
+    const half = site.dtype === DataType.FLOAT16;
+    const Lc = Array.from(lo, (x, c) => (half ? float16ToNumber(outward16(x, 'lo', loSize[c])) : outward(x, 'lo', loSize[c])));
+    const Uc = Array.from(hi, (x, c) => (half ? float16ToNumber(outward16(x, 'hi', hiSize[c])) : outward(x, 'hi', hiSize[c])));
     const L = perLayer ? [Math.min(...Lc)] : Lc;
     const U = perLayer ? [Math.max(...Uc)] : Uc;
     const dims = perLayer ? [] : shape;
-    const Lt = ed.init(`${site.name}.range.lower`, DataType.FLOAT, dims, Float32Array.from(L));
-    const Ut = ed.init(`${site.name}.range.upper`, DataType.FLOAT, dims, Float32Array.from(U));
+    const stored = (name: string, d: number[], v: ArrayLike<number>): string => {
+      const t = ed.init(name, site.dtype, d, half ? Uint16Array.from(v, numberToFloat16) : Float32Array.from(v, Math.fround));
+      return half ? ed.atStart().op('Cast', [t], { to: A.i(DataType.FLOAT) }) : t;
+    };
+    const Lt = stored(`${site.name}.range.lower`, dims, L);
+    const Ut = stored(`${site.name}.range.upper`, dims, U);
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing
     const needLower = !(afterRelu && L.every((x) => x <= 0));
     const stageIn = ed.fresh(`${value}.unchecked`);
@@ -191,15 +215,17 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     const out = qdq ? ed.fresh(`${value}.checked`) : value;
     anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
     const e = ed.after(anchor);
-    if (mode === 'saturate') {
-      if (perLayer) e.op('Clip', [stageIn, needLower ? Lt : '', Ut], {}, { out });
-      else e.op('Min', [needLower ? e.max(stageIn, Lt) : stageIn, Ut], {}, { out });
-    } else {
-      const allZero = fill.every((x) => x === 0);
-      const F = allZero ? e.scalar(0, 'harden.zero') : ed.init(`${site.name}.range.fill`, DataType.FLOAT, shape, Float32Array.from(fill, Math.fround));
-      const inside = needLower ? e.and(e.ge(stageIn, Lt), e.ge(Ut, stageIn)) : e.ge(Ut, stageIn);
-      e.where(inside, stageIn, F, out);
-    }
+    float32Stage(e, site.dtype, stageIn, out, (x, o) => {
+      if (mode === 'saturate') {
+        if (perLayer) e.op('Clip', [x, needLower ? Lt : '', Ut], {}, { out: o });
+        else e.op('Min', [needLower ? e.max(x, Lt) : x, Ut], {}, { out: o });
+      } else {
+        const allZero = fill.every((v) => v === 0);
+        const F = allZero ? e.scalar(0, 'harden.zero') : stored(`${site.name}.range.fill`, shape, fill);
+        const inside = needLower ? e.and(e.ge(x, Lt), e.ge(Ut, x)) : e.ge(Ut, x);
+        e.where(inside, x, F, o);
+      }
+    });
     if (qdq) e.op('DequantizeLinear', [e.op('QuantizeLinear', [out, ...qdq.params]), ...qdq.params], {}, { out: value });
     // value infos recorded for the renamed value stay true (same shape), nothing to drop
     stages.push({ kind: 'same', input: stageIn, output: value });

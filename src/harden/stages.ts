@@ -14,12 +14,22 @@
  * (channels that pass through untouched, as in the neuron voter, are picked from Concat(Y, m)
  * instead when k ≤ C/4, which copies less).
  *
+ * A stage always computes in float32. On a layer that computes in float16 (a native float16 model;
+ * LayerSite.dtype) it reads Cast(Y → float32) and its result is cast back to float16 under the
+ * layer's output name (`float32Stage`): exact both ways, since the stage only selects, compares
+ * and clamps values (every float16 value is a float32 value). onnxruntime's CPU provider has few
+ * float16 kernels and computes a float16 graph in float32 between them, rounding to float16 only
+ * where a float16 kernel reads a value; it removes such a float32 → float16 → float32 round trip,
+ * so the stage sees the very values the unhardened model goes on with (a stage built from
+ * float16 Slice/Gather/Concat would round the layer's output where the original does not).
+ *
  * So the work per layer is a fixed number of vectorised ops, the merge logic runs on the k
  * protected channels only, and one Gather restores the order. With k = C (a fully duplicated
  * output layer) the stage is just the merge; with k = 0 (range restriction) just `rest`.
  */
 import { A } from '../graph/builder.js';
-import type { Emitter } from './graph-edit.js';
+import { HARDEN_TAG, type Emitter } from './graph-edit.js';
+import { DataType, type Graph, type Node } from '../graph/types.js';
 
 /** EDAC case C (a ≠ b, both inside): keep min(a, b) (paper default), their mean, or the original a. */
 export type BothInside = 'min' | 'mean' | 'original';
@@ -107,10 +117,47 @@ export interface ChannelStage {
   rest?: (e: Emitter, x: string, index: string | undefined) => string;
   /** Label for node names. */
   label: string;
+  /** Element type of `wide` and `out` (LayerSite.dtype; default float32): float16 runs the stage through float32Stage. */
+  dtype?: number;
+}
+
+/**
+ * Emits a float32 stage (`body` reads `input` and must name its result `out`) on a value of element
+ * type `dataType`: as it is for float32, between Cast(input → float32) and a Cast back to float16
+ * named `out` for float16 (see the module comment).
+ */
+export function float32Stage(e: Emitter, dataType: number, input: string, out: string, body: (input: string, out: string) => void): void {
+  if (dataType !== DataType.FLOAT16) { body(input, out); return; }
+  const inner = e.editor.fresh(`${out}.float32`);
+  body(e.op('Cast', [input], { to: A.i(DataType.FLOAT) }), inner);
+  e.op('Cast', [inner], { to: A.i(DataType.FLOAT16) }, { out });
+}
+
+/**
+ * `g` with every Cast to float32 that reads a hardening stage's Cast to float16 (float32Stage: a
+ * model whose float16 logits are cast to float32, onnxconverter-common's keep_io_types) reading
+ * the stage's float32 value instead. Exact: that value holds float16 values (selections of them),
+ * and onnxruntime skips the same round trip in the unhardened model, so its logits stay unrounded.
+ */
+export function skipHalfRoundTrips(g: Graph): Graph {
+  const made = new Map(g.nodes.map((n) => [n.outputs[0], n] as const));
+  const toHalf = (n: Node | undefined): n is Node => !!n && n.opType === 'Cast' && n.docString === HARDEN_TAG && n.attributes.to?.type === 'int' && n.attributes.to.value === DataType.FLOAT16;
+  let changed = false;
+  const nodes = g.nodes.map((n) => {
+    const src = made.get(n.inputs[0]);
+    if (n.opType !== 'Cast' || n.attributes.to?.type !== 'int' || n.attributes.to.value !== DataType.FLOAT || !toHalf(src)) return n;
+    changed = true;
+    return { ...n, inputs: [src.inputs[0]] };
+  });
+  return changed ? { ...g, nodes } : g;
 }
 
 /** Emits a channel stage (see the module comment); the result is named `spec.out`. */
 export function channelStage(e: Emitter, s: ChannelStage): void {
+  float32Stage(e, s.dtype ?? DataType.FLOAT, s.wide, s.out, (wide, out) => floatChannelStage(e, { ...s, wide, out }));
+}
+
+function floatChannelStage(e: Emitter, s: ChannelStage): void {
   const { C, prot, copies } = s;
   const k = prot.length;
   const isProt = new Uint8Array(C);

@@ -224,8 +224,13 @@ export function votedInput(format: VoteFormat, data: TensorData): Uint32Array {
   return w;
 }
 
-/** The tensor a layer reads of voted words: float32 values for the float formats, the stored integers for int8/uint8. */
-export function votedValue(format: VoteFormat, words: Uint32Array): { dataType: number; data: TensorData } {
+/**
+ * The tensor a layer reads of voted words: float32 values for the float formats, the float16 words
+ * themselves for a layer that reads them directly (`half`: a native float16 model), the stored
+ * integers for int8/uint8.
+ */
+export function votedValue(format: VoteFormat, words: Uint32Array, half = false): { dataType: number; data: TensorData } {
+  if (half) return { dataType: DataType.FLOAT16, data: Uint16Array.from(words) };
   switch (format) {
     case 'float32': return { dataType: DataType.FLOAT, data: new Float32Array(words.buffer, words.byteOffset, words.length) };
     case 'float16': case 'bfloat16': return { dataType: DataType.FLOAT, data: Float32Array.from(words, (x) => decodeWord(format, x)) };
@@ -238,7 +243,8 @@ export function votedValue(format: VoteFormat, words: Uint32Array): { dataType: 
 export interface BitFold {
   /** The model in which each vote's output is an initializer (the clean voted weight, as the layer reads it) and the vote nodes and stored copies are gone. */
   model: Model;
-  votes: { triple: BitTriple; value: string; index: Int32Array | null; format: VoteFormat }[];
+  /** `half`: the layer reads float16 words directly (native float16 model; the vote ends in a Cast to float16). */
+  votes: { triple: BitTriple; value: string; index: Int32Array | null; format: VoteFormat; half: boolean }[];
 }
 
 /**
@@ -277,9 +283,13 @@ export function foldBitsModel(model: Model): BitFold | undefined {
       for (let j = 0; j < p; j++) if (idx[j] < 0 || idx[j] >= n || (j > 0 && idx[j] <= idx[j - 1])) return undefined;
     }
     const voted = voteWords(t, votedInput(format, words.data), [wordsOf(planes[0]!.data), wordsOf(planes[1]!.data)], idx);
-    inits.set(stage.output, { name: stage.output, dims: [...words.dims], ...votedValue(format, voted) });
+    // native float16: the vote's output is Reshape(Cast(…, to float16))
+    const reshape = g.nodes.find((x) => x.outputs.includes(stage.output));
+    const cast = reshape && g.nodes.find((x) => x.outputs.includes(reshape.inputs[0]));
+    const half = format === 'float16' && cast?.opType === 'Cast' && cast.attributes.to?.type === 'int' && cast.attributes.to.value === DataType.FLOAT16;
+    inits.set(stage.output, { name: stage.output, dims: [...words.dims], ...votedValue(format, voted, half) });
     for (const x of [t.words, ...t.planes, ...(t.index !== undefined ? [t.index] : [])]) stored.add(x);
-    votes.push({ triple: t, value: stage.output, index: idx, format });
+    votes.push({ triple: t, value: stage.output, index: idx, format, half });
   }
   // keep the nodes some graph output still needs (one reverse pass: nodes are in topological order)
   const need = new Set(g.outputs.map((o) => o.name));

@@ -60,7 +60,7 @@ export function tmrChannelsTransform(model: Model, opts: TmrChannelOptions): Tra
     if (!tri.length && !nanAll) continue;
     const { wide, out } = widenSite(ed, site, tri.length ? [tri, tri] : []);
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
-      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`,
+      wide, out, C, prot: tri, copies: 2, label: `${site.name}.tmr`, dtype: site.dtype,
       merge: (e, a, [b, c]) => vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer),
       rest: nanAll ? (e, x) => nanToZero(e, x, zero) : undefined,
     });

@@ -59,7 +59,7 @@ import { DataType, defaultOpset, type Model } from '../graph/types.js';
 import type { Scores } from '../analysis/scores.js';
 import { GraphEditor, type Emitter } from './graph-edit.js';
 import { COPY_TAG, copiedChannels, layerSites, spatial, widenSite, type LayerSite } from './layers.js';
-import { channelStage, nanToZero, vote3, type AllDiffer } from './stages.js';
+import { channelStage, float32Stage, nanToZero, vote3, type AllDiffer } from './stages.js';
 import { chooseUnits, type StageRecord } from './common.js';
 
 /**
@@ -166,7 +166,7 @@ export function tmrNeuronsTransform(model: Model, opts: TmrNeuronOptions): Neuro
       mask = ed.init(`${site.name}.tmr.mask`, DataType.BOOL, [1, k, ...site.shape.slice(2)], m);
     }
     channelStage(ed.after(ed.graph.nodes[site.tapIndex]), {
-      wide, out, C, prot: P, copies: 2, label: `${site.name}.tmr`,
+      wide, out, C, prot: P, copies: 2, label: `${site.name}.tmr`, dtype: site.dtype,
       merge: (e, a, [b, c]) => {
         const v = vote3(e, nanToZero(e, a, zero), nanToZero(e, b, zero), nanToZero(e, c, zero), allDiffer);
         return mask ? e.where(mask, v, a) : v;
@@ -362,12 +362,14 @@ function sparseVote(ed: GraphEditor, site: LayerSite, neurons: readonly number[]
     pick[2 * n + i] = BigInt((C + k + j) * hw + pos);
   });
   const L = `${site.name}.tmr`;
-  const flatWide = e.op('Reshape', [wide, e.int64s('flat', [2], [0, -1])]);
-  const abc = e.op('Gather', [flatWide, e.editor.init(`${L}.pick`, DataType.INT64, [3, n], pick)], { axis: A.i(1) });
-  const [aa, bb, cc] = [0, 1, 2].map((i) => nanToZero(e, e.op('Slice', [abc, e.int64s('starts', [1], [i]), e.int64s('ends', [1], [i + 1]), e.int64s('axes', [1], [1])]), o.zero));
-  const originals = e.op('Slice', [flatWide, e.int64s('starts', [1], [0]), e.int64s('ends', [1], [C * hw]), e.int64s('axes', [1], [1])]);
-  const where = e.editor.init(`${L}.neurons`, DataType.INT64, [1, n], BigInt64Array.from(neurons, (v) => BigInt(v)));
-  scatterBack(e, originals, where, vote3(e, aa, bb, cc, o.allDiffer), site.shape.slice(1), out);
+  float32Stage(e, site.dtype, wide, out, (wideF, outF) => {
+    const flatWide = e.op('Reshape', [wideF, e.int64s('flat', [2], [0, -1])]);
+    const abc = e.op('Gather', [flatWide, e.editor.init(`${L}.pick`, DataType.INT64, [3, n], pick)], { axis: A.i(1) });
+    const [aa, bb, cc] = [0, 1, 2].map((i) => nanToZero(e, e.op('Slice', [abc, e.int64s('starts', [1], [i]), e.int64s('ends', [1], [i + 1]), e.int64s('axes', [1], [1])]), o.zero));
+    const originals = e.op('Slice', [flatWide, e.int64s('starts', [1], [0]), e.int64s('ends', [1], [C * hw]), e.int64s('axes', [1], [1])]);
+    const where = e.editor.init(`${L}.neurons`, DataType.INT64, [1, n], BigInt64Array.from(neurons, (v) => BigInt(v)));
+    scatterBack(e, originals, where, vote3(e, aa, bb, cc, o.allDiffer), site.shape.slice(1), outF);
+  });
   return { kind: 'channels', input: wide, output: out, channels: C };
 }
 

@@ -167,7 +167,9 @@ export function tmrWeightsTransform(model: Model, opts: TmrWeightOptions): Weigh
         // 16-bit floats: voted on their float32 values (exact), word by word where all three differ
         const f32 = (x: string): string => e.op('Cast', [x], { to: A.i(DataType.FLOAT) });
         voted = bitwiseVote(e, f32(a), f32(c2), f32(c3), idx.length, opts.exactBudget, FLOAT_SPECS[codec.format as 'float16']);
-        base = f32(flat);
+        // a native float16 layer reads float16: the voted values go back to their words (exact)
+        if (codec.reads === DataType.FLOAT16) voted = e.op('Cast', [voted], { to: A.i(DataType.FLOAT16) });
+        else base = f32(flat);
       }
       replaces = codec.replaces;
     }

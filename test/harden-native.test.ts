@@ -1,0 +1,136 @@
+/**
+ * Hardening native float16 models (issue 15): the whole graph computes in float16 (`convert
+ * --native`, PyTorch's `model.half()`). Every method keeps the model native — copies, bounds, zeros
+ * and votes in float16 words — and the hardened model's fault-free logits are the native
+ * original's bit for bit (optimisation levels as hardenFidelity states them).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, subset } from '../src/data/index.js';
+import { convertModel } from '../src/formats/index.js';
+import { readModel } from '../src/graph/index.js';
+import { formatCounts } from '../src/graph/info.js';
+import { wordView } from '../src/graph/dtype.js';
+import { DataType, type Model } from '../src/graph/types.js';
+import type { RuntimeOptions } from '../src/runtime/session.js';
+import { harden, hardenFidelity, hardenedInfo, profileIntervals, validateHardened, HARDEN_METHODS, type HardenOptions } from '../src/harden/index.js';
+import { TrialEngine } from '../src/campaign/engine.js';
+import { runCampaign } from '../src/campaign/run.js';
+import { listParameters } from '../src/faults/params.js';
+import { FlipguardError } from '../src/errors.js';
+import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
+import { keepIoTypes } from './helpers/float16.js';
+
+const exact: RuntimeOptions = { optimization: 'disabled' };
+const zoo = (name: string): Model => readModel(fileURLToPath(new URL(`../../models/${name}-mnist.onnx`, import.meta.url)));
+const images = (n: number) => {
+  const all = loadDataset({ data: 'mnist', split: 'test' });
+  return subset(all, Array.from({ length: n }, (_, i) => (i * 31) % all.count));
+};
+
+/** Element types of the floating-point initializers of `m` (its stored words). */
+function floatTypes(m: Model): Set<number> {
+  return new Set([...m.graph.initializers.values()].map((t) => t.dataType).filter((t) => t === DataType.FLOAT || t === DataType.FLOAT16 || t === DataType.DOUBLE));
+}
+
+for (const [arch, count] of [['lenet5', 64], ['vgg11', 16]] as const) {
+  test(`native float16 ${arch}: every hardening method stays float16 and is bit-exact fault-free`, async () => {
+    const float = zoo(arch);
+    const model = convertModel(float, 'float16', { native: true }).model;
+    const data = images(count);
+    const intervals = await profileIntervals(model, data, exact);
+    const ref = { exact: (await logitsOf(model, data, exact)).logits, all: (await logitsOf(model, data, {})).logits };
+    const variants: [string, HardenOptions][] = HARDEN_METHODS.map((method) => [method, { method, ratio: method === 'ranger' ? 0 : 0.25, scores: scoresFor(method, float), intervals }]);
+    variants.push(['ranger paper saturate', { method: 'ranger', intervals, placement: 'paper', rangeMode: 'saturate' }]);
+    variants.push(['ranger after-act', { method: 'ranger', intervals, placement: 'after-act' }]);
+    variants.push(['edac mean', { method: 'edac', ratio: 0.25, scores: scoresFor('edac', float), intervals, bothInside: 'mean' }]);
+    for (const [label, opts] of variants) {
+      const { model: hm, report } = await harden(model, opts);
+      assert.equal(hm.graph.inputs[0].elemType, DataType.FLOAT16, `${label}: float16 input`);
+      assert.equal(hm.graph.outputs[0].elemType, DataType.FLOAT16, `${label}: float16 logits`);
+      // every stored tensor (copies, bounds, fills) in float16; the stages compute in float32 between exact Casts
+      assert.deepEqual([...floatTypes(hm)], [DataType.FLOAT16], `${label}: float16 initializers only`);
+      // every stored parameter word is 16 bits (tmr-bits adds int32 planes)
+      assert.deepEqual(formatCounts(hm).map((f) => f.format).filter((f) => f !== 'int32'), ['float16'], `${label}: parameters are float16 words`);
+      if (opts.method !== 'tmr-bits') {
+        const added = formatCounts(hm)[0].parameters - formatCounts(model)[0].parameters;
+        assert.equal(report.addedParameters, added, `${label}: added words`);
+        assert.ok(Math.abs(report.memoryOverhead - added / formatCounts(model)[0].parameters) < 1e-12, `${label}: memory in 16-bit words`);
+      }
+      const f = hardenFidelity(opts.method, report.intervals);
+      const p = await logitsOf(hm, data, f.runtime);
+      assert.equal(countDiffs(p.logits, f.runtime.optimization === 'disabled' ? ref.exact : ref.all), 0, `${label}: logits bit-equal to the native original's`);
+    }
+  });
+}
+
+/** `m` with bit `bit` of element `at` of initializer `name` flipped (a copy). */
+function flip(m: Model, name: string, at: number, bit: number): Model {
+  const t = m.graph.initializers.get(name)!;
+  const data = t.data.slice() as typeof t.data;
+  wordView(data)[at] ^= 2 ** bit;
+  return { ...m, graph: { ...m.graph, initializers: new Map([...m.graph.initializers, [name, { ...t, data }]]) } };
+}
+
+test('native float16: tmr-weights and tmr-bits outvote a corrupted float16 word; EDAC and TMR channels correct a corrupted copy', async () => {
+  const float = zoo('lenet5');
+  const model = convertModel(float, 'float16', { native: true }).model;
+  const data = images(32);
+  const ref = (await logitsOf(model, data, {})).logits;
+  const same = async (m: Model, o: RuntimeOptions = {}): Promise<boolean> => countDiffs((await logitsOf(m, data, o)).logits, o.optimization ? (await logitsOf(model, data, o)).logits : ref) === 0;
+  const tw = (await harden(model, { method: 'tmr-weights', ratio: 0.25, scores: scoresFor('tmr-weights', float) })).model;
+  const t = hardenedInfo(tw)!.weights![0];
+  const at = (tw.graph.initializers.get(t.index)!.data as Int32Array)[0];
+  assert.equal(tw.graph.initializers.get(t.copies[0])!.dataType, DataType.FLOAT16);
+  assert.ok(await same(flip(tw, t.weight, at, 14)), 'one corrupted float16 word is outvoted');
+  assert.ok(await same(flip(flip(flip(tw, t.weight, at, 14), t.copies[0], 0, 13), t.copies[1], 0, 15)), 'three-way disagreement voted bitwise');
+  assert.ok(!(await same(flip(flip(tw, t.weight, at, 14), t.copies[0], 0, 14))), 'two equal corrupted copies win');
+  const tb = (await harden(model, { method: 'tmr-bits' })).model;
+  const b = hardenedInfo(tb)!.bits![0];
+  assert.deepEqual(b.bits, [14]);
+  assert.equal(b.words, t.weight, 'the words are the stored float16 tensor itself');
+  assert.ok(await same(flip(tb, b.words, 0, 14)), 'protected bit outvoted');
+  assert.ok(!(await same(flip(tb, b.words, 0, 13))), 'an unprotected bit is not voted');
+  // the output layer is duplicated (EDAC) / triplicated (TMR) whole: a flipped exponent bit in one of its stored copies is corrected
+  const intervals = await profileIntervals(model, data, exact);
+  for (const method of ['edac', 'tmr-channels'] as const) {
+    const hm = (await harden(model, { method, ratio: 0, intervals })).model;
+    const w = hm.graph.initializers.get('fc3.weight')!;
+    assert.equal(w.dataType, DataType.FLOAT16);
+    assert.equal(w.dims[0], method === 'edac' ? 20 : 30, `${method}: copies appended to the float16 weight`);
+    assert.ok(await same(flip(hm, 'fc3.weight', 10 * 84 + 3, 14), exact), `${method}: a corrupted copy is corrected`);
+  }
+});
+
+test('native float16 tmr-bits campaigns: the foldBits shortcut engages and gives the slow path\'s records', async () => {
+  const model = convertModel(zoo('lenet5'), 'float16', { native: true }).model;
+  const hm = (await harden(model, { method: 'tmr-bits', bits: [14, 13] })).model;
+  const data = images(48);
+  const engine = await TrialEngine.create(hm, data, listParameters(hm), { threads: 1 });
+  try { assert.equal(engine.foldedBits, true, 'the self-check passes on float16 words'); } finally { await engine.release(); }
+  const strip = (rs: { millis: number }[]) => rs.map(({ millis: _m, ...r }) => r);
+  const o = { model: hm, data, bers: [1e-3], trials: 3, seed: 11, threads: 1 };
+  const fast = await runCampaign(o);
+  const slow = await runCampaign({ ...o, shortcuts: { foldBits: false } });
+  assert.deepEqual(strip(fast.records), strip(slow.records));
+  assert.ok(fast.records.some((r) => r.faults > 0));
+});
+
+test('native float16: foldBn (float32 folding) is refused in one sentence naming the option', async () => {
+  const model = convertModel(zoo('lenet5'), 'float16', { native: true }).model;
+  await assert.rejects(harden(model, { method: 'tmr-channels', ratio: 0, foldBn: true }), (e: unknown) => e instanceof FlipguardError && /^Folding batch norms \(option "foldBn"\).*computes in float16.*unset option "foldBn"/.test(e.message));
+});
+
+test('native float16 with float32 input and logits (keep_io_types): every method validates bit for bit', async () => {
+  const float = zoo('lenet5');
+  const h = convertModel(float, 'float16', { native: true }).model;
+  const model = keepIoTypes(h);
+  const data = images(16);
+  for (const method of HARDEN_METHODS) {
+    const r = await harden(model, { method, ratio: method === 'ranger' ? 0 : 0.25, scores: scoresFor(method, float), data });
+    const v = await validateHardened(model, r, data);
+    assert.equal(v.fidelity, 'bitwise', method);
+    assert.equal(v.maxAbsDiff, 0, method);
+  }
+});
