@@ -28,19 +28,20 @@ import { FlipguardError } from '../errors.js';
 import { A } from '../graph/builder.js';
 import { decodeTensor, numel } from '../graph/dtype.js';
 import { nodeLabel } from '../graph/layers.js';
+import { opSet } from '../graph/ops/index.js';
 import { DataType, defaultOpset, type Model, type Node, type Tensor } from '../graph/types.js';
 import { upgradeOpset } from '../graph/upgrade.js';
 
-/** The QOperator kernels the rewrite turns into QDQ groups. */
+/** QOperator kernels: quantized ops that own their parameters (registry: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger). */
+const KERNELS = opSet((r) => !!r.quantized && !!r.ownsParameters);
+/** The kernels the rewrite below turns into QDQ groups; the others (ConvInteger, MatMulInteger) stay. */
 const REWRITTEN = new Set(['QLinearConv', 'QLinearMatMul']);
-/** Integer kernels that stay (no float op that onnxruntime fuses back into them). */
-const INTEGER_KERNELS = new Set(['ConvInteger', 'MatMulInteger']);
 
 const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
 
 /** Whether `model` has QOperator kernels (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger). */
 export function hasQOperator(model: Model): boolean {
-  return model.graph.nodes.some((n) => isDefault(n) && (REWRITTEN.has(n.opType) || INTEGER_KERNELS.has(n.opType)));
+  return model.graph.nodes.some((n) => isDefault(n) && KERNELS.has(n.opType));
 }
 
 /**
@@ -48,7 +49,7 @@ export function hasQOperator(model: Model): boolean {
  * workflows (`what`: "flipguard rank", "flipguard harden") that need its layers as float ops.
  */
 export function refuseIntegerKernels(model: Model, what: string): void {
-  const n = model.graph.nodes.find((x) => isDefault(x) && INTEGER_KERNELS.has(x.opType));
+  const n = model.graph.nodes.find((x) => isDefault(x) && KERNELS.has(x.opType) && !REWRITTEN.has(x.opType));
   if (n) {
     throw new FlipguardError(`${what} cannot take the node "${n.name || n.outputs[0]}" (${n.opType}) apart: it computes int32 sums whose scale the graph applies later, with no float layer to score or copy; quantize the float32 model with flipguard quantize (QDQ) or export it with QLinearConv/QLinearMatMul.`);
   }
