@@ -10,8 +10,12 @@
  * Rankings are seeded random scores of the float32 model (timing depends on how many units are
  * protected, not which).
  *
- * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16; also float16-native, which
- * `formats-harden-native` runs alone),
+ * The int8 QOperator rows (format qoperator) are the int8 model with its convs as QLinearConv
+ * kernels (converted by test/helpers/quantized.ts), hardened in QDQ form, timed against the
+ * unhardened QOperator model, with the QDQ form alone as one more row.
+ *
+ * Environment: FHARDEN_MODELS (lenet5,vgg11), FHARDEN_FORMATS (int8,float16; also qoperator, and
+ * float16-native, which `formats-harden-native` runs alone),
  * FHARDEN_IMAGES (2000), FHARDEN_RUNS (5), FHARDEN_THREADS (2).
  */
 import { dirname, resolve } from 'node:path';
@@ -20,11 +24,12 @@ import { readModel, decodeModel } from '../src/graph/onnx.js';
 import type { Model } from '../src/graph/types.js';
 import { loadDataset, subset } from '../src/data/index.js';
 import { rank } from '../src/analysis/index.js';
-import { convertModel, quantizeModel } from '../src/formats/index.js';
+import { convertModel, qdqForm, quantizeModel } from '../src/formats/index.js';
 import { harden, profileIntervals, countHardened, parameterBits, type HardenOptions } from '../src/harden/index.js';
 import { optimizedModelBytes, timeInferenceMany } from '../src/runtime/timing.js';
 import { formatTable } from '../src/cli/table.js';
 import { runCampaign } from '../src/campaign/run.js';
+import { qoperatorFromQdq } from '../test/helpers/quantized.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -56,8 +61,12 @@ export async function benchFormatsHarden(only?: readonly string[]): Promise<stri
   const rows: (string | number)[][] = [];
   for (const name of names) {
     const float = readModel(resolve(repoRoot, 'models', `${name}-mnist.onnx`));
+    let int8: Promise<Model> | undefined;
+    const quantized = (): Promise<Model> => (int8 ??= quantizeModel(float, train, { threads }).then((r) => r.model));
     const versions: [string, () => Promise<Model>][] = [
-      ['int8', async () => (await quantizeModel(float, train, { threads })).model],
+      ['int8', quantized],
+      // int8 QOperator: the int8 model with its convs as QLinearConv kernels (test helper; hardened in QDQ form)
+      ['qoperator', async () => qoperatorFromQdq(await quantized())],
       ['float16', async () => convertModel(float, 'float16').model],
       ['float16-native', async () => convertModel(float, 'float16', { native: true }).model],
     ];
@@ -68,20 +77,24 @@ export async function benchFormatsHarden(only?: readonly string[]): Promise<stri
       const intervals = await profileIntervals(model, profile, { threads, optimization: 'disabled' });
       const hardened: Model[] = [];
       for (const v of VARIANTS) hardened.push((await harden(model, { ...v.opts, scores: v.unit ? scores[v.unit] : undefined, intervals })).model);
+      // QOperator: the QDQ form alone (what harden writes, before any protection)
+      const variants = format === 'qoperator' ? [...VARIANTS.map((v) => v.name), 'QDQ form, no protection'] : VARIANTS.map((v) => v.name);
+      if (format === 'qoperator') hardened.push(qdqForm(model));
       const times = await timeInferenceMany([model, ...hardened], test, { threads, batch: 256, repeats: runs });
+      const integer = format === 'int8' || format === 'qoperator';
       const qconv = async (m: Model): Promise<number> => decodeModel(await optimizedModelBytes(m, { threads })).graph.nodes.filter((n) => n.opType === 'QLinearConv').length;
-      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: format === 'int8' ? await qconv(model) : 0 };
-      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', format === 'int8' ? `${base.q}/${base.q}` : '']);
-      for (let i = 0; i < VARIANTS.length; i++) {
+      const base = { bits: parameterBits(model), macs: countHardened(model).macs, ms: times[0].msPerPass, q: integer ? await qconv(model) : 0 };
+      rows.push([name, format, 'none', '1.000', '1.000', base.ms.toFixed(1), '1.00', integer ? `${base.q}/${base.q}` : '']);
+      for (let i = 0; i < variants.length; i++) {
         const m = hardened[i];
         rows.push([
-          name, format, VARIANTS[i].name, (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
-          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), format === 'int8' ? `${await qconv(m)}/${base.q}` : '',
+          name, format, variants[i], (parameterBits(m) / base.bits).toFixed(3), (countHardened(m).macs / base.macs).toFixed(3),
+          times[i + 1].msPerPass.toFixed(1), (times[i + 1].msPerPass / base.ms).toFixed(2), integer ? `${await qconv(m)}/${base.q}` : '',
         ]);
       }
     }
   }
-  const how: Record<string, string> = { int8: 'int8 (QDQ, `quantize` minmax)', float16: 'float16 (`convert`)', 'float16-native': 'native float16 (`convert --native`)' };
+  const how: Record<string, string> = { int8: 'int8 (QDQ, `quantize` minmax)', float16: 'float16 (`convert`)', 'float16-native': 'native float16 (`convert --native`)', qoperator: 'int8 QOperator (the int8 model\'s convs as QLinearConv; hardened in QDQ form)' };
   return `Hardened ${formats.map((f) => how[f] ?? f).join(', ')} models, ${test.count} MNIST test images, batch 256, ${threads} threads, median of ${runs} interleaved passes; ratios against the unhardened model of the same format in the same run (machine shared with other jobs):\n\n\`\`\`\n` +
     formatTable(['model', 'format', 'variant', 'param bits ×', 'MACs ×', 'ms/pass', 'time ×', 'QLinearConv kept'], rows) + '\n```';
 }

@@ -1,7 +1,8 @@
 /**
  * Number formats (issue 15): every command on the float32, float16 (Cast-around and native),
- * bfloat16 and int8 versions of the bundled LeNet-5 (made by `convert` and `quantize` here): info,
- * evaluate, inject, rank and report work on each, harden on the native float16 one; prune and train refuse the 16-bit and int8 models in one sentence that
+ * bfloat16, int8 (QDQ) and int8 QOperator versions of the bundled LeNet-5 (made by `convert` and
+ * `quantize` here, the QOperator one by a test helper): info, evaluate, inject, rank and report
+ * work on each, harden on the native float16 and the QOperator one; prune and train refuse the 16-bit and int8 models in one sentence that
  * names the fix, and write nothing.
  */
 import { test } from 'node:test';
@@ -11,6 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readModel, writeModel } from '../src/graph/onnx.js';
+import { qoperatorFromQdq } from './helpers/quantized.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const bundled = fileURLToPath(new URL('../../models/lenet5-mnist.onnx', import.meta.url));
@@ -25,20 +28,22 @@ function ok(...args: string[]): string {
   return r.out;
 }
 
-test('every command on the float32, float16, native float16, bfloat16 and int8 LeNet-5', () => {
+test('every command on the float32, float16, native float16, bfloat16, int8 and int8 QOperator LeNet-5', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-formats-cmd-'));
   const file = (f: string) => join(dir, `lenet.${f}.onnx`);
   ok('convert', bundled, '--to', 'float16', '--out', file('float16'));
   ok('convert', bundled, '--to', 'float16', '--native', '--out', file('float16-native'));
   ok('convert', bundled, '--to', 'bfloat16', '--out', file('bfloat16'));
   ok('quantize', bundled, '--data', 'mnist', '--images', '200', '--out', file('int8'), ...T);
-  const models: Record<string, string> = { float32: bundled, float16: file('float16'), 'float16-native': file('float16-native'), bfloat16: file('bfloat16'), int8: file('int8') };
+  // the QOperator form of the int8 model (QLinearConv kernels, integer MaxPool), as onnxruntime's QOperator quantizer writes convs
+  writeModel(file('qoperator'), qoperatorFromQdq(readModel(file('int8'))));
+  const models: Record<string, string> = { float32: bundled, float16: file('float16'), 'float16-native': file('float16-native'), bfloat16: file('bfloat16'), int8: file('int8'), qoperator: file('qoperator') };
   // stored bits of the weights: 61,706 parameters × 32 / 16 / 16; int8 also stores scales, zero points, int32 biases
   const rankShapes: Record<string, [string, number][]> = {};
   for (const [format, model] of Object.entries(models)) {
     const info = ok('info', model);
-    assert.match(info, new RegExp(`stored parameters by format: .*${format.replace('-native', '')} `), `${format}: info`);
-    assert.match(info, /conv1 +Conv[\s\S]*fc3 +Gemm/, `${format}: info lists the layers`);
+    assert.match(info, new RegExp(`stored parameters by format: .*${format === 'qoperator' ? 'int8' : format.replace('-native', '')} `), `${format}: info`);
+    assert.match(info, format === 'qoperator' ? /conv1 +QLinearConv[\s\S]*fc3 +Gemm/ : /conv1 +Conv[\s\S]*fc3 +Gemm/, `${format}: info lists the layers`);
 
     const ev = ok('evaluate', model, '--data', 'mnist', '--limit', '300', ...T);
     const acc = Number(/(\d+\.\d+)%/.exec(ev)?.[1]);
@@ -72,6 +77,13 @@ test('every command on the float32, float16, native float16, bfloat16 and int8 L
       const ev2 = ok('evaluate', hardened, '--data', 'mnist', '--limit', '300', ...T);
       assert.equal(/(\d+\.\d+)%/.exec(ev2)?.[1], /(\d+\.\d+)%/.exec(ev)?.[1], 'hardened: the same accuracy');
     }
+    if (format === 'qoperator') {
+      // harden writes the QDQ form, whose fault-free logits are the QOperator model's (checked at the default level)
+      const out = ok('harden', model, '--method', 'tmr-weights', '--ratio', '0.05', '--rank', 'magnitude', '--data', 'mnist', '--limit', '100', '--out', join(dir, 'qop.hardened.onnx'), ...T);
+      assert.match(out, /QOperator kernels written in QDQ form/);
+      assert.match(out, /fault-free agreement +100\/100/);
+      assert.ok(readModel(join(dir, 'qop.hardened.onnx')).graph.nodes.some((n) => n.opType === 'DequantizeLinear'));
+    }
     if (format === 'float32') continue;
     // prune and train change float32 parameters: refused in one sentence naming the fix, nothing written
     for (const args of [['prune', model, '--data', 'mnist', '--rank', 'l1', '--conv', '0.2', '--fc', '0.2', '--limit', '100', '--out', join(dir, 'p.onnx'), ...T],
@@ -83,7 +95,7 @@ test('every command on the float32, float16, native float16, bfloat16 and int8 L
       assert.ok(!existsSync(join(dir, 'p.onnx')) && !existsSync(join(dir, 't.onnx')), `${format} ${args[0]} wrote nothing`);
     }
   }
-  for (const f of ['float16', 'float16-native', 'bfloat16', 'int8']) assert.deepEqual(rankShapes[f], rankShapes.float32, `${f}: the same layers and units as float32`);
+  for (const f of ['float16', 'float16-native', 'bfloat16', 'int8', 'qoperator']) assert.deepEqual(rankShapes[f], rankShapes.float32, `${f}: the same layers and units as float32`);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -141,9 +141,9 @@ for (const arch of ['lenet5', 'mobilenetv2'] as const) {
   });
 }
 
-test('QOperator models (QLinearConv …) are refused in one sentence naming the fix, by the library and the CLI (exit 2, nothing written)', async () => {
+test('QOperator models with ConvInteger/MatMulInteger are refused in one sentence naming the node and the fix, by the library and the CLI (exit 2, nothing written)', async () => {
   const qop = qoperatorModel();
-  const fix = /QOperator.*QLinearConv.*flipguard quantize/;
+  const fix = /flipguard harden cannot take the node "cint" \(ConvInteger\) apart.*flipguard quantize/;
   await assert.rejects(harden(qop, { method: 'tmr-weights', ratio: 0 }), (e: unknown) => e instanceof FlipguardError && fix.test(e.message));
   const dir = mkdtempSync(join(tmpdir(), 'flipguard-qop-'));
   try {

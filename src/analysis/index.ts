@@ -108,8 +108,9 @@ function randomNeuronScores(model: Model, seed: number): Scores {
  * Importance scores of every conv and dense layer of `model` by `opts.method` (see the module
  * table). Throws a FlipguardError for an unknown method, a unit the method cannot give, or missing
  * training data. A float16/bfloat16 or int8 QDQ model is scored through its dequantized float32
- * equivalent (formats/dequantize.ts): the same layers, channels and neurons; a QOperator model is
- * refused in one sentence. A native float16 model (computing in float16) is scored in float32
+ * equivalent (formats/dequantize.ts): the same layers, channels and neurons; a QOperator model's
+ * QLinearConv/QLinearMatMul kernels are its conv and dense layers there (formats/qoperator.ts),
+ * ConvInteger/MatMulInteger are refused in one sentence. A native float16 model (computing in float16) is scored in float32
  * arithmetic on its exactly decoded words — an explanation, not the float16 arithmetic it runs
  * with; `compareRankings` and `bitProfile` flip its real float16 words and run the native model.
  */

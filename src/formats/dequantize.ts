@@ -11,7 +11,12 @@
  *   difference cast to float32, times the float32 scale, rounded to float32;
  * - an activation QuantizeLinear → DequantizeLinear pair is removed (the value passes unrounded):
  *   its derivative is 0 almost everywhere, so gradients and relevance are taken through the
- *   unquantized activations, as in quantization-aware training's straight-through estimate.
+ *   unquantized activations, as in quantization-aware training's straight-through estimate (a
+ *   QuantizeLinear whose zero point is its type's minimum stays as the ReLU its saturation
+ *   computes, unless a ReLU precedes it: a QOperator kernel's fused activation). Ops
+ *   between them that compute the same on words as on values (registry `commutesWithQuantization`:
+ *   an int8 MaxPool, Reshape, Flatten …) then run on the float values; a QuantizeLinear read by
+ *   several such chains goes when every chain ends at a DequantizeLinear.
  *
  * A native float16 model (one that computes in float16: convertModel's `native`, PyTorch's
  * `model.half()`; float16Computation) is first turned into the float32 graph of the same words
@@ -21,9 +26,10 @@
  * arithmetic it is deployed with; fault injection (`rank --compare`, the bit profile) still flips
  * its real float16 words and runs the native model.
  *
- * The folded initializer keeps the stored tensor's name when nothing else reads that tensor.
- * QOperator models (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) have no float32
- * equivalent without their requantization rounding and are refused in one sentence.
+ * A QOperator model's QLinearConv and QLinearMatMul kernels are first rewritten as the QDQ groups
+ * onnxruntime fuses back into them (formats/qoperator.ts), then folded as above. The folded
+ * initializer keeps the stored tensor's name when nothing else reads that tensor. ConvInteger and
+ * MatMulInteger (int32 sums scaled by the graph) have no float32 layer and are refused in one sentence.
  */
 import { FlipguardError } from '../errors.js';
 import { attrInt, consumers, producers } from '../graph/builder.js';
@@ -31,9 +37,12 @@ import { decodeTensor, isFloatType } from '../graph/dtype.js';
 import { opSet } from '../graph/ops/index.js';
 import { DataType, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../graph/types.js';
 import { float16Computation } from './convert.js';
+import { qoperatorToQdq } from './qoperator.js';
 
 /** Ops holding quantized computation (QuantizeLinear, DequantizeLinear, QOperator kernels). */
 const QUANTIZED = opSet((r) => !!r.quantized);
+/** Ops that compute the same on quantized words as on their values (MaxPool, Reshape, Flatten …). */
+const COMMUTES = opSet((r) => !!r.commutesWithQuantization);
 
 export interface DequantizedModel {
   model: Model;
@@ -105,7 +114,7 @@ function isStored16(g: Graph, n: Node): boolean {
  */
 export function dequantizedModel(model: Model): DequantizedModel {
   if (!needsDequantizing(model)) return { model, stored: new Map(), activationPairs: 0 };
-  model = float32Arithmetic(model);
+  model = qoperatorToQdq(float32Arithmetic(model)).model;
   const g = model.graph;
   const cons = consumers(g);
   const made = producers(g);
@@ -125,6 +134,8 @@ export function dequantizedModel(model: Model): DequantizedModel {
     drop.add(n);
   };
   let activationPairs = 0;
+  const pairs = activationChains(g, cons, made);
+  const floated = new Set<string>(); // values that turn from words into floats (chain outputs)
   for (const n of g.nodes) {
     if (n.opType === 'Cast' && isStored16(g, n)) {
       const t = g.initializers.get(n.inputs[0])!;
@@ -134,13 +145,15 @@ export function dequantizedModel(model: Model): DequantizedModel {
       if (!q || !s || !isFloatType(s.dataType)) throw new FlipguardError(`The DequantizeLinear "${n.name || n.outputs[0]}" lacks its data or float scale input; fix the model.`);
       fold(n, q.name, dequantizeTensor(q, s, z, attrInt(n, 'axis', 1)), q.dims);
     } else if (n.opType === 'DequantizeLinear') {
-      const q = made.get(n.inputs[0]);
-      if (q?.opType !== 'QuantizeLinear' || (cons.get(q.outputs[0]) ?? []).length !== 1) continue;
+      const chain = pairs.get(n);
+      if (!chain) continue;
       activationPairs++;
-      drop.add(q);
+      for (const c of chain.between) for (const o of c.outputs) floated.add(o);
+      if (reluOf(g, made, chain.q)) { keep.set(chain.q, reluOf(g, made, chain.q)!); floated.add(chain.q.outputs[0]); } else drop.add(chain.q);
       // a graph output keeps its name through an Identity
-      if (g.outputs.some((o) => o.name === n.outputs[0])) keep.set(n, { ...n, opType: 'Identity', inputs: [q.inputs[0]], attributes: {} });
-      else { rename.set(n.outputs[0], q.inputs[0]); drop.add(n); }
+      if (g.outputs.some((o) => o.name === n.outputs[0])) keep.set(n, { ...n, opType: 'Identity', inputs: [n.inputs[0]], attributes: {} });
+      else { rename.set(n.outputs[0], n.inputs[0]); drop.add(n); }
+      if (!keep.has(chain.q)) rename.set(chain.q.outputs[0], chain.q.inputs[0]);
     }
   }
   const kept = g.nodes.filter((n) => QUANTIZED.has(n.opType) && !drop.has(n) && !keep.has(n));
@@ -154,8 +167,54 @@ export function dequantizedModel(model: Model): DequantizedModel {
     .map((n) => (n.inputs.some((i) => rename.has(i)) ? { ...n, inputs: n.inputs.map((i) => (i ? resolve(i) : i)) } : n));
   const read = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
   for (const name of [...inits.keys()]) if (!read.has(name)) inits.delete(name);
-  const graph: Graph = { ...g, nodes, initializers: inits, initializerInputs: g.initializerInputs?.filter((v) => inits.has(v.name)) };
+  // a value now float where the model declared words: its declared type goes
+  const valueInfo = g.valueInfo.filter((v) => !floated.has(v.name));
+  const graph: Graph = { ...g, nodes, initializers: inits, valueInfo, initializerInputs: g.initializerInputs?.filter((v) => inits.has(v.name)) };
   return { model: { ...model, graph }, stored, activationPairs };
+}
+
+/**
+ * The ReLU that QuantizeLinear `q` computes by saturating at its zero point, when that is the
+ * type's minimum (uint8 0, int8 −128: every negative value becomes 0) and no ReLU already precedes
+ * it — a QOperator kernel's fused activation; undefined otherwise (and on a graph input).
+ */
+function reluOf(g: Graph, made: Map<string, Node>, q: Node): Node | undefined {
+  const p = made.get(q.inputs[0]);
+  if (!p || p.opType === 'Relu') return undefined;
+  const z = q.inputs[2] ? g.initializers.get(q.inputs[2]) : undefined;
+  if (q.inputs[2] && (!z || z.data.length !== 1)) return undefined;
+  const atMin = !z || (z.dataType === DataType.UINT8 ? Number(z.data[0]) === 0 : z.dataType === DataType.INT8 && Number(z.data[0]) === -128);
+  return atMin ? { ...q, opType: 'Relu', inputs: [q.inputs[0]], attributes: {} } : undefined;
+}
+
+/**
+ * The activation DequantizeLinear nodes whose input is a QuantizeLinear's output, directly or
+ * through single-reader ops that commute with quantization, with that QuantizeLinear and the ops
+ * between; only QuantizeLinears every reader chain of which ends at such a DequantizeLinear (and
+ * whose output is no graph output) are paired.
+ */
+function activationChains(g: Graph, cons: Map<string, Node[]>, made: Map<string, Node>): Map<Node, { q: Node; between: Node[] }> {
+  const found = new Map<Node, { dq: Node; q: Node; between: Node[] }[]>();
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  for (const n of g.nodes) {
+    if (n.opType !== 'DequantizeLinear' || g.initializers.has(n.inputs[0])) continue;
+    const between: Node[] = [];
+    let p = made.get(n.inputs[0]);
+    while (p && COMMUTES.has(p.opType) && (cons.get(p.outputs[0]) ?? []).length === 1 && !outputs.has(p.outputs[0]) && p.outputs.slice(1).every((o) => !o)) {
+      between.unshift(p);
+      p = made.get(p.inputs[0]);
+    }
+    if (p?.opType !== 'QuantizeLinear' || outputs.has(p.outputs[0])) continue;
+    const list = found.get(p) ?? [];
+    list.push({ dq: n, q: p, between });
+    found.set(p, list);
+  }
+  const out = new Map<Node, { q: Node; between: Node[] }>();
+  for (const [q, list] of found) {
+    if (list.length !== (cons.get(q.outputs[0]) ?? []).length) continue;
+    for (const c of list) out.set(c.dq, { q, between: c.between });
+  }
+  return out;
 }
 
 /**

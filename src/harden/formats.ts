@@ -13,7 +13,6 @@ import { reorderAxis, type StoredParam } from '../graph/stored.js';
 import { wordFormat, type WordFormat } from '../graph/dtype.js';
 import { A } from '../graph/builder.js';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
-import { opSet } from '../graph/ops/index.js';
 import type { Emitter, GraphEditor } from './graph-edit.js';
 import { FLOAT_SPECS, floatOf, wordOf } from './words.js';
 
@@ -152,19 +151,6 @@ export function dropUnread(g: Graph): Graph {
   const read = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
   const nodes = g.nodes.filter((n) => n.opType !== 'Cast' || n.outputs.some((o) => read.has(o)));
   return nodes.length === g.nodes.length ? g : { ...g, nodes };
-}
-
-/** QOperator ops: integer kernels that own their quantized parameters (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger). */
-const QOPERATOR = opSet((r) => !!r.quantized && !!r.ownsParameters);
-
-/**
- * Throws a FlipguardError for a QOperator model: its layers are integer kernels whose weights,
- * scales and requantization are fused into one node, so copies cannot be compared or voted in the
- * dequantized domain. QDQ models (DequantizeLinear → Conv, what `quantize` writes) are hardened.
- */
-export function refuseQOperator(model: Model): void {
-  const q = model.graph.nodes.find((n) => n.domain === '' && QOPERATOR.has(n.opType));
-  if (q) throw new FlipguardError(`flipguard harden does not handle QOperator models (node "${q.name || q.outputs[0]}" is ${q.opType}, an integer kernel with fused weights); quantize the float32 model with flipguard quantize, which writes the QDQ form that harden handles.`);
 }
 
 /** Whether `model` quantizes activations in the graph (QDQ: QuantizeLinear nodes). */

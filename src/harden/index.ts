@@ -24,7 +24,9 @@
  * stored like its original (an int8 channel with its per-channel scale and zero point, its int32
  * bias), tmr-weights/tmr-bits vote the format's words, ranger on a QDQ model checks behind the
  * activation's QuantizeLinear → DequantizeLinear — with the same fault-free promises
- * (test/harden-formats.test.ts). QOperator models (QLinearConv …) are refused (refuseQOperator).
+ * (test/harden-formats.test.ts). A QOperator model's QLinearConv/QLinearMatMul kernels are first
+ * rewritten as the QDQ groups onnxruntime fuses back into them (formats/qoperator.ts): the hardened
+ * model is written in QDQ form; ConvInteger/MatMulInteger are refused (refuseIntegerKernels).
  * A native float16 model (computing in float16: `convert --native`, `model.half()`) stays native:
  * copies are float16 words read directly, every stage computes in float16 with float16 zeros,
  * bounds (rounded outward) and fill values (LayerSite.dtype), and the voting methods vote the
@@ -49,6 +51,9 @@
  * - tmr-neurons on convs (recomputing only the protected neurons): the conv is not widened and the
  *   voter keeps the conv's own value whenever a replica agrees within its rounding bound, so the
  *   layer's outputs are the original's bit for bit at every optimisation level (tmr-neurons.ts).
+ * - QOperator models (every method): the stages read each conv's requantized output, so every
+ *   conv stays one integer kernel and the logits equal the QOperator model's bit for bit at the
+ *   default level (requantize.ts; test/formats-qoperator.test.ts, LeNet-5 and VGG-11).
  * - tmr-weights: the vote is constant-folded into the weight at session creation, so at the
  *   default optimisation level the logits are bit-equal to the original's; with optimisations
  *   disabled the layer gets a computed weight and logits agree to float rounding (~1e-8 here).
@@ -56,7 +61,9 @@
 import { FlipguardError, opt } from '../errors.js';
 import { defaultOpset, type Model } from '../graph/types.js';
 import { printWarning } from '../graph/load.js';
-import { quantizesActivations, refuseQOperator } from './formats.js';
+import { quantizesActivations } from './formats.js';
+import { hasQOperator, qoperatorToQdq, refuseIntegerKernels } from '../formats/qoperator.js';
+import { requantizedIntervals, requantizeStages } from './requantize.js';
 import { float16Computation } from '../formats/convert.js';
 import { formatCounts } from '../graph/info.js';
 import { upgradeNotice, upgradeOpset } from '../graph/upgrade.js';
@@ -166,7 +173,8 @@ export interface HardenOptions {
    * positions (a replica MatMul over their input patches, voted with a rounding tolerance) or whole
    * channels with the vote only at the protected positions, whichever a cost model expects to be
    * faster; 'positions' always the former; 'channels' whole channels with a masked vote over them
-   * (the construction before issue 14's rework). tmr-neurons.ts.
+   * (the construction before issue 14's rework; the default for QOperator models, whose widened
+   * conv stays one integer kernel). tmr-neurons.ts.
    */
   neuronReplicas?: NeuronReplicas;
 }
@@ -224,13 +232,17 @@ export interface HardenResult {
 export async function harden(model: Model, opts: HardenOptions): Promise<HardenResult> {
   const method = opts.method;
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
-  refuseQOperator(model);
+  const given = model;
+  const qop = hasQOperator(model);
+  if (qop) refuseIntegerKernels(model, 'flipguard harden');
   const opset = defaultOpset(model);
   if (opset < 13) {
     // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so
     model = upgradeOpset(model);
     (opts.onWarning ?? printWarning)(upgradeNotice(opset, defaultOpset(model)));
   }
+  // QOperator kernels → the QDQ groups onnxruntime fuses back into them (the output is written in QDQ form)
+  if (qop) model = qoperatorToQdq(model).model;
   const ratio = opts.ratio ?? (method === 'ranger' ? 0 : method === 'tmr-bits' ? 1 : DEFAULT_RATIO);
   checkRatio(ratio, 'ratio');
   if (method === 'ranger' && ratio !== 0) throw new FlipguardError(`ranger is range restriction only and takes ratio 0, got ${ratio}; use edac to duplicate channels as well.`);
@@ -280,6 +292,9 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       throw new FlipguardError(`${method} needs detection intervals: pass intervals, or data (the training split) to profile them from.`);
     }
   }
+
+  // QOperator: the stages see the integer kernels' values (requantize.ts), so the bounds move onto their grid
+  if (qop && intervals) intervals = requantizedIntervals(model, intervals);
 
   let out: Model;
   let layers: LayerReport[];
@@ -342,8 +357,10 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
       break;
     }
     case 'tmr-neurons': {
-      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer, replicas: opts.neuronReplicas });
-      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: opts.neuronReplicas ?? 'auto' });
+      // QOperator: replica channels of the conv itself, requantized like it (exact); position replicas are float sums
+      const replicas = opts.neuronReplicas ?? (qop ? 'channels' : 'auto');
+      const r = tmrNeuronsTransform(model, { ratio, scores: opts.scores, perLayer: opts.perLayer, allDiffer: opts.allDiffer, replicas });
+      Object.assign(options, { perLayer: opts.perLayer ?? false, allDiffer: opts.allDiffer ?? 'median', neuronReplicas: replicas });
       ({ model: out, layers, stages } = r);
       unit = 'neuron';
       replicaMacs = {
@@ -354,9 +371,12 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     }
   }
 
+  // QOperator: the widened convs stay integer kernels, the stages read their requantized outputs
+  if (qop) out = requantizeStages(model, out, layers.map((l) => l.name));
   // native float16 logits cast to float32 (keep_io_types): the last stage's float32 value feeds that Cast
   out = { ...out, graph: skipHalfRoundTrips(out.graph) };
   if (opts.foldBn) options.foldBn = true;
+  if (qop) options.qoperator = 'written as QDQ';
   if (opts.sideBySide) options.sideBySide = true;
   const units = (l: LayerReport): number => ('neurons' in l ? l.neurons : 'weights' in l ? l.weights : l.channels);
   const protectedBy: Record<string, number> = {};
@@ -368,9 +388,12 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     for (const f of formatCounts(m, storedWordTensors(m))) { words += f.parameters; bits += f.bits; }
     return { words, bits };
   };
-  const before = stored(original), after = stored(out);
+  // the model as given: a QOperator model's QDQ form adds its bias scales, counted as added words
+  const before = stored(given), after = stored(out);
+  const form = qop ? stored(original) : before;
   // tmr-bits stores float32 weights as int32 words: its added storage is the plane bits, in 32-bit words
-  const addedParameters = addedBits !== undefined ? addedBits / 32 : after.words - before.words;
+  const addedParameters = addedBits !== undefined ? addedBits / 32 + form.words - before.words : after.words - before.words;
+  const addedStoredBits = addedBits !== undefined ? addedBits + form.bits - before.bits : after.bits - before.bits;
   const info: HardenedInfo = {
     method, ratio, ranking: opts.scores?.method ?? null, options,
     layers: layers.map((l) => ({ name: l.name, units: units(l), protected: l.protected })),
@@ -381,7 +404,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
     model: out,
     report: {
       method, ratio, ranking: info.ranking, protected: protectedBy, unit, layers, totals, addedParameters,
-      memoryOverhead: before.bits ? (addedBits ?? after.bits - before.bits) / before.bits : 0,
+      memoryOverhead: before.bits ? addedStoredBits / before.bits : 0,
       ...(replicaMacs ? { replicaMacs } : {}), ...(intervalInfo ? { intervals: intervalInfo } : {}), ...(weights ? { weights } : {}),
       ...(bitTriples ? { bits: bitTriples, addedBits } : {}),
       ...(reordered ? { reordered } : {}),
@@ -424,7 +447,9 @@ export async function validateHardened(original: Model, result: HardenResult, im
   const few = { x: images.x.subarray(0, n * per), shape: images.shape, count: n };
   const rounded = !!result.report.reordered || hardenedInfo(result.model)?.options.foldBn === true;
   const f = hardenFidelity(result.report.method, result.report.intervals, rounded);
-  return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...f.runtime }, what: `${result.report.method}-hardened` });
+  // a QOperator original: its integer kernels are kept (requantize.ts), compared where onnxruntime fuses them
+  const level: RuntimeOptions = hasQOperator(original) ? { optimization: 'all' } : f.runtime;
+  return validateTransformed(original, result.model, { images: few, fidelity: f.fidelity, runtime: { ...runtime, ...level }, what: `${result.report.method}-hardened` });
 }
 
 export { validateTransformed, topOneAgreement, TransformInvalidError, type Fidelity, type Validation, type ValidateOptions, type Agreement } from './validate.js';
@@ -437,5 +462,4 @@ export { overheads, countHardened, countingView, parameterBits, readHardenReport
 export { tmrBitsTransform, checkBits, packPlanes, type TmrBitOptions, type BitTransformResult } from './tmr-bits.js';
 export { HARDENED_KEY, hardenedInfo, storedWordTensors, type HardenedInfo, type StageRecord, type WeightTriple, type BitTriple } from './common.js';
 export { HARDEN_TAG } from './graph-edit.js';
-export { refuseQOperator } from './formats.js';
 export type { AllDiffer, BothInside, BothOutside, OutsideRule } from './stages.js';

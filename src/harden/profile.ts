@@ -11,6 +11,7 @@
  * float32, the values its hardening stage compares (stages.ts float32Stage); edac.ts and range.ts
  * round the bounds outward to float16.
  */
+import { qdqForm } from '../formats/qoperator.js';
 import { A } from '../graph/builder.js';
 import { FlipguardError } from '../errors.js';
 import { DataType, defaultOpset, type Model, type Node } from '../graph/types.js';
@@ -46,6 +47,8 @@ export async function profileIntervals(model: Model, data: ProfileData, opts: Pr
   const batch = opts.batch ?? DEFAULT_BATCH;
   if (!Number.isInteger(batch) || batch < 1) throw new FlipguardError(`The profiling batch size must be a whole number ≥ 1, got ${batch}.`);
   if (data.count < 1) throw new FlipguardError(`Profiling detection intervals needs at least one image, but ${data.name ?? 'the data'} is empty; pass the training split.`);
+  // a QOperator model is profiled in the QDQ form hardening works on (its layers are float ops there)
+  model = qdqForm(model);
   const sites = layerSites(model);
   const g = model.graph;
   const opset = defaultOpset(model);

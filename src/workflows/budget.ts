@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { DEFAULT_SEED, DEFAULT_TMR_BITS_BY_FORMAT } from '../defaults.js';
 import { layerSites } from '../harden/layers.js';
 import { storedFormat } from '../harden/formats.js';
+import { qdqForm } from '../formats/qoperator.js';
 import { isPlainFloat } from '../graph/stored.js';
 import { WORD_BITS, type WordFormat } from '../graph/dtype.js';
 
@@ -52,7 +53,8 @@ export const DEFAULT_BUDGET_CANDIDATES = 'tmr-bits,tmr-bits:b31+30,tmr-bits:b31+
  * one format keep only the per-format default bit (plain `tmr-bits`).
  */
 export function defaultBudgetCandidates(model: Model): string {
-  const formats = new Set(layerSites(model).map((s) => (isPlainFloat(s.weight) ? 'float32' : storedFormat(s.weight))));
+  // a QOperator model: its kernels' weights, as hardening sees them (QDQ form)
+  const formats = new Set(layerSites(qdqForm(model)).map((s) => (isPlainFloat(s.weight) ? 'float32' : storedFormat(s.weight))));
   const [format] = formats;
   if (formats.size !== 1 || !(format in DEFAULT_TMR_BITS_BY_FORMAT)) return DEFAULT_BUDGET_CANDIDATES.split(',').filter((c) => !c.includes(':b')).join(',');
   const critical = DEFAULT_TMR_BITS_BY_FORMAT[format as keyof typeof DEFAULT_TMR_BITS_BY_FORMAT][0];

@@ -2,7 +2,7 @@ import { checkOutputDir } from '../../util/fs-safe.js';
 import { FlipguardError } from '../../errors.js';
 import { loadModel } from '../../graph/load.js';
 import { writeModel } from '../../graph/onnx.js';
-import { refuseQOperator } from '../../harden/formats.js';
+import { hasQOperator, refuseIntegerKernels } from '../../formats/qoperator.js';
 import { readScores, type Scores } from '../../analysis/scores.js';
 import type { RankMethod } from '../../analysis/index.js';
 import type { Model } from '../../graph/types.js';
@@ -100,7 +100,7 @@ export const hardenCommand: Command = {
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
     if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
-    refuseQOperator(model);
+    if (hasQOperator(model)) refuseIntegerKernels(model, 'flipguard harden');
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
     const runtime = { threads: v.threads as number | undefined };
@@ -168,7 +168,8 @@ export const hardenCommand: Command = {
     writeModel(v.out as string, hardened, outputs);
     const ov = await overheads(model, hardened, test, { ...runtime, runs: 3 });
     const agreement = await topOneAgreement(model, hardened, test, runtime);
-    process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}\n\n`);
+    const qdq = hasQOperator(model) ? ' (QOperator kernels written in QDQ form, which onnxruntime fuses back into them)' : '';
+    process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}${qdq}\n\n`);
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
       ['parameters', groupInt(ov.parameters.original), groupInt(ov.parameters.hardened), ov.parameters.ratio.toFixed(3)],
       ['stored bytes', groupInt(ov.storedBytes.original), groupInt(ov.storedBytes.hardened), ov.storedBytes.ratio.toFixed(3)],

@@ -22,6 +22,7 @@ export const reshapeLikeInputRule: GradRule = {
 
 export const Flatten: OpRecord = {
   opType: 'Flatten',
+  commutesWithQuantization: true,
   shape: flattenShape,
   vjp: reshapeLikeInputRule,
   lrp: 'route',

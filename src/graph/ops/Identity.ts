@@ -12,6 +12,7 @@ export const identityRule: GradRule = {
 
 export const Identity: OpRecord = {
   opType: 'Identity',
+  commutesWithQuantization: true,
   shape: identityShape,
   vjp: identityRule,
   lrp: 'pass',

@@ -31,6 +31,7 @@ export const maxPoolRule: GradRule = {
 
 export const MaxPool: OpRecord = {
   opType: 'MaxPool',
+  commutesWithQuantization: true,
   shape: poolRule,
   vjp: maxPoolRule,
   lrp: 'route',

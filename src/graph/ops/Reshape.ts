@@ -30,6 +30,7 @@ function reshapeShape(c: NodeCtx): void {
 
 export const Reshape: OpRecord = {
   opType: 'Reshape',
+  commutesWithQuantization: true,
   shape: reshapeShape,
   vjp: reshapeLikeInputRule,
   lrp: 'route',

@@ -18,6 +18,7 @@ function squeezeShape(c: NodeCtx): void {
 
 export const Squeeze: OpRecord = {
   opType: 'Squeeze',
+  commutesWithQuantization: true,
   shape: squeezeShape,
   vjp: reshapeLikeInputRule,
   lrp: 'route',

@@ -32,6 +32,7 @@ export const transposeRule: GradRule = {
 
 export const Transpose: OpRecord = {
   opType: 'Transpose',
+  commutesWithQuantization: true,
   shape: transposeShape,
   vjp: transposeRule,
   lrp: 'route',

@@ -19,6 +19,7 @@ function unsqueezeShape(c: NodeCtx): void {
 
 export const Unsqueeze: OpRecord = {
   opType: 'Unsqueeze',
+  commutesWithQuantization: true,
   shape: unsqueezeShape,
   vjp: reshapeLikeInputRule,
   lrp: 'route',

@@ -132,6 +132,13 @@ export interface OpRecord {
    * dequantized weight; the scale and zero point keep the role of their position here (`inputRoles`).
    */
   readonly dequantizes?: boolean;
+  /**
+   * Computes on quantized words exactly what it computes on the values they stand for (it only
+   * moves or selects elements: MaxPool, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Identity),
+   * so a QuantizeLinear before it and a DequantizeLinear after it can both be dropped for scores
+   * (formats/dequantize.ts).
+   */
+  readonly commutesWithQuantization?: boolean;
   /** Emitted by flipguard's own transforms (comparisons, selection, math): not a layer, no parameters. */
   readonly transform?: boolean;
 }
