@@ -41,6 +41,7 @@ import { consumers, producers } from '../graph/builder.js';
 import { countModel } from '../graph/count.js';
 import { nodeLabel } from '../graph/layers.js';
 import { opSet } from '../graph/ops/index.js';
+import { NameScope, dotted } from '../graph/editor.js';
 import type { GoldenResult } from './records.js';
 import { BitFolding } from './fold-bits.js';
 
@@ -137,8 +138,8 @@ function requantizedSuffix(model: Model, suffix: Model, cut: string): Model {
   const q = dq?.opType === 'DequantizeLinear' ? made.get(dq.inputs[0]) : undefined;
   if (!dq || q?.opType !== 'QuantizeLinear') return suffix;
   const g = suffix.graph;
-  const taken = new Set<string>([...g.initializers.keys(), ...g.nodes.flatMap((n) => n.outputs), ...g.inputs.map((i) => i.name)]);
-  const fresh = (base: string): string => { let s = base; for (let i = 1; taken.has(s); i++) s = `${base}.${i}`; taken.add(s); return s; };
+  const taken = new NameScope([...g.initializers.keys(), ...g.nodes.flatMap((n) => n.outputs), ...g.inputs.map((i) => i.name)]);
+  const fresh = (base: string): string => taken.variant(base, dotted);
   const inits = new Map(g.initializers);
   const copy = (name: string): string => {
     if (!name) return name;

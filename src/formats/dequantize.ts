@@ -36,6 +36,7 @@ import { attrInt, consumers, producers } from '../graph/builder.js';
 import { decodeTensor, isFloatType } from '../graph/dtype.js';
 import { opSet } from '../graph/ops/index.js';
 import { DataType, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../graph/types.js';
+import { NameScope, dotted } from '../graph/editor.js';
 import { float16Computation } from './convert.js';
 import { qoperatorToQdq } from './qoperator.js';
 
@@ -123,8 +124,8 @@ export function dequantizedModel(model: Model): DequantizedModel {
   const rename = new Map<string, string>(); // value → value that replaces it
   const drop = new Set<Node>();
   const keep = new Map<Node, Node>(); // replaced nodes
-  const used = new Set<string>([...inits.keys(), ...g.nodes.flatMap((n) => n.outputs)]);
-  const fresh = (base: string): string => { let s = base; for (let i = 1; used.has(s); i++) s = `${base}.${i}`; used.add(s); return s; };
+  const used = new NameScope([...inits.keys(), ...g.nodes.flatMap((n) => n.outputs)]);
+  const fresh = (base: string): string => used.variant(base, dotted);
   const fold = (n: Node, source: string, data: Float32Array, dims: number[]): void => {
     const readers = cons.get(source) ?? [];
     const name = readers.length === 1 && !g.outputs.some((o) => o.name === source) ? source : fresh(`${source}.float32`);

@@ -31,6 +31,7 @@ import { nodeLabel } from '../graph/layers.js';
 import { opSet } from '../graph/ops/index.js';
 import { DataType, defaultOpset, type Model, type Node, type Tensor } from '../graph/types.js';
 import { upgradeOpset } from '../graph/upgrade.js';
+import { NameScope, dotted } from '../graph/editor.js';
 
 /** QOperator kernels: quantized ops that own their parameters (registry: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger). */
 const KERNELS = opSet((r) => !!r.quantized && !!r.ownsParameters);
@@ -78,8 +79,8 @@ function biasScale(label: string, xs: Tensor | undefined, ws: Tensor | undefined
 export function qoperatorToQdq(model: Model): QdqRewrite {
   const g = model.graph;
   if (!g.nodes.some((n) => isDefault(n) && REWRITTEN.has(n.opType))) return { model, layers: [], biasScales: [] };
-  const used = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => [n.name, ...n.outputs])]);
-  const fresh = (base: string): string => { let s = base; for (let i = 1; used.has(s); i++) s = `${base}.${i}`; used.add(s); return s; };
+  const used = new NameScope([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => [n.name, ...n.outputs])]);
+  const fresh = (base: string): string => used.variant(base, dotted);
   const inits = new Map(g.initializers);
   const nodes: Node[] = [];
   const layers: string[] = [];
@@ -125,7 +126,7 @@ export function qoperatorToQdq(model: Model): QdqRewrite {
       biasScales.push(scale);
       inputs.push(dq(b, scale, undefined, channels > 1 ? 0 : undefined));
     }
-    used.add(label);
+    used.reserve(label);
     node(conv ? 'Conv' : 'MatMul', label, inputs, [y], conv ? { ...n.attributes } : {});
     node('QuantizeLinear', fresh(`${label}.QuantizeLinear`), yz ? [y, ys, yz] : [y, ys], [n.outputs[0]]);
     layers.push(label);

@@ -22,6 +22,7 @@ import { foldBatchNorm } from '../analysis/canonize.js';
 import { A, attrInt, consumers } from '../graph/builder.js';
 import { numel } from '../graph/dtype.js';
 import { DataType, defaultOpset, type Graph, type Model, type Node, type Tensor } from '../graph/types.js';
+import { NameScope, numberedUnderscore } from '../graph/editor.js';
 import type { ImageSet } from '../runtime/evaluate.js';
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 
@@ -167,8 +168,8 @@ export async function quantizeModel(model: Model, data: ImageSet, opts: Quantize
   const ranges = await calibrate(folded, acts, data, opts);
 
   const inits = new Map(g.initializers);
-  const used = new Set<string>([...inits.keys(), ...g.nodes.flatMap((n) => [...n.outputs, n.name ?? '']), ...g.inputs.map((i) => i.name)]);
-  const fresh = (base: string): string => { let s = base; for (let i = 1; used.has(s); i++) s = `${base}_${i}`; used.add(s); return s; };
+  const used = new NameScope([...inits.keys(), ...g.nodes.flatMap((n) => [...n.outputs, n.name ?? '']), ...g.inputs.map((i) => i.name)]);
+  const fresh = (base: string): string => used.variant(base, numberedUnderscore);
   const init = (base: string, dataType: number, dims: number[], d: Tensor['data']): string => {
     const name = fresh(base);
     inits.set(name, { name, dataType, dims, data: d });

@@ -69,6 +69,12 @@ export class NameScope {
 /** The suffix of `NameScope.variant` that appends underscores (`x`, `x_`, `x__`, …). */
 export const underscores = (k: number): string => '_'.repeat(k);
 
+/** The suffix of `NameScope.variant` that appends `.1`, `.2`, … */
+export const dotted = (k: number): string => `.${k}`;
+
+/** The suffix of `NameScope.variant` that appends `_1`, `_2`, … */
+export const numberedUnderscore = (k: number): string => `_${k}`;
+
 /** How `Insertion.node` names a node and its outputs. */
 export interface NodeOptions {
   /** Base of the node's name (default: the op type in lower case); made fresh. */

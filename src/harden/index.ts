@@ -234,7 +234,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (!HARDEN_METHODS.includes(method)) throw new FlipguardError(`Unknown hardening method "${String(method)}"; use one of ${HARDEN_METHODS.join(', ')}.`);
   const given = model;
   const qop = hasQOperator(model);
-  if (qop) refuseIntegerKernels(model, 'flipguard harden');
+  refuseIntegerKernels(model, 'flipguard harden');
   const opset = defaultOpset(model);
   if (opset < 13) {
     // hardening emits opset-13 operator forms: rewrite older models in-graph (same outputs) and say so
@@ -257,7 +257,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (!PLACEMENTS.includes(placement)) throw new FlipguardError(`The ${opt('placement')} "${String(placement)}" is unknown; use ${PLACEMENTS.join(', ')}.`);
   if (!RANGE_BOUNDS.includes(rangeBounds)) throw new FlipguardError(`The ${opt('rangeBounds')} "${String(rangeBounds)}" is unknown; use ${RANGE_BOUNDS.join(' or ')}.`);
   const placed = method === 'ranger' || method === 'edac' || method === 'edac-nointervals' || method === 'tmr-channels';
-  if (placement !== 'paper' && !placed) throw new FlipguardError(`The ${opt('placement')} applies to ranger, edac, edac-nointervals and tmr-channels; ${method} places its stage at the conv output (placement paper) — use ${opt('foldBn')} to keep batch norm out of the way.`);
+  if (placement !== 'paper' && !placed) throw new FlipguardError(`The ${opt('placement')} applies to ranger, edac, edac-nointervals and tmr-channels; leave it out for ${method}, which has no placement to choose.`);
   if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;

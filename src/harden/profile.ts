@@ -18,7 +18,7 @@ import { DataType, defaultOpset, type Model, type Node } from '../graph/types.js
 import { ModelRunner, type RuntimeOptions } from '../runtime/session.js';
 import { fixedBatch, type ImageSet } from '../runtime/evaluate.js';
 import { layerSites } from './layers.js';
-import { NameScope } from '../graph/editor.js';
+import { NameScope, numberedUnderscore } from '../graph/editor.js';
 import { DEFAULT_BATCH } from '../defaults.js';
 
 /** One detection interval per output channel: `lower[c] ≤ value ≤ upper[c]` fault-free. */
@@ -55,7 +55,7 @@ export async function profileIntervals(model: Model, data: ProfileData, opts: Pr
   const nodes: Node[] = [...g.nodes];
   const outputs: { name: string }[] = [];
   const scope = new NameScope([...g.nodes.flatMap((n) => n.outputs), ...g.initializers.keys()]);
-  const fresh = (base: string): string => scope.variant(base, (k) => `_${k}`);
+  const fresh = (base: string): string => scope.variant(base, numberedUnderscore);
   const extraInits = new Map(g.initializers);
   const names: { layer: string; min: string; max: string }[] = [];
   for (const s of sites) {

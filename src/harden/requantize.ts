@@ -23,6 +23,7 @@
 import { consumers, producers } from '../graph/builder.js';
 import { decodeTensor, numel } from '../graph/dtype.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
+import { NameScope, dotted } from '../graph/editor.js';
 import { layerSites } from './layers.js';
 import type { Intervals } from './profile.js';
 
@@ -87,8 +88,8 @@ export function requantizeStages(qdq: Model, hardened: Model, layers: readonly s
   const taps = new Map(layerSites(qdq).filter((s) => s.group === 1 && layers.includes(s.name)).map((s) => [s.name, { tap: s.tap, q: soleQuantize(before, beforeReaders, s.tap) }]));
   const g = hardened.graph;
   const made = producers(g);
-  const used = new Set<string>([...g.initializers.keys(), ...g.nodes.flatMap((n) => [n.name, ...n.outputs])]);
-  const fresh = (base: string): string => { let s = base; for (let i = 1; used.has(s); i++) s = `${base}.${i}`; used.add(s); return s; };
+  const used = new NameScope([...g.initializers.keys(), ...g.nodes.flatMap((n) => [n.name, ...n.outputs])]);
+  const fresh = (base: string): string => used.variant(base, dotted);
   const renames = new Map<string, string>(); // widened conv output → its requantized value
   const extra = new Map<Node, Node[]>();
   for (const n of g.nodes) {

@@ -32,7 +32,7 @@
  * complement, bit 7 = sign, default bit 7), read exactly, and the voted int8 tensor feeds the
  * layer's DequantizeLinear, so onnxruntime still fuses it into QLinearConv. Only the planes are added.
  *
- * The tests check the graph's vote against a JavaScript oracle on stored float32 words (test/helpers/harden.ts `voteBits`).
+ * The tests check the graph's vote against `voteWords` on stored float32 words (test/helpers/harden.ts `voteBits`).
  */
 import { A } from '../graph/builder.js';
 import { FlipguardError, opt } from '../errors.js';

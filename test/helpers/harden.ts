@@ -11,6 +11,7 @@ import { predict, type ImageSet, type Predictions } from '../../src/runtime/eval
 import { Rng } from '../../src/util/rng.js';
 import { FlipguardError } from '../../src/errors.js';
 import { hardenedInfo } from '../../src/harden/common.js';
+import { voteWords, wordsOf } from '../../src/harden/tmr-bits.js';
 
 /** Seeded random neuron scores (C·H·W per conv layer, C per dense layer). */
 export function neuronScores(model: Model, seed = 7): Scores {
@@ -59,35 +60,23 @@ export function randomImages(shape: readonly number[], count: number, seed = 5, 
 }
 
 /**
- * Resolves a tmr-bits model's stored copies in JavaScript, exactly as the graph does: for each
- * protected weight and bit, the majority of the word's bit and the two plane bits. `params`
- * overrides stored tensors by name (32-bit words seen as Float32Array or Int32Array, e.g. faulted
- * copies). Returns the voted float32 weight tensor per original weight name.
+ * A tmr-bits model's voted float32 weights, from its stored copies through the library's JavaScript
+ * vote (`voteWords`, what the campaign's foldBits shortcut uses), so the tests compare the graph's
+ * vote with it. `params` overrides stored tensors by name (32-bit words seen as Float32Array or
+ * Int32Array, e.g. faulted copies).
  */
-/** Test oracle: a JavaScript loop, not library code (the library votes in the graph). */
 export function voteBits(model: Model, params: ReadonlyMap<string, ArrayBufferView> = new Map()): Map<string, Float32Array> {
   const info = hardenedInfo(model);
   if (!info?.bits) throw new FlipguardError('The model is not a tmr-bits hardened model (no bit triples in its flipguard.hardened metadata); harden it with method tmr-bits first.');
   const words = (n: string): Uint32Array => {
     const v = params.get(n) ?? model.graph.initializers.get(n)?.data;
     if (!v || !ArrayBuffer.isView(v)) throw new FlipguardError(`The tmr-bits model has no stored tensor "${n}"; the model was edited after hardening.`);
-    return new Uint32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
+    return wordsOf(v);
   };
   const out = new Map<string, Float32Array>();
   for (const t of info.bits) {
-    const w = Uint32Array.from(words(t.words));
     const idx = t.index ? (model.graph.initializers.get(t.index)!.data as Int32Array) : null;
-    const pa = words(t.planes[0]), pb = words(t.planes[1]);
-    const per = Math.ceil(t.protected / 32);
-    t.bits.forEach((b, i) => {
-      for (let j = 0; j < t.protected; j++) {
-        const at = idx ? idx[j] : j;
-        const x = (w[at] >>> b) & 1, y = (pa[i * per + (j >> 5)] >>> (j & 31)) & 1, z = (pb[i * per + (j >> 5)] >>> (j & 31)) & 1;
-        const maj = (x & y) | (x & z) | (y & z);
-        w[at] = maj ? (w[at] | (1 << b)) >>> 0 : (w[at] & ~(1 << b)) >>> 0;
-      }
-    });
-    out.set(t.weight, new Float32Array(w.buffer));
+    out.set(t.weight, new Float32Array(voteWords(t, words(t.words), [words(t.planes[0]), words(t.planes[1])], idx).buffer));
   }
   return out;
 }

@@ -100,7 +100,7 @@ export const hardenCommand: Command = {
     const outputs = checkOutputs(v, ['out', 'json'], inputs);
     if (v['out-dir'] !== undefined) checkOutputDir(v['out-dir'] as string, outputs);
     const model = loadModel(positionals[0]);
-    if (hasQOperator(model)) refuseIntegerKernels(model, 'flipguard harden');
+    refuseIntegerKernels(model, 'flipguard harden'); // before ranking, so the refusal names harden
     const train = datasetFromOptions({ ...v, limit: undefined }, model, 'train');
     const test = datasetFromOptions(v, model, 'test');
     const runtime = { threads: v.threads as number | undefined };
