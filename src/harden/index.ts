@@ -373,7 +373,7 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
 
   // QOperator: the widened convs stay integer kernels, the stages read their requantized outputs
   if (qop) out = requantizeStages(model, out, layers.map((l) => l.name));
-  // native float16 logits cast to float32 (keep_io_types): the last stage's float32 value feeds that Cast
+  // native float16: a stage reading assembled copies, or float16 logits cast to float32 (keep_io_types), read float32 values
   out = { ...out, graph: skipHalfRoundTrips(out.graph) };
   if (opts.foldBn) options.foldBn = true;
   if (qop) options.qoperator = 'written as QDQ';

@@ -21,7 +21,9 @@
  * float16 kernels and computes a float16 graph in float32 between them, rounding to float16 only
  * where a float16 kernel reads a value; it removes such a float32 → float16 → float32 round trip,
  * so the stage sees the very values the unhardened model goes on with (a stage built from
- * float16 Slice/Gather/Concat would round the layer's output where the original does not).
+ * float16 Slice/Gather/Concat would round the layer's output where the original does not). It
+ * removes a round trip only where one of its two Casts is its own, though: where two of the
+ * model's Casts meet, skipHalfRoundTrips joins the float32 values.
  *
  * So the work per layer is a fixed number of vectorised ops, the merge logic runs on the k
  * protected channels only, and one Gather restores the order. With k = C (a fully duplicated
@@ -29,6 +31,8 @@
  */
 import { A } from '../graph/builder.js';
 import { HARDEN_TAG, type Emitter } from './graph-edit.js';
+import { COPY_TAG } from './layers.js';
+import { dropUnread } from './formats.js';
 import { DataType, type Graph, type Node } from '../graph/types.js';
 
 /** EDAC case C (a ≠ b, both inside): keep min(a, b) (paper default), their mean, or the original a. */
@@ -135,22 +139,27 @@ export function float32Stage(e: Emitter, dataType: number, input: string, out: s
 }
 
 /**
- * `g` with every Cast to float32 that reads a hardening stage's Cast to float16 (float32Stage: a
- * model whose float16 logits are cast to float32, onnxconverter-common's keep_io_types) reading
- * the stage's float32 value instead. Exact: that value holds float16 values (selections of them),
- * and onnxruntime skips the same round trip in the unhardened model, so its logits stay unrounded.
+ * `g` with every Cast to float32 that reads one of flipguard's own Casts to float16 (a stage's
+ * result, float32Stage; the assembled copies of a grouped or 1×1-output layer, layers.ts) reading
+ * that Cast's float32 input instead, and the Casts to float16 nobody reads any more removed.
+ * onnxruntime removes a float32 → float16 → float32 round trip only where one of the two Casts is
+ * its own (inserted around a kernel without float16 support): two Casts of the model's, as a
+ * stage's input reading assembled copies or a keep_io_types output Cast reading the last stage,
+ * round to float16 where the unhardened model goes on with its float32 values. Exact: the value
+ * skipped to is what onnxruntime passes on in the unhardened model.
  */
 export function skipHalfRoundTrips(g: Graph): Graph {
   const made = new Map(g.nodes.map((n) => [n.outputs[0], n] as const));
-  const toHalf = (n: Node | undefined): n is Node => !!n && n.opType === 'Cast' && n.docString === HARDEN_TAG && n.attributes.to?.type === 'int' && n.attributes.to.value === DataType.FLOAT16;
+  const ours = (n: Node): boolean => n.docString === HARDEN_TAG || n.docString === COPY_TAG;
+  const castTo = (n: Node | undefined, to: number): n is Node => !!n && n.opType === 'Cast' && n.attributes.to?.type === 'int' && n.attributes.to.value === to;
   let changed = false;
   const nodes = g.nodes.map((n) => {
     const src = made.get(n.inputs[0]);
-    if (n.opType !== 'Cast' || n.attributes.to?.type !== 'int' || n.attributes.to.value !== DataType.FLOAT || !toHalf(src)) return n;
+    if (!castTo(n, DataType.FLOAT) || !castTo(src, DataType.FLOAT16) || !ours(src)) return n;
     changed = true;
     return { ...n, inputs: [src.inputs[0]] };
   });
-  return changed ? { ...g, nodes } : g;
+  return changed ? dropUnread({ ...g, nodes }) : g;
 }
 
 /** Emits a channel stage (see the module comment); the result is named `spec.out`. */
