@@ -92,14 +92,16 @@ test('native float16: tmr-weights and tmr-bits outvote a corrupted float16 word;
   assert.equal(b.words, t.weight, 'the words are the stored float16 tensor itself');
   assert.ok(await same(flip(tb, b.words, 0, 14)), 'protected bit outvoted');
   assert.ok(!(await same(flip(tb, b.words, 0, 13))), 'an unprotected bit is not voted');
-  // the output layer is duplicated (EDAC) / triplicated (TMR) whole: a flipped exponent bit in one of its stored copies is corrected
+  // the output layer is duplicated (EDAC) / triplicated (TMR) whole, its copies computed by dense layers of
+  // its own shape beside it (layers.ts copiesApart): a flipped exponent bit in one stored copy is corrected
   const intervals = await profileIntervals(model, data, exact);
   for (const method of ['edac', 'tmr-channels'] as const) {
     const hm = (await harden(model, { method, ratio: 0, intervals })).model;
-    const w = hm.graph.initializers.get('fc3.weight')!;
-    assert.equal(w.dataType, DataType.FLOAT16);
-    assert.equal(w.dims[0], method === 'edac' ? 20 : 30, `${method}: copies appended to the float16 weight`);
-    assert.ok(await same(flip(hm, 'fc3.weight', 10 * 84 + 3, 14), exact), `${method}: a corrupted copy is corrected`);
+    assert.deepEqual(hm.graph.initializers.get('fc3.weight')!.dims, [10, 84], `${method}: the original weight as it was`);
+    const copies = [...hm.graph.initializers.values()].filter((t) => t.name.startsWith('fc3.weight.copies'));
+    assert.deepEqual(copies.map((t) => [t.dataType, ...t.dims]), Array.from({ length: method === 'edac' ? 1 : 2 }, () => [DataType.FLOAT16, 10, 84]), `${method}: float16 copies`);
+    assert.ok(await same(flip(hm, copies[0].name, 3, 14), exact), `${method}: a corrupted copy is corrected`);
+    assert.ok(await same(flip(hm, 'fc3.weight', 3, 14), exact), `${method}: a corrupted original is corrected`);
   }
 });
 

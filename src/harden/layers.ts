@@ -210,44 +210,60 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
 }
 
 /**
- * Adds the copies of an ungrouped conv whose output is one position per image (H'·W' = 1, e.g. the
- * last inception stages of GoogLeNet on 32×32 input). onnxruntime computes such a conv as one
- * matrix-vector product per image, and there the sum for an output channel depends on where the
- * channel sits in the kernel's blocks of rows and on the total channel count: widening the
- * layer changes the originals' last bits, and a copy appended at the end differs from its original
- * (measured: a 832 → 250 1×1-output conv, 2 to 4 of 1000 values). So each copy list gets its own
- * Conv of exactly the original's shape (C filters), whose filter rows P hold the copies and the
- * others zeros, and the copies are gathered from its output:
+ * Adds the copies of an ungrouped layer whose outputs depend on how many channels it computes, so
+ * that widening it would change its originals' last bits (copiesApart):
+ * - a conv with one output position per image (H'·W' = 1, e.g. the last inception stages of
+ *   GoogLeNet on 32×32 input): onnxruntime computes it as one matrix-vector product per image, and
+ *   there the sum for an output channel depends on where the channel sits in the kernel's blocks of
+ *   rows and on the total channel count (measured: a 832 → 250 1×1-output conv, 2 to 4 of 1000
+ *   values differ, and a copy appended at the end differs from its original);
+ * - a dense layer (Gemm, MatMul) whose weight onnxruntime computes at run time — read through Cast
+ *   or DequantizeLinear, or a native float16 weight, which onnxruntime casts to float32 itself: its
+ *   matrix product then takes its blocks along the inputs (K) by the number of outputs (N), and a
+ *   wider product sums the originals in other blocks (measured: shufflenet_v2's 1024 → 10 fc read
+ *   through Cast, widened to 30 outputs, changes 35 of 40 logits). A float32 weight stored as it is
+ *   is packed once when the session loads, with blocks that do not depend on N: widened in place.
+ * So each copy list gets its own node of exactly the original's shape (C output channels), whose
+ * output channels P_i hold the copies and the others zeros, and the copies are gathered from its
+ * output:
  *
- *   W_i = ScatterND(ConstantOfShape([C, …]) = 0, P_i, <weight>.copies_i)   (bias likewise)
- *   Yc_i = Conv(X, W_i, b_i);  wide = Concat(Y, Gather(Yc_1, P_1), Gather(Yc_2, P_2), …)
+ *   W_i = Gather(Concat(<weight>.copies_i, 0), position of each channel in P_i, else the 0)   (bias likewise)
+ *   Yc_i = layer(X, W_i, b_i);  wide = Concat(Y, Gather(Yc_i, P_i) for each i)
  *
- * Same shape, same kernel, same row positions: each copy is bit-identical to its original. Stored
- * parameters are only the copies (`<weight>.copies`, [|P_i|, …]: faults reach them); the zeros are
- * computed. The cost is the layer's MACs once per copy list (one position per image, so small).
- * Returns the name of `wide`.
+ * Same shape, same kernel, same positions: each copy is bit-identical to its original. Stored
+ * parameters are only the copies (`<weight>.copies`, with |P_i| channels: faults reach them); the
+ * zeros are computed. The cost is the layer's MACs once per copy list (one position per image, or
+ * a dense layer: small next to the convs). Returns the name of `wide`.
  */
-function addSingleMapCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
+function addApartCopies(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[], y: string): string {
   const g = ed.graph;
   const node = g.nodes[site.index];
-  const w = site.weight.tensor;
+  const tapNode = g.nodes[site.tapIndex];
   const C = site.channels;
-  const e = ed.after(node);
+  const e = ed.after(tapNode);
   const tag = { docString: COPY_TAG };
   // zeros of the layer's element type (ConstantOfShape's default fill is float32)
   const fill: Record<string, Attribute> = site.dtype === DataType.FLOAT16 ? { value: A.t({ name: '', dataType: DataType.FLOAT16, dims: [1], data: new Uint16Array(1) }) } : {};
-  const zeros = (dims: number[]): string => e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], fill, tag);
+  /** `p` with only its channels `list` along `axis` (stored as `name`), the others zeros: `p`'s shape. */
+  const apart = (p: StoredParam, axis: number, list: readonly number[], name: string): string => {
+    const stored = storedCopy(ed, e, p, axis, list, name, COPY_TAG);
+    const dims = [...p.tensor.dims];
+    dims[axis] = 1;
+    const zero = e.op('ConstantOfShape', [e.indexInit(`${site.name}.copy_shape`, dims)], fill, tag);
+    const at = new Map(list.map((c, j) => [c, j]));
+    const index = e.indexInit(`${site.name}.copy_rows`, Array.from({ length: C }, (_, c) => at.get(c) ?? list.length));
+    return e.op('Gather', [e.op('Concat', [stored, zero], { axis: A.i(axis) }, tag), index], { axis: A.i(axis) }, tag);
+  };
   const { f32, wide } = float32Copies(ed, e, site);
   const parts = [f32(y)];
   copies.forEach((list, i) => {
-    const where = e.editor.init(`${site.name}.copy_rows`, DataType.INT64, [list.length, 1], BigInt64Array.from(list, (c) => BigInt(c)));
-    const stored = storedCopy(ed, e, site.weight, 0, list, `${w.name}.copies`, COPY_TAG);
-    const inputs = [node.inputs[0], e.op('ScatterND', [zeros(w.dims), where, stored], {}, tag)];
-    if (site.bias) {
-      const bStored = storedCopy(ed, e, site.bias.param, 0, list, `${site.bias.name}.copies`, COPY_TAG);
-      inputs.push(e.op('ScatterND', [zeros([C]), where, bStored], {}, tag));
-    }
-    const yc = e.op('Conv', inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });
+    const inputs = [...node.inputs];
+    inputs[1] = apart(site.weight, site.orient === 'rows' ? 0 : site.weight.tensor.dims.length - 1, list, `${site.weight.tensor.name}.copies`);
+    const bias = site.bias && apart(site.bias.param, site.bias.param.tensor.dims.length - 1, list, `${site.bias.name}.copies`);
+    if (bias && site.bias!.nodeIndex === site.index) inputs[site.bias!.slot] = bias;
+    let yc = e.op(node.opType, inputs, { ...node.attributes }, { name: `${site.name}.copies${copies.length > 1 ? i + 1 : ''}`, ...tag });
+    // a MatMul layer's bias Add, the same way round
+    if (bias && site.bias!.nodeIndex !== site.index) yc = e.op('Add', tapNode.inputs.map((v, s) => (s === site.bias!.slot ? bias : v === node.outputs[0] ? yc : v)), {}, tag);
     parts.push(e.op('Gather', [f32(yc), e.indexInit(`${site.name}.copy_pick`, list)], { axis: A.i(1) }, tag));
   });
   return wide(parts);
@@ -280,7 +296,7 @@ function float32Copies(ed: GraphEditor, e: Emitter, site: LayerSite): { f32: (v:
  * addGroupedCopies). For replica MAC and parameter accounting.
  */
 export function copiedChannels(site: LayerSite, list: readonly number[]): number {
-  if (site.group === 1) return singleMap(site) ? site.channels : list.length;
+  if (site.group === 1) return copiesApart(site) ? site.channels : list.length;
   const m = site.channels / site.group;
   return new Set(list.map((c) => Math.floor(c / m))).size * m;
 }
@@ -292,22 +308,29 @@ export const COPY_TAG = 'flipguard.harden.copy';
  * Gives the layer of `site` appended copies of its output channels (`copies` as for widenLayer)
  * and re-taps its output: returns `wide` [N, C + Σ|copies|, …] (originals first, then the copies
  * in order) and `out`, the layer's original output name, which the hardening stage must produce.
- * Ungrouped layers are widened in place (widenLayer), except convs with a 1×1 output map
- * (addSingleMapCopies); grouped convs get a copy conv beside them (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
+ * Ungrouped layers are widened in place (widenLayer), except those whose outputs depend on their
+ * width (copiesApart: convs with a 1×1 output map, dense layers with a weight computed at run time),
+ * which get same-shape copy layers (addApartCopies); grouped convs get a copy conv beside them
+ * (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
  */
 export function widenSite(ed: GraphEditor, site: LayerSite, copies: readonly (readonly number[])[]): { wide: string; out: string } {
   const order = copies.flat();
-  if (!order.length || (site.group === 1 && !singleMap(site))) {
+  if (!order.length || (site.group === 1 && !copiesApart(site))) {
     if (order.length) widenLayer(ed, site, copies);
     return retap(ed, site);
   }
   const { wide: y, out } = retap(ed, site);
-  return { wide: site.group === 1 ? addSingleMapCopies(ed, site, copies, y) : addGroupedCopies(ed, site, copies, y), out };
+  return { wide: site.group === 1 ? addApartCopies(ed, site, copies, y) : addGroupedCopies(ed, site, copies, y), out };
 }
 
-/** Whether `site` is a conv with one output position per image (see addSingleMapCopies). */
-function singleMap(site: LayerSite): boolean {
-  return site.kind === 'conv' && spatial(site) === 1;
+/**
+ * Whether the copies of ungrouped layer `site` are computed beside it by layers of its own shape
+ * (addApartCopies): a conv with one output position per image, or a dense layer whose weight
+ * onnxruntime computes at run time (read through Cast or DequantizeLinear, or native float16).
+ */
+function copiesApart(site: LayerSite): boolean {
+  if (site.kind === 'conv') return spatial(site) === 1;
+  return !!site.weight.via || site.dtype === DataType.FLOAT16;
 }
 
 /**
