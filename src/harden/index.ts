@@ -76,6 +76,7 @@ import { edacTransform, type ChannelLayerReport } from './edac.js';
 import { profileIntervals, type Intervals, type ProfileData } from './profile.js';
 import { skipHalfRoundTrips, type AllDiffer, type BothInside, type BothOutside, type OutsideRule } from './stages.js';
 import { tmrChannelsTransform } from './tmr-channels.js';
+import { keepFloat32Nodes } from './half-regions.js';
 import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { checkBits, tmrBitsTransform } from './tmr-bits.js';
@@ -375,6 +376,11 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   if (qop) out = requantizeStages(model, out, layers.map((l) => l.name));
   // native float16: a stage reading assembled copies, or float16 logits cast to float32 (keep_io_types), read float32 values
   out = { ...out, graph: skipHalfRoundTrips(out.graph) };
+  // native float16: the nodes onnxruntime computes in float32 stay so next to the stages (half-regions.ts)
+  const level = hardenFidelity(method, intervalInfo).runtime;
+  if (float16Computation(model) !== undefined && level.optimization === 'disabled' && (opts.runtime?.executionProvider ?? 'cpu') === 'cpu') {
+    out = await keepFloat32Nodes(model, out, { ...opts.runtime, ...level });
+  }
   if (opts.foldBn) options.foldBn = true;
   if (qop) options.qoperator = 'written as QDQ';
   if (opts.sideBySide) options.sideBySide = true;
