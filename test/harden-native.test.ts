@@ -19,7 +19,9 @@ import { TrialEngine } from '../src/campaign/engine.js';
 import { runCampaign } from '../src/campaign/run.js';
 import { listParameters } from '../src/faults/params.js';
 import { FlipguardError } from '../src/errors.js';
-import { countDiffs, logitsOf, scoresFor } from './helpers/harden.js';
+import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
+import { BLOCK_INPUT, BLOCKS, blockModel } from './helpers/blocks.js';
+import { float32Nodes } from '../src/harden/half-regions.js';
 import { keepIoTypes } from './helpers/float16.js';
 
 const exact: RuntimeOptions = { optimization: 'disabled' };
@@ -135,4 +137,35 @@ test('native float16 with float32 input and logits (keep_io_types): every method
     assert.equal(v.fidelity, 'bitwise', method);
     assert.equal(v.maxAbsDiff, 0, method);
   }
+});
+
+// The channel structures of real exports (test/helpers/blocks.ts) natively in float16. onnxruntime
+// computes a float16 node that has a float16 kernel in float32 when all its neighbours are computed
+// in float32; a stage's or copy's Cast next to it would make it compute in float16 (the depthwise
+// block's ReLU6 Clip, read by the next depthwise conv's copies): the hardened graph writes such a
+// node out in float32 (half-regions.ts), and the logits stay bit for bit.
+for (const name of BLOCKS) {
+  test(`native float16 block ${name}: the stage methods keep the logits bit for bit`, async () => {
+    const float = blockModel(name);
+    const model = convertModel(float, 'float16', { native: true }).model;
+    const data = randomImages([...BLOCK_INPUT], 32, 9);
+    for (const method of ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-neurons'] as const) {
+      const r = await harden(model, { method, ratio: method === 'ranger' ? 0 : 0.3, scores: scoresFor(method, float), data });
+      const { runtime } = hardenFidelity(method, r.report.intervals);
+      assert.equal(countDiffs((await logitsOf(r.model, data, runtime)).logits, (await logitsOf(model, data, runtime)).logits), 0, `${name} ${method}: bit-identical logits`);
+    }
+  });
+}
+
+test('native float16 depthwise block: the ReLU6 Clip that onnxruntime computes in float32 stays so next to the copies of the next depthwise conv', async () => {
+  const model = convertModel(blockModel('depthwise'), 'float16', { native: true }).model;
+  assert.ok((await float32Nodes(model, exact)).has('conv0_relu'), 'isolated: computed in float32 in the original');
+  const r = await harden(model, { method: 'tmr-channels', ratio: 0.3, scores: scoresFor('tmr-channels', blockModel('depthwise')) });
+  const g = r.model.graph;
+  const made = new Map(g.nodes.map((n) => [n.outputs[0], n] as const));
+  const castTo = (v: string, to: number): boolean => made.get(v)?.opType === 'Cast' && made.get(v)!.attributes.to?.value === to;
+  const clip = g.nodes.find((n) => n.name === 'conv0_relu')!;
+  assert.deepEqual(clip.inputs.map((v) => castTo(v, DataType.FLOAT)), [true, true, true], 'its float16 inputs cast up');
+  const down = g.nodes.find((n) => n.inputs[0] === clip.outputs[0])!;
+  assert.deepEqual([down.opType, down.attributes.to?.value, down.outputs[0]], ['Cast', DataType.FLOAT16, 'conv0_relu_out'], 'its output cast down under its own name');
 });

@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { harden, HARDEN_METHODS, validateHardened, hardenFidelity, type HardenMethod } from '../src/harden/index.js';
 import { FIXTURES, fixture } from './helpers/interop.js';
-import { scoresFor } from './helpers/harden.js';
+import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
+import { convertModel } from '../src/formats/index.js';
 
 const RATIO: Record<HardenMethod, number> = { edac: 0.1, 'edac-nointervals': 0.1, ranger: 0, 'tmr-channels': 0.1, 'tmr-weights': 0.001, 'tmr-neurons': 0.01, 'tmr-bits': 0.01 };
 
@@ -56,6 +57,31 @@ for (const name of FIXTURES) {
         const r = await harden(f.model, { method, ratio: RATIO[method], placement, scores: scoresFor(method, f.model), data: f.data, runtime: { optimization: 'disabled' } });
         const v = await validateHardened(f.model, r, f.data);
         assert.equal(v.maxAbsDiff, 0, `${name} ${method} ${placement}: bit-identical logits`);
+      }
+    }
+  });
+}
+
+// float16 (issue 15): the stage methods on each export converted to float16, natively (the whole graph
+// in float16, onnxruntime computing most of it in float32 between its own Casts) and as float16 words
+// read through Cast, keep the logits bit for bit on 16 random images (validateHardened checks 4). What
+// broke it: a float32 → float16 → float32 round trip between two of flipguard's Casts (onnxruntime
+// removes only those where one Cast is its own), widened dense layers whose computed weight makes
+// onnxruntime's product block the sums by the output count, and stage Casts next to a node it would
+// otherwise compute in float32.
+for (const name of FIXTURES) {
+  test(`${name}: float16, native and through Cast: the stage methods keep the logits bit for bit`, async () => {
+    const f = fixture(name);
+    const data = randomImages([3, 32, 32], 16, 9);
+    for (const native of [true, false]) {
+      const model = convertModel(f.model, 'float16', { native }).model;
+      for (const method of ['edac', 'edac-nointervals', 'ranger', 'tmr-channels', 'tmr-neurons'] as const) {
+        const label = `${name} ${native ? 'native' : 'through Cast'} ${method}`;
+        const r = await harden(model, { method, ratio: RATIO[method], scores: scoresFor(method, f.model), data });
+        const v = await validateHardened(model, r, data);
+        assert.equal(v.fidelity, 'bitwise', label);
+        const { runtime } = hardenFidelity(method, r.report.intervals);
+        assert.equal(countDiffs((await logitsOf(r.model, data, runtime)).logits, (await logitsOf(model, data, runtime)).logits), 0, `${label}: bit-identical logits`);
       }
     }
   });
