@@ -217,8 +217,8 @@ function addGroupedCopies(ed: GraphEditor, site: LayerSite, copies: readonly (re
  *   there the sum for an output channel depends on where the channel sits in the kernel's blocks of
  *   rows and on the total channel count (measured: a 832 → 250 1×1-output conv, 2 to 4 of 1000
  *   values differ, and a copy appended at the end differs from its original);
- * - a dense layer (Gemm, MatMul) whose weight onnxruntime computes at run time — read through Cast
- *   or DequantizeLinear, or a native float16 weight, which onnxruntime casts to float32 itself: its
+ * - a dense layer (Gemm, MatMul) whose weight onnxruntime computes at run time — a float16 or
+ *   bfloat16 weight read through Cast, or a native float16 one, which onnxruntime casts itself: its
  *   matrix product then takes its blocks along the inputs (K) by the number of outputs (N), and a
  *   wider product sums the originals in other blocks (measured: shufflenet_v2's 1024 → 10 fc read
  *   through Cast, widened to 30 outputs, changes 35 of 40 logits). A float32 weight stored as it is
@@ -309,7 +309,7 @@ export const COPY_TAG = 'flipguard.harden.copy';
  * and re-taps its output: returns `wide` [N, C + Σ|copies|, …] (originals first, then the copies
  * in order) and `out`, the layer's original output name, which the hardening stage must produce.
  * Ungrouped layers are widened in place (widenLayer), except those whose outputs depend on their
- * width (copiesApart: convs with a 1×1 output map, dense layers with a weight computed at run time),
+ * width (copiesApart: convs with a 1×1 output map, dense layers with a float16 weight cast at run time),
  * which get same-shape copy layers (addApartCopies); grouped convs get a copy conv beside them
  * (addGroupedCopies). With no copies, `wide` is the layer's own output, renamed.
  */
@@ -325,12 +325,14 @@ export function widenSite(ed: GraphEditor, site: LayerSite, copies: readonly (re
 
 /**
  * Whether the copies of ungrouped layer `site` are computed beside it by layers of its own shape
- * (addApartCopies): a conv with one output position per image, or a dense layer whose weight
- * onnxruntime computes at run time (read through Cast or DequantizeLinear, or native float16).
+ * (addApartCopies): a conv with one output position per image, or a dense layer whose float16 or
+ * bfloat16 weight onnxruntime casts at run time (read through Cast, or native float16). (Integer
+ * weights read through DequantizeLinear stay widened: onnxruntime fuses them into integer kernels,
+ * which requantize.ts keeps.)
  */
 function copiesApart(site: LayerSite): boolean {
   if (site.kind === 'conv') return spatial(site) === 1;
-  return !!site.weight.via || site.dtype === DataType.FLOAT16;
+  return site.weight.via?.opType === 'Cast' || site.dtype === DataType.FLOAT16;
 }
 
 /**
