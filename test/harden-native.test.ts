@@ -21,7 +21,9 @@ import { listParameters } from '../src/faults/params.js';
 import { FlipguardError } from '../src/errors.js';
 import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
 import { BLOCK_INPUT, BLOCKS, blockModel } from './helpers/blocks.js';
-import { float32Nodes } from '../src/harden/half-regions.js';
+import { float32Nodes, keepFloat32Nodes } from '../src/harden/half-regions.js';
+import { A, GraphBuilder, makeModel } from '../src/graph/index.js';
+import { HARDEN_TAG } from '../src/harden/graph-edit.js';
 import { keepIoTypes } from './helpers/float16.js';
 
 const exact: RuntimeOptions = { optimization: 'disabled' };
@@ -168,4 +170,25 @@ test('native float16 depthwise block: the ReLU6 Clip that onnxruntime computes i
   assert.deepEqual(clip.inputs.map((v) => castTo(v, DataType.FLOAT)), [true, true, true], 'its float16 inputs cast up');
   const down = g.nodes.find((n) => n.inputs[0] === clip.outputs[0])!;
   assert.deepEqual([down.opType, down.attributes.to?.value, down.outputs[0]], ['Cast', DataType.FLOAT16, 'conv0_relu_out'], 'its output cast down under its own name');
+});
+
+// The other way round cannot be undone: a node onnxruntime computes in float16 in the original (the
+// Concat feeds a Transpose, which has a float16 kernel) but in float32 next to an inserted node (a
+// Relu in the Transpose's place, which has none, as have its other neighbours): refused in one
+// sentence naming it and the fix.
+test('native float16: a node the stages would make onnxruntime compute in float32 is refused in one sentence', async () => {
+  const graph = (hardened: boolean): Model => {
+    const b = new GraphBuilder('half');
+    const x = b.input('x', ['N', 4], DataType.FLOAT16);
+    const c = b.op('Concat', [b.op('Relu', [x], {}, 'relu1'), b.op('Relu', [x], {}, 'relu2')], { axis: A.i(1) }, 'cat');
+    const t = hardened ? b.op('Relu', [c], {}, 'stage') : b.op('Transpose', [c], { perm: A.is([0, 1]) }, 'move');
+    b.node('Relu', [t], {}, { name: 'out', outputs: ['y'] });
+    b.output('y', ['N', 8], DataType.FLOAT16);
+    const g = b.build();
+    if (hardened) g.nodes.find((n) => n.name === 'stage')!.docString = HARDEN_TAG;
+    return makeModel(g, { opset: 17 });
+  };
+  assert.ok(!(await float32Nodes(graph(false), exact)).has('cat'), 'float16 in the original');
+  assert.ok((await float32Nodes(graph(true), exact)).has('cat'), 'float32 beside the inserted Relu');
+  await assert.rejects(keepFloat32Nodes(graph(false), graph(true), exact), (e: unknown) => e instanceof FlipguardError && /^onnxruntime computes node "cat" \(Concat\) of this native float16 model in float16, but next to the hardening stages in float32, .*converted without --native/.test(e.message));
 });

@@ -18,7 +18,8 @@
  * onnxruntime does the same), and refuses a model where that does not make the two agree.
  */
 import { FlipguardError } from '../errors.js';
-import { A } from '../graph/builder.js';
+import { A, producers } from '../graph/builder.js';
+import { computeLayers } from '../graph/layers.js';
 import { NameScope } from '../graph/editor.js';
 import { decodeModel } from '../graph/onnx.js';
 import { DataType, type Model, type Node } from '../graph/types.js';
@@ -49,6 +50,28 @@ export async function float32Nodes(model: Model, runtime: RuntimeOptions): Promi
     if (inputs.some(Boolean) || outputs.some(Boolean)) out.set(n.name, { inputs, outputs });
   }
   return out;
+}
+
+/** The label of the nearest conv/dense layer that node `name` of `model` reads from (through any nodes), if any. */
+function layerBefore(model: Model, name: string): string | undefined {
+  const layers = new Map(computeLayers(model).map((l) => [l.node, l.label] as const));
+  const made = producers(model.graph);
+  const seen = new Set<Node>();
+  let front = model.graph.nodes.filter((n) => n.name === name);
+  while (front.length) {
+    const next: Node[] = [];
+    for (const n of front) {
+      for (const v of n.inputs) {
+        const p = made.get(v);
+        if (!p || seen.has(p)) continue;
+        if (layers.has(p)) return layers.get(p);
+        seen.add(p);
+        next.push(p);
+      }
+    }
+    front = next;
+  }
+  return undefined;
 }
 
 const ours = (n: Node): boolean => n.docString === HARDEN_TAG || n.docString === COPY_TAG;
@@ -95,7 +118,8 @@ export async function keepFloat32Nodes(original: Model, hardened: Model, runtime
     const half = model.find((n) => !want.has(n.name));
     if (half || round === 2) {
       const n = half ?? model[0];
-      throw new FlipguardError(`onnxruntime computes node "${n.name}" (${n.opType}) of this native float16 model in ${half ? 'float16' : 'float32'}, but next to the hardening stages in ${half ? 'float32' : 'float16'}, so the hardened model would not keep the outputs bit for bit; harden the model converted without --native (float16 words computed in float32) instead.`);
+      const layer = layerBefore(original, n.name);
+      throw new FlipguardError(`onnxruntime computes node "${n.name}" (${n.opType}${layer ? `, behind layer "${layer}"` : ''}) of this native float16 model in ${half ? 'float16' : 'float32'}, but next to the hardening stages in ${half ? 'float32' : 'float16'}, so the hardened model would not keep the outputs bit for bit; harden the model converted without --native (float16 words computed in float32) instead.`);
     }
     const add = new Map(model.map((n) => [n.name, want.get(n.name)!] as const));
     for (const [k, v] of add) forced.set(k, v);
