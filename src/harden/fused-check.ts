@@ -14,9 +14,10 @@
  * and with a fill F ≠ 0 (behind a batch norm, "→ 0" is "→ t"): the "crossed" masks jU, jL (β = 0:
  * 1 if y' > U_c, resp. y' < L_c), j = jU + jL, keep = DWConv(j; −1, 1) and
  *   out  = y'·keep + DWConv(j; F_c, 0)                 (the Add fused into that conv as its Sum input)
- * Behind a ReLU (y' ≥ 0, no lower bound), without a Mul:
- *   out  = ReLU(y' + DWConv(jU; −FLT_MAX, 0)) [+ DWConv(jU; F_c, 0)]   (each Add and the ReLU fused)
- * — y' where jU = 0; y' − FLT_MAX ≤ 0, so 0, where jU = 1.
+ * When a ReLU follows the check (behind the ReLU, y' ≥ 0; or in front of a ReLU that alone reads
+ * the check, which is then absorbed), without a Mul:
+ *   out  = ReLU(y' + DWConv(j; −FLT_MAX, 0)) [+ DWConv(j; max(0, F_c), 0)]   (each Add and the ReLU fused)
+ * — ReLU(y') where j = 0; y' − FLT_MAX ≤ 0, so 0, where j = 1.
  *
  * Exactness. a_c = 2^−e with e the exponent of |U_c| (−126 for a zero or subnormal bound): a_c·U_c
  * and a_c·y' are exact (a power-of-two scale, in range or overflowing to ±Inf with the right sign),
@@ -64,8 +65,12 @@ export interface FusedZeroSpec {
   upper: ArrayLike<number>;
   /** Per-channel fill; all zero → no fill term. */
   fill: ArrayLike<number>;
-  /** Every checked value is ≥ 0 (behind the ReLU turned Clip(·, 0, FLT_MAX)): zeroing by ReLU(y − FLT_MAX·j), no Mul. */
-  nonNegative?: boolean;
+  /**
+   * The check's result goes through a ReLU: either every checked value is ≥ 0 already (behind the
+   * ReLU turned Clip(·, 0, FLT_MAX)) or the ReLU that alone reads the check is absorbed into it
+   * (its fill then is max(0, F)). Zeroing is then ReLU(y − FLT_MAX·j), without a Mul.
+   */
+  relu?: boolean;
 }
 
 /**
@@ -128,13 +133,15 @@ export function fusedZero(ed: GraphEditor, e: Emitter, y: string, out: string, s
   const C = spec.channels;
   const F = Float32Array.from(spec.fill, Math.fround);
   const zeros = new Float32Array(C);
-  if (spec.nonNegative && !spec.lower) {
-    // y ∈ [0, FLT_MAX]: ReLU(y + (−FLT_MAX)·jU + 0) is y where jU = 0 and 0 where jU = 1, exactly, in
+  if (spec.relu) {
+    // ReLU(y + (−FLT_MAX)·j + 0) is ReLU(y) where j = 0 and 0 where j = 1 (y ≤ FLT_MAX), exactly, in
     // any order of the additions — one conv with the Add (Sum) and the ReLU fused into it, no Mul
     const jU = boundMask(ed, e, y, spec, 'upper', 'out');
-    const noFill = F.every((f) => f === 0);
-    const zeroed = e.op('Relu', [e.op('Add', [depthwise(ed, e, jU, `${spec.name}.range.zero`, new Float32Array(C).fill(-FLT_MAX), zeros), y])], {}, noFill ? { out } : {});
-    if (!noFill) e.op('Add', [depthwise(ed, e, jU, `${spec.name}.range.fill`, F, zeros), zeroed], {}, { out });
+    const j = spec.lower ? e.op('Add', [jU, boundMask(ed, e, y, spec, 'lower', 'out')]) : jU;
+    const F0 = F.map((f) => Math.max(0, f));
+    const noFill = F0.every((f) => f === 0);
+    const zeroed = e.op('Relu', [e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.zero`, new Float32Array(C).fill(-FLT_MAX), zeros), y])], {}, noFill ? { out } : {});
+    if (!noFill) e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.fill`, F0, zeros), zeroed], {}, { out });
     return;
   }
   if (F.every((f) => f === 0)) {

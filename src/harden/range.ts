@@ -347,11 +347,20 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
       anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
       const e = ed.after(anchor);
       const perChannel = (v: number[]): number[] => (perLayer ? new Array<number>(C).fill(v[0]) : v);
+      // behind the ReLU (turned into the finite Clip), or in front of a ReLU that alone reads the
+      // check: that ReLU is absorbed into the check's last conv (fused-check.ts)
       const behindRelu = anchor.opType === 'Relu';
-      fusedZero(ed, e, finiteClip(e, anchor, stageIn), value, {
-        name: site.name, channels: C, lower: needLower ? perChannel(L) : undefined, upper: perChannel(U), fill, nonNegative: behindRelu,
+      const absorbed = behindRelu ? undefined : soleRelu(g, consumers(g), value);
+      let result = value;
+      if (absorbed) {
+        result = absorbed.outputs[0];
+        g.nodes.splice(g.nodes.indexOf(absorbed), 1);
+      }
+      fusedZero(ed, e, finiteClip(e, anchor, stageIn), result, {
+        name: site.name, channels: C, lower: needLower ? perChannel(L) : undefined, upper: perChannel(U), fill,
+        relu: behindRelu || absorbed !== undefined,
       });
-      stages.push({ kind: 'same', input: stageIn, output: value });
+      stages.push({ kind: 'same', input: stageIn, output: result });
       continue;
     }
     const Lt = needLower ? stored(`${site.name}.range.lower`, dims, L) : '';
