@@ -5,7 +5,8 @@
  * - Every finite value, inside or outside its interval, leaves the check exactly as from the
  *   exact Where construction: equal logits on images the intervals were not profiled on, and with
  *   forged faults (huge weights, batch-norm parameters, ±Inf reaching the check as ±FLT_MAX).
- * - The one difference, NaN, passes through (documented).
+ * - Non-finite batch-norm parameters read as 0 (folded at load); a NaN from elsewhere (a conv weight)
+ *   passes through (documented).
  * - onnxruntime runs it without a compare, Where or layout reorder.
  */
 import { test } from 'node:test';
@@ -97,41 +98,48 @@ test('fused check on PyTorch exports (googlenet, mobilenet_v3_small, squeezenet1
   }
 });
 
-test('fused check with forged faults: the same logits as the exact check for huge and infinite values; a NaN passes through', async () => {
+test('fused check with forged faults: the same logits as the exact check for huge values; non-finite batch-norm parameters are zeroed at load', async () => {
   const model = readModel(resolve(repoRoot, 'models', 'vgg11-mnist.onnx'));
   const intervals = await profileIntervals(model, profiling, LEVELS[0]);
   const conv = model.graph.nodes.find((n) => n.opType === 'Conv')!;
   const bn = model.graph.nodes.find((n) => n.opType === 'BatchNormalization')!;
-  const [gamma, beta] = [bn.inputs[1], bn.inputs[2]];
+  const [gamma, beta, , variance] = bn.inputs.slice(1, 5);
   const faults: [string, string, (d: Float32Array) => void][] = [
     ['weight +1e30', conv.inputs[1], (d) => { d[5] = 1e30; }],
     ['weight −1e30', conv.inputs[1], (d) => { d[7] = -1e30; }],
     ['batch-norm β 1e30', beta, (d) => { d[3] = 1e30; }],
-    ['batch-norm γ −1e30 and β +Inf', gamma, (d) => { d[2] = -1e30; }],
+    ['batch-norm γ −1e30', gamma, (d) => { d[2] = -1e30; }],
   ];
   for (const placement of PLACEMENTS) {
     const { fused, exact } = await pair(model, intervals, placement);
     for (const [what, init, edit] of faults) {
-      let f = withInit(fused, init, edit), e = withInit(exact, init, edit);
-      if (what.includes('Inf')) { f = withInit(f, beta, (d) => { d[9] = Infinity; }); e = withInit(e, beta, (d) => { d[9] = Infinity; }); }
-      const lf = await logits(f, other, LEVELS[0]), le = await logits(e, other, LEVELS[0]);
+      const lf = await logits(withInit(fused, init, edit), other, LEVELS[0]);
+      const le = await logits(withInit(exact, init, edit), other, LEVELS[0]);
       assert.ok(lf.every(Number.isFinite), `${placement} ${what}: fused logits finite`);
       assert.equal(countDiffs(lf, le), 0, `${placement} ${what}: fused ≠ exact`);
       const unprotected = await logits(withInit(model, init, edit), other, LEVELS[0]);
       assert.ok(countDiffs(unprotected, le) > 0, `${placement} ${what}: the fault must matter unprotected`);
     }
+    // a non-finite batch-norm parameter (or a negative variance) reads as 0, folded at session creation
+    for (const [what, init, bad] of [['γ +Inf', gamma, Infinity], ['β NaN', beta, NaN], ['σ² −0.5', variance, -0.5]] as const) {
+      for (const level of [LEVELS[0], { optimization: 'all' as const }]) {
+        const lf = await logits(withInit(fused, init, (d) => { d[4] = bad; }), other, level);
+        const zeroed = await logits(withInit(fused, init, (d) => { d[4] = 0; }), other, level);
+        assert.equal(countDiffs(lf, zeroed), 0, `${placement} ${what} ${level.optimization}: read as 0`);
+      }
+    }
   }
 });
 
-test('fused check: a NaN passes through the conv layers, where the exact check replaces it (resnet20-mnist, no max pool to drop it)', async () => {
+test('fused check: a NaN from a conv weight passes through the conv layers, where the exact check replaces it (resnet20-mnist, no max pool to drop it)', async () => {
   const model = readModel(resolve(repoRoot, 'models', 'resnet20-mnist.onnx'));
   const intervals = await profileIntervals(model, profiling, LEVELS[0]);
-  const beta = model.graph.nodes.find((n) => n.opType === 'BatchNormalization')!.inputs[2];
+  const weight = model.graph.nodes.find((n) => n.opType === 'Conv')!.inputs[1];
   const nan = (d: Float32Array): void => { d[4] = NaN; };
   for (const placement of PLACEMENTS) {
     const { fused, exact } = await pair(model, intervals, placement);
-    const le = await logits(withInit(exact, beta, nan), other, LEVELS[0]);
-    const lf = await logits(withInit(fused, beta, nan), other, LEVELS[0]);
+    const le = await logits(withInit(exact, weight, nan), other, LEVELS[0]);
+    const lf = await logits(withInit(fused, weight, nan), other, LEVELS[0]);
     assert.ok(le.every(Number.isFinite), `${placement}: the exact check removes a NaN`);
     // it passes every conv layer's fused check; the dense output layer keeps the exact check, which
     // replaces the NaN logits by its fill: every logit of every image is 0, the prediction is lost

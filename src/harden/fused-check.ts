@@ -30,12 +30,18 @@
  * ±FLT_MAX does. Fault-free outputs are bit-identical (test/harden-fused-check.test.ts).
  *
  * The difference: NaN. Every op onnxruntime runs in NCHWc propagates NaN (Relu, Clip, HardSigmoid,
- * MaxPool, Conv, Mul — measured), so a NaN passes the fused check and reaches the logits (the
- * campaign counts it as a DUE) where the exact check replaces it by the fill. The protection of both
- * is measured (bench/RESULTS.md).
+ * MaxPool, Conv, Mul — measured), so a NaN in a conv output passes the fused check where the exact
+ * check replaces it by the fill. NaN there comes almost only from stored parameters that are not
+ * finite: one flip of bit 30 makes any float32 in [1, 2) ±Inf or NaN — about half the batch-norm
+ * scales and a quarter of the means of vgg11-mnist, none of its conv weights — and a sign flip of a
+ * variance makes its square root NaN. So with the fused check the layer's batch-norm parameters (and
+ * the check's own words) are read through `finiteParam` (non-finite → 0, negative variance → 0),
+ * which onnxruntime folds into the initializers at session creation: no time per inference. A NaN
+ * from a non-finite conv weight or bias, or from +Inf − Inf inside a conv, still passes (tested).
+ * The protection of both checks is measured (bench/RESULTS.md).
  *
- * The mask weights and biases (a_c, a_c·U_c, b_c, b_c·L_c) are the stored bounds: float32
- * initializers like the exact check's `.range.lower` / `.range.upper`, which faults reach.
+ * The mask weights and biases (a_c, a_c·U_c, b_c, b_c·L_c, the fill F_c) are the stored bounds:
+ * float32 initializers like the exact check's `.range.lower` / `.range.upper`, which faults reach.
  */
 import { A } from '../graph/builder.js';
 import { DataType, type Node } from '../graph/types.js';
@@ -89,6 +95,22 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
 }
 
 /**
+ * `Where(|p| ≤ FLT_MAX, p, 0)` on the stored parameter `p` (for a batch-norm variance: `Where(0 ≤ p ≤
+ * FLT_MAX, p, 0)`), emitted at the start of the graph: onnxruntime folds it into the initializer when
+ * it creates the session, so it costs no time per inference; a finite parameter passes unchanged.
+ * A non-finite stored parameter (a flip of bit 30 turns every float32 in [1, 2) into ±Inf or NaN:
+ * most batch-norm scales and means) or a negative variance would otherwise put NaN into the layer's
+ * output, which the fused check cannot remove (see the module comment).
+ */
+export function finiteParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value'): string {
+  const e = ed.atStart();
+  const max = e.scalar(FLT_MAX, 'harden.flt_max');
+  const zero = e.scalar(0, 'harden.zero');
+  const ok = kind === 'variance' ? e.and(e.ge(p, zero), e.ge(max, p)) : e.ge(max, e.op('Abs', [p]));
+  return e.where(ok, p, zero);
+}
+
+/**
  * The 0/1 mask of one bound from one depthwise 1×1 conv with HardSigmoid fused into it:
  * `keep` → 1 where y is on the allowed side (y ≤ B for 'upper', y ≥ B for 'lower'), `out` → 1 where
  * it crossed the bound (strictly).
@@ -104,9 +126,7 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
     w[c] = -sign * a;
     b[c] = sign * a * B[c];
   }
-  const W = ed.init(`${spec.name}.range.${side}.scale`, DataType.FLOAT, [C, 1, 1, 1], w);
-  const Bt = ed.init(`${spec.name}.range.${side}`, DataType.FLOAT, [C], b);
-  const v = e.op('Conv', [y, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
+  const v = depthwise(ed, e, y, `${spec.name}.range.${side}`, w, b);
   // keep: max(0, min(1, α·v + 1)) — 1 for v ≥ 0, 0 for v ≤ −2^−24; out: max(0, min(1, α·v)) with v = a·(y − B) —
   // 0 for y ≤ B, 1 for y > B
   return e.op('HardSigmoid', [v], { alpha: A.f(ALPHA), beta: A.f(kind === 'keep' ? 1 : 0) });
@@ -115,8 +135,9 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
 /** A depthwise 1×1 conv of the [N, C, …] value x: w_c·x + b_c per channel. */
 function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b: Float32Array): string {
   const C = w.length;
-  const W = ed.init(`${name}`, DataType.FLOAT, [C, 1, 1, 1], w);
-  const Bt = ed.init(`${name}.bias`, DataType.FLOAT, [C], b);
+  // the check's own stored words go through finiteParam too (a bound scaled into [1, 2) is one flip from ±Inf)
+  const W = finiteParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w));
+  const Bt = finiteParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b));
   return e.op('Conv', [x, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
 }
 
