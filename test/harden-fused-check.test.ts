@@ -13,6 +13,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readModel, decodeModel } from '../src/graph/onnx.js';
 import { loadDataset, subset } from '../src/data/index.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
@@ -174,4 +178,23 @@ test('fused check: other methods, modes and placements are refused in one senten
     await assert.rejects(harden(model, { intervals, rangeCheck: 'fused', ...opts }), (e: Error) => e instanceof FlipguardError && /fused range check/.test(e.message) && /use it with method ranger/.test(e.message));
   }
   await assert.rejects(harden(model, { method: 'ranger', intervals, rangeCheck: 'quick' as 'fused' }), (e: Error) => e instanceof FlipguardError && /rangeCheck/.test(e.message));
+});
+
+test('CLI: harden --range-check fused writes the model and counts it; a fused saturation is refused with exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-fused-'));
+  const cli = resolve(repoRoot, 'bin', 'flipguard.js');
+  const model = resolve(repoRoot, 'models', 'lenet5-mnist.onnx');
+  const out = join(dir, 'fused.onnx'), json = join(dir, 'fused.json');
+  const r = spawnSync(process.execPath, [cli, 'harden', model, '--method', 'ranger', '--placement', 'after-act', '--range-check', 'fused', '--out', out, '--json', json], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(report.overheads.macs.ratio, 1);
+  assert.ok(report.overheads.parameters.ratio > 1 && report.overheads.parameters.ratio < 1.02);
+  const ops = opCounts(readModel(out));
+  // both conv layers checked by a fused mask behind their ReLU, now Clip(·, 0, FLT_MAX)
+  assert.ok(ops.HardSigmoid === 2 && ops.Clip === 2, JSON.stringify(ops));
+  const bad = spawnSync(process.execPath, [cli, 'harden', model, '--method', 'ranger', '--range-check', 'fused', '--range-mode', 'saturate', '--out', join(dir, 'x.onnx')], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /fused range check \(--range-check fused\).*range mode zero/);
+  assert.ok(!existsSync(join(dir, 'x.onnx')));
 });

@@ -43,7 +43,7 @@
  * The mask weights and biases (a_c, a_c·U_c, b_c, b_c·L_c, the fill F_c) are the stored bounds:
  * float32 initializers like the exact check's `.range.lower` / `.range.upper`, which faults reach.
  */
-import { A } from '../graph/builder.js';
+import { A, floatTensor } from '../graph/builder.js';
 import { DataType, type Node } from '../graph/types.js';
 import type { Emitter, GraphEditor } from './graph-edit.js';
 
@@ -87,7 +87,8 @@ export interface FusedZeroSpec {
 export function finiteClip(e: Emitter, anchor: Node, input: string): string {
   if (anchor.opType === 'Relu' && anchor.outputs[0] === input) {
     anchor.opType = 'Clip';
-    anchor.inputs = [anchor.inputs[0], e.scalar(0, 'harden.zero'), e.scalar(FLT_MAX, 'harden.flt_max')];
+    // the model's own node: its bounds are kept by counting tools too
+    anchor.inputs = [anchor.inputs[0], keptScalar(e, 0, { docString: PARAM_TAG }), keptScalar(e, FLT_MAX, { docString: PARAM_TAG })];
     anchor.attributes = {};
     return input;
   }
@@ -102,13 +103,25 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
  * most batch-norm scales and means) or a negative variance would otherwise put NaN into the layer's
  * output, which the fused check cannot remove (see the module comment).
  */
-export function finiteParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value'): string {
+export function finiteParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value', of: 'layer' | 'stage' = 'layer'): string {
   const e = ed.atStart();
-  const max = e.scalar(FLT_MAX, 'harden.flt_max');
-  const zero = e.scalar(0, 'harden.zero');
-  const ok = kind === 'variance' ? e.and(e.ge(p, zero), e.ge(max, p)) : e.ge(max, e.op('Abs', [p]));
-  return e.where(ok, p, zero);
+  // a layer's parameter: tagged PARAM_TAG, kept by counting tools (the layer reads it); the check's own: part of the stage
+  const tag = of === 'layer' ? { docString: PARAM_TAG } : {};
+  const max = keptScalar(e, FLT_MAX, tag);
+  const zero = keptScalar(e, 0, tag);
+  const ok = kind === 'variance'
+    ? e.op('And', [e.op('GreaterOrEqual', [p, zero], {}, tag), e.op('GreaterOrEqual', [max, p], {}, tag)], {}, tag)
+    : e.op('GreaterOrEqual', [max, e.op('Abs', [p], {}, tag)], {}, tag);
+  return e.op('Where', [ok, p, zero], {}, tag);
 }
+
+/** A float32 scalar Constant with the given tag (PARAM_TAG: kept by counting tools, as what reads it). */
+function keptScalar(e: Emitter, v: number, tag: { docString?: string }): string {
+  return e.op('Constant', [], { value: A.t(floatTensor('', [], [v])) }, tag);
+}
+
+/** Doc string of the nodes that read a layer's stored parameter through finiteParam: not a stage (counting tools keep them). */
+export const PARAM_TAG = 'flipguard.harden.param';
 
 /**
  * The 0/1 mask of one bound from one depthwise 1×1 conv with HardSigmoid fused into it:
@@ -136,8 +149,8 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
 function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b: Float32Array): string {
   const C = w.length;
   // the check's own stored words go through finiteParam too (a bound scaled into [1, 2) is one flip from ±Inf)
-  const W = finiteParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w));
-  const Bt = finiteParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b));
+  const W = finiteParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage');
+  const Bt = finiteParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage');
   return e.op('Conv', [x, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
 }
 
