@@ -37,6 +37,8 @@ export const OVERHEAD_VARIANTS: BenchVariant[] = [
   { name: 'ranger zero, paper placement (old)', opts: { method: 'ranger', placement: 'paper' }, target: 1.3 },
   { name: 'ranger zero, after-bn (default)', opts: { method: 'ranger', placement: 'after-bn' }, target: 1.3 },
   { name: 'ranger zero, after-act', opts: { method: 'ranger', placement: 'after-act' }, target: 1.3 },
+  { name: 'ranger zero, after-bn, fused check', opts: { method: 'ranger', placement: 'after-bn', rangeCheck: 'fused' }, target: 1.3 },
+  { name: 'ranger zero, after-act, fused check', opts: { method: 'ranger', placement: 'after-act', rangeCheck: 'fused' }, target: 1.3 },
   { name: 'ranger saturate, after-act', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate' }, target: 1.05 },
   { name: 'ranger saturate, after-act, per-layer', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate', rangeBounds: 'layer' }, target: 1.05 },
   { name: 'edac 15%', opts: { method: 'edac', ratio: 0.15 }, target: 1.25 },

@@ -35,6 +35,8 @@ const VARIANTS: { name: string; opts?: Omit<HardenOptions, 'intervals' | 'scores
   { name: 'ranger zero, paper (old)', opts: { method: 'ranger', placement: 'paper' } },
   { name: 'ranger zero, after-bn', opts: { method: 'ranger', placement: 'after-bn' } },
   { name: 'ranger zero, after-act', opts: { method: 'ranger', placement: 'after-act' } },
+  { name: 'ranger zero, after-bn, fused check', opts: { method: 'ranger', placement: 'after-bn', rangeCheck: 'fused' } },
+  { name: 'ranger zero, after-act, fused check', opts: { method: 'ranger', placement: 'after-act', rangeCheck: 'fused' } },
   { name: 'ranger saturate, paper', opts: { method: 'ranger', placement: 'paper', rangeMode: 'saturate' } },
   { name: 'ranger saturate, after-act', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate' } },
   { name: 'ranger saturate, after-act, per-layer', opts: { method: 'ranger', placement: 'after-act', rangeMode: 'saturate', rangeBounds: 'layer' } },
@@ -65,6 +67,7 @@ export async function benchProtection(): Promise<string> {
   const test = subset(loadDataset({ data: 'mnist', split: 'test' }), images);
   const intervals = await profileIntervals(model, train, { threads });
   const rows: (string | number)[][] = [];
+  const dueRows: (string | number)[][] = [];
   const only = process.env.PROTECTION_ONLY ? new RegExp(process.env.PROTECTION_ONLY) : undefined;
   const scores = l1Scores(model);
   // tmr-neurons ranks neurons: seeded random (as bench/overhead.ts; the constructions are compared on the same neurons)
@@ -77,6 +80,7 @@ export async function benchProtection(): Promise<string> {
     if (v.opts) m = (await harden(model, { ...v.opts, intervals, scores: v.opts.method === 'ranger' ? undefined : v.opts.method === 'tmr-neurons' ? neuronScores : scores })).model;
     const c = await runCampaign({ model: m, data: test, bers: PAPER_A_BERS, trials, seed: 1, threads });
     rows.push([v.name, `${(c.golden.accuracy * 100).toFixed(2)}%`, ...c.bers.map((b) => b.meanDrop.toFixed(2))]);
+    dueRows.push([v.name, ...c.bers.map((b) => (b.meanDue * 100).toFixed(2))]);
   }
-  return `Accuracy drop (percentage points, mean over ${trials} trials per BER; binomial fault count, every stored float32 bit a target, bounds and fill values included) on the first ${images} MNIST test images, vgg11-mnist; intervals profiled on the 60,000 training images:\n\n\`\`\`\n${formatTable(['construction', 'clean acc', ...PAPER_A_BERS.map((b) => b.toExponential(0))], rows)}\n\`\`\``;
+  return `Accuracy drop (percentage points, mean over ${trials} trials per BER; binomial fault count, every stored float32 bit a target, bounds and fill values included) on the first ${images} MNIST test images, vgg11-mnist; intervals profiled on the 60,000 training images:\n\n\`\`\`\n${formatTable(['construction', 'clean acc', ...PAPER_A_BERS.map((b) => b.toExponential(0))], rows)}\n\`\`\`\n\nDUE rate (% of images whose logits are not all finite, mean over the trials):\n\n\`\`\`\n${formatTable(['construction', ...PAPER_A_BERS.map((b) => b.toExponential(0))], dueRows)}\n\`\`\``;
 }

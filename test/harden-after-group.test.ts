@@ -22,7 +22,7 @@ import { rangeTransform } from '../src/harden/range.js';
 import { layerSites } from '../src/harden/layers.js';
 import type { Model } from '../src/graph/types.js';
 import { BLOCKS, BLOCK_INPUT, blockModel } from './helpers/blocks.js';
-import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
+import { countDiffs, logitsOf, withInit, randomImages, scoresFor } from './helpers/harden.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const exact: RuntimeOptions = { optimization: 'disabled' };
@@ -39,15 +39,6 @@ async function logits(model: Model, data: ImageSet, opts: RuntimeOptions = exact
   } finally {
     await r.release();
   }
-}
-
-function withInit(m: Model, name: string, edit: (d: Float32Array) => void): Model {
-  const inits = new Map(m.graph.initializers);
-  const t = inits.get(name)!;
-  const data = Float32Array.from(t.data as Float32Array);
-  edit(data);
-  inits.set(name, { ...t, data });
-  return { ...m, graph: { ...m.graph, initializers: inits } };
 }
 
 const maxAbs = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);

@@ -80,7 +80,7 @@ import { keepFloat32Nodes } from './half-regions.js';
 import { tmrNeuronsTransform, type NeuronLayerReport, type NeuronReplicas } from './tmr-neurons.js';
 import { tmrWeightsTransform, type WeightLayerReport } from './tmr-weights.js';
 import { checkBits, tmrBitsTransform } from './tmr-bits.js';
-import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, type Placement, type RangeBounds, type RangeMode } from './range.js';
+import { foldedIntervals, layerIntervals, rangeTransform, PLACEMENTS, RANGE_BOUNDS, RANGE_MODES, RANGE_CHECKS, type Placement, type RangeBounds, type RangeMode, type RangeCheck } from './range.js';
 import { foldBatchNorm } from '../analysis/canonize.js';
 import { permuteChannels } from '../prune/structured.js';
 import { intervalsInOriginalOrder } from './side-by-side.js';
@@ -154,6 +154,13 @@ export interface HardenOptions {
   placement?: Placement;
   /** ranger: one interval per channel (default, paper A) or one per layer (Ranger's; fuses into the conv as a Clip when saturating). */
   rangeBounds?: RangeBounds;
+  /**
+   * ranger 'zero' behind the batch norm / ReLU: how the check is built on conv layers — 'exact'
+   * (default: compares + Where, a NaN becomes the fill) or 'fused' (a depthwise 1×1 conv mask that
+   * onnxruntime keeps in its NCHWc layout: the same for every finite value, much faster, but a NaN
+   * passes through; fused-check.ts).
+   */
+  rangeCheck?: RangeCheck;
   /**
    * Fold every batch norm that directly follows a conv/dense layer into that layer's weight and bias
    * before hardening (default false). The batch norm's parameters then ARE the conv's stored weights
@@ -260,6 +267,11 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
   const placed = method === 'ranger' || method === 'edac' || method === 'edac-nointervals' || method === 'tmr-channels';
   if (placement !== 'paper' && !placed) throw new FlipguardError(`The ${opt('placement')} applies to ranger, edac, edac-nointervals and tmr-channels; leave it out for ${method}, which has no placement to choose.`);
   if (opts.sideBySide && method !== 'edac' && method !== 'edac-nointervals' && method !== 'tmr-channels') throw new FlipguardError(`The ${opt('sideBySide')} applies to edac, edac-nointervals and tmr-channels (channel copies), not ${method}.`);
+  const rangeCheck = opts.rangeCheck ?? 'exact';
+  if (!RANGE_CHECKS.includes(rangeCheck)) throw new FlipguardError(`The ${opt('rangeCheck')} "${String(rangeCheck)}" is unknown; use ${RANGE_CHECKS.join(' or ')}.`);
+  if (rangeCheck === 'fused' && (method !== 'ranger' || placement === 'paper' || rangeMode !== 'zero' || opts.outside === 'clip')) {
+    throw new FlipguardError(`The fused range check (${opt('rangeCheck')} fused) builds ranger's zeroing behind the batch norm or ReLU; use it with method ranger, range mode zero and placement after-bn or after-act.`);
+  }
   if (rangeBounds !== 'channel' && method !== 'ranger') throw new FlipguardError(`Per-layer bounds (${opt('rangeBounds')} layer) apply to ranger only, not ${method}.`);
   const original = model;
   if (opts.foldBn && float16Computation(model) !== undefined) throw new FlipguardError(`Folding batch norms (${opt('foldBn')}) makes float32 weights, but this model computes in float16 (native); unset ${opt('foldBn')} to harden it as it is.`);
@@ -314,8 +326,8 @@ export async function harden(model: Model, opts: HardenOptions): Promise<HardenR
           ratio: 0, intervals: rangeBounds === 'layer' ? layerIntervals(intervals!) : intervals, protectOutput: false,
           outside: opts.outside ?? (rangeMode === 'saturate' ? 'clip' : 'zero'), margin, method,
         })
-        : rangeTransform(model, { intervals: intervals!, mode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, bounds: rangeBounds, margin });
-      Object.assign(options, { rangeMode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, rangeBounds, margin });
+        : rangeTransform(model, { intervals: intervals!, mode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, bounds: rangeBounds, margin, check: rangeCheck });
+      Object.assign(options, { rangeMode: opts.outside === 'clip' ? 'saturate' : rangeMode, placement, rangeBounds, margin, ...(rangeCheck === 'fused' ? { rangeCheck } : {}) });
       ({ model: out, layers, stages } = r);
       break;
     }

@@ -53,6 +53,7 @@ import { storedParam } from '../graph/stored.js';
 import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
 import { float32Stage } from './stages.js';
+import { finiteClip, finiteParam, fusedZero } from './fused-check.js';
 import { decodeTensor, float16Toward, float16ToNumber, numberToFloat16 } from '../graph/dtype.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, widenSite, type LayerSite } from './layers.js';
@@ -71,6 +72,9 @@ export type RangeBounds = 'channel' | 'layer';
 export const RANGE_MODES: readonly RangeMode[] = ['zero', 'saturate'];
 export const PLACEMENTS: readonly Placement[] = ['paper', 'after-bn', 'after-act'];
 export const RANGE_BOUNDS: readonly RangeBounds[] = ['channel', 'layer'];
+/** How the zeroing check is built: compare + Where (NaN → fill) or fused into onnxruntime's NCHWc kernels (NaN passes; fused-check.ts). */
+export type RangeCheck = 'exact' | 'fused';
+export const RANGE_CHECKS: readonly RangeCheck[] = ['exact', 'fused'];
 
 /** An inference-mode BatchNormalization reading the layer's tap, as per-channel s and t (float64). */
 export interface AffineBn {
@@ -241,6 +245,12 @@ export interface RangeOptions {
    * (default true; false keeps it in front of the ReLU everywhere — for tests comparing the two).
    */
   exactBehindRelu?: boolean;
+  /**
+   * 'zero' on conv layers: 'exact' (default) — `Where(L ≤ y ≤ U, y, fill)`, NaN → fill — or 'fused'
+   * — the same for every finite value from ops onnxruntime keeps fused in its NCHWc layout, a NaN
+   * passing through (fused-check.ts). Dense layers, float16 and QDQ layers always use 'exact'.
+   */
+  check?: RangeCheck;
 }
 
 /** The ReLU that is the only reader of `value` (which is no graph output), if there is one. */
@@ -257,6 +267,8 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
   const margin = opts.margin ?? 0;
   if (!RANGE_MODES.includes(mode)) throw new FlipguardError(`The ${opt('mode')} "${String(mode)}" is unknown; use zero or saturate.`);
   if (!RANGE_BOUNDS.includes(bounds)) throw new FlipguardError(`The ${opt('bounds')} "${String(bounds)}" is unknown; use channel or layer.`);
+  if (opts.check !== undefined && !RANGE_CHECKS.includes(opts.check)) throw new FlipguardError(`The ${opt('check')} "${String(opts.check)}" is unknown; use ${RANGE_CHECKS.join(' or ')}.`);
+  if (opts.check === 'fused' && mode !== 'zero') throw new FlipguardError(`The fused range check builds the zeroing mode; saturation with per-layer bounds is already one fused Clip, so use ${opt('check')} exact with saturate.`);
   if (opts.placement !== 'after-bn' && opts.placement !== 'after-act') throw new FlipguardError(`The ${opt('placement')} "${String(opts.placement)}" is unknown here; use after-bn or after-act (paper is the EDAC stage's own).`);
   const sites = layerSites(model);
   const ed = new GraphEditor(model);
@@ -330,6 +342,29 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     };
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing (and is not stored)
     const needLower = !(afterRelu && L.every((x) => x <= 0));
+    if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4) {
+      const stageIn = ed.fresh(`${value}.unchecked`);
+      anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
+      const e = ed.after(anchor);
+      const perChannel = (v: number[]): number[] => (perLayer ? new Array<number>(C).fill(v[0]) : v);
+      // behind the ReLU (turned into the finite Clip), or in front of a ReLU that alone reads the
+      // check: that ReLU is absorbed into the check's last conv (fused-check.ts)
+      // the layer's batch-norm parameters are checked for non-finite values at load (fused-check.ts finiteParam)
+      if (bn) for (let i = 1; i <= 4; i++) bn.node.inputs[i] = finiteParam(ed, bn.node.inputs[i], i === 4 ? 'variance' : 'value');
+      const behindRelu = anchor.opType === 'Relu';
+      const absorbed = behindRelu ? undefined : soleRelu(g, consumers(g), value);
+      let result = value;
+      if (absorbed) {
+        result = absorbed.outputs[0];
+        g.nodes.splice(g.nodes.indexOf(absorbed), 1);
+      }
+      fusedZero(ed, e, finiteClip(e, anchor, stageIn), result, {
+        name: site.name, channels: C, lower: needLower ? perChannel(L) : undefined, upper: perChannel(U), fill,
+        relu: behindRelu || absorbed !== undefined,
+      });
+      stages.push({ kind: 'same', input: stageIn, output: result });
+      continue;
+    }
     const Lt = needLower ? stored(`${site.name}.range.lower`, dims, L) : '';
     const Ut = stored(`${site.name}.range.upper`, dims, U);
     const stageIn = ed.fresh(`${value}.unchecked`);

@@ -44,6 +44,16 @@ export async function logitsOf(model: Model, data: ImageSet, opts: RuntimeOption
   }
 }
 
+/** A copy of `m` whose float32 initializer `name` was edited in place by `edit` (a forged fault). */
+export function withInit(m: Model, name: string, edit: (d: Float32Array) => void): Model {
+  const inits = new Map(m.graph.initializers);
+  const t = inits.get(name)!;
+  const data = Float32Array.from(t.data as Float32Array);
+  edit(data);
+  inits.set(name, { ...t, data });
+  return { ...m, graph: { ...m.graph, initializers: inits } };
+}
+
 /** Number of positions where the 32-bit words of `a` and `b` differ. */
 export function countDiffs(a: Float32Array, b: Float32Array): number {
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);

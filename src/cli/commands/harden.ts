@@ -77,6 +77,7 @@ export const hardenCommand: Command = {
     margin: { kind: 'number', arg: 'M', help: 'widen the detection intervals by M × their width on each side', default: 0 },
     'range-mode': { kind: 'string', arg: 'zero|saturate', help: 'ranger / EDAC case E: out-of-interval values → 0 (paper A) or clamped to the bound (Ranger)', choices: ['zero', 'saturate'], default: 'zero' },
     placement: { kind: 'string', arg: 'paper|after-bn|after-act', help: 'ranger: check behind the batch norm (default after-bn: keeps Conv+BN fused, also catches batch-norm faults), at the conv output (paper A), or behind batch norm and ReLU (fastest with --range-mode saturate --range-bounds layer); edac, edac-nointervals, tmr-channels: the stage at the conv output (default paper) or behind the batch norm (+ ReLU), widened with the copies', choices: ['paper', 'after-bn', 'after-act'] },
+    'range-check': { kind: 'string', arg: 'exact|fused', help: 'ranger --range-mode zero behind the batch norm or ReLU: compare + Where (exact, a NaN becomes the fill) or a mask fused into onnxruntime\'s conv kernels (fused: same for every finite value, faster; a NaN passes through)', choices: ['exact', 'fused'], default: 'exact' },
     'range-bounds': { kind: 'string', arg: 'channel|layer', help: 'ranger: one interval per channel (paper A) or per layer (Ranger; saturating, it fuses into the conv)', choices: ['channel', 'layer'], default: 'channel' },
     'fold-bn': { kind: 'bool', help: 'fold batch norm into the preceding conv/dense layer first (its parameters then are part of the conv\'s stored weights for the fault model)' },
     'neuron-replicas': { kind: 'string', arg: 'auto|positions|channels', help: 'tmr-neurons: per conv layer the faster of recomputing only the protected positions and whole channels voted at those positions (auto, default), always the former (positions), or whole channels voted everywhere (channels, the older construction)', choices: ['auto', 'positions', 'channels'] },
@@ -161,7 +162,7 @@ export const hardenCommand: Command = {
     const { model: hardened, report } = await harden(model, {
       method, ratio: v.ratio as number | undefined, scores, bits, data: train, runtime, perLayer: Boolean(v['per-layer']),
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
-      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']), neuronReplicas: v['neuron-replicas'] as 'auto' | undefined,
+      rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', rangeCheck: v['range-check'] as 'exact', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']), neuronReplicas: v['neuron-replicas'] as 'auto' | undefined,
     });
     // nothing is written unless the hardened model passes its checks (an internal error otherwise)
     const validation = await validateHardened(model, { model: hardened, report }, train, runtime);
