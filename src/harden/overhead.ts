@@ -40,19 +40,38 @@ export function countingView(model: Model): Model {
       stand.push({ name: `count.stage${i}`, opType: 'Slice', domain: '', inputs: [s.input, mk('starts', 0), mk('ends', s.channels ?? 0), mk('axes', 1)], outputs: [s.output], attributes: {} });
     }
   });
+  // a model node reading a value inside a stage (native float16: a stage's float32 result, read past
+  // its Cast to float16 by a float32 node; a Cast up to float32 before such a node): an Identity of
+  // the value of the same shape outside — the stage output that Cast writes, or the Cast's input
+  const kept = g.nodes.filter((n) => n.docString !== HARDEN_TAG);
+  const have = new Set([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...kept.flatMap((n) => n.outputs), ...stand.map((n) => n.outputs[0])]);
+  const dropped = g.nodes.filter((n) => n.docString === HARDEN_TAG && n.opType === 'Cast');
+  const outside = (v: string, hops = 0): string | undefined => {
+    if (have.has(v)) return v;
+    if (hops > 4) return undefined;
+    const down = dropped.find((c) => c.inputs[0] === v && have.has(c.outputs[0]));
+    if (down) return down.outputs[0];
+    const up = dropped.find((c) => c.outputs[0] === v);
+    return up && outside(up.inputs[0], hops + 1);
+  };
+  for (const v of new Set(kept.flatMap((n) => n.inputs))) {
+    const from = v && !have.has(v) ? outside(v) : undefined;
+    if (from) stand.push({ name: `count.inner${stand.length}`, opType: 'Identity', domain: '', inputs: [from], outputs: [v], attributes: {} });
+  }
   // place each stand-in right after the producer of its input (or first, for initializers)
   const byInput = new Map<string, Node[]>();
   const first: Node[] = [];
-  for (const [i, s] of stages.entries()) {
-    if (g.initializers.has(s.input)) first.push(stand[i]);
-    else { const l = byInput.get(s.input) ?? []; l.push(stand[i]); byInput.set(s.input, l); }
+  for (const s of stand) {
+    if (g.initializers.has(s.inputs[0]) || g.inputs.some((v) => v.name === s.inputs[0])) first.push(s);
+    else { const l = byInput.get(s.inputs[0]) ?? []; l.push(s); byInput.set(s.inputs[0], l); }
   }
-  const nodes: Node[] = [...first];
-  for (const n of g.nodes) {
-    if (n.docString === HARDEN_TAG) continue;
+  const nodes: Node[] = [];
+  const emit = (n: Node): void => {
     nodes.push(n);
-    for (const o of n.outputs) nodes.push(...(byInput.get(o) ?? []));
-  }
+    for (const o of n.outputs) for (const s of byInput.get(o) ?? []) emit(s);
+  };
+  first.forEach(emit);
+  kept.forEach(emit);
   // the stand-ins' own index initializers are not part of the model: count stored bytes on the real one
   return { ...model, graph: { ...g, nodes, initializers: inits } };
 }

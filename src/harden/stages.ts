@@ -32,7 +32,6 @@
 import { A } from '../graph/builder.js';
 import { HARDEN_TAG, type Emitter } from './graph-edit.js';
 import { COPY_TAG } from './layers.js';
-import { dropUnread } from './formats.js';
 import { DataType, type Graph, type Node } from '../graph/types.js';
 
 /** EDAC case C (a ≠ b, both inside): keep min(a, b) (paper default), their mean, or the original a. */
@@ -141,7 +140,8 @@ export function float32Stage(e: Emitter, dataType: number, input: string, out: s
 /**
  * `g` with every Cast to float32 that reads one of flipguard's own Casts to float16 (a stage's
  * result, float32Stage; the assembled copies of a grouped or 1×1-output layer, layers.ts) reading
- * that Cast's float32 input instead, and the Casts to float16 nobody reads any more removed.
+ * that Cast's float32 input instead (a Cast left unread stays: the recorded stage input it makes is
+ * what the counting view of overhead.ts reads).
  * onnxruntime removes a float32 → float16 → float32 round trip only where one of the two Casts is
  * its own (inserted around a kernel without float16 support): two Casts of the model's, as a
  * stage's input reading assembled copies or a keep_io_types output Cast reading the last stage,
@@ -159,7 +159,7 @@ export function skipHalfRoundTrips(g: Graph): Graph {
     changed = true;
     return { ...n, inputs: [src.inputs[0]] };
   });
-  return changed ? dropUnread({ ...g, nodes }) : g;
+  return changed ? { ...g, nodes } : g;
 }
 
 /** Emits a channel stage (see the module comment); the result is named `spec.out`. */
