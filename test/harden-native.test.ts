@@ -22,6 +22,8 @@ import { FlipguardError } from '../src/errors.js';
 import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
 import { BLOCK_INPUT, BLOCKS, blockModel } from './helpers/blocks.js';
 import { float32Nodes, keepFloat32Nodes } from '../src/harden/half-regions.js';
+import { countHardened } from '../src/harden/overhead.js';
+import { countModel } from '../src/graph/count.js';
 import { A, GraphBuilder, makeModel } from '../src/graph/index.js';
 import { HARDEN_TAG } from '../src/harden/graph-edit.js';
 import { keepIoTypes } from './helpers/float16.js';
@@ -138,6 +140,7 @@ test('native float16 with float32 input and logits (keep_io_types): every method
     const v = await validateHardened(model, r, data);
     assert.equal(v.fidelity, 'bitwise', method);
     assert.equal(v.maxAbsDiff, 0, method);
+    assert.ok(countHardened(r.model).macs >= countModel(model).macs, `${method}: counted`);
   }
 });
 
@@ -155,6 +158,8 @@ for (const name of BLOCKS) {
       const r = await harden(model, { method, ratio: method === 'ranger' ? 0 : 0.3, scores: scoresFor(method, float), data });
       const { runtime } = hardenFidelity(method, r.report.intervals);
       assert.equal(countDiffs((await logitsOf(r.model, data, runtime)).logits, (await logitsOf(model, data, runtime)).logits), 0, `${name} ${method}: bit-identical logits`);
+      // the overhead table's counting view stands in for the stages, also where float32 nodes read inside them
+      assert.ok(countHardened(r.model).macs >= countModel(model).macs, `${name} ${method}: counted`);
     }
   });
 }
@@ -190,5 +195,5 @@ test('native float16: a node the stages would make onnxruntime compute in float3
   };
   assert.ok(!(await float32Nodes(graph(false), exact)).has('cat'), 'float16 in the original');
   assert.ok((await float32Nodes(graph(true), exact)).has('cat'), 'float32 beside the inserted Relu');
-  await assert.rejects(keepFloat32Nodes(graph(false), graph(true), exact), (e: unknown) => e instanceof FlipguardError && /^onnxruntime computes node "cat" \(Concat\) of this native float16 model in float16, but next to the hardening stages in float32, .*converted without --native/.test(e.message));
+  await assert.rejects(keepFloat32Nodes(graph(false), graph(true), exact), (e: unknown) => e instanceof FlipguardError && /^onnxruntime computes node "cat" \(Concat\) of this native float16 model in float16, but next to the hardening stages in float32, .*converted to float16 without option "native"/.test(e.message));
 });

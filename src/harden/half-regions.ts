@@ -17,7 +17,7 @@
  * in float32 (its float16 inputs cast up, its float16 outputs cast down under their names: exact,
  * onnxruntime does the same), and refuses a model where that does not make the two agree.
  */
-import { FlipguardError } from '../errors.js';
+import { FlipguardError, opt } from '../errors.js';
 import { A, producers } from '../graph/builder.js';
 import { computeLayers } from '../graph/layers.js';
 import { NameScope } from '../graph/editor.js';
@@ -119,7 +119,7 @@ export async function keepFloat32Nodes(original: Model, hardened: Model, runtime
     if (half || round === 2) {
       const n = half ?? model[0];
       const layer = layerBefore(original, n.name);
-      throw new FlipguardError(`onnxruntime computes node "${n.name}" (${n.opType}${layer ? `, behind layer "${layer}"` : ''}) of this native float16 model in ${half ? 'float16' : 'float32'}, but next to the hardening stages in ${half ? 'float32' : 'float16'}, so the hardened model would not keep the outputs bit for bit; harden the model converted without --native (float16 words computed in float32) instead.`);
+      throw new FlipguardError(`onnxruntime computes node "${n.name}" (${n.opType}${layer ? `, behind layer "${layer}"` : ''}) of this native float16 model in ${half ? 'float16' : 'float32'}, but next to the hardening stages in ${half ? 'float32' : 'float16'}, so the hardened model would not keep the outputs bit for bit; harden the model converted to float16 without ${opt('native')} (float16 words computed in float32) instead.`);
     }
     const add = new Map(model.map((n) => [n.name, want.get(n.name)!] as const));
     for (const [k, v] of add) forced.set(k, v);
