@@ -13,6 +13,8 @@ import { harden, HARDEN_METHODS, validateHardened, hardenFidelity, type HardenMe
 import { FIXTURES, fixture } from './helpers/interop.js';
 import { countDiffs, logitsOf, randomImages, scoresFor } from './helpers/harden.js';
 import { convertModel } from '../src/formats/index.js';
+import { countHardened } from '../src/harden/overhead.js';
+import { countModel } from '../src/graph/count.js';
 
 const RATIO: Record<HardenMethod, number> = { edac: 0.1, 'edac-nointervals': 0.1, ranger: 0, 'tmr-channels': 0.1, 'tmr-weights': 0.001, 'tmr-neurons': 0.01, 'tmr-bits': 0.01 };
 
@@ -82,6 +84,7 @@ for (const name of FIXTURES) {
         assert.equal(v.fidelity, 'bitwise', label);
         const { runtime } = hardenFidelity(method, r.report.intervals);
         assert.equal(countDiffs((await logitsOf(r.model, data, runtime)).logits, (await logitsOf(model, data, runtime)).logits), 0, `${label}: bit-identical logits`);
+        assert.ok(countHardened(r.model).macs >= countModel(model).macs, `${label}: the overhead table counts it`);
       }
     }
   });
