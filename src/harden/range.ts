@@ -246,9 +246,9 @@ export interface RangeOptions {
    */
   exactBehindRelu?: boolean;
   /**
-   * 'zero' on conv layers: 'exact' (default) — `Where(L ≤ y ≤ U, y, fill)`, NaN → fill — or 'fused'
+   * 'zero' on float conv layers: 'exact' (default) — `Where(L ≤ y ≤ U, y, fill)`, NaN → fill — or 'fused'
    * — the same for every finite value from ops onnxruntime keeps fused in its NCHWc layout, a NaN
-   * passing through (fused-check.ts). Dense layers, float16 and QDQ layers always use 'exact'.
+   * passing through (fused-check.ts). Dense layers, native float16 and int8 layers always use 'exact'.
    */
   check?: RangeCheck;
 }
@@ -342,7 +342,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     };
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing (and is not stored)
     const needLower = !(afterRelu && L.every((x) => x <= 0));
-    if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4) {
+    // (not on int8 layers: a guard between the weight's DequantizeLinear and the conv would stop
+    // onnxruntime fusing them into its integer kernel; they keep the exact check)
+    if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4 && site.weight.via?.opType !== 'DequantizeLinear') {
       const stageIn = ed.fresh(`${value}.unchecked`);
       anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
       const e = ed.after(anchor);
