@@ -24,6 +24,12 @@ export interface StoredParam {
   axis?: number;
 }
 
+/**
+ * Doc string of the nodes of a parameter guard (`Where(|p| ≤ bound, p, 0)`, harden/fused-check.ts
+ * guardParam): storedParam looks through the guard's Where to the stored tensor.
+ */
+export const GUARD_TAG = 'flipguard.harden.param';
+
 /** The initializer behind `v` through Identity nodes, or undefined. */
 function throughIdentity(v: string, g: Graph, prod: ReadonlyMap<string, Node>): Tensor | undefined {
   for (let hops = 0; hops < 16; hops++) {
@@ -45,6 +51,7 @@ export function storedParam(g: Graph, value: string, prod: ReadonlyMap<string, N
     const p = prod.get(v);
     if (!p || p.domain !== '') return undefined;
     if (p.opType === 'Identity') { v = p.inputs[0]; continue; }
+    if (p.opType === 'Where' && p.docString === GUARD_TAG) { v = p.inputs[1]; continue; }
     if (p.opType === 'Cast') {
       const to = p.attributes.to?.type === 'int' ? p.attributes.to.value : -1;
       const src = throughIdentity(p.inputs[0], g, prod);

@@ -30,21 +30,22 @@
  * ±FLT_MAX does. Fault-free outputs are bit-identical (test/harden-fused-check.test.ts).
  *
  * The difference: NaN. Every op onnxruntime runs in NCHWc propagates NaN (Relu, Clip, HardSigmoid,
- * MaxPool, Conv, Mul — measured), so a NaN in a conv output passes the fused check where the exact
- * check replaces it by the fill. NaN there comes almost only from stored parameters that are not
- * finite: one flip of bit 30 makes any float32 in [1, 2) ±Inf or NaN — about half the batch-norm
- * scales and a quarter of the means of vgg11-mnist, none of its conv weights — and a sign flip of a
- * variance makes its square root NaN. So with the fused check the layer's batch-norm parameters (and
- * the check's own words) are read through `finiteParam` (non-finite → 0, negative variance → 0),
- * which onnxruntime folds into the initializers at session creation: no time per inference. A NaN
- * from a non-finite conv weight or bias, or from +Inf − Inf inside a conv, still passes (tested).
- * The protection of both checks is measured (bench/RESULTS.md).
+ * MaxPool, Conv, Mul — measured), so a NaN in a conv output would pass the fused check where the
+ * exact check replaces it by the fill. NaN there comes from stored parameters: one flip of bit 30
+ * makes any float32 in [1, 2) ±Inf or NaN (about half the batch-norm scales of vgg11-mnist), a sign
+ * flip of a variance makes its square root NaN, and two flipped weights near 2^127 in one filter
+ * give +Inf − Inf. So a layer with the fused check reads its conv weight, bias and batch-norm
+ * parameters through `guardParam` (|p| > 2^64, NaN or a negative variance → 0; onnxruntime folds
+ * it into the initializers at session creation: no time per inference): with one fault no NaN can
+ * arise. A NaN in the input data, or from several faults in one filter, still passes (tested).
+ * Protection of both checks, vgg11-mnist, paper A's BERs: equal within the trials (bench/RESULTS.md).
  *
  * The mask weights and biases (a_c, a_c·U_c, b_c, b_c·L_c, the fill F_c) are the stored bounds:
  * float32 initializers like the exact check's `.range.lower` / `.range.upper`, which faults reach.
  */
 import { A, floatTensor } from '../graph/builder.js';
 import { DataType, type Node } from '../graph/types.js';
+import { GUARD_TAG } from '../graph/stored.js';
 import type { Emitter, GraphEditor } from './graph-edit.js';
 
 /** The largest finite float32. */
@@ -88,7 +89,7 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
   if (anchor.opType === 'Relu' && anchor.outputs[0] === input) {
     anchor.opType = 'Clip';
     // the model's own node: its bounds are kept by counting tools too
-    anchor.inputs = [anchor.inputs[0], keptScalar(e, 0, { docString: PARAM_TAG }), keptScalar(e, FLT_MAX, { docString: PARAM_TAG })];
+    anchor.inputs = [anchor.inputs[0], keptScalar(e, 0, { docString: GUARD_TAG }), keptScalar(e, FLT_MAX, { docString: GUARD_TAG })];
     anchor.attributes = {};
     return input;
   }
@@ -96,18 +97,30 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
 }
 
 /**
- * `Where(|p| ≤ FLT_MAX, p, 0)` on the stored parameter `p` (for a batch-norm variance: `Where(0 ≤ p ≤
- * FLT_MAX, p, 0)`), emitted at the start of the graph: onnxruntime folds it into the initializer when
- * it creates the session, so it costs no time per inference; a finite parameter passes unchanged.
- * A non-finite stored parameter (a flip of bit 30 turns every float32 in [1, 2) into ±Inf or NaN:
- * most batch-norm scales and means) or a negative variance would otherwise put NaN into the layer's
- * output, which the fused check cannot remove (see the module comment).
+ * Parameters a guarded layer reads are bounded by this: a stored value of larger magnitude (or NaN,
+ * or a negative batch-norm variance) reads as 0. No trained parameter comes near 2^64 ≈ 1.8e19; a
+ * flip of a float32's top exponent bit makes every value from 2^-63 up that large or non-finite.
+ * With every parameter of a layer within it and its inputs within the previous layer's check, a conv
+ * sum with one faulty parameter stays finite (2^64 · 2^40 · a fan-in below 2^20 < FLT_MAX), so no
+ * NaN can arise from one fault.
  */
-export function finiteParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value', of: 'layer' | 'stage' = 'layer'): string {
+export const PARAM_BOUND = 2 ** 64;
+
+/**
+ * `Where(|p| ≤ bound, p, 0)` on the stored parameter `p` (a batch-norm variance: `Where(0 ≤ p ≤
+ * bound, p, 0)`), emitted at the start of the graph and tagged GUARD_TAG: onnxruntime folds it into
+ * the initializer when it creates the session, so it costs no time per inference, and a parameter
+ * within the bound passes unchanged. Without it, a non-finite or huge stored parameter (one flip of
+ * bit 30 turns every float32 in [1, 2) into ±Inf or NaN: half of vgg11-mnist's batch-norm scales)
+ * or a negative variance puts NaN into the layer's output, which the fused check cannot remove.
+ * The check's own words use bound FLT_MAX (their scale may exceed 2^64 for tiny bounds).
+ */
+export function guardParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value', of: 'layer' | 'stage' = 'layer', bound = PARAM_BOUND): string {
   const e = ed.atStart();
-  // a layer's parameter: tagged PARAM_TAG, kept by counting tools (the layer reads it); the check's own: part of the stage
-  const tag = of === 'layer' ? { docString: PARAM_TAG } : {};
-  const max = keptScalar(e, FLT_MAX, tag);
+  // a layer's parameter: tagged GUARD_TAG — counting tools keep the nodes (the layer reads them) and
+  // storedParam looks through the guard to the stored tensor; the check's own: part of the stage
+  const tag = of === 'layer' ? { docString: GUARD_TAG } : {};
+  const max = keptScalar(e, bound, tag);
   const zero = keptScalar(e, 0, tag);
   const ok = kind === 'variance'
     ? e.op('And', [e.op('GreaterOrEqual', [p, zero], {}, tag), e.op('GreaterOrEqual', [max, p], {}, tag)], {}, tag)
@@ -115,13 +128,10 @@ export function finiteParam(ed: GraphEditor, p: string, kind: 'value' | 'varianc
   return e.op('Where', [ok, p, zero], {}, tag);
 }
 
-/** A float32 scalar Constant with the given tag (PARAM_TAG: kept by counting tools, as what reads it). */
+/** A float32 scalar Constant with the given tag (GUARD_TAG: kept by counting tools, as what reads it). */
 function keptScalar(e: Emitter, v: number, tag: { docString?: string }): string {
   return e.op('Constant', [], { value: A.t(floatTensor('', [], [v])) }, tag);
 }
-
-/** Doc string of the nodes that read a layer's stored parameter through finiteParam: not a stage (counting tools keep them). */
-export const PARAM_TAG = 'flipguard.harden.param';
 
 /**
  * The 0/1 mask of one bound from one depthwise 1×1 conv with HardSigmoid fused into it:
@@ -148,9 +158,9 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
 /** A depthwise 1×1 conv of the [N, C, …] value x: w_c·x + b_c per channel. */
 function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b: Float32Array): string {
   const C = w.length;
-  // the check's own stored words go through finiteParam too (a bound scaled into [1, 2) is one flip from ±Inf)
-  const W = finiteParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage');
-  const Bt = finiteParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage');
+  // the check's own stored words are guarded too (a bound scaled into [1, 2) is one flip from ±Inf)
+  const W = guardParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage', FLT_MAX);
+  const Bt = guardParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage', FLT_MAX);
   return e.op('Conv', [x, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
 }
 

@@ -53,7 +53,7 @@ import { storedParam } from '../graph/stored.js';
 import { FlipguardError, opt } from '../errors.js';
 import { DataType, type Graph, type Model, type Node } from '../graph/types.js';
 import { float32Stage } from './stages.js';
-import { finiteClip, finiteParam, fusedZero } from './fused-check.js';
+import { finiteClip, guardParam, fusedZero } from './fused-check.js';
 import { decodeTensor, float16Toward, float16ToNumber, numberToFloat16 } from '../graph/dtype.js';
 import { GraphEditor } from './graph-edit.js';
 import { layerSites, widenSite, type LayerSite } from './layers.js';
@@ -246,9 +246,9 @@ export interface RangeOptions {
    */
   exactBehindRelu?: boolean;
   /**
-   * 'zero' on conv layers: 'exact' (default) — `Where(L ≤ y ≤ U, y, fill)`, NaN → fill — or 'fused'
+   * 'zero' on float conv layers: 'exact' (default) — `Where(L ≤ y ≤ U, y, fill)`, NaN → fill — or 'fused'
    * — the same for every finite value from ops onnxruntime keeps fused in its NCHWc layout, a NaN
-   * passing through (fused-check.ts). Dense layers, float16 and QDQ layers always use 'exact'.
+   * passing through (fused-check.ts). Dense layers, native float16 and int8 layers always use 'exact'.
    */
   check?: RangeCheck;
 }
@@ -342,15 +342,20 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     };
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing (and is not stored)
     const needLower = !(afterRelu && L.every((x) => x <= 0));
-    if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4) {
+    // (not on int8 layers: a guard between the weight's DequantizeLinear and the conv would stop
+    // onnxruntime fusing them into its integer kernel; they keep the exact check)
+    if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4 && site.weight.via?.opType !== 'DequantizeLinear') {
       const stageIn = ed.fresh(`${value}.unchecked`);
       anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
       const e = ed.after(anchor);
       const perChannel = (v: number[]): number[] => (perLayer ? new Array<number>(C).fill(v[0]) : v);
       // behind the ReLU (turned into the finite Clip), or in front of a ReLU that alone reads the
       // check: that ReLU is absorbed into the check's last conv (fused-check.ts)
-      // the layer's batch-norm parameters are checked for non-finite values at load (fused-check.ts finiteParam)
-      if (bn) for (let i = 1; i <= 4; i++) bn.node.inputs[i] = finiteParam(ed, bn.node.inputs[i], i === 4 ? 'variance' : 'value');
+      // the layer's conv weight, bias and batch-norm parameters are read through a guard folded at
+      // load (fused-check.ts guardParam): the fused check cannot remove a NaN, so none may arise
+      const conv = g.nodes.find((n) => n.opType === 'Conv' && n.inputs[1] === site.weight.value);
+      if (conv) for (let i = 1; i < conv.inputs.length; i++) if (conv.inputs[i]) conv.inputs[i] = guardParam(ed, conv.inputs[i]);
+      if (bn) for (let i = 1; i <= 4; i++) bn.node.inputs[i] = guardParam(ed, bn.node.inputs[i], i === 4 ? 'variance' : 'value');
       const behindRelu = anchor.opType === 'Relu';
       const absorbed = behindRelu ? undefined : soleRelu(g, consumers(g), value);
       let result = value;
