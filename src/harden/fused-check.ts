@@ -113,18 +113,23 @@ export const PARAM_BOUND = 2 ** 64;
  * within the bound passes unchanged. Without it, a non-finite or huge stored parameter (one flip of
  * bit 30 turns every float32 in [1, 2) into ±Inf or NaN: half of vgg11-mnist's batch-norm scales)
  * or a negative variance puts NaN into the layer's output, which the fused check cannot remove.
- * The check's own words use bound FLT_MAX (their scale may exceed 2^64 for tiny bounds).
+ * The check's own words use bound +Inf, i.e. finite (their scale may exceed 2^64 for tiny bounds,
+ * and the zeroing weight is −FLT_MAX itself).
  */
 export function guardParam(ed: GraphEditor, p: string, kind: 'value' | 'variance' = 'value', of: 'layer' | 'stage' = 'layer', bound = PARAM_BOUND): string {
   const e = ed.atStart();
   // a layer's parameter: tagged GUARD_TAG — counting tools keep the nodes (the layer reads them) and
   // storedParam looks through the guard to the stored tensor; the check's own: part of the stage
   const tag = of === 'layer' ? { docString: GUARD_TAG } : {};
+  // Less/Greater, not LessOrEqual/GreaterOrEqual: onnxruntime 1.30 does not constant-fold the
+  // latter on opset-14 models (PyTorch exports), which left the guards running per inference and
+  // the convs without constant weights (googlenet 10×). |p| < bound; a variance > −2^−149 (≥ −0)
   const max = keptScalar(e, bound, tag);
   const zero = keptScalar(e, 0, tag);
+  const below = (a: string, b: string): string => e.op('Less', [a, b], {}, tag);
   const ok = kind === 'variance'
-    ? e.op('And', [e.op('GreaterOrEqual', [p, zero], {}, tag), e.op('GreaterOrEqual', [max, p], {}, tag)], {}, tag)
-    : e.op('GreaterOrEqual', [max, e.op('Abs', [p], {}, tag)], {}, tag);
+    ? e.op('And', [below(keptScalar(e, -(2 ** -149), tag), p), below(p, max)], {}, tag)
+    : below(e.op('Abs', [p], {}, tag), max);
   return e.op('Where', [ok, p, zero], {}, tag);
 }
 
@@ -159,8 +164,8 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
 function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b: Float32Array): string {
   const C = w.length;
   // the check's own stored words are guarded too (a bound scaled into [1, 2) is one flip from ±Inf)
-  const W = guardParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage', FLT_MAX);
-  const Bt = guardParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage', FLT_MAX);
+  const W = guardParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage', Infinity);
+  const Bt = guardParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage', Infinity);
   return e.op('Conv', [x, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
 }
 
