@@ -164,11 +164,12 @@ export const hardenCommand: Command = {
       bothInside: v['both-inside'] as 'min', bothOutside: v['both-outside'] as 'zero', margin: v.margin as number,
       rangeMode: v['range-mode'] as 'zero', placement: v.placement as 'paper' | undefined, rangeBounds: v['range-bounds'] as 'channel', rangeCheck: v['range-check'] as 'exact', foldBn: Boolean(v['fold-bn']), sideBySide: Boolean(v['side-by-side']), neuronReplicas: v['neuron-replicas'] as 'auto' | undefined,
     });
-    // nothing is written unless the hardened model passes its checks (an internal error otherwise)
+    // nothing is written unless the hardened model passes its checks and is counted and timed (an
+    // error in any of them leaves no file behind)
     const validation = await validateHardened(model, { model: hardened, report }, train, runtime);
-    writeModel(v.out as string, hardened, outputs);
     const ov = await overheads(model, hardened, test, { ...runtime, runs: 3 });
     const agreement = await topOneAgreement(model, hardened, test, runtime);
+    writeModel(v.out as string, hardened, outputs);
     const qdq = hasQOperator(model) ? ' (QOperator kernels written in QDQ form, which onnxruntime fuses back into them)' : '';
     process.stdout.write(`${bold(method)} at ratio ${report.ratio}: ${report.totals.protected} of ${report.totals.units} ${report.unit}s protected${report.ranking ? ` (ranked by ${report.ranking})` : ''} → ${v.out}${qdq}\n\n`);
     process.stdout.write(formatTable(['', 'original', 'hardened', 'ratio'], [
