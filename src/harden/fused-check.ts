@@ -35,7 +35,7 @@
  * makes any float32 in [1, 2) ±Inf or NaN (about half the batch-norm scales of vgg11-mnist), a sign
  * flip of a variance makes its square root NaN, and two flipped weights near 2^127 in one filter
  * give +Inf − Inf. So a layer with the fused check reads its conv weight, bias and batch-norm
- * parameters through `guardParam` (|p| > 2^64, NaN or a negative variance → 0; onnxruntime folds
+ * parameters through `guardParam` (|p| ≥ 2^64, NaN or a negative variance → 0; onnxruntime folds
  * it into the initializers at session creation: no time per inference): with one fault no NaN can
  * arise. A NaN in the input data, or from several faults in one filter, still passes (tested).
  * Protection of both checks, vgg11-mnist, paper A's BERs: equal within the trials (bench/RESULTS.md).
