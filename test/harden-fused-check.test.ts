@@ -28,7 +28,7 @@ import { optimizedModelBytes } from '../src/runtime/timing.js';
 import { FlipguardError } from '../src/errors.js';
 import type { Model } from '../src/graph/types.js';
 import { countDiffs, logitsOf, withInit } from './helpers/harden.js';
-import { fixture } from './helpers/interop.js';
+import { FIXTURES, fixture } from './helpers/interop.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // fused ≡ exact at every level without onnxruntime's layout transform; at 'all' a pooling layer may read
@@ -89,8 +89,8 @@ for (const name of ['vgg11-mnist', 'resnet20-mnist', 'lenet5-mnist']) {
   });
 }
 
-test('fused check on PyTorch exports (googlenet, mobilenet_v3_small, squeezenet1_0): fault-free bit-identical, equal to the exact check elsewhere', async () => {
-  for (const name of ['googlenet', 'mobilenet_v3_small', 'squeezenet1_0']) {
+test('fused check on every PyTorch export in shared/interop: fault-free bit-identical, equal to the exact check elsewhere, guards folded', async () => {
+  for (const name of FIXTURES) {
     const fx = fixture(name);
     const intervals = await profileIntervals(fx.model, fx.data, LEVELS[0]);
     const shifted: ImageSet = { ...fx.data, x: fx.data.x.map((v, i) => v * (1 + (i % 7) / 3)) };

@@ -43,7 +43,7 @@
  * The mask weights and biases (a_c, a_c·U_c, b_c, b_c·L_c, the fill F_c) are the stored bounds:
  * float32 initializers like the exact check's `.range.lower` / `.range.upper`, which faults reach.
  */
-import { A, floatTensor } from '../graph/builder.js';
+import { A } from '../graph/builder.js';
 import { DataType, type Node } from '../graph/types.js';
 import { GUARD_TAG } from '../graph/stored.js';
 import type { Emitter, GraphEditor } from './graph-edit.js';
@@ -89,7 +89,7 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
   if (anchor.opType === 'Relu' && anchor.outputs[0] === input) {
     anchor.opType = 'Clip';
     // the model's own node: its bounds are kept by counting tools too
-    anchor.inputs = [anchor.inputs[0], keptScalar(e, 0, { docString: GUARD_TAG }), keptScalar(e, FLT_MAX, { docString: GUARD_TAG })];
+    anchor.inputs = [anchor.inputs[0], e.scalar(0, 'harden.zero', GUARD_TAG), e.scalar(FLT_MAX, 'harden.flt_max', GUARD_TAG)];
     anchor.attributes = {};
     return input;
   }
@@ -107,7 +107,7 @@ export function finiteClip(e: Emitter, anchor: Node, input: string): string {
 export const PARAM_BOUND = 2 ** 64;
 
 /**
- * `Where(|p| ≤ bound, p, 0)` on the stored parameter `p` (a batch-norm variance: `Where(0 ≤ p ≤
+ * `Where(|p| < bound, p, 0)` on the stored parameter `p` (a batch-norm variance: `Where(−0 ≤ p <
  * bound, p, 0)`), emitted at the start of the graph and tagged GUARD_TAG: onnxruntime folds it into
  * the initializer when it creates the session, so it costs no time per inference, and a parameter
  * within the bound passes unchanged. Without it, a non-finite or huge stored parameter (one flip of
@@ -124,18 +124,13 @@ export function guardParam(ed: GraphEditor, p: string, kind: 'value' | 'variance
   // Less/Greater, not LessOrEqual/GreaterOrEqual: onnxruntime 1.30 does not constant-fold the
   // latter on opset-14 models (PyTorch exports), which left the guards running per inference and
   // the convs without constant weights (googlenet 10×). |p| < bound; a variance > −2^−149 (≥ −0)
-  const max = keptScalar(e, bound, tag);
-  const zero = keptScalar(e, 0, tag);
+  const max = e.scalar(bound, 'harden.guard.bound', tag.docString);
+  const zero = e.scalar(0, 'harden.zero', tag.docString);
   const below = (a: string, b: string): string => e.op('Less', [a, b], {}, tag);
   const ok = kind === 'variance'
-    ? e.op('And', [below(keptScalar(e, -(2 ** -149), tag), p), below(p, max)], {}, tag)
+    ? e.op('And', [below(e.scalar(-(2 ** -149), 'harden.guard.min', tag.docString), p), below(p, max)], {}, tag)
     : below(e.op('Abs', [p], {}, tag), max);
   return e.op('Where', [ok, p, zero], {}, tag);
-}
-
-/** A float32 scalar Constant with the given tag (GUARD_TAG: kept by counting tools, as what reads it). */
-function keptScalar(e: Emitter, v: number, tag: { docString?: string }): string {
-  return e.op('Constant', [], { value: A.t(floatTensor('', [], [v])) }, tag);
 }
 
 /**
@@ -160,13 +155,13 @@ function boundMask(ed: GraphEditor, e: Emitter, y: string, spec: FusedZeroSpec, 
   return e.op('HardSigmoid', [v], { alpha: A.f(ALPHA), beta: A.f(kind === 'keep' ? 1 : 0) });
 }
 
-/** A depthwise 1×1 conv of the [N, C, …] value x: w_c·x + b_c per channel. */
-function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b: Float32Array): string {
+/** A depthwise 1×1 conv of the [N, C, …] value x: w_c·x (+ b_c) per channel; no bias stored when `b` is absent. */
+function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Float32Array, b?: Float32Array): string {
   const C = w.length;
   // the check's own stored words are guarded too (a bound scaled into [1, 2) is one flip from ±Inf)
   const W = guardParam(ed, ed.init(`${name}.scale`, DataType.FLOAT, [C, 1, 1, 1], w), 'value', 'stage', Infinity);
-  const Bt = guardParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage', Infinity);
-  return e.op('Conv', [x, W, Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
+  const Bt = b ? [guardParam(ed, ed.init(`${name}`, DataType.FLOAT, [C], b), 'value', 'stage', Infinity)] : [];
+  return e.op('Conv', [x, W, ...Bt], { group: A.i(C), kernel_shape: A.is([1, 1]) });
 }
 
 /**
@@ -175,35 +170,30 @@ function depthwise(ed: GraphEditor, e: Emitter, x: string, name: string, w: Floa
  *
  * onnxruntime fuses an Add behind a conv into it as a "Sum" input, and its NCHWc kernel then adds
  * that input before the bias: so no conv whose output is added may rely on w·x + b cancelling
- * (−F·1 + F). The fill is therefore F·j with j the 0/1 "crossed a bound" mask and bias 0, and the
+ * (−F·1 + F). The fill is therefore F·j with j the 0/1 "crossed a bound" mask and no bias, and the
  * keep mask 1 − j comes from a conv whose output is only multiplied.
  */
 export function fusedZero(ed: GraphEditor, e: Emitter, y: string, out: string, spec: FusedZeroSpec): void {
   const C = spec.channels;
-  const F = Float32Array.from(spec.fill, Math.fround);
-  const zeros = new Float32Array(C);
-  if (spec.relu) {
-    // ReLU(y + (−FLT_MAX)·j + 0) is ReLU(y) where j = 0 and 0 where j = 1 (y ≤ FLT_MAX), exactly, in
-    // any order of the additions — one conv with the Add (Sum) and the ReLU fused into it, no Mul
-    const jU = boundMask(ed, e, y, spec, 'upper', 'out');
-    const j = spec.lower ? e.op('Add', [jU, boundMask(ed, e, y, spec, 'lower', 'out')]) : jU;
-    const F0 = F.map((f) => Math.max(0, f));
-    const noFill = F0.every((f) => f === 0);
-    const zeroed = e.op('Relu', [e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.zero`, new Float32Array(C).fill(-FLT_MAX), zeros), y])], {}, noFill ? { out } : {});
-    if (!noFill) e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.fill`, F0, zeros), zeroed], {}, { out });
-    return;
-  }
-  if (F.every((f) => f === 0)) {
+  // behind a ReLU the fill is max(0, F) (the absorbed ReLU's value of it)
+  const F = Float32Array.from(spec.fill, (f) => (spec.relu ? Math.max(0, Math.fround(f)) : Math.fround(f)));
+  const noFill = F.every((f) => f === 0);
+  if (!spec.relu && noFill) {
     const kU = boundMask(ed, e, y, spec, 'upper', 'keep');
-    if (!spec.lower) { e.op('Mul', [y, kU], {}, { out }); return; }
-    e.op('Mul', [e.op('Mul', [y, kU]), boundMask(ed, e, y, spec, 'lower', 'keep')], {}, { out });
+    e.op('Mul', spec.lower ? [e.op('Mul', [y, kU]), boundMask(ed, e, y, spec, 'lower', 'keep')] : [y, kU], {}, { out });
     return;
   }
-  const jU = boundMask(ed, e, y, spec, 'upper', 'out');
   // at most one bound is crossed (L ≤ U): j = jU + jL ∈ {0, 1}
+  const jU = boundMask(ed, e, y, spec, 'upper', 'out');
   const j = spec.lower ? e.op('Add', [jU, boundMask(ed, e, y, spec, 'lower', 'out')]) : jU;
-  const keep = depthwise(ed, e, j, `${spec.name}.range.keep`, new Float32Array(C).fill(-1), new Float32Array(C).fill(1));
-  const kept = e.op('Mul', [y, keep]);
-  // kept + F·j (+ 0): exact in any order of the additions
-  e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.fill`, F, zeros), kept], {}, { out });
+  let kept: string;
+  if (spec.relu) {
+    // ReLU(y + (−FLT_MAX)·j) is ReLU(y) where j = 0 and 0 where j = 1 (y ≤ FLT_MAX), exactly, in any
+    // order of the additions — one conv with the Add (Sum) and the ReLU fused into it, no Mul
+    kept = e.op('Relu', [e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.zero`, new Float32Array(C).fill(-FLT_MAX)), y])], {}, noFill ? { out } : {});
+  } else {
+    kept = e.op('Mul', [y, depthwise(ed, e, j, `${spec.name}.range.keep`, new Float32Array(C).fill(-1), new Float32Array(C).fill(1))]);
+  }
+  // kept + F·j: exact in any order of the additions
+  if (!noFill) e.op('Add', [depthwise(ed, e, j, `${spec.name}.range.fill`, F), kept], {}, { out });
 }

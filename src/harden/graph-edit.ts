@@ -94,8 +94,9 @@ export class Emitter {
     return this.at.tensor(name, t, 'constant');
   }
 
-  /** A float32 scalar Constant. */
-  scalar(value: number, name = 'const'): string {
+  /** A float32 scalar Constant; `docString` overrides its HARDEN_TAG tag (e.g. GUARD_TAG: kept by counting tools). */
+  scalar(value: number, name = 'const', docString?: string): string {
+    if (docString) return this.op('Constant', [], { value: A.t(floatTensor('', [], [value])) }, { name, docString });
     return this.constant(name, floatTensor('', [], [value]));
   }
 

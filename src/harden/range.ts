@@ -342,20 +342,20 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     };
     // behind a ReLU every value is ≥ 0: a lower bound of 0 checks nothing (and is not stored)
     const needLower = !(afterRelu && L.every((x) => x <= 0));
+    const stageIn = ed.fresh(`${value}.unchecked`);
+    anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
+    const e = ed.after(anchor);
     // (not on int8 layers: a guard between the weight's DequantizeLinear and the conv would stop
     // onnxruntime fusing them into its integer kernel; they keep the exact check)
     if (opts.check === 'fused' && mode === 'zero' && !half && !qdq && site.shape.length === 4 && site.weight.via?.opType !== 'DequantizeLinear') {
-      const stageIn = ed.fresh(`${value}.unchecked`);
-      anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
-      const e = ed.after(anchor);
       const perChannel = (v: number[]): number[] => (perLayer ? new Array<number>(C).fill(v[0]) : v);
-      // behind the ReLU (turned into the finite Clip), or in front of a ReLU that alone reads the
-      // check: that ReLU is absorbed into the check's last conv (fused-check.ts)
       // the layer's conv weight, bias and batch-norm parameters are read through a guard folded at
       // load (fused-check.ts guardParam): the fused check cannot remove a NaN, so none may arise
       const conv = g.nodes.find((n) => n.opType === 'Conv' && n.inputs[1] === site.weight.value);
       if (conv) for (let i = 1; i < conv.inputs.length; i++) if (conv.inputs[i]) conv.inputs[i] = guardParam(ed, conv.inputs[i]);
       if (bn) for (let i = 1; i <= 4; i++) bn.node.inputs[i] = guardParam(ed, bn.node.inputs[i], i === 4 ? 'variance' : 'value');
+      // behind the ReLU (turned into the finite Clip), or in front of a ReLU that alone reads the
+      // check: that ReLU is absorbed into the check's last conv (fused-check.ts)
       const behindRelu = anchor.opType === 'Relu';
       const absorbed = behindRelu ? undefined : soleRelu(g, consumers(g), value);
       let result = value;
@@ -372,12 +372,9 @@ export function rangeTransform(model: Model, opts: RangeOptions): TransformResul
     }
     const Lt = needLower ? stored(`${site.name}.range.lower`, dims, L) : '';
     const Ut = stored(`${site.name}.range.upper`, dims, U);
-    const stageIn = ed.fresh(`${value}.unchecked`);
     // QDQ: the checked values (grid points: bounds and fill are) are quantized again with the same
     // scale and zero point — exact — so the next layer still reads a DequantizeLinear and keeps its integer kernel
     const out = qdq ? ed.fresh(`${value}.checked`) : value;
-    anchor.outputs[anchor.outputs.indexOf(value)] = stageIn;
-    const e = ed.after(anchor);
     float32Stage(e, site.dtype, stageIn, out, (x, o) => {
       if (mode === 'saturate') {
         if (perLayer) e.op('Clip', [x, needLower ? Lt : '', Ut], {}, { out: o });
